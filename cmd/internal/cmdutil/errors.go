@@ -1,0 +1,80 @@
+// Package cmdutil holds what every command shares: the factory of
+// dependencies, the exit codes and the error types that map to them.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, decided here and nowhere else. They are documented in README.md.
+const (
+	ExitOK          = 0 // success
+	ExitFailure     = 1 // an error, or a scenario failed
+	ExitUsage       = 2 // a usage mistake, or a scenario file is invalid
+	ExitUnreachable = 3 // the target server could not be reached (scenario run)
+	ExitAuth        = 4 // authentication needed: the message names the command to run
+)
+
+// FlagError is a usage mistake; the command's usage hint is printed with it.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
+// FlagErrorf builds a FlagError.
+func FlagErrorf(format string, args ...any) error {
+	return &FlagError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitError carries an explicit exit code. Its message may be empty when the
+// command already printed what went wrong.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return ""
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// AuthError means the user must authenticate; Hint is the next command to run.
+type AuthError struct {
+	Err  error
+	Hint string
+}
+
+func (e *AuthError) Error() string {
+	if e.Hint == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%v\nTo fix this, run: %s", e.Err, e.Hint)
+}
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// SilentError exits with ExitFailure without printing anything more.
+var SilentError = errors.New("SilentError")
+
+// ExitCode maps an error returned by a command to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	var fe *FlagError
+	if errors.As(err, &fe) {
+		return ExitUsage
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ExitAuth
+	}
+	return ExitFailure
+}

@@ -1,0 +1,89 @@
+// Package root builds the paragon command tree and runs it: Main is the
+// only place that turns errors into exit codes and messages.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/build"
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/version"
+)
+
+// NewCmdRoot returns the root command with every command group attached.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "paragon <command> <subcommand> [flags]",
+		Short: "Dispatcher Paragon Cloud API client and protocol tester",
+		Long: `Work with the token authentication of the Dispatcher Paragon Cloud
+(YSoft SAFEQ Cloud) public API: trust a device, log in, call the API with
+tokens that refresh themselves, check a server against the protocol, and run
+a reference server for tests.`,
+		Example: `  $ paragon server
+  $ paragon scenario run`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       build.Version,
+	}
+	cmd.SetVersionTemplate(version.Format(build.Version, build.Commit, build.Date))
+	cmd.SetOut(f.IOStreams.Out)
+	cmd.SetErr(f.IOStreams.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.FlagError{Err: err}
+	})
+
+	cmd.AddCommand(version.NewCmdVersion(f))
+	return cmd
+}
+
+// Main runs paragon with the process's arguments and returns its exit code.
+func Main() int {
+	ios := iostreams.System()
+	f := &cmdutil.Factory{IOStreams: ios}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, f, NewCmdRoot(f), os.Args[1:])
+}
+
+// Run executes cmd with args and reports any error on stderr.
+func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
+	cmd.SetArgs(args)
+	executed, err := cmd.ExecuteContextC(ctx)
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	if errors.Is(err, cmdutil.SilentError) {
+		return cmdutil.ExitFailure
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(f.IOStreams.ErrOut, "paragon:", msg)
+	}
+	var fe *cmdutil.FlagError
+	if errors.As(err, &fe) || isCobraUsageError(err) {
+		if executed != nil {
+			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", executed.CommandPath())
+		}
+		return cmdutil.ExitUsage
+	}
+	return cmdutil.ExitCode(err)
+}
+
+// isCobraUsageError recognises the errors cobra itself returns for unknown
+// commands and bad arguments, which are usage mistakes.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "invalid argument"} {
+		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,50 @@
+package root
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/paragon-cli/paragon/cmd/internal/build"
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios}
+	code := Run(context.Background(), f, NewCmdRoot(f), args)
+	return code, out.String(), errOut.String()
+}
+
+func TestVersion(t *testing.T) {
+	old := build.Version
+	build.Version = "1.2.3"
+	defer func() { build.Version = old }()
+	code, out, _ := run(t, "version")
+	if code != 0 || out != "paragon version 1.2.3\n" {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"no-such-command"}, {"version", "--no-such-flag"}, {"version", "extra"}} {
+		code, _, errOut := run(t, args...)
+		if code != cmdutil.ExitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, cmdutil.ExitUsage, errOut)
+		}
+		if !strings.Contains(errOut, "--help") {
+			t.Errorf("%v: stderr %q does not say how to get help", args, errOut)
+		}
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		code, out, errOut := run(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, "paragon") {
+			t.Errorf("completion %s: exit %d, %d bytes, stderr %q", shell, code, len(out), errOut)
+		}
+	}
+}
