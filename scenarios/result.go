@@ -1,0 +1,72 @@
+package scenarios
+
+import "time"
+
+// Status is the outcome of a scenario or a step.
+type Status string
+
+// The four outcomes. A scenario whose severity is "warning" reports WARNING
+// where it would otherwise have FAILED; a scenario whose needs the target
+// lacks is SKIPPED with a reason, never failed.
+const (
+	Passed  Status = "PASSED"
+	Warning Status = "WARNING"
+	Failed  Status = "FAILED"
+	Skipped Status = "SKIPPED"
+)
+
+// Failure is one expectation that did not hold.
+type Failure struct {
+	Expectation string // what was checked, e.g. `status in [200]`, `json $.token.access_token present`
+	Expected    string
+	Actual      string
+}
+
+// Exchange is one HTTP request and its response, as text with every secret
+// masked, for reports.
+type Exchange struct {
+	Request  string
+	Response string
+}
+
+// StepResult is the outcome of one step.
+type StepResult struct {
+	Name     string // the step's name, or its kind and index when unnamed
+	Status   Status
+	Duration time.Duration
+	Failures []Failure
+	Error    string    // the step could not run (e.g. connection refused)
+	Exchange *Exchange // the last HTTP exchange of the step, if any
+}
+
+// ScenarioResult is the outcome of one scenario.
+type ScenarioResult struct {
+	Name        string
+	File        string // where it came from ("builtin:<file>" for the embedded suite)
+	Description string
+	Rule        string
+	Severity    string // "failure" or "warning"
+	Tags        []string
+	Status      Status
+	Reason      string // why it was skipped, or why it is an expected failure
+	Expected    bool   // listed in --expected-failures
+	Duration    time.Duration
+	Steps       []StepResult
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Target    string // "embedded reference server" or the server URL
+	Started   time.Time
+	Duration  time.Duration
+	Scenarios []ScenarioResult
+}
+
+// Counts returns how many scenarios ended in each status.
+func (r *Report) Counts() map[Status]int {
+	c := map[Status]int{}
+	for _, s := range r.Scenarios {
+		c[s.Status]++
+	}
+	return c
+}
