@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paragon-cli/paragon/cmd/docs"
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -41,6 +42,7 @@ a reference server for tests.`,
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
+	cmd.AddCommand(docs.NewCmdDocs(f))
 	return cmd
 }
 

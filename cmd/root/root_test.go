@@ -48,3 +48,8 @@ func TestCompletionScripts(t *testing.T) {
 		}
 	}
 }
+
+func testFactory() *cmdutil.Factory {
+	ios, _, _, _ := iostreams.Test()
+	return &cmdutil.Factory{IOStreams: ios}
+}

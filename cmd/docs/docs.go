@@ -1,0 +1,80 @@
+// Package docs implements `paragon docs`, which generates the reference
+// documentation shipped in release archives (man pages, Markdown) from the
+// command tree itself, so it cannot drift from the binary.
+package docs
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+
+	"github.com/paragon-cli/paragon/cmd/internal/build"
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+)
+
+// NewCmdDocs returns the docs command group.
+func NewCmdDocs(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "docs <command>",
+		Short:  "Generate man pages and Markdown reference for paragon",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		Example: `  $ paragon docs man ./man
+  $ man -l ./man/paragon.1`,
+	}
+	cmd.AddCommand(newCmdMan(f), newCmdMarkdown(f))
+	return cmd
+}
+
+func newCmdMan(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "man DIR",
+		Short: "Write a man page for every command into DIR",
+		Args:  cobra.ExactArgs(1),
+		Example: `  $ paragon docs man ./man
+  $ man -l ./man/paragon-login.1`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("cannot create %s: %w", dir, err)
+			}
+			header := &doc.GenManHeader{
+				Title:   "PARAGON",
+				Section: "1",
+				Source:  "paragon " + build.Version,
+				Manual:  "paragon manual",
+			}
+			root := cmd.Root()
+			root.DisableAutoGenTag = true
+			if err := doc.GenManTree(root, header, dir); err != nil {
+				return fmt.Errorf("writing man pages: %w", err)
+			}
+			fmt.Fprintf(f.IOStreams.ErrOut, "Man pages written to %s\n", dir)
+			return nil
+		},
+	}
+}
+
+func newCmdMarkdown(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "markdown DIR",
+		Short:   "Write a Markdown page for every command into DIR",
+		Args:    cobra.ExactArgs(1),
+		Example: `  $ paragon docs markdown ./docs/reference`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("cannot create %s: %w", dir, err)
+			}
+			root := cmd.Root()
+			root.DisableAutoGenTag = true
+			if err := doc.GenMarkdownTree(root, dir); err != nil {
+				return fmt.Errorf("writing Markdown pages: %w", err)
+			}
+			fmt.Fprintf(f.IOStreams.ErrOut, "Markdown pages written to %s\n", dir)
+			return nil
+		},
+	}
+}
