@@ -1,0 +1,136 @@
+package keystore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// DefaultKeyringTimeout bounds every OS keyring call unless Options or
+// NewKeyring say otherwise.
+const DefaultKeyringTimeout = 3 * time.Second
+
+// KeyringService returns the keyring service name of a profile:
+// "paragon:<profile>". The item name is the keyring's user attribute, so
+// `secret-tool search service paragon:<profile>` lists a profile's secrets.
+func KeyringService(profile string) string { return "paragon:" + profile }
+
+// keyringBackend is the part of go-keyring we call; tests swap in fakes.
+type keyringBackend interface {
+	Get(service, user string) (string, error)
+	Set(service, user, password string) error
+	Delete(service, user string) error
+}
+
+// goKeyring calls the go-keyring package functions (the OS keyring, or its
+// mock after keyring.MockInit).
+type goKeyring struct{}
+
+func (goKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
+func (goKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
+func (goKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
+
+// Keyring is a Store in the OS keyring (Secret Service on Linux, Keychain on
+// macOS, Credential Manager on Windows) through github.com/zalando/go-keyring.
+// Every call is bounded by a timeout so that a locked or absent keyring
+// cannot hang the caller; a call that times out keeps running in the
+// background and its result is dropped.
+type Keyring struct {
+	timeout time.Duration
+	backend keyringBackend
+}
+
+// NewKeyring returns the OS keyring store. timeout <= 0 means
+// DefaultKeyringTimeout.
+func NewKeyring(timeout time.Duration) *Keyring {
+	if timeout <= 0 {
+		timeout = DefaultKeyringTimeout
+	}
+	return &Keyring{timeout: timeout, backend: goKeyring{}}
+}
+
+// Name returns "keyring".
+func (k *Keyring) Name() string { return "keyring" }
+
+// Get implements Store.
+func (k *Keyring) Get(profile, item string) (string, error) {
+	if err := checkKey(profile, item); err != nil {
+		return "", err
+	}
+	type result struct {
+		v   string
+		err error
+	}
+	ch := make(chan result, 1) // buffered: a late answer must not block the goroutine forever
+	go func() {
+		v, err := k.backend.Get(KeyringService(profile), item)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return "", k.mapErr("reading", profile, item, r.err)
+		}
+		return r.v, nil
+	case <-time.After(k.timeout):
+		return "", k.timeoutErr("reading", profile, item)
+	}
+}
+
+// Set implements Store.
+func (k *Keyring) Set(profile, item, value string) error {
+	if err := checkSet(profile, item, value); err != nil {
+		return err
+	}
+	return k.run("storing", profile, item, func() error {
+		return k.backend.Set(KeyringService(profile), item, value)
+	})
+}
+
+// Delete implements Store. Deleting an absent item is not an error.
+func (k *Keyring) Delete(profile, item string) error {
+	if err := checkKey(profile, item); err != nil {
+		return err
+	}
+	err := k.run("deleting", profile, item, func() error {
+		return k.backend.Delete(KeyringService(profile), item)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// run calls f under the timeout.
+func (k *Keyring) run(verb, profile, item string, f func() error) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f() }()
+	select {
+	case err := <-ch:
+		if err != nil {
+			return k.mapErr(verb, profile, item, err)
+		}
+		return nil
+	case <-time.After(k.timeout):
+		return k.timeoutErr(verb, profile, item)
+	}
+}
+
+// mapErr turns go-keyring's errors into ours.
+func (k *Keyring) mapErr(verb, profile, item string, err error) error {
+	switch {
+	case errors.Is(err, keyring.ErrNotFound):
+		return notFound(k.Name(), profile, item)
+	case errors.Is(err, keyring.ErrSetDataTooBig):
+		return fmt.Errorf("keystore: keyring: %s %s of profile %s: %w (the OS keyring refused its size)", verb, item, profile, ErrTooBig)
+	}
+	return fmt.Errorf("keystore: keyring: %s %s of profile %s: %w", verb, item, profile, err)
+}
+
+// timeoutErr is the error of a call that did not answer in time.
+func (k *Keyring) timeoutErr(verb, profile, item string) error {
+	return fmt.Errorf("keystore: keyring: %s %s of profile %s: %w after %s (is the Secret Service running and unlocked?)",
+		verb, item, profile, ErrTimeout, k.timeout)
+}

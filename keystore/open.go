@@ -1,0 +1,117 @@
+package keystore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Backend choices for Open (the CLI's --keystore / config value).
+const (
+	ChoiceAuto    = "auto"
+	ChoiceKeyring = "keyring"
+	ChoiceFile    = "file"
+)
+
+// Options configures Open. The zero value is the real thing.
+type Options struct {
+	// Dir is paragon's config directory; empty means DefaultDir().
+	Dir string
+	// KeyringTimeout bounds each keyring call and the probe; zero means
+	// DefaultKeyringTimeout.
+	KeyringTimeout time.Duration
+
+	// keyring replaces the OS keyring (tests).
+	keyring *Keyring
+}
+
+// Notice is what Open tells the caller to say out loud. The zero Notice
+// means there is nothing to say.
+type Notice struct {
+	// Fallback is true when "auto" found no usable OS keyring and chose the
+	// file store.
+	Fallback bool
+	// Reason is why the keyring was unusable (an error message, no secrets).
+	Reason string
+	// Path is the file store's path.
+	Path string
+}
+
+// String is the warning to print (to stderr), or "" when there is none.
+func (n Notice) String() string {
+	if !n.Fallback {
+		return ""
+	}
+	return fmt.Sprintf("no usable OS keyring (%s); secrets are stored in %s (mode 0600)", n.Reason, n.Path)
+}
+
+// DefaultDir returns paragon's config directory, os.UserConfigDir()/paragon.
+func DefaultDir() (string, error) {
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("keystore: no config directory: %w", err)
+	}
+	return filepath.Join(base, "paragon"), nil
+}
+
+// probeProfile is the profile the keyring probe reads; it never holds data.
+const probeProfile = "paragon-probe"
+
+// Probe checks that the OS keyring answers: it reads an item that does not
+// exist and counts "not found" as success. It takes at most the store's
+// timeout.
+func (k *Keyring) Probe() error {
+	_, err := k.Get(probeProfile, "probe")
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Open returns the Store for choice: "keyring" (the OS keyring, or an error
+// if it is unusable), "file" (the JSON file in the config directory), or
+// "auto" or "" (the keyring; if it does not answer the probe, the file, with
+// a Notice the caller must show). Wrap the result with WithEnv to let
+// PARAGON_TOKEN and PARAGON_API_KEY win.
+func Open(choice string, opts Options) (Store, Notice, error) {
+	kr := opts.keyring
+	if kr == nil {
+		kr = NewKeyring(opts.KeyringTimeout)
+	}
+	fileStore := func() (*File, error) {
+		dir := opts.Dir
+		if dir == "" {
+			var err error
+			if dir, err = DefaultDir(); err != nil {
+				return nil, err
+			}
+		}
+		return NewFile(filepath.Join(dir, FileName)), nil
+	}
+	switch choice {
+	case ChoiceKeyring:
+		if err := kr.Probe(); err != nil {
+			return nil, Notice{}, fmt.Errorf("keystore: the OS keyring is not usable: %w", err)
+		}
+		return kr, Notice{}, nil
+	case ChoiceFile:
+		f, err := fileStore()
+		if err != nil {
+			return nil, Notice{}, err
+		}
+		return f, Notice{}, nil
+	case ChoiceAuto, "":
+		perr := kr.Probe()
+		if perr == nil {
+			return kr, Notice{}, nil
+		}
+		f, err := fileStore()
+		if err != nil {
+			return nil, Notice{}, fmt.Errorf("keystore: no usable OS keyring (%v) and %w", perr, err)
+		}
+		return f, Notice{Fallback: true, Reason: perr.Error(), Path: f.Path()}, nil
+	}
+	return nil, Notice{}, fmt.Errorf("keystore: unknown keystore %q (want %s, %s or %s)", choice, ChoiceAuto, ChoiceKeyring, ChoiceFile)
+}
