@@ -1,0 +1,339 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"iter"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Session makes authorized API calls for one user: every request carries
+// the client's API key and the bearer token of its [TokenSource], with the
+// refresh-once-and-retry-once rule of [Transport]. It is safe for
+// concurrent use by multiple goroutines.
+type Session struct {
+	c   *Client
+	src TokenSource
+	hc  *http.Client
+}
+
+// Session returns a Session whose requests are authorized by src (usually
+// [Client.UserTokenSource]). Credentials are only sent to the API and OAuth
+// hosts of the client's Config.
+func (c *Client) Session(src TokenSource) *Session {
+	hosts := []string{c.base.Host}
+	if c.oauth.Host != c.base.Host {
+		hosts = append(hosts, c.oauth.Host)
+	}
+	hc := *c.hc
+	hc.Transport = &Transport{Base: c.hc.Transport, APIKey: c.apiKey, Source: src, Hosts: hosts}
+	return &Session{c: c, src: src, hc: &hc}
+}
+
+// Source returns the session's token source.
+func (s *Session) Source() TokenSource { return s.src }
+
+// HTTPClient returns an *http.Client that authorizes its requests (see
+// [Transport]); use it for functions without a typed helper.
+func (s *Session) HTTPClient() *http.Client { return s.hc }
+
+// Do sends req authorized (see [Transport]). req is not modified. As with
+// http.Client.Do, a non-2xx status is not an error; the caller closes the
+// body.
+func (s *Session) Do(req *http.Request) (*http.Response, error) {
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, unwrapURLError(err)
+	}
+	return resp, nil
+}
+
+// unwrapURLError returns the cause of a *url.Error when it is one of this
+// package's sentinel-carrying errors, so that errors.Is works and the URL
+// (which may hold query secrets) is not repeated; other errors are scrubbed.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var w *wrapped
+		if errors.As(ue.Err, &w) {
+			return w
+		}
+	}
+	return scrubURLError(err)
+}
+
+// call sends an authorized request and decodes a 2xx JSON answer into out
+// (if non-nil); a non-2xx answer becomes an *APIError.
+func (s *Session) call(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
+	u := s.c.APIURL(path)
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if s.c.ua != "" {
+		req.Header.Set("User-Agent", s.c.ua)
+	}
+	resp, err := s.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := s.c.readAnswer(resp)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return errorf("%s %s: decoding answer: %v", method, path, err)
+	}
+	return nil
+}
+
+// Object is a JSON object from the server, decoded as is (field names
+// differ between servers; the CLI prints them through).
+type Object map[string]any
+
+// String returns field key as a string ("" if absent; numbers and booleans
+// are formatted).
+func (o Object) String(key string) string {
+	switch v := o[key].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+type itemsAnswer struct {
+	Items         []Object `json:"items"`
+	NextPageToken string   `json:"nextPageToken"`
+}
+
+// Version returns GET /api/v1/version (ServerVersionInfo).
+func (s *Session) Version(ctx context.Context) (Object, error) {
+	var o Object
+	return o, s.call(ctx, http.MethodGet, "/api/v1/version", nil, "", nil, &o)
+}
+
+// Account returns GET /api/v1/account (AccountInfo).
+func (s *Session) Account(ctx context.Context) (Object, error) {
+	var o Object
+	return o, s.call(ctx, http.MethodGet, "/api/v1/account", nil, "", nil, &o)
+}
+
+// ListUsers returns GET /api/v1/users/all; maxRecords > 0 limits the count.
+func (s *Session) ListUsers(ctx context.Context, maxRecords int) ([]Object, error) {
+	q := url.Values{}
+	if maxRecords > 0 {
+		q.Set("maxrecords", strconv.Itoa(maxRecords))
+	}
+	var a itemsAnswer
+	if err := s.call(ctx, http.MethodGet, "/api/v1/users/all", q, "", nil, &a); err != nil {
+		return nil, err
+	}
+	return a.Items, nil
+}
+
+// GetUser returns the user named username (GET /api/v1/users?username=). A
+// user that does not exist is an *APIError with StatusCode 404.
+func (s *Session) GetUser(ctx context.Context, username string) (Object, error) {
+	var a itemsAnswer
+	if err := s.call(ctx, http.MethodGet, "/api/v1/users", url.Values{"username": {username}}, "", nil, &a); err != nil {
+		return nil, err
+	}
+	if len(a.Items) == 0 {
+		return nil, &APIError{StatusCode: http.StatusNotFound, Code: "not_found", Description: "no such user"}
+	}
+	return a.Items[0], nil
+}
+
+// User detail types of PUT /api/v1/users (detailtype).
+const (
+	DetailFullName = 0
+	DetailEmail    = 1
+	DetailPassword = 3
+	DetailCardID   = 4
+	DetailShortID  = 5
+)
+
+// NewUser describes a user to create; empty fields are not sent.
+type NewUser struct {
+	Username string
+	FullName string
+	Email    string
+	Password string
+	CardID   string
+	ShortID  string
+}
+
+// CreateUser creates a user (PUT /api/v1/users with username and
+// detailtype/detaildata pairs). Needs an administrator's token.
+func (s *Session) CreateUser(ctx context.Context, u NewUser) error {
+	if u.Username == "" {
+		return errorf("create user: Username is required")
+	}
+	form := url.Values{"username": {u.Username}}
+	for _, d := range []struct {
+		typ int
+		val string
+	}{{DetailFullName, u.FullName}, {DetailEmail, u.Email}, {DetailPassword, u.Password}, {DetailCardID, u.CardID}, {DetailShortID, u.ShortID}} {
+		if d.val != "" {
+			form.Add("detailtype", strconv.Itoa(d.typ))
+			form.Add("detaildata", d.val)
+		}
+	}
+	return s.call(ctx, http.MethodPut, "/api/v1/users", nil, "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
+}
+
+// DeleteUser deletes a user (DELETE /api/v1/users/{username}). Needs an
+// administrator's token.
+func (s *Session) DeleteUser(ctx context.Context, username string) error {
+	if username == "" {
+		return errorf("delete user: username is required")
+	}
+	return s.call(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(username), nil, "", nil, nil)
+}
+
+// Document is a print job for [Session.SubmitDocument].
+type Document struct {
+	// Title names the job; empty means FileName.
+	Title string
+	// Copies is the number of copies; zero means 1.
+	Copies int
+	// Duplex prints on both sides.
+	Duplex bool
+	// FileName is the file part's name; empty means "document".
+	FileName string
+	// Data is the document's content. It is held in memory so that the
+	// request can be replayed after a token refresh.
+	Data []byte
+}
+
+// SubmitDocument sends a print job (PUT /api/v1/documents, multipart with
+// title, copies, duplex and the file part data) and returns the server's
+// answer object.
+func (s *Session) SubmitDocument(ctx context.Context, d Document) (Object, error) {
+	name := d.FileName
+	if name == "" {
+		name = "document"
+	}
+	title := d.Title
+	if title == "" {
+		title = name
+	}
+	copies := d.Copies
+	if copies <= 0 {
+		copies = 1
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("title", title)
+	_ = mw.WriteField("copies", strconv.Itoa(copies))
+	_ = mw.WriteField("duplex", strconv.FormatBool(d.Duplex))
+	fw, err := mw.CreateFormFile("data", name)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = fw.Write(d.Data)
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	var o Object
+	return o, s.call(ctx, http.MethodPut, "/api/v1/documents", nil, mw.FormDataContentType(), buf.Bytes(), &o)
+}
+
+// HistoryQuery selects document history (GET /api/v1/documents/history).
+type HistoryQuery struct {
+	// Start and End bound the dates (zero: not sent), sent as RFC 3339.
+	Start, End time.Time
+	// MaxRecords is the page size (zero: the server's default, 50).
+	MaxRecords int
+	// PageToken continues from a previous page's NextPageToken.
+	PageToken string
+}
+
+// HistoryPage is one page of document history.
+type HistoryPage struct {
+	Items []Object
+	// NextPageToken is empty on the last page.
+	NextPageToken string
+}
+
+// DocumentHistory returns one page of the user's document history.
+func (s *Session) DocumentHistory(ctx context.Context, q HistoryQuery) (*HistoryPage, error) {
+	v := url.Values{}
+	if !q.Start.IsZero() {
+		v.Set("datestart", q.Start.UTC().Format(time.RFC3339))
+	}
+	if !q.End.IsZero() {
+		v.Set("dateend", q.End.UTC().Format(time.RFC3339))
+	}
+	if q.MaxRecords > 0 {
+		v.Set("maxrecords", strconv.Itoa(q.MaxRecords))
+	}
+	if q.PageToken != "" {
+		v.Set("pageToken", q.PageToken)
+	}
+	var a itemsAnswer
+	if err := s.call(ctx, http.MethodGet, "/api/v1/documents/history", v, "", nil, &a); err != nil {
+		return nil, err
+	}
+	return &HistoryPage{Items: a.Items, NextPageToken: a.NextPageToken}, nil
+}
+
+// maxHistoryPages bounds [Session.AllDocumentHistory] against a server that
+// never stops paging.
+const maxHistoryPages = 10000
+
+// AllDocumentHistory iterates over every history item matching q, following
+// nextPageToken from q.PageToken on. Iteration stops at the first error,
+// which is yielded with a nil Object, or when a server repeats a page token.
+func (s *Session) AllDocumentHistory(ctx context.Context, q HistoryQuery) iter.Seq2[Object, error] {
+	return func(yield func(Object, error) bool) {
+		seen := map[string]bool{}
+		for range maxHistoryPages {
+			page, err := s.DocumentHistory(ctx, q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, it := range page.Items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			if page.NextPageToken == "" || seen[page.NextPageToken] {
+				return
+			}
+			seen[page.NextPageToken] = true
+			q.PageToken = page.NextPageToken
+		}
+	}
+}

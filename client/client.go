@@ -1,0 +1,191 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config configures a [Client]. Only BaseURL and APIKey are required.
+type Config struct {
+	// BaseURL is the public API's base URL, e.g. "https://host:7300"; the
+	// paths /api/v1/... are appended to it.
+	BaseURL string
+	// OAuthURL is the OAuth service's base URL (paths /oauth/v1/...);
+	// empty means BaseURL.
+	OAuthURL string
+	// APIKey is sent as X-Api-Key and as the OAuth client_secret.
+	APIKey string
+	// HTTPClient makes the requests; nil means a client with a 30 s timeout.
+	// Its Transport may be a [DebugTransport].
+	HTTPClient *http.Client
+	// Now is the clock used to compute token expiry; nil means time.Now.
+	Now func() time.Time
+	// Sleep waits between device-token polls; it must return ctx.Err()
+	// early when ctx is done. nil means a real timer honouring ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// UserAgent is sent as User-Agent when non-empty.
+	UserAgent string
+}
+
+// Client speaks the protocol to one server with one API key. It holds no
+// token itself (see [Client.UserTokenSource], [Client.Session]) and is safe
+// for concurrent use by multiple goroutines.
+type Client struct {
+	base   *url.URL
+	oauth  *url.URL
+	apiKey string
+	hc     *http.Client
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	ua     string
+}
+
+// New validates cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	base, err := parseBase(cfg.BaseURL, "BaseURL")
+	if err != nil {
+		return nil, err
+	}
+	oauth := base
+	if cfg.OAuthURL != "" {
+		if oauth, err = parseBase(cfg.OAuthURL, "OAuthURL"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.APIKey == "" {
+		return nil, errorf("config: APIKey is required")
+	}
+	c := &Client{base: base, oauth: oauth, apiKey: cfg.APIKey, hc: cfg.HTTPClient,
+		now: cfg.Now, sleep: cfg.Sleep, ua: cfg.UserAgent}
+	if c.hc == nil {
+		c.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	return c, nil
+}
+
+func parseBase(s, name string) (*url.URL, error) {
+	if s == "" {
+		return nil, errorf("config: %s is required", name)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errorf("config: %s %q is not an http(s) URL", name, s)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// APIKey returns the configured API key.
+func (c *Client) APIKey() string { return c.apiKey }
+
+// Now returns the client's clock reading.
+func (c *Client) Now() time.Time { return c.now() }
+
+// HTTPClient returns the underlying *http.Client.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
+// APIURL returns the absolute URL of an API path such as "/api/v1/version".
+func (c *Client) APIURL(path string) string { return join(c.base, path) }
+
+// OAuthEndpoint returns the absolute URL of an OAuth path such as
+// "/oauth/v1/token".
+func (c *Client) OAuthEndpoint(path string) string { return join(c.oauth, path) }
+
+func join(base *url.URL, path string) string {
+	u := *base
+	p, q, _ := strings.Cut(path, "?")
+	u.Path = base.Path + p
+	u.RawQuery = q
+	return u.String()
+}
+
+// maxBody bounds how much of a successful answer is read.
+const maxBody = 32 << 20
+
+// postForm sends form to the OAuth or API endpoint url, signing the exact
+// body bytes with key when key is non-nil, and returns the 2xx body or an
+// *APIError. extra headers (e.g. Authorization) are added.
+func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values, key ed25519.PrivateKey, extra http.Header) ([]byte, error) {
+	body := []byte(form.Encode())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if key != nil {
+		req.Header.Set(SignatureHeader, SignBody(key, body))
+	}
+	for k, vs := range extra {
+		req.Header[k] = vs
+	}
+	return c.send(req)
+}
+
+// send performs req (adding User-Agent) and returns the body of a 2xx
+// answer, or an *APIError for any other status.
+func (c *Client) send(req *http.Request) ([]byte, error) {
+	if c.ua != "" && req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", c.ua)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, scrubURLError(err)
+	}
+	defer resp.Body.Close()
+	return c.readAnswer(resp)
+}
+
+func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, newAPIError(resp, b, c.now())
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, errorf("reading answer: %v", err)
+	}
+	return b, nil
+}
+
+// scrubURLError removes the query string from a *url.Error's URL so that a
+// GET login's password never ends up in an error message.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "[redacted]"
+			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		}
+	}
+	return err
+}

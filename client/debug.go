@@ -1,0 +1,270 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Mask replaces every secret in DebugTransport's output.
+const Mask = "[redacted]"
+
+// DebugTransport is an http.RoundTripper that logs each request and answer
+// to Log: method, URL, status, headers and (text) bodies, with every secret
+// masked: the Authorization, Proxy-Authorization, X-Api-Key,
+// HCP-Request-Signature, Cookie and Set-Cookie headers; the form or query
+// fields password, client_secret, refresh_token, access_token, device_code,
+// and userid when authtype is not 0 (a card or short ID is a credential);
+// the detaildata of password, card ID and short ID user details; and the JSON
+// fields access_token, refresh_token, device_code, password,
+// client_secret, id_token and private_key at any depth. Multipart bodies are
+// summarized, never dumped. Requests are not modified. It is safe for
+// concurrent use; each exchange is written with one Write call.
+type DebugTransport struct {
+	// Base performs the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Log receives the text; nil discards it.
+	Log io.Writer
+	// MaxBody bounds each logged body; zero means 4096 bytes.
+	MaxBody int
+
+	mu sync.Mutex
+}
+
+var secretHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", SignatureHeader, "Cookie", "Set-Cookie"}
+
+var secretFields = map[string]bool{
+	"password": true, "client_secret": true, "refresh_token": true, "access_token": true,
+	"device_code": true, "id_token": true, "private_key": true,
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if t.Log == nil {
+		return base.RoundTrip(req)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, RedactURL(req.URL))
+	writeHeaders(&b, "> ", req.Header)
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err := t.readRequestBody(req)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(t.redactBody(req.Header.Get("Content-Type"), body))
+		// Log through a clone so the caller's request keeps its body.
+		r := req.Clone(req.Context())
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		req = r
+	}
+	start := time.Now()
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), scrubURLError(err))
+		t.write(b.String())
+		return nil, err
+	}
+	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
+	writeHeaders(&b, "< ", resp.Header)
+	if resp.Body != nil && resp.Body != http.NoBody {
+		limit := int64(t.maxBody())
+		peek, _ := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(peek), resp.Body), c: resp.Body}
+		b.WriteString(t.redactBody(resp.Header.Get("Content-Type"), peek))
+	}
+	t.write(b.String())
+	return resp, nil
+}
+
+func (t *DebugTransport) maxBody() int {
+	if t.MaxBody > 0 {
+		return t.MaxBody
+	}
+	return 4096
+}
+
+func (t *DebugTransport) write(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, _ = io.WriteString(t.Log, s)
+}
+
+// readRequestBody returns the request body without consuming the caller's
+// copy when GetBody can supply another.
+func (t *DebugTransport) readRequestBody(req *http.Request) ([]byte, error) {
+	if req.GetBody != nil {
+		rc, err := req.GetBody()
+		if err == nil {
+			defer rc.Close()
+			return io.ReadAll(rc)
+		}
+	}
+	defer req.Body.Close()
+	return io.ReadAll(req.Body)
+}
+
+func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if isSecretHeader(k) {
+				v = redactHeaderValue(v)
+			}
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+		}
+	}
+}
+
+func isSecretHeader(k string) bool {
+	for _, s := range secretHeaders {
+		if strings.EqualFold(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactHeaderValue keeps an auth scheme name ("Bearer") and masks the rest.
+func redactHeaderValue(v string) string {
+	if scheme, _, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=;,") {
+		return scheme + " " + Mask
+	}
+	return Mask
+}
+
+// RedactURL returns u as a string with secret query parameters masked (see
+// [DebugTransport]) and any user info removed.
+func RedactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	if c.RawQuery != "" {
+		if q, err := url.ParseQuery(c.RawQuery); err == nil {
+			redactForm(q)
+			c.RawQuery = encodeRedacted(q)
+		} else {
+			c.RawQuery = Mask
+		}
+	}
+	return c.String()
+}
+
+// redactForm masks secret fields of a form in place.
+func redactForm(v url.Values) {
+	for k, vs := range v {
+		if secretFields[strings.ToLower(k)] {
+			for i := range vs {
+				vs[i] = Mask
+			}
+		}
+	}
+	if at := v.Get("authtype"); at != "" && at != "0" {
+		for i := range v["userid"] {
+			v["userid"][i] = Mask
+		}
+	}
+	types, data := v["detailtype"], v["detaildata"]
+	for i := range data {
+		if i >= len(types) {
+			data[i] = Mask // unpaired: cannot tell, so mask
+			continue
+		}
+		switch types[i] {
+		case "0", "1": // full name, email
+		default:
+			data[i] = Mask
+		}
+	}
+}
+
+// encodeRedacted encodes v like url.Values.Encode but leaves Mask readable.
+func encodeRedacted(v url.Values) string {
+	return strings.ReplaceAll(v.Encode(), url.QueryEscape(Mask), Mask)
+}
+
+// redactBody renders a body for the log with its secrets masked.
+func (t *DebugTransport) redactBody(contentType string, body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	truncated := ""
+	if len(body) > t.maxBody() {
+		truncated = fmt.Sprintf(" [truncated, first %d bytes]", t.maxBody())
+	}
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		if truncated != "" {
+			return fmt.Sprintf("  [form body, %d+ bytes, not shown]\n", len(body))
+		}
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return fmt.Sprintf("  [unparsable form body, %d bytes]\n", len(body))
+		}
+		redactForm(v)
+		return "  " + encodeRedacted(v) + "\n"
+	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && json.Valid(body)):
+		if truncated != "" {
+			return fmt.Sprintf("  [JSON body, %d+ bytes, not shown]\n", len(body))
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return fmt.Sprintf("  [unparsable JSON body, %d bytes]\n", len(body))
+		}
+		out, _ := json.Marshal(redactJSON(v))
+		return "  " + string(out) + "\n"
+	case strings.HasPrefix(mt, "multipart/"):
+		return fmt.Sprintf("  [multipart body, %d bytes, not shown]\n", len(body))
+	case strings.HasPrefix(mt, "text/") && !looksSecret(body):
+		return "  " + string(body[:min(len(body), t.maxBody())]) + truncated + "\n"
+	default:
+		return fmt.Sprintf("  [%s body, %d bytes, not shown]\n", mt, len(body))
+	}
+}
+
+// looksSecret reports whether a text body mentions a secret field name, in
+// which case it is not shown at all.
+func looksSecret(body []byte) bool {
+	lower := bytes.ToLower(body)
+	for k, secret := range secretFields {
+		if secret && bytes.Contains(lower, []byte(k)) {
+			return true
+		}
+	}
+	return bytes.Contains(lower, []byte("bearer"))
+}
+
+func redactJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if secretFields[strings.ToLower(k)] {
+				if _, isObj := val.(map[string]any); !isObj {
+					x[k] = Mask
+					continue
+				}
+			}
+			x[k] = redactJSON(val)
+		}
+	case []any:
+		for i := range x {
+			x[i] = redactJSON(x[i])
+		}
+	}
+	return v
+}

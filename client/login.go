@@ -1,0 +1,117 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// AuthType is the login's authtype: which credential UserID holds.
+type AuthType int
+
+// Login kinds (authtype). Only AuthPassword is public; the others are the
+// project's numbering [ours] and are accepted by the server only when the API
+// key allows unauthenticated requests or, for card and short IDs, when the
+// login carries a trusted device token.
+const (
+	AuthPassword AuthType = 0 // user name + password
+	AuthCardID   AuthType = 1 // card ID in UserID
+	AuthShortID  AuthType = 2 // short ID (PIN-like) in UserID
+	AuthUsername AuthType = 3 // user name only
+	AuthEmail    AuthType = 4 // email address in UserID
+)
+
+// LoginRequest holds the parameters of /api/v1/login (section 4).
+type LoginRequest struct {
+	// AuthType says what UserID is; the zero value is AuthPassword.
+	AuthType AuthType
+	// UserID is the user name, card ID, short ID or email address.
+	UserID string
+	// Password is sent for AuthPassword (and, if non-empty, for any type).
+	Password string
+	// DeviceToken supplies the trusted device's token, sent as
+	// Authorization: Bearer. A refreshing source renews an expired device
+	// token first. Use [StaticTokenSource] for a bare token string.
+	// Required unless Untrusted.
+	DeviceToken TokenSource
+	// Untrusted logs in without a device token (the API key allows
+	// untrusted endpoints).
+	Untrusted bool
+	// UseGET sends the fields in the query string of a GET, as the real
+	// service also accepts. POST with a form body is the default.
+	UseGET bool
+}
+
+// Login logs a user in and returns the user token pair. Errors:
+// [ErrInvalidCredentials] (401), [ErrTooManyAttempts] (429, see
+// APIError.RetryAfter), [ErrDeviceNotTrusted] (403 untrusted_device or
+// device_token_required, or the device token could not be refreshed), or an
+// *APIError. When the device token is refused and DeviceToken can be forced
+// to refresh ([Refresher]), Login refreshes it once and tries once more.
+func (c *Client) Login(ctx context.Context, r LoginRequest) (*Token, error) {
+	if r.UserID == "" {
+		return nil, errorf("login: UserID is required")
+	}
+	if !r.Untrusted && r.DeviceToken == nil {
+		return nil, errorf("login: a DeviceToken is required unless Untrusted")
+	}
+	form := url.Values{
+		"authtype": {strconv.Itoa(int(r.AuthType))},
+		"userid":   {r.UserID},
+	}
+	if r.Password != "" || r.AuthType == AuthPassword {
+		form.Set("password", r.Password)
+	}
+	var dev *Token
+	if !r.Untrusted {
+		var err error
+		if dev, err = r.DeviceToken.Token(ctx); err != nil {
+			return nil, err
+		}
+	}
+	tok, err := c.login(ctx, form, dev, r.UseGET)
+	if err != nil && dev != nil && errors.Is(err, ErrDeviceNotTrusted) {
+		if rf, ok := r.DeviceToken.(Refresher); ok {
+			fresh, ferr := rf.ForceRefresh(ctx, dev)
+			if ferr != nil {
+				return nil, ferr
+			}
+			tok, err = c.login(ctx, form, fresh, r.UseGET)
+		}
+	}
+	return tok, err
+}
+
+func (c *Client) login(ctx context.Context, form url.Values, dev *Token, useGET bool) (*Token, error) {
+	var req *http.Request
+	var err error
+	if useGET {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, c.APIURL("/api/v1/login")+"?"+form.Encode(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, c.APIURL("/api/v1/login"), bytes.NewReader([]byte(form.Encode())))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if err != nil {
+		return nil, scrubURLError(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Api-Key", c.apiKey)
+	if dev != nil {
+		req.Header.Set("Authorization", dev.Type()+" "+dev.AccessToken)
+	}
+	body, err := c.send(req)
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden &&
+			(ae.Code == "untrusted_device" || ae.Code == "device_token_required") {
+			return nil, wrap(ErrDeviceNotTrusted, err)
+		}
+		return nil, err
+	}
+	return parseToken(body, c.now())
+}

@@ -1,0 +1,102 @@
+package client
+
+import (
+	"crypto/ed25519"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTokenValid(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		tok  *Token
+		skew time.Duration
+		want bool
+	}{
+		{"nil", nil, 0, false},
+		{"empty access", &Token{Expiry: now.Add(time.Hour)}, 0, false},
+		{"no expiry", &Token{AccessToken: "a"}, time.Minute, true},
+		{"fresh", &Token{AccessToken: "a", Expiry: now.Add(time.Hour)}, time.Minute, true},
+		{"within skew", &Token{AccessToken: "a", Expiry: now.Add(59 * time.Second)}, time.Minute, false},
+		{"at skew edge", &Token{AccessToken: "a", Expiry: now.Add(time.Minute)}, time.Minute, false},
+		{"expired", &Token{AccessToken: "a", Expiry: now.Add(-time.Second)}, 0, false},
+	}
+	for _, c := range cases {
+		if got := c.tok.Valid(now, c.skew); got != c.want {
+			t.Errorf("%s: Valid = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestParseToken(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, body := range []string{
+		`{"token_type":"Bearer","expires_in":3600,"access_token":"A","refresh_token":"R"}`,
+		`{"token":{"token_type":"Bearer","expires_in":"3600","access_token":"A","refresh_token":"R"}}`,
+	} {
+		tok, err := parseToken([]byte(body), now)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		want := Token{AccessToken: "A", RefreshToken: "R", TokenType: "Bearer", Expiry: now.Add(time.Hour)}
+		if *tok != want {
+			t.Errorf("%s: got %+v, want %+v", body, *tok, want)
+		}
+	}
+	if _, err := parseToken([]byte(`{"token":{}}`), now); err == nil {
+		t.Error("token without access_token accepted")
+	}
+	if _, err := parseToken([]byte(`not json`), now); err == nil {
+		t.Error("non-JSON accepted")
+	}
+}
+
+func TestPrivateKeyRoundTrip(t *testing.T) {
+	priv, err := GenerateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MarshalPrivateKey(priv)
+	if len(s) >= 2500 || !strings.HasPrefix(s, "ed25519:") {
+		t.Fatalf("marshalled key %d bytes, prefix %q", len(s), s[:8])
+	}
+	back, err := UnmarshalPrivateKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !priv.Equal(back) {
+		t.Fatal("round trip changed the key")
+	}
+	if pub := PublicKeyString(priv); len(pub) != 44 {
+		t.Errorf("public key encoding %d chars, want 44 (base64 of 32 bytes)", len(pub))
+	}
+	for _, bad := range []string{"", "ed25519:!!", "ed25519:AAAA"} {
+		_, err := UnmarshalPrivateKey(bad)
+		if err == nil {
+			t.Errorf("UnmarshalPrivateKey(%q) accepted", bad)
+		} else if bad != "" && strings.Contains(err.Error(), bad) {
+			t.Errorf("error repeats the input: %v", err)
+		}
+	}
+	// The 64-byte form is accepted too.
+	full, err := UnmarshalPrivateKey(strings.TrimPrefix(EncodePublicKey(ed25519.PublicKey(priv)), ""))
+	if err != nil || !full.Equal(priv) {
+		t.Errorf("64-byte form: %v", err)
+	}
+}
+
+func TestNewDeviceID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := NewDeviceID()
+		if len(id) != 36 || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("%q is not a UUID v4", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+}
