@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,6 +174,10 @@ func (s *File) update(change func(*fileData) bool) error {
 	}
 	defer lk.Unlock()
 
+	// Temporary files exist only while their writer holds this lock; any
+	// left now are from a writer that crashed. They hold secrets: remove.
+	s.removeStaleTemps()
+
 	d, err := s.read()
 	if err != nil {
 		return err
@@ -190,7 +195,7 @@ func (s *File) write(d *fileData) (err error) {
 		return fmt.Errorf("keystore: file: encoding: %w", err)
 	}
 	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".*.tmp") // mode 0600
+	tmp, err := os.CreateTemp(dir, s.tempPattern()) // mode 0600
 	if err != nil {
 		return fmt.Errorf("keystore: file: %w", err)
 	}
@@ -244,4 +249,23 @@ func (s *File) write(d *fileData) (err error) {
 		}
 	}
 	return nil
+}
+
+// tempPattern is the os.CreateTemp pattern of this store's temporary files.
+func (s *File) tempPattern() string { return "." + filepath.Base(s.path) + ".*.tmp" }
+
+// removeStaleTemps deletes temporary files left by a crashed writer. Call it
+// only while holding the lock file.
+func (s *File) removeStaleTemps() {
+	dir := filepath.Dir(s.path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + filepath.Base(s.path) + "."
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, prefix) && strings.HasSuffix(n, ".tmp") && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
 }

@@ -1,0 +1,214 @@
+package keystore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// fakeKeyring is a goroutine-safe in-memory keyringBackend that answers like
+// go-keyring: keyring.ErrNotFound for absent items. When block is non-nil,
+// every call waits on it (a Secret Service that never answers). When err is
+// set, every call fails with it.
+type fakeKeyring struct {
+	mu    sync.Mutex
+	m     map[string]string
+	block chan struct{}
+	err   error
+	calls int
+}
+
+func newFakeKeyring() *fakeKeyring { return &fakeKeyring{m: map[string]string{}} }
+
+func (f *fakeKeyring) enter() error {
+	f.mu.Lock()
+	f.calls++
+	block, err := f.block, f.err
+	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	return err
+}
+
+func (f *fakeKeyring) Get(s, u string) (string, error) {
+	if err := f.enter(); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.m[s+"\x00"+u]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (f *fakeKeyring) Set(s, u, p string) error {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m[s+"\x00"+u] = p
+	return nil
+}
+
+func (f *fakeKeyring) Delete(s, u string) error {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.m[s+"\x00"+u]; !ok {
+		return keyring.ErrNotFound
+	}
+	delete(f.m, s+"\x00"+u)
+	return nil
+}
+
+func TestKeyringServiceAndUser(t *testing.T) {
+	f := newFakeKeyring()
+	k := &Keyring{timeout: time.Second, backend: f}
+	if err := k.Set("work", ItemUserRefreshToken, "rt"); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.m["paragon:work\x00"+ItemUserRefreshToken]; v != "rt" {
+		t.Errorf("stored under %v, want service paragon:work, user %s", f.m, ItemUserRefreshToken)
+	}
+	if k.Name() != "keyring" {
+		t.Errorf("Name = %q", k.Name())
+	}
+}
+
+func TestKeyringTimeout(t *testing.T) {
+	f := newFakeKeyring()
+	f.block = make(chan struct{})
+	defer close(f.block) // let the abandoned goroutines finish
+	k := &Keyring{timeout: 50 * time.Millisecond, backend: f}
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{
+		{"get", func() error { _, err := k.Get("p", ItemAPIKey); return err }},
+		{"set", func() error { return k.Set("p", ItemAPIKey, "secret-v") }},
+		{"delete", func() error { return k.Delete("p", ItemAPIKey) }},
+	} {
+		start := time.Now()
+		err := c.call()
+		el := time.Since(start)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("%s: err = %v, want ErrTimeout", c.name, err)
+		}
+		if el > 5*time.Second {
+			t.Errorf("%s took %s with a 50ms timeout", c.name, el)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "Secret Service") || strings.Contains(msg, "secret-v") {
+			t.Errorf("%s: message %q should explain, not leak", c.name, msg)
+		}
+	}
+}
+
+func TestKeyringDefaultTimeout(t *testing.T) {
+	if k := NewKeyring(0); k.timeout != DefaultKeyringTimeout || DefaultKeyringTimeout != 3*time.Second {
+		t.Errorf("default timeout %s", k.timeout)
+	}
+	if k := NewKeyring(time.Second); k.timeout != time.Second {
+		t.Errorf("timeout %s", k.timeout)
+	}
+}
+
+func TestKeyringErrorMapping(t *testing.T) {
+	f := newFakeKeyring()
+	k := &Keyring{timeout: time.Second, backend: f}
+	if _, err := k.Get("p", ItemAPIKey); !errors.Is(err, ErrNotFound) || errors.Is(err, keyring.ErrNotFound) {
+		t.Errorf("not found: err = %v, want our ErrNotFound only", err)
+	}
+	f.err = keyring.ErrSetDataTooBig
+	if err := k.Set("p", ItemAPIKey, "v"); !errors.Is(err, ErrTooBig) {
+		t.Errorf("too big: err = %v", err)
+	}
+	boom := errors.New("org.freedesktop.DBus.Error.ServiceUnknown")
+	f.err = boom
+	_, err := k.Get("p", ItemAPIKey)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), ItemAPIKey) {
+		t.Errorf("other error: %v", err)
+	}
+	if err := k.Delete("p", ItemAPIKey); !errors.Is(err, boom) {
+		t.Errorf("delete error swallowed: %v", err)
+	}
+}
+
+func TestOpenChoices(t *testing.T) {
+	dir := t.TempDir()
+	good := &Keyring{timeout: time.Second, backend: newFakeKeyring()}
+	broken := newFakeKeyring()
+	broken.err = errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+	bad := &Keyring{timeout: time.Second, backend: broken}
+	hung := newFakeKeyring()
+	hung.block = make(chan struct{})
+	defer close(hung.block)
+	slow := &Keyring{timeout: 30 * time.Millisecond, backend: hung}
+
+	s, n, err := Open(ChoiceAuto, Options{Dir: dir, keyring: good})
+	if err != nil || s != Store(good) || n.String() != "" || n.Fallback {
+		t.Errorf("auto with a keyring: %v, %+v, %v", s, n, err)
+	}
+	for _, kr := range []*Keyring{bad, slow} {
+		s, n, err = Open("", Options{Dir: dir, keyring: kr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := s.(*File)
+		if !ok || f.Path() != filepath.Join(dir, FileName) {
+			t.Fatalf("auto without a keyring gave %T", s)
+		}
+		want := "no usable OS keyring ("
+		msg := n.String()
+		if !n.Fallback || !strings.HasPrefix(msg, want) || !strings.HasSuffix(msg, "); secrets are stored in "+f.Path()+" (mode 0600)") {
+			t.Errorf("notice = %q", msg)
+		}
+	}
+	if !strings.Contains(n.Reason, "timed out") {
+		t.Errorf("reason for a hung keyring: %q", n.Reason)
+	}
+	if _, _, err := Open(ChoiceKeyring, Options{Dir: dir, keyring: bad}); err == nil || !strings.Contains(err.Error(), "not usable") {
+		t.Errorf("keyring choice without a keyring: err = %v", err)
+	}
+	if s, _, err := Open(ChoiceKeyring, Options{Dir: dir, keyring: good}); err != nil || s != Store(good) {
+		t.Errorf("keyring choice: %v, %v", s, err)
+	}
+	s, n, err = Open(ChoiceFile, Options{Dir: dir, keyring: bad})
+	if err != nil || s.Name() != "file" || n.Fallback {
+		t.Errorf("file choice: %v, %+v, %v", s, n, err)
+	}
+	if _, _, err := Open("vault", Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "vault") {
+		t.Errorf("unknown choice: %v", err)
+	}
+}
+
+func TestOpenDefaultDir(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "cfg"))
+	s, _, err := Open(ChoiceFile, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, "cfg", "paragon", FileName); s.(*File).Path() != want {
+		t.Errorf("path %s, want %s", s.(*File).Path(), want)
+	}
+	if err := s.Set("p", ItemAPIKey, "k"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(home, "cfg", "paragon"))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("config dir: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+}
