@@ -1,0 +1,197 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Login throttling (in memory only): throttleMax failures for one userid
+// within throttleWindow block further attempts until the window passes.
+const (
+	throttleMax    = 5
+	throttleWindow = 15 * time.Minute
+)
+
+// Authentication types of /api/v1/login (section 4).
+const (
+	authPassword = 0
+	authCard     = 1
+	authShortID  = 2
+	authUsername = 3
+	authEmail    = 4
+)
+
+type loginAnswer struct {
+	Token tokenJSON `json:"token"`
+}
+
+// login is GET or POST /api/v1/login.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		methodNotAllowed(w, r, "GET", "POST")
+		return
+	}
+	v, e := s.doLogin(r)
+	if e != nil {
+		writeErr(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) doLogin(r *http.Request) (any, *apiError) {
+	var f form
+	var e *apiError
+	if r.Method == http.MethodPost {
+		body, e := readBody(r)
+		if e != nil {
+			return nil, e
+		}
+		if f, e = parseURLEncoded(r, body); e != nil {
+			return nil, e
+		}
+		if r.URL.RawQuery != "" {
+			return nil, errf(http.StatusBadRequest, "invalid_request", "a POST login takes its fields in the body, not the query")
+		}
+	} else if f, e = parseQuery(r.URL.RawQuery); e != nil {
+		return nil, e
+	}
+	p, e := f.fields("authtype!", "userid!", "password")
+	if e != nil {
+		return nil, e
+	}
+	authtype, err := strconv.Atoi(p["authtype"])
+	if err != nil || authtype < authPassword || authtype > authEmail || len(p["authtype"]) > 1 {
+		return nil, errf(http.StatusBadRequest, "invalid_request", "authtype must be 0 to 4")
+	}
+	if authtype == authPassword && !f.has("password") {
+		return nil, errf(http.StatusBadRequest, "invalid_request", "password is required with authtype 0")
+	}
+	userid := p["userid"]
+	if len(userid) > 256 || len(p["password"]) > 1024 {
+		return nil, errf(http.StatusBadRequest, "invalid_request", "userid or password too long")
+	}
+	tok, present, bad := bearer(r)
+
+	s.mu.Lock()
+	now := s.nowLocked()
+	key, e := s.apiKeyLocked(r, "login", now)
+	if e != nil {
+		s.mu.Unlock()
+		return nil, e
+	}
+	trusted := present && !bad && s.trustedDeviceLocked(tok, now)
+	if !key.AllowUntrusted {
+		if !present {
+			s.mu.Unlock()
+			return nil, errf(http.StatusForbidden, "device_token_required", "this API key needs the device token of a trusted device (Authorization: Bearer)")
+		}
+		if !trusted {
+			s.mu.Unlock()
+			return nil, errf(http.StatusForbidden, "untrusted_device", "the bearer token is not a live device token of a trusted device")
+		}
+	}
+	switch authtype {
+	case authCard, authShortID:
+		if !key.AllowUnauthenticated && !trusted {
+			s.mu.Unlock()
+			return nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "card and short IDs need a trusted device or a key that allows unauthenticated requests")
+		}
+	case authUsername, authEmail:
+		if !key.AllowUnauthenticated {
+			s.mu.Unlock()
+			return nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "this API key does not allow insecure credentials")
+		}
+	}
+	throttleID := strings.ToLower(userid)
+	if wait := s.throttledLocked(throttleID, now); wait > 0 {
+		s.mu.Unlock()
+		e := errf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins; retry later")
+		e.header = map[string]string{"Retry-After": strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)}
+		return nil, e
+	}
+	u := s.findUserLocked(authtype, userid)
+	var hash []byte
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	s.mu.Unlock()
+
+	ok := u != nil
+	if authtype == authPassword {
+		// Compare outside the lock; an unknown user costs the same time.
+		if hash == nil {
+			_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(p["password"]))
+			ok = false
+		} else {
+			ok = ok && bcrypt.CompareHashAndPassword(hash, []byte(p["password"])) == nil
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now = s.nowLocked()
+	if !ok {
+		s.st.throttle[throttleID] = append(s.st.throttle[throttleID], now)
+		return nil, errf(http.StatusUnauthorized, "invalid_credentials", "the user ID or the password is wrong")
+	}
+	if cur := s.st.users[u.Username]; cur == nil || string(cur.PasswordHash) != string(hash) {
+		// Deleted or changed while we compared.
+		return nil, errf(http.StatusUnauthorized, "invalid_credentials", "the user ID or the password is wrong")
+	}
+	delete(s.st.throttle, throttleID)
+	fam := &family{ID: newID(), Kind: familyUser, Username: u.Username, KeyName: key.Name, CreatedAt: now}
+	s.st.families[fam.ID] = fam
+	t := s.issueLocked(fam, now)
+	if err := s.commitLocked(familyRecord(fam)); err != nil {
+		return nil, storeErr()
+	}
+	return loginAnswer{Token: t}, nil
+}
+
+// throttledLocked returns how long userid must still wait, or 0.
+func (s *Server) throttledLocked(id string, now time.Time) time.Duration {
+	fails := s.st.throttle[id]
+	keep := fails[:0]
+	for _, t := range fails {
+		if now.Sub(t) < throttleWindow {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		delete(s.st.throttle, id)
+		return 0
+	}
+	s.st.throttle[id] = keep
+	if len(keep) < throttleMax {
+		return 0
+	}
+	return keep[len(keep)-throttleMax].Add(throttleWindow).Sub(now)
+}
+
+func (s *Server) findUserLocked(authtype int, id string) *user {
+	if authtype == authPassword || authtype == authUsername {
+		return s.st.users[id]
+	}
+	for _, u := range s.st.users {
+		switch authtype {
+		case authCard:
+			if u.CardID != "" && u.CardID == id {
+				return u
+			}
+		case authShortID:
+			if u.ShortID != "" && u.ShortID == id {
+				return u
+			}
+		case authEmail:
+			if u.Email != "" && strings.EqualFold(u.Email, id) {
+				return u
+			}
+		}
+	}
+	return nil
+}

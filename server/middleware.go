@@ -1,0 +1,112 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// statusWriter records the status code for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (hijacking).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware wraps h with, from the outside in: the request log, panic
+// recovery, injected faults and the body limit.
+func (s *Server) middleware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			// Only method and path: the query may hold credentials (GET login).
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		}()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					sw.status = 0
+					panic(v)
+				}
+				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				if !sw.wrote {
+					writeErr(sw, errf(http.StatusInternalServerError, "server_error", "internal error"))
+				}
+			}
+		}()
+		if f := s.takeFault(r.URL.Path); f != nil {
+			if !s.applyFault(sw, r, f) {
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// takeFault consumes one matching injected fault, if any. Admin paths are
+// never faulted, so a fault cannot lock the administrator out.
+func (s *Server) takeFault(path string) *fault {
+	if path == "/admin" || strings.HasPrefix(path, "/admin/") {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.st.faults {
+		if f.Path != path {
+			continue
+		}
+		c := *f
+		f.Count--
+		if f.Count <= 0 {
+			s.st.faults = append(s.st.faults[:i], s.st.faults[i+1:]...)
+		}
+		return &c
+	}
+	return nil
+}
+
+// applyFault delays, drops or answers as f says. It reports whether the
+// request should still be served normally (a pure delay).
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *fault) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	if f.Drop {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return false
+		}
+		// Not hijackable (HTTP/2, recorders): abort the response instead.
+		panic(http.ErrAbortHandler)
+	}
+	if f.Status != 0 {
+		writeErr(w, errf(f.Status, "injected_fault", "fault injected through the admin API"))
+		return false
+	}
+	return true
+}

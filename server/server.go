@@ -1,0 +1,364 @@
+// Package server is paragon's reference server: an http.Handler that
+// implements the Dispatcher Paragon Cloud auth protocol as described in
+// docs/paragon-api.md (API keys, device trust through the OAuth service,
+// login, token refresh with rotation, the API functions) plus the testing
+// interface of section 7 (fake clock, admin API, fault injection, reset).
+//
+// A Server keeps its state in memory behind one mutex and writes every change
+// through a Store before the response that reveals it is sent. NewMemoryStore
+// keeps nothing across processes; OpenBoltStore persists to a bbolt file.
+// Login throttling and injected faults are deliberately in memory only: a
+// restart forgets them.
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Version is the version the server reports at GET /api/v1/version.
+const Version = "1.0.0-paragon"
+
+// maxBody is the largest request body accepted (1 MiB).
+const maxBody = 1 << 20
+
+// sweepInterval is how often expired tokens and stale devices are swept.
+const sweepInterval = time.Minute
+
+// Options configure a Server. The zero value is a usable demo server.
+type Options struct {
+	Account      *Account         // nil: DemoAccount()
+	AdminToken   string           // "": random 256-bit hex, read with AdminToken()
+	FakeClock    bool             // time stands still unless advanced via POST /admin/api/clock
+	Now          func() time.Time // base clock; nil: time.Now
+	PasswordCost int              // bcrypt cost; 0: bcrypt.DefaultCost; tests use bcrypt.MinCost
+	Store        Store            // nil: in-memory
+	Logger       *slog.Logger     // nil: discard. Request log: method, path, status, duration. Never secrets.
+}
+
+// Server is the reference server. It is safe for concurrent use.
+type Server struct {
+	log        *slog.Logger
+	adminToken string
+	adminHash  [32]byte
+	store      Store
+	baseNow    func() time.Time
+	fake       bool
+	fakeBase   time.Time
+	cost       int
+	dummyHash  []byte
+
+	initial   *Account
+	initUsers map[string]*user
+
+	mu sync.Mutex
+	st *state
+
+	handler   http.Handler
+	oauth     http.Handler
+	adminPage http.Handler
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds a Server from opts: it hashes the account's passwords, loads the
+// store's records over the account's start state and sweeps expired state.
+// It starts a background sweeper that Close stops.
+func New(opts Options) (*Server, error) {
+	acct := opts.Account
+	if acct == nil {
+		acct = DemoAccount()
+	}
+	acct = acct.clone()
+	if err := acct.Settings.validate(); err != nil {
+		return nil, fmt.Errorf("server: account: %w", err)
+	}
+	cost := opts.PasswordCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("server: password cost %d out of range %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	s := &Server{
+		log:     opts.Logger,
+		store:   opts.Store,
+		baseNow: opts.Now,
+		fake:    opts.FakeClock,
+		cost:    cost,
+		initial: acct,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.baseNow == nil {
+		s.baseNow = time.Now
+	}
+	s.fakeBase = s.baseNow()
+	if s.store == nil {
+		s.store = NewMemoryStore()
+	}
+	s.adminToken = opts.AdminToken
+	if s.adminToken == "" {
+		var raw [32]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return nil, err
+		}
+		s.adminToken = hex.EncodeToString(raw[:])
+	}
+	s.adminHash = sha256.Sum256([]byte(s.adminToken))
+
+	s.initUsers = map[string]*user{}
+	for _, u := range acct.Users {
+		if err := validUsername(u.Username); err != nil {
+			return nil, fmt.Errorf("server: account: %w", err)
+		}
+		if _, dup := s.initUsers[u.Username]; dup {
+			return nil, fmt.Errorf("server: account: duplicate username %q", u.Username)
+		}
+		nu := &user{Username: u.Username, FullName: u.FullName, Email: u.Email, CardID: u.CardID, ShortID: u.ShortID, Admin: u.Admin}
+		if u.Password != "" {
+			h, err := bcrypt.GenerateFromPassword([]byte(u.Password), cost)
+			if err != nil {
+				return nil, fmt.Errorf("server: hashing the password of %q: %w", u.Username, err)
+			}
+			nu.PasswordHash = h
+		}
+		s.initUsers[u.Username] = nu
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("paragon-dummy-password"), cost)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = dummy
+
+	st, err := newState(acct, s.initUsers)
+	if err != nil {
+		return nil, fmt.Errorf("server: account: %w", err)
+	}
+	if err := s.store.Load(func(r Record) error { return st.load(r, s.fake, s.fakeBase) }); err != nil {
+		return nil, fmt.Errorf("server: loading the store: %w", err)
+	}
+	s.st = st
+	if err := s.Sweep(); err != nil {
+		return nil, fmt.Errorf("server: sweeping the store: %w", err)
+	}
+
+	s.adminPage = s.newAdminPage()
+	s.handler = s.middleware(http.HandlerFunc(s.route))
+	s.oauth = s.middleware(http.HandlerFunc(s.routeOAuthOnly))
+	go s.sweeper()
+	return s, nil
+}
+
+// ServeHTTP serves everything: /api/v1, /oauth/v1, /admin/api, /admin and
+// /healthz.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// OAuthHandler serves only /oauth/v1/* and /healthz, for a second listener
+// that mimics the vendor's separate OAuth service.
+func (s *Server) OAuthHandler() http.Handler {
+	return s.oauth
+}
+
+// AdminToken returns the admin API's bearer token.
+func (s *Server) AdminToken() string {
+	return s.adminToken
+}
+
+// Close stops the background sweeper and closes the store.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.mu.Lock()
+		s.closeErr = s.store.Close()
+		s.mu.Unlock()
+	})
+	return s.closeErr
+}
+
+// Sweep forgets expired tokens, families with nothing live, refused devices
+// and pending devices whose device code expired, and writes the change to the
+// store. The server sweeps on start and every minute; tests call it directly.
+func (s *Server) Sweep() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs := s.st.sweep(s.nowLocked())
+	if len(recs) == 0 {
+		return nil
+	}
+	return s.store.Commit(Batch{Records: recs})
+}
+
+func (s *Server) sweeper() {
+	defer close(s.done)
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Sweep(); err != nil {
+				s.log.Error("sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+// nowLocked is the server clock; s.mu must be held.
+func (s *Server) nowLocked() time.Time {
+	if s.fake {
+		return s.fakeBase.Add(s.st.offset)
+	}
+	return s.baseNow()
+}
+
+// Now returns the server clock (the fake clock when enabled).
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
+}
+
+// commitLocked writes records to the store; s.mu must be held.
+func (s *Server) commitLocked(recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := s.store.Commit(Batch{Records: recs}); err != nil {
+		s.log.Error("store commit failed", "err", err)
+		return errStore
+	}
+	return nil
+}
+
+var errStore = errors.New("the state could not be stored")
+
+func (s *Server) checkAdminToken(tok string) bool {
+	h := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1
+}
+
+// apiError is an error answer.
+type apiError struct {
+	status int
+	code   string
+	desc   string
+	header map[string]string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.desc }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, desc: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"server_error","error_description":"response could not be encoded"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeErr(w http.ResponseWriter, e *apiError) {
+	for k, v := range e.header {
+		w.Header().Set(k, v)
+	}
+	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.desc})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeErr(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeErr(w, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz":
+		s.healthz(w, r)
+	case strings.HasPrefix(p, "/oauth/v1/"):
+		s.routeOAuth(w, r)
+	case strings.HasPrefix(p, "/api/v1/"):
+		s.routeAPI(w, r)
+	case p == "/admin/api" || strings.HasPrefix(p, "/admin/api/"):
+		s.routeAdmin(w, r)
+	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
+		s.adminPage.ServeHTTP(w, r)
+	default:
+		notFound(w, r)
+	}
+}
+
+func (s *Server) routeOAuthOnly(w http.ResponseWriter, r *http.Request) {
+	switch p := r.URL.Path; {
+	case p == "/healthz":
+		s.healthz(w, r)
+	case strings.HasPrefix(p, "/oauth/v1/"):
+		s.routeOAuth(w, r)
+	default:
+		notFound(w, r)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, r, "GET", "HEAD")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readBody reads the whole body, at most maxBody bytes.
+func readBody(r *http.Request) ([]byte, *apiError) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, errf(http.StatusBadRequest, "invalid_request", "the body could not be read")
+	}
+	if len(b) > maxBody {
+		return nil, tooLarge()
+	}
+	return b, nil
+}
+
+func tooLarge() *apiError {
+	return errf(http.StatusBadRequest, "invalid_request", "the body is larger than 1 MiB")
+}

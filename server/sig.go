@@ -1,0 +1,114 @@
+package server
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Key types a device may register (section 3.2).
+const (
+	keyTypeEd25519 = "ed25519"
+	keyTypeRSA     = "rsa"
+	keyTypeX509    = "x509"
+)
+
+// minRSABits is the smallest RSA modulus accepted.
+const minRSABits = 2048
+
+// decodeB64 decodes standard base64, padded or not (URL-safe accepted too).
+func decodeB64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errors.New("empty")
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.Strict().DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+// parsePublicKey checks a registered key: keyType and the decoded key bytes.
+// It returns the public key (ed25519.PublicKey or *rsa.PublicKey).
+func parsePublicKey(keyType string, der []byte) (crypto.PublicKey, error) {
+	switch keyType {
+	case keyTypeEd25519:
+		if len(der) == ed25519.PublicKeySize {
+			return ed25519.PublicKey(der), nil
+		}
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			return nil, errors.New("an ed25519 key must be 32 raw bytes or DER SubjectPublicKeyInfo")
+		}
+		k, ok := pub.(ed25519.PublicKey)
+		if !ok {
+			return nil, errors.New("the SubjectPublicKeyInfo is not an Ed25519 key")
+		}
+		return k, nil
+	case keyTypeRSA:
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			return nil, errors.New("an rsa key must be DER SubjectPublicKeyInfo")
+		}
+		return checkRSA(pub)
+	case keyTypeX509:
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, errors.New("an x509 key must be a DER certificate")
+		}
+		switch k := cert.PublicKey.(type) {
+		case ed25519.PublicKey:
+			return k, nil
+		case *rsa.PublicKey:
+			return checkRSA(k)
+		default:
+			return nil, errors.New("the certificate's key is neither Ed25519 nor RSA")
+		}
+	default:
+		return nil, fmt.Errorf("key_type %q is not ed25519, rsa or x509", keyType)
+	}
+}
+
+func checkRSA(pub any) (crypto.PublicKey, error) {
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("the SubjectPublicKeyInfo is not an RSA key")
+	}
+	if k.N.BitLen() < minRSABits {
+		return nil, fmt.Errorf("the RSA key is shorter than %d bits", minRSABits)
+	}
+	return k, nil
+}
+
+// verifySignature checks the base64 signature sig over body with the
+// registered key. It never panics on hostile input.
+func verifySignature(keyType string, der, body []byte, sig string) error {
+	pub, err := parsePublicKey(keyType, der)
+	if err != nil {
+		return err
+	}
+	raw, err := decodeB64(sig)
+	if err != nil {
+		return errors.New("the signature is not base64")
+	}
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		if len(raw) != ed25519.SignatureSize || !ed25519.Verify(k, body, raw) {
+			return errors.New("the signature does not verify")
+		}
+	case *rsa.PublicKey:
+		sum := sha256.Sum256(body)
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], raw) != nil {
+			return errors.New("the signature does not verify")
+		}
+	}
+	return nil
+}
