@@ -1,0 +1,138 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/paragon-cli/paragon/scenarios"
+)
+
+// JSONVersion is the version of the JSON report's shape. It changes only
+// when a field is removed or changes meaning; new fields may appear anytime.
+const JSONVersion = 1
+
+// JSONReport is the document WriteJSON writes. Durations are milliseconds.
+type JSONReport struct {
+	Version    int            `json:"version"`
+	Target     string         `json:"target"`
+	Started    *time.Time     `json:"started,omitempty"`
+	DurationMS float64        `json:"duration_ms"`
+	Counts     JSONCounts     `json:"counts"`
+	Scenarios  []JSONScenario `json:"scenarios"`
+}
+
+// JSONCounts counts scenarios by status; expected failures are also
+// counted under failed.
+type JSONCounts struct {
+	Total            int `json:"total"`
+	Passed           int `json:"passed"`
+	Warning          int `json:"warning"`
+	Failed           int `json:"failed"`
+	Skipped          int `json:"skipped"`
+	ExpectedFailures int `json:"expected_failures"`
+}
+
+// JSONScenario is one scenario's result.
+type JSONScenario struct {
+	Name            string     `json:"name"`
+	File            string     `json:"file,omitempty"`
+	Description     string     `json:"description,omitempty"`
+	Rule            string     `json:"rule,omitempty"`
+	Severity        string     `json:"severity,omitempty"`
+	Tags            []string   `json:"tags"`
+	Status          string     `json:"status"`
+	Reason          string     `json:"reason,omitempty"`
+	ExpectedFailure bool       `json:"expected_failure"`
+	Message         string     `json:"message,omitempty"`
+	DurationMS      float64    `json:"duration_ms"`
+	Steps           []JSONStep `json:"steps"`
+}
+
+// JSONStep is one step's result.
+type JSONStep struct {
+	Name       string        `json:"name"`
+	Status     string        `json:"status"`
+	DurationMS float64       `json:"duration_ms"`
+	Error      string        `json:"error,omitempty"`
+	Failures   []JSONFailure `json:"failures,omitempty"`
+	Request    string        `json:"request,omitempty"`
+	Response   string        `json:"response,omitempty"`
+}
+
+// JSONFailure is one expectation that did not hold.
+type JSONFailure struct {
+	Expectation string `json:"expectation"`
+	Expected    string `json:"expected"`
+	Actual      string `json:"actual"`
+}
+
+// ToJSON converts r into the JSON report's shape.
+func ToJSON(r *scenarios.Report) JSONReport {
+	out := JSONReport{
+		Version:    JSONVersion,
+		Target:     r.Target,
+		DurationMS: ms(r.Duration),
+		Scenarios:  make([]JSONScenario, 0, len(r.Scenarios)),
+	}
+	if !r.Started.IsZero() {
+		t := r.Started.UTC()
+		out.Started = &t
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		out.Counts.Total++
+		switch s.Status {
+		case scenarios.Passed:
+			out.Counts.Passed++
+		case scenarios.Warning:
+			out.Counts.Warning++
+		case scenarios.Failed:
+			out.Counts.Failed++
+			if s.Expected {
+				out.Counts.ExpectedFailures++
+			}
+		case scenarios.Skipped:
+			out.Counts.Skipped++
+		}
+		js := JSONScenario{
+			Name:            s.Name,
+			File:            s.File,
+			Description:     s.Description,
+			Rule:            s.Rule,
+			Severity:        s.Severity,
+			Tags:            append([]string{}, s.Tags...),
+			Status:          string(s.Status),
+			Reason:          s.Reason,
+			ExpectedFailure: s.Expected,
+			DurationMS:      ms(s.Duration),
+			Steps:           make([]JSONStep, 0, len(s.Steps)),
+		}
+		if s.Status == scenarios.Failed || s.Status == scenarios.Warning {
+			js.Message = firstProblem(s)
+		}
+		for _, st := range s.Steps {
+			jst := JSONStep{Name: st.Name, Status: string(st.Status), DurationMS: ms(st.Duration), Error: st.Error}
+			for _, f := range st.Failures {
+				jst.Failures = append(jst.Failures, JSONFailure(f))
+			}
+			if st.Exchange != nil {
+				jst.Request, jst.Response = st.Exchange.Request, st.Exchange.Response
+			}
+			js.Steps = append(js.Steps, jst)
+		}
+		out.Scenarios = append(out.Scenarios, js)
+	}
+	return out
+}
+
+// WriteJSON writes r as an indented JSON document (see JSONReport).
+func WriteJSON(w io.Writer, r *scenarios.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(ToJSON(r))
+}
+
+func ms(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}

@@ -1,0 +1,225 @@
+// Package report renders the results of a scenario run for people and for
+// machines: a live terminal reporter with a failure digest and a summary
+// table, and JUnit XML, JSON and TAP version 13 files for CI.
+//
+// Reporters only read a *scenarios.Report; none of them changes it. The
+// runner masks secrets in exchanges before they reach a report; Redact adds
+// a second pass for secrets the command line knows about.
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paragon-cli/paragon/scenarios"
+)
+
+// Verdict is what a run means for its exit code.
+type Verdict struct {
+	Counts           map[scenarios.Status]int // scenarios per status, as reported
+	Failed           int                      // FAILED and not an expected failure
+	Warnings         int                      // WARNING
+	ExpectedFailures int                      // FAILED but listed in the baseline
+	NowPassing       []string                 // listed in the baseline but no longer failing
+	Strict           bool                     // warnings count as failures
+}
+
+// OK reports whether the run passed: nothing failed unexpectedly and, under
+// strict, nothing warned.
+func (v Verdict) OK() bool {
+	if v.Strict && v.Warnings > 0 {
+		return false
+	}
+	return v.Failed == 0
+}
+
+// Judge decides whether r passed. Under strict, warnings fail the run.
+func Judge(r *scenarios.Report, strict bool) Verdict {
+	v := Verdict{Counts: r.Counts(), Strict: strict}
+	for _, s := range r.Scenarios {
+		switch {
+		case s.Status == scenarios.Failed && s.Expected:
+			v.ExpectedFailures++
+		case s.Status == scenarios.Failed:
+			v.Failed++
+		case s.Status == scenarios.Warning:
+			v.Warnings++
+		}
+		if s.Expected && (s.Status == scenarios.Passed || s.Status == scenarios.Warning) {
+			v.NowPassing = append(v.NowPassing, s.Name)
+		}
+	}
+	return v
+}
+
+// Redact returns a deep copy of r in which every occurrence of each non-empty
+// secret is replaced by a masked form. Secrets shorter than 4 characters are
+// ignored: masking them would garble ordinary text without protecting much.
+func Redact(r *scenarios.Report, secrets ...string) *scenarios.Report {
+	var pairs []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			pairs = append(pairs, s, Mask(s))
+		}
+	}
+	if len(pairs) == 0 {
+		return mapStrings(r, func(s string) string { return s })
+	}
+	return mapStrings(r, strings.NewReplacer(pairs...).Replace)
+}
+
+// mapStrings returns a deep copy of r with f applied to every free-text
+// string (names, reasons, failures, exchanges; not statuses).
+func mapStrings(r *scenarios.Report, f func(string) string) *scenarios.Report {
+	out := *r
+	out.Target = f(r.Target)
+	out.Scenarios = make([]scenarios.ScenarioResult, len(r.Scenarios))
+	for i := range r.Scenarios {
+		out.Scenarios[i] = mapScenario(r.Scenarios[i], f)
+	}
+	return &out
+}
+
+func mapScenario(s scenarios.ScenarioResult, f func(string) string) scenarios.ScenarioResult {
+	s.Name, s.File, s.Description, s.Rule, s.Reason = f(s.Name), f(s.File), f(s.Description), f(s.Rule), f(s.Reason)
+	tags := make([]string, len(s.Tags))
+	for i, t := range s.Tags {
+		tags[i] = f(t)
+	}
+	s.Tags = tags
+	steps := make([]scenarios.StepResult, len(s.Steps))
+	for j, st := range s.Steps {
+		st.Name = f(st.Name)
+		st.Error = f(st.Error)
+		fs := make([]scenarios.Failure, len(st.Failures))
+		for k, fl := range st.Failures {
+			fs[k] = scenarios.Failure{Expectation: f(fl.Expectation), Expected: f(fl.Expected), Actual: f(fl.Actual)}
+		}
+		st.Failures = fs
+		if st.Exchange != nil {
+			st.Exchange = &scenarios.Exchange{Request: f(st.Exchange.Request), Response: f(st.Exchange.Response)}
+		}
+		steps[j] = st
+	}
+	s.Steps = steps
+	return s
+}
+
+// Mask hides a secret. Long secrets keep their first two characters so a
+// person can tell which one was meant; short ones are hidden entirely.
+func Mask(secret string) string {
+	if len(secret) <= 6 {
+		return "****"
+	}
+	return secret[:2] + "****"
+}
+
+// problemSteps returns the steps that explain a scenario's status: those
+// that failed or warned, or carry failures or an error.
+func problemSteps(s *scenarios.ScenarioResult) []int {
+	var idx []int
+	for i, st := range s.Steps {
+		if st.Status == scenarios.Failed || st.Status == scenarios.Warning || len(st.Failures) > 0 || st.Error != "" {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// stepLabel names step i of s for messages: `step 2 "login as alice"`.
+func stepLabel(s *scenarios.ScenarioResult, i int) string {
+	name := s.Steps[i].Name
+	if name == "" {
+		return fmt.Sprintf("step %d", i+1)
+	}
+	return fmt.Sprintf("step %d %q", i+1, name)
+}
+
+// firstProblem is a one-line account of why s did not pass, or "".
+func firstProblem(s *scenarios.ScenarioResult) string {
+	for _, i := range problemSteps(s) {
+		st := s.Steps[i]
+		if st.Error != "" {
+			return stepLabel(s, i) + ": " + oneLine(st.Error)
+		}
+		if len(st.Failures) > 0 {
+			f := st.Failures[0]
+			return fmt.Sprintf("%s: %s: expected %s, got %s", stepLabel(s, i), oneLine(f.Expectation), oneLine(f.Expected), oneLine(f.Actual))
+		}
+	}
+	if s.Reason != "" {
+		return oneLine(s.Reason)
+	}
+	return ""
+}
+
+// hasStepError reports whether s could not run a step at all (as opposed to
+// a step that ran and whose expectations did not hold).
+func hasStepError(s *scenarios.ScenarioResult) bool {
+	for _, i := range problemSteps(s) {
+		if s.Steps[i].Error != "" && len(s.Steps[i].Failures) == 0 {
+			return true
+		}
+		if len(s.Steps[i].Failures) > 0 {
+			return false
+		}
+	}
+	return false
+}
+
+// detail is a multi-line account of every problem in s: each failing
+// expectation with expected and actual, then the step's masked exchange.
+func detail(s *scenarios.ScenarioResult) string {
+	var b strings.Builder
+	if s.Rule != "" {
+		fmt.Fprintf(&b, "rule: %s\n", s.Rule)
+	}
+	for _, i := range problemSteps(s) {
+		st := s.Steps[i]
+		fmt.Fprintf(&b, "%s: %s\n", stepLabel(s, i), st.Status)
+		if st.Error != "" {
+			fmt.Fprintf(&b, "  error: %s\n", st.Error)
+		}
+		for _, f := range st.Failures {
+			fmt.Fprintf(&b, "  %s\n    expected: %s\n    actual:   %s\n", f.Expectation, f.Expected, f.Actual)
+		}
+		if st.Exchange != nil {
+			if st.Exchange.Request != "" {
+				fmt.Fprintf(&b, "  request:\n%s", indent(st.Exchange.Request, "    "))
+			}
+			if st.Exchange.Response != "" {
+				fmt.Fprintf(&b, "  response:\n%s", indent(st.Exchange.Response, "    "))
+			}
+		}
+	}
+	return b.String()
+}
+
+// indent prefixes every line of text and ends it with a newline.
+func indent(text, prefix string) string {
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = ""
+			continue
+		}
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// oneLine folds text onto a single line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// seconds formats d in seconds with millisecond precision, as JUnit wants.
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%.3f", d.Seconds())
+}
