@@ -3,6 +3,10 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -31,6 +35,28 @@ type goKeyring struct{}
 func (goKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
 func (goKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
 func (goKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
+
+// available reports whether the OS keyring can be reached without side
+// effects.
+func (goKeyring) available() error { return sessionBusAvailable(runtime.GOOS, os.Getenv) }
+
+// sessionBusAvailable checks, where the keyring is the Secret Service (not
+// macOS or Windows), that a D-Bus session bus is known: godbus would
+// otherwise autolaunch one (with dbus-launch) and leave it running.
+func sessionBusAvailable(goos string, getenv func(string) string) error {
+	if goos == "darwin" || goos == "windows" {
+		return nil
+	}
+	if getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return nil
+	}
+	if rd := getenv("XDG_RUNTIME_DIR"); rd != "" {
+		if fi, err := os.Stat(filepath.Join(rd, "bus")); err == nil && fi.Mode().Type() == fs.ModeSocket {
+			return nil
+		}
+	}
+	return errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service")
+}
 
 // Keyring is a Store in the OS keyring (Secret Service on Linux, Keychain on
 // macOS, Credential Manager on Windows) through github.com/zalando/go-keyring.

@@ -2,8 +2,10 @@ package keystore
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -210,5 +212,61 @@ func TestOpenDefaultDir(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(home, "cfg", "paragon"))
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("config dir: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+}
+
+func TestSessionBusAvailable(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	for _, goos := range []string{"darwin", "windows"} {
+		if err := sessionBusAvailable(goos, getenv); err != nil {
+			t.Errorf("%s needs no D-Bus: %v", goos, err)
+		}
+	}
+	err := sessionBusAvailable("linux", getenv)
+	if err == nil || !strings.Contains(err.Error(), "DBUS_SESSION_BUS_ADDRESS") {
+		t.Errorf("no bus: err = %v", err)
+	}
+	// A runtime dir without a bus socket, then with a plain file named bus.
+	rd := t.TempDir()
+	env["XDG_RUNTIME_DIR"] = rd
+	if sessionBusAvailable("linux", getenv) == nil {
+		t.Error("empty runtime dir accepted")
+	}
+	os.WriteFile(filepath.Join(rd, "bus"), nil, 0o600)
+	if sessionBusAvailable("freebsd", getenv) == nil {
+		t.Error("a regular file accepted as the bus socket")
+	}
+	// A real socket at $XDG_RUNTIME_DIR/bus.
+	sockDir, err := os.MkdirTemp("", "bus") // short path: socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	l, err := net.Listen("unix", filepath.Join(sockDir, "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	env["XDG_RUNTIME_DIR"] = sockDir
+	if err := sessionBusAvailable("linux", getenv); err != nil {
+		t.Errorf("socket at $XDG_RUNTIME_DIR/bus: %v", err)
+	}
+	env["XDG_RUNTIME_DIR"] = ""
+	env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/run/user/1000/bus"
+	if err := sessionBusAvailable("linux", getenv); err != nil {
+		t.Errorf("address set: %v", err)
+	}
+}
+
+func TestProbeWithoutSessionBusDoesNotCallTheKeyring(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("the session-bus check applies to the Secret Service only")
+	}
+	s, n, err := Open(ChoiceAuto, Options{Dir: t.TempDir()})
+	if err != nil || s.Name() != "file" || !strings.Contains(n.String(), "no D-Bus session bus") {
+		t.Errorf("Open: %v, %q, %v", s, n, err)
 	}
 }

@@ -61,8 +61,16 @@ const probeProfile = "paragon-probe"
 
 // Probe checks that the OS keyring answers: it reads an item that does not
 // exist and counts "not found" as success. It takes at most the store's
-// timeout.
+// timeout. On Linux and the BSDs it first requires a D-Bus session bus
+// (DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus), so that it never
+// makes the D-Bus library autolaunch a bus and a keyring daemon that would
+// outlive the process.
 func (k *Keyring) Probe() error {
+	if a, ok := k.backend.(interface{ available() error }); ok {
+		if err := a.available(); err != nil {
+			return err
+		}
+	}
 	_, err := k.Get(probeProfile, "probe")
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return nil
