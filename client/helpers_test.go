@@ -115,7 +115,6 @@ func tokenJSON(access, refresh string) string {
 	return `{"token_type":"Bearer","expires_in":3600,"access_token":"` + access + `","refresh_token":"` + refresh + `"}`
 }
 
-
 func containsAny(s string, subs ...string) bool {
 	for _, sub := range subs {
 		if sub != "" && strings.Contains(s, sub) {

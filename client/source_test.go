@@ -189,7 +189,10 @@ func TestSourceForceRefresh(t *testing.T) {
 func TestSourceNoRefreshToken(t *testing.T) {
 	clk := newFakeClock()
 	s := NewRefreshingSource(SourceConfig{Token: &Token{AccessToken: "A0", Expiry: clk.Now()}, Now: clk.Now,
-		Refresh: func(context.Context, string) (*Token, error) { t.Error("refreshed without a refresh token"); return nil, nil }})
+		Refresh: func(context.Context, string) (*Token, error) {
+			t.Error("refreshed without a refresh token")
+			return nil, nil
+		}})
 	if _, err := s.Token(context.Background()); !errors.Is(err, ErrLoginRequired) {
 		t.Fatalf("err %v, want ErrLoginRequired", err)
 	}
