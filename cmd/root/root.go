@@ -16,6 +16,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/serve"
 	"github.com/paragon-cli/paragon/cmd/version"
 )
 
@@ -42,6 +43,7 @@ a reference server for tests.`,
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
+	cmd.AddCommand(serve.NewCmdServer(f))
 	cmd.AddCommand(docs.NewCmdDocs(f))
 	return cmd
 }
