@@ -1,0 +1,573 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// Builtin returns the built-in compliance suite embedded in the binary, in
+// file and document order. An error means the embedded files are broken (a
+// test guards against that).
+func Builtin() ([]*Scenario, error) {
+	entries, err := fs.Glob(builtinFS, "builtin/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(entries)
+	var files []sourceFile
+	for _, e := range entries {
+		data, err := builtinFS.ReadFile(e)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, sourceFile{name: "builtin:" + path.Base(e), data: data})
+	}
+	return parseFiles(files)
+}
+
+// LoadPaths reads the scenarios in the given files, directories (every
+// *.yaml and *.yml below them, recursively, in name order) and glob
+// patterns. A path that does not exist or a glob that matches nothing is an
+// error; problems inside the files are reported together as a
+// *ValidationError.
+func LoadPaths(paths []string) ([]*Scenario, error) {
+	var names []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			names = append(names, p)
+		}
+	}
+	for _, p := range paths {
+		if strings.ContainsAny(p, "*?[") {
+			matches, err := filepath.Glob(p)
+			if err != nil {
+				return nil, fmt.Errorf("bad pattern %q: %w", p, err)
+			}
+			if len(matches) == 0 {
+				return nil, fmt.Errorf("%s: no scenario file matches", p)
+			}
+			for _, m := range matches {
+				if err := collect(m, add); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if err := collect(p, add); err != nil {
+			return nil, err
+		}
+	}
+	var files []sourceFile
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, sourceFile{name: n, data: data})
+	}
+	return parseFiles(files)
+}
+
+func isScenarioFile(name string) bool {
+	return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+}
+
+func collect(p string, add func(string)) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("scenario path: %w", err)
+	}
+	if !info.IsDir() {
+		add(p)
+		return nil
+	}
+	var found []string
+	err = filepath.WalkDir(p, func(q string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() && isScenarioFile(q) {
+			found = append(found, q)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return fmt.Errorf("%s: no *.yaml or *.yml files in this directory", p)
+	}
+	sort.Strings(found)
+	for _, f := range found {
+		add(f)
+	}
+	return nil
+}
+
+type sourceFile struct {
+	name string
+	data []byte
+}
+
+// Parse reads the scenarios of one YAML text (several documents allowed);
+// file names it in positions and messages.
+func Parse(file string, data []byte) ([]*Scenario, error) {
+	return parseFiles([]sourceFile{{name: file, data: data}})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func parseFiles(files []sourceFile) ([]*Scenario, error) {
+	d := &decoder{}
+	var list []*Scenario
+	for _, f := range files {
+		d.file = f.name
+		dec := yaml.NewDecoder(bytes.NewReader(f.data))
+		for {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				p := Problem{File: f.name, Line: 1, Column: 1, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+				if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+					fmt.Sscan(m[1], &p.Line)
+					p.Message = m[2]
+				}
+				d.problems = append(d.problems, p)
+				break
+			}
+			if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
+				continue // an empty document, e.g. after a trailing ---
+			}
+			if s := d.scenario(doc.Content[0]); s != nil {
+				list = append(list, s)
+			}
+		}
+	}
+	names := map[string]*Scenario{}
+	for _, s := range list {
+		if prev, ok := names[s.Name]; ok {
+			d.problems = append(d.problems, Problem{File: s.File, Line: s.Line, Column: s.Column,
+				Message: fmt.Sprintf("scenario name %q is already used at %s:%d; names must be unique", s.Name, prev.File, prev.Line)})
+			continue
+		}
+		names[s.Name] = s
+	}
+	if len(d.problems) > 0 {
+		return nil, &ValidationError{Problems: d.problems}
+	}
+	return list, nil
+}
+
+var (
+	validName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	validNeeds = map[string]bool{NeedAdmin: true, NeedClock: true, NeedDeviceKey: true, NeedSecondKey: true}
+)
+
+// scenario reads one document.
+func (d *decoder) scenario(n *yaml.Node) *Scenario {
+	n = resolve(n)
+	before := len(d.problems)
+	s := &Scenario{File: d.file, Line: n.Line, Column: n.Column, Severity: SeverityFailure}
+	var stepsNode, nameNode *yaml.Node
+	for _, kv := range d.mappingPairs(n, "scenario") {
+		k, v := kv[0], kv[1]
+		switch k.Value {
+		case "name":
+			nameNode = v
+			d.decode(v, reflectOf(&s.Name), "name")
+		case "description":
+			d.decode(v, reflectOf(&s.Description), "description")
+		case "rule":
+			d.decode(v, reflectOf(&s.Rule), "rule")
+		case "severity":
+			d.decode(v, reflectOf(&s.Severity), "severity")
+			if s.Severity != SeverityFailure && s.Severity != SeverityWarning {
+				d.errorf(v, "severity: expected failure or warning, found %q", s.Severity)
+			}
+		case "needs":
+			d.decode(v, reflectOf(&s.Needs), "needs")
+			for i, need := range s.Needs {
+				if !validNeeds[need] {
+					d.errorf(resolve(v).Content[min(i, len(resolve(v).Content)-1)], "needs: expected admin, clock, device-key or second-key, found %q", need)
+				}
+			}
+		case "tags":
+			d.decode(v, reflectOf(&s.Tags), "tags")
+		case "given":
+			s.Given = d.given(v)
+		case "steps":
+			stepsNode = resolve(v)
+		default:
+			d.errorf(k, "scenario: unknown field %q; expected one of: description, given, name, needs, rule, severity, steps, tags", k.Value)
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	switch {
+	case nameNode == nil:
+		d.errorf(n, "scenario: expected a name (lower case letters, digits, '.', '_' or '-')")
+	case s.Name != "" && !validName.MatchString(s.Name):
+		d.errorf(nameNode, "name: expected lower case letters, digits, '.', '_' or '-', found %q", s.Name)
+	}
+	if stepsNode == nil || stepsNode.Kind != yaml.SequenceNode || len(stepsNode.Content) == 0 {
+		at := n
+		if stepsNode != nil {
+			at = stepsNode
+		}
+		d.errorf(at, "scenario %q: expected steps, a list of at least one step", s.Name)
+	} else {
+		vars := map[string]bool{}
+		for i, sn := range stepsNode.Content {
+			if st := d.step(sn, i+1, vars); st != nil {
+				s.Steps = append(s.Steps, st)
+			}
+		}
+	}
+	d.checkNeeds(s, n)
+	if len(d.problems) > before {
+		return nil
+	}
+	return s
+}
+
+func (d *decoder) given(n *yaml.Node) *Given {
+	g := &Given{Keys: map[string]*KeyPatch{}}
+	for _, kv := range d.mappingPairs(n, "given") {
+		k, v := kv[0], kv[1]
+		switch k.Value {
+		case "key":
+			p := &KeyPatch{}
+			d.decode(v, reflectOf(p), "given.key")
+			g.Keys["default"] = p
+		case "keys":
+			for _, kv2 := range d.mappingPairs(v, "given.keys") {
+				p := &KeyPatch{}
+				d.decode(kv2[1], reflectOf(p), "given.keys."+kv2[0].Value)
+				g.Keys[kv2[0].Value] = p
+			}
+		case "settings":
+			g.Settings = &SettingsPatch{}
+			d.decode(v, reflectOf(g.Settings), "given.settings")
+		default:
+			d.errorf(k, "given: unknown field %q; expected one of: key, keys, settings", k.Value)
+		}
+	}
+	return g
+}
+
+// checkNeeds reports steps that use a capability the header does not declare,
+// so that a reader sees every need in the header.
+func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
+	declared := map[string]bool{}
+	for _, x := range s.Needs {
+		declared[x] = true
+	}
+	if s.Given != nil && !declared[NeedAdmin] {
+		d.errorf(n, "scenario %q: given changes the server through its admin API: add admin to needs", s.Name)
+	}
+	for _, st := range s.Steps {
+		for _, need := range st.Action.needs() {
+			if !declared[need] {
+				d.errorf(&yaml.Node{Line: st.Line, Column: st.Column}, "step %s: needs %s: add %s to the scenario's needs", st.label(0), need, need)
+			}
+		}
+	}
+}
+
+var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// checkVars reports ${name} references that cannot resolve: lower-case names
+// must be captured by an earlier step or be built in; upper-case names are
+// environment variables, checked when the scenario runs.
+func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
+	n = resolve(n)
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
+			name := m[1]
+			switch {
+			case isEnvName(name), builtinVars[name], vars[name]:
+			case strings.Contains(name, "."):
+				// <device>.client_id, <session>.access_token: checked when run
+				_, field, _ := strings.Cut(name, ".")
+				if !dottedFields[field] {
+					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, "client_id|device_code|access_token|refresh_token", "access_token|refresh_token")
+				}
+			default:
+				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s) or an upper-case environment variable", name, builtinList())
+			}
+		}
+		return
+	}
+	for _, c := range n.Content {
+		d.checkVars(c, vars)
+	}
+}
+
+var builtinVars = map[string]bool{"api_key": true, "second_api_key": true, "admin_token": true, "base_url": true, "oauth_url": true, "admin_url": true}
+
+var dottedFields = map[string]bool{"client_id": true, "device_code": true, "access_token": true, "refresh_token": true}
+
+func builtinList() string {
+	var names []string
+	for k := range builtinVars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return s[0] < '0' || s[0] > '9'
+}
+
+// step reads one step; vars collects the variables captured so far.
+func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
+	n = resolve(n)
+	st := &Step{Line: n.Line, Column: n.Column}
+	var captureNode *yaml.Node
+	for _, kv := range d.mappingPairs(n, fmt.Sprintf("step %d", index)) {
+		k, v := kv[0], kv[1]
+		switch k.Value {
+		case "name":
+			d.decode(v, reflectOf(&st.Name), "step name")
+		case "expect":
+			d.checkVars(v, vars)
+			st.Expect = d.expect(v)
+		case "capture":
+			captureNode = v
+		default:
+			mk, ok := actionKinds[k.Value]
+			if !ok {
+				d.errorf(k, "step %d: unknown field %q; expected name, expect, capture or one action: %s", index, k.Value, actionList())
+				continue
+			}
+			if st.Action != nil {
+				d.errorf(k, "step %d: has two actions, %s and %s; expected exactly one", index, st.Kind, k.Value)
+				continue
+			}
+			st.Kind = k.Value
+			st.Action = mk()
+			d.checkVars(v, vars)
+			d.decode(v, reflectOf(st.Action), k.Value)
+			if vd, ok := st.Action.(interface{ validate(*decoder, *yaml.Node) }); ok {
+				vd.validate(d, v)
+			}
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	if st.Action == nil {
+		d.errorf(n, "step %d: expected one action: %s", index, actionList())
+		return nil
+	}
+	if captureNode != nil {
+		st.Capture = d.captures(captureNode)
+		for _, c := range st.Capture {
+			vars[c.Var] = true
+		}
+	}
+	return st
+}
+
+func actionList() string {
+	names := make([]string, 0, len(actionKinds))
+	for k := range actionKinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+var statusTypes = []string{"string", "number", "boolean", "object", "array", "null"}
+
+func (d *decoder) expect(n *yaml.Node) *Expect {
+	e := &Expect{}
+	for _, kv := range d.mappingPairs(n, "expect") {
+		k, v := kv[0], resolve(kv[1])
+		switch k.Value {
+		case "status":
+			items := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				items = v.Content
+			}
+			for _, it := range items {
+				var code int
+				d.decode(it, reflectOf(&code), "expect.status")
+				if code != 0 && (code < 100 || code > 599) {
+					d.errorf(it, "expect.status: expected an HTTP status between 100 and 599, found %d", code)
+				}
+				e.Status = append(e.Status, code)
+			}
+		case "headers":
+			for _, kv2 := range d.mappingPairs(v, "expect.headers") {
+				e.Headers = append(e.Headers, FieldCheck{Field: kv2[0].Value, Check: d.check(kv2[1], "expect.headers."+kv2[0].Value), Line: kv2[0].Line})
+			}
+		case "json":
+			for _, kv2 := range d.mappingPairs(v, "expect.json") {
+				if _, err := parseJSONPath(kv2[0].Value); err != nil {
+					d.errorf(kv2[0], "expect.json: %v", err)
+				}
+				e.JSON = append(e.JSON, FieldCheck{Field: kv2[0].Value, Check: d.check(kv2[1], "expect.json."+kv2[0].Value), Line: kv2[0].Line})
+			}
+		case "body":
+			c := d.check(v, "expect.body")
+			e.Body = &c
+		case "max_duration":
+			var dur Duration
+			d.decode(v, reflectOf(&dur), "expect.max_duration")
+			e.MaxDuration = durationOf(dur)
+		default:
+			d.errorf(k, "expect: unknown field %q; expected one of: body, headers, json, max_duration, status", k.Value)
+		}
+	}
+	return e
+}
+
+// check reads one assertion: a scalar means equals; a mapping names the
+// operators.
+func (d *decoder) check(n *yaml.Node, what string) Check {
+	n = resolve(n)
+	var c Check
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.SequenceNode {
+			d.errorf(n, "%s: expected a value to equal or a mapping of checks (equals, not_equals, matches, present, absent, type, length, one_of)", what)
+			return c
+		}
+		_ = n.Decode(&c.Equals)
+		c.HasEquals = true
+		return c
+	}
+	for _, kv := range d.mappingPairs(n, what) {
+		k, v := kv[0], resolve(kv[1])
+		switch k.Value {
+		case "equals":
+			if v.Kind != yaml.ScalarNode {
+				d.errorf(v, "%s.equals: expected a string, number, boolean or null", what)
+			}
+			_ = v.Decode(&c.Equals)
+			c.HasEquals = true
+		case "not_equals":
+			if v.Kind != yaml.ScalarNode {
+				d.errorf(v, "%s.not_equals: expected a string, number, boolean or null", what)
+			}
+			_ = v.Decode(&c.NotEquals)
+			c.HasNot = true
+		case "matches":
+			d.decode(v, reflectOf(&c.Matches), what+".matches")
+			if _, err := regexp.Compile(c.Matches); err != nil && !strings.Contains(c.Matches, "${") {
+				d.errorf(v, "%s.matches: expected a regular expression (RE2): %v", what, err)
+			}
+		case "present":
+			var b bool
+			d.decode(v, reflectOf(&b), what+".present")
+			c.Present = &b
+		case "absent":
+			var b bool
+			d.decode(v, reflectOf(&b), what+".absent")
+			nb := !b
+			c.Present = &nb
+		case "type":
+			d.decode(v, reflectOf(&c.Type), what+".type")
+			ok := false
+			for _, t := range statusTypes {
+				ok = ok || t == c.Type
+			}
+			if !ok {
+				d.errorf(v, "%s.type: expected one of %s, found %q", what, strings.Join(statusTypes, ", "), c.Type)
+			}
+		case "length":
+			var l int
+			d.decode(v, reflectOf(&l), what+".length")
+			c.Length = &l
+		case "one_of":
+			if v.Kind != yaml.SequenceNode {
+				d.errorf(v, "%s.one_of: expected a list of values", what)
+				continue
+			}
+			for _, it := range v.Content {
+				var x any
+				_ = it.Decode(&x)
+				c.OneOf = append(c.OneOf, x)
+			}
+		default:
+			d.errorf(k, "%s: unknown check %q; expected one of: absent, equals, length, matches, not_equals, one_of, present, type", what, k.Value)
+		}
+	}
+	return c
+}
+
+// captures reads "var: $.json.path", "var: header Name", "var: status" or
+// "var: body".
+func (d *decoder) captures(n *yaml.Node) []Capture {
+	var out []Capture
+	for _, kv := range d.mappingPairs(n, "capture") {
+		k, v := kv[0], resolve(kv[1])
+		c := Capture{Var: k.Value, Line: k.Line, Column: k.Column}
+		if !validVar.MatchString(k.Value) {
+			d.errorf(k, "capture: expected a variable name of lower-case letters, digits and _, found %q", k.Value)
+			continue
+		}
+		if builtinVars[k.Value] {
+			d.errorf(k, "capture: %q is a built-in variable; choose another name", k.Value)
+			continue
+		}
+		var spec string
+		d.decode(v, reflectOf(&spec), "capture."+k.Value)
+		switch {
+		case strings.HasPrefix(spec, "$"):
+			c.From, c.Path = "json", spec
+		case strings.HasPrefix(spec, "json "):
+			c.From, c.Path = "json", strings.TrimSpace(strings.TrimPrefix(spec, "json "))
+		case strings.HasPrefix(spec, "header "):
+			c.From, c.Path = "header", strings.TrimSpace(strings.TrimPrefix(spec, "header "))
+		case spec == "status", spec == "body":
+			c.From = spec
+		default:
+			d.errorf(v, "capture.%s: expected a JSON path ($.token.access_token), header <Name>, status or body, found %q", k.Value, spec)
+			continue
+		}
+		if c.From == "json" {
+			if _, err := parseJSONPath(c.Path); err != nil {
+				d.errorf(v, "capture.%s: %v", k.Value, err)
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+var validVar = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

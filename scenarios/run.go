@@ -1,0 +1,411 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrUnreachable is wrapped by Run's error when the outside target cannot be
+// reached at all (connection refused, DNS failure, TLS failure, timeout).
+var ErrUnreachable = errors.New("target unreachable")
+
+// DemoAPIKey is the API key of the reference server's demo account, used
+// against an outside target when Target.APIKey is empty.
+const DemoAPIKey = "paragon-dev-key"
+
+// Target says which server the scenarios run against. The zero value is the
+// embedded reference server: a fresh in-process instance with a fake clock
+// for every scenario.
+type Target struct {
+	BaseURL    string       // root serving /api/v1 (a trailing /api/v1 is ignored); "" = embedded
+	OAuthURL   string       // root serving /oauth/v1; "" = BaseURL
+	APIKey     string       // "" = DemoAPIKey
+	AdminURL   string       // root serving /admin/api; "" = no admin API (scenarios that need it are skipped)
+	AdminToken string       // bearer token for the admin API
+	HTTPClient *http.Client // nil = a client with a 30 s timeout
+
+	// SecondAPIKey is another active key of the same account, for the
+	// scenarios that check a user token is bound to its key (needs
+	// second-key); "" = none (the embedded server has one).
+	SecondAPIKey string
+
+	// NoDeviceKeys says the server does not accept device public keys:
+	// scenarios that need device-key are skipped.
+	NoDeviceKeys bool
+
+	// Wrap, on the embedded target only, wraps each reference server's
+	// handler; tests use it to run the suite against deliberately broken
+	// servers.
+	Wrap func(http.Handler) http.Handler
+}
+
+// EventKind says what an Event reports.
+type EventKind string
+
+// The kinds of live progress events.
+const (
+	ScenarioStarted  EventKind = "scenario-started"
+	StepFinished     EventKind = "step-finished"
+	ScenarioFinished EventKind = "scenario-finished"
+)
+
+// Event is live progress of a run, for reporters.
+type Event struct {
+	Kind     EventKind
+	Index    int             // position of the scenario in the list given to Run
+	Total    int             // length of that list
+	Scenario *Scenario       // the scenario concerned
+	Step     *StepResult     // StepFinished: the step's result
+	Result   *ScenarioResult // ScenarioFinished: the scenario's result
+}
+
+// RunOptions configure Run.
+type RunOptions struct {
+	Target   Target
+	Parallel int  // scenarios run at once; < 1 means 1
+	FailFast bool // after the first FAILED scenario, skip the ones not yet started
+	// OnEvent, if set, receives live progress. It is called from one
+	// goroutine at a time, in order for any one scenario.
+	OnEvent func(Event)
+}
+
+// Selection filters scenarios for Select. Empty fields select everything.
+type Selection struct {
+	Tags       []string // keep scenarios having at least one of these tags
+	Names      []string // keep scenarios whose name equals or matches (path.Match) one of these
+	ShardIndex int      // 1-based shard to keep, with ShardCount
+	ShardCount int      // split into this many shards; 0 or 1: no sharding
+}
+
+// Select returns the scenarios matching s, in their original order. Shards
+// are deterministic: the matching scenarios are sorted by name and dealt out
+// round-robin, so shard I of N gets the same scenarios on every machine.
+func Select(list []*Scenario, s Selection) []*Scenario {
+	var out []*Scenario
+	for _, sc := range list {
+		if len(s.Tags) > 0 && !anyTag(sc.Tags, s.Tags) {
+			continue
+		}
+		if len(s.Names) > 0 && !anyName(sc.Name, s.Names) {
+			continue
+		}
+		out = append(out, sc)
+	}
+	if s.ShardCount <= 1 {
+		return out
+	}
+	names := make([]string, len(out))
+	for i, sc := range out {
+		names[i] = sc.Name
+	}
+	sort.Strings(names)
+	keep := map[string]bool{}
+	for i, n := range names {
+		if i%s.ShardCount == s.ShardIndex-1 {
+			keep[n] = true
+		}
+	}
+	var shard []*Scenario
+	for _, sc := range out {
+		if keep[sc.Name] {
+			shard = append(shard, sc)
+		}
+	}
+	return shard
+}
+
+func anyTag(have, want []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyName(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if p == name {
+			return true
+		}
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// target is a resolved Target: URLs without trailing slashes and the
+// capabilities found.
+type target struct {
+	embedded   bool
+	base       string
+	oauth      string
+	admin      string
+	apiKey     string
+	secondKey  string
+	adminToken string
+	client     *http.Client
+	caps       map[string]bool
+	missing    map[string]string // need → why the target lacks it
+}
+
+// Run runs the scenarios against opts.Target and returns a report listing
+// them in the order given. Scenarios that fail do not make Run return an
+// error; an error means the run itself could not happen (it wraps
+// ErrUnreachable when the outside target cannot be reached, or ctx's error).
+func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error) {
+	start := time.Now()
+	t, err := resolveTarget(ctx, opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Target: "embedded reference server", Started: start, Scenarios: make([]ScenarioResult, len(list))}
+	if !t.embedded {
+		rep.Target = t.base
+	}
+	workers := max(opts.Parallel, 1)
+	workers = min(workers, max(len(list), 1))
+
+	var emitMu sync.Mutex
+	emit := func(e Event) {
+		if opts.OnEvent != nil {
+			emitMu.Lock()
+			defer emitMu.Unlock()
+			opts.OnEvent(e)
+		}
+	}
+	var failed atomic.Bool
+	var shared sync.RWMutex // outside target: scenarios that change server state run alone
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sc := list[i]
+				emit(Event{Kind: ScenarioStarted, Index: i, Total: len(list), Scenario: sc})
+				var res ScenarioResult
+				switch {
+				case ctx.Err() != nil:
+					res = skippedResult(sc, "run cancelled")
+				case opts.FailFast && failed.Load():
+					res = skippedResult(sc, "fail-fast")
+				default:
+					res = runOne(ctx, t, opts.Target, sc, &shared, func(sr StepResult) {
+						emit(Event{Kind: StepFinished, Index: i, Total: len(list), Scenario: sc, Step: &sr})
+					})
+				}
+				if res.Status == Failed {
+					failed.Store(true)
+				}
+				rep.Scenarios[i] = res
+				emit(Event{Kind: ScenarioFinished, Index: i, Total: len(list), Scenario: sc, Result: &rep.Scenarios[i]})
+			}
+		}()
+	}
+	for i := range list {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	rep.Duration = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+func skippedResult(sc *Scenario, reason string) ScenarioResult {
+	r := baseResult(sc)
+	r.Status, r.Reason = Skipped, reason
+	return r
+}
+
+func baseResult(sc *Scenario) ScenarioResult {
+	sev := sc.Severity
+	if sev == "" {
+		sev = SeverityFailure
+	}
+	return ScenarioResult{Name: sc.Name, File: sc.File, Description: sc.Description, Rule: sc.Rule, Severity: sev, Tags: sc.Tags}
+}
+
+// runOne runs one scenario on its own embedded server or, on an outside
+// target, under the shared lock.
+func runOne(ctx context.Context, t *target, spec Target, sc *Scenario, shared *sync.RWMutex, onStep func(StepResult)) ScenarioResult {
+	for _, need := range sc.Needs {
+		if !t.caps[need] {
+			return skippedResult(sc, fmt.Sprintf("needs %s: %s", need, t.missing[need]))
+		}
+	}
+	tt := *t
+	if t.embedded {
+		tok := randomHex(16)
+		h, release, err := newEmbedded(tok)
+		if err != nil {
+			res := baseResult(sc)
+			res.Status = Failed
+			res.Steps = []StepResult{{Name: "start the embedded server", Status: Failed, Error: err.Error()}}
+			return res
+		}
+		if spec.Wrap != nil {
+			h = spec.Wrap(h)
+		}
+		srv := httptest.NewServer(h)
+		defer func() {
+			srv.Close()
+			release()
+		}()
+		tt.base, tt.oauth, tt.admin, tt.adminToken = srv.URL, srv.URL, srv.URL, tok
+		tt.client = srv.Client()
+		tt.client.Timeout = 30 * time.Second
+	} else {
+		changes := sc.Given != nil || contains(sc.Needs, NeedAdmin)
+		if changes {
+			shared.Lock()
+			defer shared.Unlock()
+		} else {
+			shared.RLock()
+			defer shared.RUnlock()
+		}
+	}
+	return newScenarioRun(&tt, sc).run(ctx, onStep)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func trimBase(u string, suffixes ...string) string {
+	u = strings.TrimRight(u, "/")
+	for _, s := range suffixes {
+		u = strings.TrimSuffix(u, s)
+	}
+	return strings.TrimRight(u, "/")
+}
+
+// resolveTarget fills defaults and, for an outside target, checks that it
+// answers and which capabilities it has.
+func resolveTarget(ctx context.Context, spec Target) (*target, error) {
+	if spec.BaseURL == "" {
+		t := &target{embedded: true, apiKey: DemoAPIKey, secondKey: embeddedSecondKey,
+			caps:    map[string]bool{NeedAdmin: true, NeedClock: true, NeedDeviceKey: !spec.NoDeviceKeys, NeedSecondKey: true},
+			missing: map[string]string{NeedDeviceKey: "the target was told not to use device keys"}}
+		return t, nil
+	}
+	t := &target{
+		base:       trimBase(spec.BaseURL, "/api/v1"),
+		oauth:      trimBase(spec.OAuthURL, "/oauth/v1"),
+		admin:      trimBase(spec.AdminURL, "/admin/api", "/admin"),
+		apiKey:     spec.APIKey,
+		secondKey:  spec.SecondAPIKey,
+		adminToken: spec.AdminToken,
+		client:     spec.HTTPClient,
+		caps:       map[string]bool{NeedDeviceKey: !spec.NoDeviceKeys},
+		missing:    map[string]string{NeedDeviceKey: "the target was told it does not accept device keys"},
+	}
+	if t.oauth == "" {
+		t.oauth = t.base
+	}
+	if t.apiKey == "" {
+		t.apiKey = DemoAPIKey
+	}
+	if t.client == nil {
+		t.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if t.secondKey != "" {
+		t.caps[NeedSecondKey] = true
+	} else {
+		t.missing[NeedSecondKey] = "no second API key given (--second-api-key)"
+	}
+	probe := func(method, u string) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, method, u, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := t.client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if _, err := probe(http.MethodHead, t.base+"/api/v1/account"); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, t.base, err)
+	}
+	if t.oauth != t.base {
+		if _, err := probe(http.MethodHead, t.oauth+"/oauth/v1/token"); err != nil {
+			return nil, fmt.Errorf("%w: OAuth service %s: %v", ErrUnreachable, t.oauth, err)
+		}
+	}
+	if t.admin == "" {
+		t.missing[NeedAdmin] = "no --admin-url given"
+		t.missing[NeedClock] = "no --admin-url given"
+		return t, nil
+	}
+	adminReq := func(method, p, body string) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, method, t.admin+p, strings.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+t.adminToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := t.client.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("%w: admin API %s: %v", ErrUnreachable, t.admin, err)
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	code, err := adminReq(http.MethodGet, "/admin/api/settings", "")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return nil, fmt.Errorf("the admin API at %s refused the admin token (%d): check --admin-token", t.admin, code)
+	case code != http.StatusOK:
+		t.missing[NeedAdmin] = fmt.Sprintf("GET %s/admin/api/settings answered %d", t.admin, code)
+		t.missing[NeedClock] = t.missing[NeedAdmin]
+		return t, nil
+	}
+	t.caps[NeedAdmin] = true
+	code, err = adminReq(http.MethodPost, "/admin/api/clock", `{"advance":"0s"}`)
+	if err != nil {
+		return nil, err
+	}
+	if code == http.StatusOK {
+		t.caps[NeedClock] = true
+	} else {
+		t.missing[NeedClock] = "the server's clock is not fake (start it with --fake-clock)"
+	}
+	return t, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
