@@ -42,10 +42,10 @@ type Given struct {
 
 // Step is one action and what is expected of the answer.
 type Step struct {
-	Name    string   // optional; reports use "<kind> #<n>" otherwise
-	Kind    string   // the action's key in the YAML: "register", "login", "call", ...
-	Action  action   // the decoded action
-	Expect  *Expect  // nil: a 2xx status is expected
+	Name    string    // optional; reports use "<kind> #<n>" otherwise
+	Kind    string    // the action's key in the YAML: "register", "login", "call", ...
+	Action  action    // the decoded action
+	Expect  *Expect   // nil: a 2xx status is expected
 	Capture []Capture // values saved into variables after the expectations held
 	Line    int
 	Column  int
