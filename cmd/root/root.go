@@ -16,6 +16,8 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/profile"
+	"github.com/paragon-cli/paragon/cmd/scenario"
 	"github.com/paragon-cli/paragon/cmd/serve"
 	"github.com/paragon-cli/paragon/cmd/version"
 )
@@ -41,10 +43,13 @@ a reference server for tests.`,
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &cmdutil.FlagError{Err: err}
 	})
+	cmdutil.AddGlobalFlags(cmd, f)
 
 	cmd.AddCommand(version.NewCmdVersion(f))
+	cmd.AddCommand(profile.NewCmdProfile(f))
 	cmd.AddCommand(serve.NewCmdServer(f))
 	cmd.AddCommand(docs.NewCmdDocs(f))
+	cmd.AddCommand(scenario.NewCmdScenario(f))
 	return cmd
 }
 

@@ -5,9 +5,14 @@
 package iostreams
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strings"
+	"sync"
 
 	"golang.org/x/term"
 )
@@ -22,6 +27,14 @@ type IOStreams struct {
 	stdoutTTY bool
 	stderrTTY bool
 	noColor   bool
+
+	// readPassword reads a line without echo; nil means "read a line from
+	// In" (tests, or a stdin that is not a terminal).
+	readPassword func() ([]byte, error)
+	inReader     *bufio.Reader
+
+	progressMu sync.Mutex
+	progress   *spinner
 }
 
 // System returns the process's streams.
@@ -35,6 +48,9 @@ func System() *IOStreams {
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
 		noColor:   noColor || os.Getenv("TERM") == "dumb",
+		readPassword: func() ([]byte, error) {
+			return term.ReadPassword(int(os.Stdin.Fd()))
+		},
 	}
 }
 
@@ -67,3 +83,55 @@ func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }
 
 // ColorEnabledStderr reports whether stderr may be styled.
 func (s *IOStreams) ColorEnabledStderr() bool { return s.stderrTTY && !s.noColor }
+
+// ErrNoTTY is returned by the prompts when stdin is not a terminal: a script
+// must pass the value by flag or on stdin instead.
+var ErrNoTTY = errors.New("cannot prompt: stdin is not a terminal")
+
+// reader returns the buffered reader over In shared by every prompt.
+func (s *IOStreams) reader() *bufio.Reader {
+	if s.inReader == nil {
+		s.inReader = bufio.NewReader(s.In)
+	}
+	return s.inReader
+}
+
+// ReadLine reads one line from In without its line ending. At end of input
+// it returns what it read and io.EOF only when that is nothing.
+func (s *IOStreams) ReadLine() (string, error) {
+	line, err := s.reader().ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// Prompt writes label to ErrOut and reads one line from a terminal stdin.
+func (s *IOStreams) Prompt(label string) (string, error) {
+	if !s.stdinTTY {
+		return "", ErrNoTTY
+	}
+	fmt.Fprint(s.ErrOut, label)
+	return s.ReadLine()
+}
+
+// PromptPassword writes label to ErrOut and reads one line from a terminal
+// stdin without echoing it.
+func (s *IOStreams) PromptPassword(label string) (string, error) {
+	if !s.stdinTTY {
+		return "", ErrNoTTY
+	}
+	fmt.Fprint(s.ErrOut, label)
+	if s.readPassword == nil {
+		return s.ReadLine()
+	}
+	b, err := s.readPassword()
+	fmt.Fprintln(s.ErrOut) // the user's Enter was not echoed
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// SetPasswordReader replaces the no-echo reader (for tests).
+func (s *IOStreams) SetPasswordReader(f func() ([]byte, error)) { s.readPassword = f }

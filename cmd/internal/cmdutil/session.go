@@ -1,0 +1,372 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+// ProfileOverrides are the settings `device register` and `login` accept to
+// create or update a profile (--server, --oauth-url, --api-key).
+type ProfileOverrides struct {
+	Server   string
+	OAuthURL string
+	APIKey   string
+}
+
+// Session is one profile opened for a command: its settings, its secret
+// store and a protocol client for its server. Build it with
+// Factory.OpenSession.
+type Session struct {
+	// Name is the profile's name.
+	Name string
+	// Named is true when the user chose the profile (--profile or
+	// PARAGON_PROFILE).
+	Named bool
+	// Profile holds the settings (a copy; Save writes it back).
+	Profile config.Profile
+	// IsNew is true when the profile did not exist before this command.
+	IsNew bool
+	// Store is the profile's secret store with the environment over it.
+	Store *keystore.Layered
+	// Notice is what opening the store had to say (a fallback to a file).
+	Notice keystore.Notice
+	// Client speaks the protocol to the profile's server.
+	Client *client.Client
+
+	f         *Factory
+	apiKey    string
+	apiKeyNew bool
+}
+
+// OpenSession opens the selected profile. With overrides (device register,
+// login) a missing profile is created and the given settings replace the
+// stored ones; nothing is saved until Save. Without, the profile must exist
+// and have an API key.
+func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Session, error) {
+	name, named, err := f.ProfileName()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Name: name, Named: named, f: f}
+	if p, ok := cfg.Profile(name); ok {
+		s.Profile = *p
+	} else if ov == nil {
+		return nil, f.unknownProfile(cfg, name, named)
+	} else {
+		s.IsNew = true
+	}
+	if ov != nil {
+		if ov.Server != "" {
+			s.Profile.Server = strings.TrimRight(ov.Server, "/")
+		}
+		if ov.OAuthURL != "" {
+			s.Profile.OAuthURL = strings.TrimRight(ov.OAuthURL, "/")
+		}
+	}
+	if s.Profile.Server == "" {
+		return nil, FlagErrorf("profile %q has no server: pass --server URL (for example --server http://127.0.0.1:7300)", name)
+	}
+	for flag, u := range map[string]string{"--server": s.Profile.Server, "--oauth-url": s.Profile.OAuthURL} {
+		if err := checkURL(u); u != "" && err != nil {
+			return nil, FlagErrorf("%s %q: %v", flag, u, err)
+		}
+	}
+	var existing *config.Profile
+	if !s.IsNew {
+		existing = &s.Profile
+	}
+	s.Store, s.Notice, err = f.Store(existing)
+	if err != nil {
+		return nil, err
+	}
+	if ov != nil && ov.APIKey != "" {
+		s.apiKey, s.apiKeyNew = ov.APIKey, true
+	} else {
+		s.apiKey, err = s.Store.Get(name, keystore.ItemAPIKey)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound) && ov != nil:
+			return nil, FlagErrorf("no API key for profile %q: pass --api-key-stdin (or --api-key KEY, or set %s)", name, keystore.EnvAPIKey)
+		case errors.Is(err, keystore.ErrNotFound):
+			return nil, &AuthError{Err: fmt.Errorf("no API key stored for profile %q", name), Hint: s.Cmd("device register --api-key-stdin")}
+		case err != nil:
+			return nil, s.Explain(err)
+		}
+	}
+	hc, err := f.HTTPClient("")
+	if err != nil {
+		return nil, err
+	}
+	s.Client, err = client.New(client.Config{
+		BaseURL:    s.Profile.Server,
+		OAuthURL:   s.Profile.OAuthURL,
+		APIKey:     s.apiKey,
+		HTTPClient: hc,
+		Now:        f.Now,
+		Sleep:      f.Sleep,
+		UserAgent:  UserAgent(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("not an http(s) URL")
+	}
+	return nil
+}
+
+// unknownProfile explains a profile that is not in the config.
+func (f *Factory) unknownProfile(cfg *config.Config, name string, named bool) error {
+	names := cfg.Names()
+	if named && len(names) > 0 {
+		return FlagErrorf("unknown profile %q; profiles: %s (see paragon profile list)", name, strings.Join(names, ", "))
+	}
+	hint := "paragon device register --server URL --api-key-stdin"
+	if name != config.DefaultProfile {
+		hint += " --profile " + name
+	}
+	return &AuthError{Err: fmt.Errorf("profile %q is not set up", name), Hint: hint}
+}
+
+// Cmd returns "paragon <sub>" with --profile added when this profile is not
+// the one paragon would pick anyway, for the hints in error messages.
+func (s *Session) Cmd(sub string) string {
+	c := "paragon " + sub
+	if s.Named {
+		c += " --profile " + s.Name
+	}
+	return c
+}
+
+// Save stores a new API key, records which store holds the secrets, and
+// writes the profile to the config file. Call it once the command has
+// something worth keeping.
+func (s *Session) Save() error {
+	if s.apiKeyNew {
+		if err := s.Store.Set(s.Name, keystore.ItemAPIKey, s.apiKey); err != nil {
+			return s.Explain(err)
+		}
+		s.apiKeyNew = false
+	}
+	switch n := s.Store.Name(); n {
+	case keystore.ChoiceKeyring, keystore.ChoiceFile:
+		s.Profile.Keystore = n
+	}
+	cfg, err := s.f.Config()
+	if err != nil {
+		return err
+	}
+	p := s.Profile
+	if err := cfg.SetProfile(s.Name, &p); err != nil {
+		return err
+	}
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	s.IsNew = false
+	return nil
+}
+
+// WarnStorage prints, loudly, where secrets are going when that is a plain
+// file: after an automatic fallback, or with --keystore file without the
+// explicit --insecure-storage.
+func (s *Session) WarnStorage() {
+	ios := s.f.IOStreams
+	cs := ios.ColorSchemeStderr()
+	switch {
+	case s.Notice.Fallback:
+		fmt.Fprintf(ios.ErrOut, "%s %s %s\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
+			cs.WarningIcon(), cs.Bold("WARNING:"), s.Notice)
+	case s.Store.Name() == keystore.ChoiceFile && !s.f.Globals.InsecureStorage:
+		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s), not the OS keyring; pass --insecure-storage to confirm that is intended\n",
+			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
+	}
+}
+
+// StorePath describes where the secrets are: the file's path, or the
+// keyring's service name.
+func (s *Session) StorePath() string {
+	switch st := s.Store.Store.(type) {
+	case *keystore.File:
+		return st.Path()
+	case *keystore.Keyring:
+		return "OS keyring, service " + keystore.KeyringService(s.Name)
+	}
+	return s.Store.Name()
+}
+
+// APIKeySource says where the API key came from ("environment" or the
+// store's name).
+func (s *Session) APIKeySource() string {
+	_, src, err := s.Store.Lookup(s.Name, keystore.ItemAPIKey)
+	if err != nil {
+		return "command line"
+	}
+	return src
+}
+
+// EnvToken returns PARAGON_TOKEN, which wins over stored user tokens.
+func (s *Session) EnvToken() string { return s.f.Env(keystore.EnvToken) }
+
+// tokenHooks builds the keystore-backed Lock, Load and Persist of a token
+// source, so that parallel paragon processes refresh once and every
+// rotated refresh token is saved before its access token is used.
+func (s *Session) tokenHooks(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
+	backing := s.Store.Store
+	return client.SourceConfig{
+		Token: initial,
+		Lock: func(ctx context.Context) (func(), error) {
+			unlock, err := s.f.LockProfile(ctx, s.Name)
+			if err != nil {
+				return nil, err
+			}
+			return func() { _ = unlock() }, nil
+		},
+		Load: func() (*client.Token, error) {
+			t, err := keystore.LoadTokens(backing, s.Name, kind)
+			if errors.Is(err, keystore.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return &client.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+		},
+		Persist: func(t *client.Token) error {
+			return keystore.SaveTokens(backing, s.Name, kind, keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
+		},
+	}
+}
+
+// loadTokens reads stored tokens of kind from the backing store (never the
+// environment); nil when none are stored.
+func (s *Session) loadTokens(kind keystore.TokenKind) (*client.Token, error) {
+	t, err := keystore.LoadTokens(s.Store.Store, s.Name, kind)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.Explain(err)
+	}
+	if t.AccessToken == "" && t.RefreshToken == "" {
+		return nil, nil
+	}
+	return &client.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+}
+
+// StoredUserToken returns the stored user token (nil if not logged in).
+func (s *Session) StoredUserToken() (*client.Token, error) { return s.loadTokens(keystore.UserTokens) }
+
+// StoredDeviceToken returns the stored device token (nil if none).
+func (s *Session) StoredDeviceToken() (*client.Token, error) {
+	return s.loadTokens(keystore.DeviceTokens)
+}
+
+// UserSource returns the token source for API calls: PARAGON_TOKEN as is
+// when set, else the stored user token, refreshed as needed under the
+// profile's lock. It fails with an AuthError when nobody is logged in.
+func (s *Session) UserSource() (client.TokenSource, error) {
+	if v := s.EnvToken(); v != "" {
+		return client.StaticTokenSource(&client.Token{AccessToken: v}), nil
+	}
+	tok, err := s.StoredUserToken()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, &AuthError{Err: fmt.Errorf("not logged in (profile %q)", s.Name), Hint: s.Cmd("login")}
+	}
+	return s.Client.UserTokenSource(s.tokenHooks(keystore.UserTokens, tok)), nil
+}
+
+// DeviceID returns the profile's device id, or "" when no device is
+// registered.
+func (s *Session) DeviceID() (string, error) {
+	id, err := s.Store.Store.Get(s.Name, keystore.ItemDeviceID)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.Explain(err)
+	}
+	return id, nil
+}
+
+// DeviceKey returns the device's private key (nil when none is stored).
+func (s *Session) DeviceKey() ([]byte, error) {
+	v, err := s.Store.Store.Get(s.Name, keystore.ItemDevicePrivateKey)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.Explain(err)
+	}
+	k, err := client.UnmarshalPrivateKey(v)
+	if err != nil {
+		return nil, fmt.Errorf("the stored device key of profile %q is unreadable: %v; run %s", s.Name, err, s.Cmd("device forget"))
+	}
+	return k, nil
+}
+
+// DeviceSource returns the refreshing source of the device token. It fails
+// with an AuthError when no trusted device is stored.
+func (s *Session) DeviceSource() (*client.RefreshingSource, error) {
+	id, err := s.DeviceID()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := s.StoredDeviceToken()
+	if err != nil {
+		return nil, err
+	}
+	if id == "" || tok == nil {
+		if id != "" {
+			return nil, &AuthError{Err: fmt.Errorf("device %s of profile %q is not approved yet", id, s.Name), Hint: s.Cmd("device register")}
+		}
+		return nil, &AuthError{Err: fmt.Errorf("no device registered for profile %q", s.Name), Hint: s.Cmd("device register")}
+	}
+	key, err := s.DeviceKey()
+	if err != nil {
+		return nil, err
+	}
+	return s.Client.DeviceTokenSource(id, key, s.tokenHooks(keystore.DeviceTokens, tok)), nil
+}
+
+// SaveTokens stores a token pair of kind (after login or registration).
+func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
+	err := keystore.SaveTokens(s.Store.Store, s.Name, kind, keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
+	if err != nil {
+		return s.Explain(err)
+	}
+	return nil
+}
+
+// DeleteItems removes items of this profile from the backing store.
+func (s *Session) DeleteItems(items ...string) error {
+	for _, it := range items {
+		if err := s.Store.Store.Delete(s.Name, it); err != nil {
+			return s.Explain(err)
+		}
+	}
+	return nil
+}
+
+// ItemDeviceCode is the keystore item holding a registration that waits for
+// approval: JSON {"device_code", "expiry"}, so that a later command (login,
+// device register, device status) can finish it.
+const ItemDeviceCode = "device-code"

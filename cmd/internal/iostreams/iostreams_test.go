@@ -1,0 +1,90 @@
+package iostreams
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPromptNeedsTTY(t *testing.T) {
+	ios, in, _, _ := Test()
+	in.WriteString("alice\n")
+	if _, err := ios.Prompt("User: "); !errors.Is(err, ErrNoTTY) {
+		t.Fatalf("err %v, want ErrNoTTY", err)
+	}
+	if _, err := ios.PromptPassword("Password: "); !errors.Is(err, ErrNoTTY) {
+		t.Fatalf("err %v, want ErrNoTTY", err)
+	}
+}
+
+func TestPromptsOnTTY(t *testing.T) {
+	ios, in, out, errOut := Test()
+	ios.SetTTY(true)
+	in.WriteString("alice\r\n")
+	ios.SetPasswordReader(func() ([]byte, error) { return []byte("wonderland"), nil })
+	u, err := ios.Prompt("User: ")
+	if err != nil || u != "alice" {
+		t.Fatalf("user %q, %v", u, err)
+	}
+	p, err := ios.PromptPassword("Password: ")
+	if err != nil || p != "wonderland" {
+		t.Fatalf("password %q, %v", p, err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("prompts wrote to stdout: %q", out)
+	}
+	if got := errOut.String(); got != "User: Password: \n" || strings.Contains(got, "wonderland") {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+func TestReadLineLastLineWithoutNewline(t *testing.T) {
+	ios, in, _, _ := Test()
+	in.WriteString("one\ntwo")
+	for _, want := range []string{"one", "two"} {
+		got, err := ios.ReadLine()
+		if err != nil || got != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	if _, err := ios.ReadLine(); err == nil {
+		t.Fatal("want EOF")
+	}
+}
+
+func TestProgressPlainWhenNotTTY(t *testing.T) {
+	ios, _, out, errOut := Test()
+	ios.StartProgress("Waiting for approval")
+	ios.StopProgress()
+	if errOut.String() != "Waiting for approval\n" || out.Len() != 0 {
+		t.Fatalf("stderr %q stdout %q", errOut, out)
+	}
+}
+
+func TestSpinnerOnTTY(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.SetTTY(true)
+	ios.SetNoColor(true)
+	ios.StartProgress("Waiting")
+	ios.StopProgress()
+	got := errOut.String()
+	if !strings.Contains(got, "⠋ Waiting") || !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Fatalf("stderr %q", got)
+	}
+	ios.StopProgress() // a second stop is harmless
+}
+
+func TestColorOnlyOnTTYWithoutNoColor(t *testing.T) {
+	ios, _, _, _ := Test()
+	if ios.ColorScheme().Red("x") != "x" {
+		t.Error("coloured a non-terminal")
+	}
+	ios.SetTTY(true)
+	if got := ios.ColorScheme().Red("x"); got == "x" || !strings.Contains(got, "\x1b[") {
+		t.Errorf("no colour on a terminal: %q", got)
+	}
+	ios.SetNoColor(true)
+	if ios.ColorScheme().Red("x") != "x" || ios.ColorSchemeStderr().Bold("x") != "x" {
+		t.Error("coloured despite NO_COLOR")
+	}
+}

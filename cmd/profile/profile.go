@@ -1,0 +1,238 @@
+// Package profile implements `paragon profile list|use|remove`: the named
+// servers and accounts the CLI knows. Profiles are created by `paragon
+// device register` and `paragon login` with --server.
+package profile
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+// NewCmdProfile returns the profile command group.
+func NewCmdProfile(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "profile <command>",
+		Short: "List, select and remove profiles",
+		Long: `A profile is one server and account: its URLs live in the config file
+(` + "`os.UserConfigDir()/paragon/config.yml`" + `), its API key, device key and tokens in
+the keystore. Create one with 'paragon device register --server URL' or
+'paragon login --server URL'; pick one per command with --profile or
+PARAGON_PROFILE.`,
+		Example: `  $ paragon profile list
+  $ paragon profile use staging
+  $ paragon profile remove old`,
+	}
+	cmd.AddCommand(NewCmdList(f, nil), NewCmdUse(f, nil), NewCmdRemove(f, nil))
+	return cmd
+}
+
+// ListOptions holds what `profile list` needs.
+type ListOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Config, error)
+	// Selected returns the profile in use.
+	Selected func() (string, error)
+	JSON     bool
+}
+
+// NewCmdList returns `profile list`. runF replaces the run function in tests.
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IOStreams, Config: f.Config, Selected: func() (string, error) {
+		n, _, err := f.ProfileName()
+		return n, err
+	}}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List profiles",
+		Args:    cobra.NoArgs,
+		Example: `  $ paragon profile list
+  $ paragon profile list --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	return cmd
+}
+
+type profileJSON struct {
+	Name     string `json:"name"`
+	Server   string `json:"server"`
+	OAuthURL string `json:"oauth_url"`
+	Keystore string `json:"keystore,omitempty"`
+	Current  bool   `json:"current"`
+}
+
+func listRun(opts *ListOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	sel, err := opts.Selected()
+	if err != nil {
+		return err
+	}
+	var rows []profileJSON
+	for _, n := range cfg.Names() {
+		p, _ := cfg.Profile(n)
+		rows = append(rows, profileJSON{Name: n, Server: p.Server, OAuthURL: p.OAuthBase(), Keystore: p.Keystore, Current: n == sel})
+	}
+	if opts.JSON {
+		if rows == nil {
+			rows = []profileJSON{}
+		}
+		return cmdutil.WriteJSON(opts.IO, rows)
+	}
+	if len(rows) == 0 {
+		if opts.IO.IsStdoutTTY() {
+			fmt.Fprintln(opts.IO.ErrOut, "No profiles yet. Create one with: paragon device register --server URL --api-key-stdin")
+		}
+		return nil
+	}
+	if !opts.IO.IsStdoutTTY() {
+		for _, r := range rows {
+			cur := ""
+			if r.Current {
+				cur = "current"
+			}
+			fmt.Fprintf(opts.IO.Out, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Server, r.OAuthURL, r.Keystore, cur)
+		}
+		return nil
+	}
+	cs := opts.IO.ColorScheme()
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tSERVER\tOAUTH\tKEYSTORE")
+	for _, r := range rows {
+		mark, name := " ", r.Name
+		if r.Current {
+			mark, name = "*", cs.Bold(r.Name)
+		}
+		ks := r.Keystore
+		if ks == keystore.ChoiceFile {
+			ks = cs.Yellow(ks)
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", mark, name, r.Server, r.OAuthURL, ks)
+	}
+	return tw.Flush()
+}
+
+// UseOptions holds what `profile use` needs.
+type UseOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Config, error)
+	Name   string
+}
+
+// NewCmdUse returns `profile use`.
+func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command {
+	opts := &UseOptions{IO: f.IOStreams, Config: f.Config}
+	return &cobra.Command{
+		Use:     "use <name>",
+		Short:   "Make a profile the current one",
+		Args:    cobra.ExactArgs(1),
+		Example: `  $ paragon profile use staging`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return useRun(opts)
+		},
+	}
+}
+
+func useRun(opts *UseOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if _, ok := cfg.Profile(opts.Name); !ok {
+		return unknown(cfg, opts.Name)
+	}
+	cfg.Current = opts.Name
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	if opts.IO.IsStderrTTY() {
+		cs := opts.IO.ColorSchemeStderr()
+		fmt.Fprintf(opts.IO.ErrOut, "%s Now using profile %s\n", cs.SuccessIcon(), cs.Bold(opts.Name))
+	}
+	return nil
+}
+
+func unknown(cfg *config.Config, name string) error {
+	if len(cfg.Names()) == 0 {
+		return cmdutil.FlagErrorf("unknown profile %q: there are no profiles yet (create one with paragon device register --server URL)", name)
+	}
+	return cmdutil.FlagErrorf("unknown profile %q; profiles: %v (see paragon profile list)", name, cfg.Names())
+}
+
+// RemoveOptions holds what `profile remove` needs.
+type RemoveOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Config, error)
+	Store  func(*config.Profile) (*keystore.Layered, keystore.Notice, error)
+	Name   string
+}
+
+// NewCmdRemove returns `profile remove`.
+func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Command {
+	opts := &RemoveOptions{IO: f.IOStreams, Config: f.Config, Store: f.Store}
+	return &cobra.Command{
+		Use:     "remove <name>",
+		Aliases: []string{"rm"},
+		Short:   "Remove a profile and every secret stored for it",
+		Long: `Remove a profile from the config file and delete its API key, device key and
+tokens from the keystore. The server is not told: an administrator can
+remove the device there.`,
+		Args:    cobra.ExactArgs(1),
+		Example: `  $ paragon profile remove staging`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return removeRun(opts)
+		},
+	}
+}
+
+func removeRun(opts *RemoveOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	p, ok := cfg.Profile(opts.Name)
+	if !ok {
+		return unknown(cfg, opts.Name)
+	}
+	st, _, err := opts.Store(p)
+	if err != nil {
+		return err
+	}
+	for _, item := range append(keystore.Items, cmdutil.ItemDeviceCode) {
+		if err := st.Store.Delete(opts.Name, item); err != nil {
+			return fmt.Errorf("deleting the secrets of profile %q: %w", opts.Name, err)
+		}
+	}
+	cfg.RemoveProfile(opts.Name)
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	if opts.IO.IsStderrTTY() {
+		cs := opts.IO.ColorSchemeStderr()
+		fmt.Fprintf(opts.IO.ErrOut, "%s Removed profile %s and its secrets (%s)\n", cs.SuccessIcon(), cs.Bold(opts.Name), st.Name())
+	}
+	return nil
+}
