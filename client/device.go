@@ -139,6 +139,9 @@ type Registration struct {
 	// Expiry is when the device code runs out by the client's clock (zero if
 	// unknown).
 	Expiry time.Time
+	// Interval is the polling interval the server asks for (RFC 8628
+	// "interval"), zero if it named none; pass it as PollRequest.Interval.
+	Interval time.Duration
 }
 
 // Register asks the OAuth service to trust a device (section 3.1). A new
@@ -175,6 +178,7 @@ func (c *Client) Register(ctx context.Context, r RegisterRequest) (*Registration
 		DeviceCode string          `json:"device_code"`
 		State      string          `json:"state"`
 		ExpiresIn  json.RawMessage `json:"expires_in"`
+		Interval   json.RawMessage `json:"interval"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
 		return nil, errorf("register: decoding answer: %v", err)
@@ -189,6 +193,9 @@ func (c *Client) Register(ctx context.Context, r RegisterRequest) (*Registration
 	if secs, ok := parseSeconds(v.ExpiresIn); ok && secs > 0 {
 		reg.ExpiresIn = time.Duration(secs) * time.Second
 		reg.Expiry = c.now().Add(reg.ExpiresIn)
+	}
+	if secs, ok := parseSeconds(v.Interval); ok && secs > 0 {
+		reg.Interval = time.Duration(secs) * time.Second
 	}
 	return reg, nil
 }

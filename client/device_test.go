@@ -38,14 +38,14 @@ func TestRegisterSendsEveryParameterAndSigns(t *testing.T) {
 		if !verifySig(req, body, key.Public().(ed25519.PublicKey)) {
 			t.Error("signature does not verify over the exact body")
 		}
-		return jsonResp(200, `{"device_code":"DC","state":"nonce-1","expires_in":259200}`), nil
+		return jsonResp(200, `{"device_code":"DC","state":"nonce-1","expires_in":259200,"interval":7}`), nil
 	})
 	reg, err := c.Register(context.Background(), RegisterRequest{ClientID: id, ClientType: ClientTypeServer,
 		Description: "build box", State: "nonce-1", Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg.DeviceCode != "DC" || reg.ExpiresIn != 72*time.Hour || !reg.Expiry.Equal(c.Now().Add(72*time.Hour)) {
+	if reg.DeviceCode != "DC" || reg.ExpiresIn != 72*time.Hour || reg.Interval != 7*time.Second || !reg.Expiry.Equal(c.Now().Add(72*time.Hour)) {
 		t.Errorf("registration %+v", reg)
 	}
 }

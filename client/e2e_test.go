@@ -1,0 +1,403 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/server"
+)
+
+const (
+	demoKey    = "paragon-dev-key"
+	adminToken = "t"
+)
+
+// refServer is the reference server in-process with its fake clock, plus a
+// client-side clock that follows the server's advances when told to.
+type refServer struct {
+	t   testing.TB
+	URL string
+
+	mu     sync.Mutex
+	offset time.Duration // what the client's clock knows of the advances
+}
+
+func startRefServer(t testing.TB) *refServer {
+	t.Helper()
+	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ts.Close()
+		_ = srv.Close()
+	})
+	return &refServer{t: t, URL: ts.URL}
+}
+
+// admin calls the admin API and fails the test on a non-2xx answer.
+func (r *refServer) admin(method, path string, body any) {
+	r.t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, r.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		r.t.Fatalf("admin %s %s: %s", method, path, resp.Status)
+	}
+}
+
+// advance moves the server's fake clock; if clientKnows, the client's clock
+// moves too (so it refreshes ahead of expiry), else the client only finds
+// out from the server's 401.
+func (r *refServer) advance(d time.Duration, clientKnows bool) {
+	r.t.Helper()
+	r.admin("POST", "/admin/api/clock", map[string]string{"advance": d.String()})
+	if clientKnows {
+		r.mu.Lock()
+		r.offset += d
+		r.mu.Unlock()
+	}
+}
+
+func (r *refServer) now() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Now().Add(r.offset)
+}
+
+// memStore is an in-memory persist hook that counts saves.
+type memStore struct {
+	mu    sync.Mutex
+	tok   *client.Token
+	saves int
+}
+
+func (m *memStore) Save(t *client.Token) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tok, m.saves = t, m.saves+1
+	return nil
+}
+
+func (m *memStore) Load() (*client.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tok, nil
+}
+
+func (m *memStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.saves
+}
+
+// trustedDevice registers a keyed device, has the admin approve it while the
+// client polls (authorization_pending first), and returns its token source.
+func trustedDevice(t *testing.T, r *refServer, c *client.Client, store *memStore) (string, ed25519.PrivateKey, *client.RefreshingSource) {
+	t.Helper()
+	ctx := context.Background()
+	key, err := client.GenerateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := client.NewDeviceID()
+	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, ClientType: client.ClientTypeDesktop,
+		Description: "e2e test", State: "st-1", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.State != "st-1" || reg.Interval != 5*time.Second {
+		t.Errorf("registration %+v", reg)
+	}
+	var events []client.PollEvent
+	tok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
+		Interval: reg.Interval, Progress: func(e client.PollEvent) { events = append(events, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Status != "authorization_pending" {
+		t.Errorf("poll events %+v, want one authorization_pending", events)
+	}
+	_ = store.Save(tok)
+	return id, key, c.DeviceTokenSource(id, key, client.SourceConfig{Token: tok, Persist: store.Save})
+}
+
+// newE2EClient returns a client whose poll waits approve pending devices
+// and advance the fake clock by the wait (a polite poller in fake time).
+func newE2EClient(t *testing.T, r *refServer) *client.Client {
+	t.Helper()
+	var c *client.Client
+	c, err := client.New(client.Config{BaseURL: r.URL, APIKey: demoKey, Now: r.now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			// The administrator approves every pending device meanwhile.
+			req, _ := http.NewRequest("GET", r.URL+"/admin/api/devices", nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			var v struct {
+				Items []struct {
+					ClientID string `json:"client_id"`
+					Status   string `json:"status"`
+				} `json:"items"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			for _, d := range v.Items {
+				if d.Status == "pending" {
+					r.admin("POST", "/admin/api/devices/"+d.ClientID+"/approve", nil)
+				}
+			}
+			r.advance(d, true)
+			return ctx.Err()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	devStore, userStore := &memStore{}, &memStore{}
+	_, _, dev := trustedDevice(t, r, c, devStore)
+
+	tok, err := c.Login(ctx, client.LoginRequest{AuthType: client.AuthPassword, UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = userStore.Save(tok)
+	user := c.UserTokenSource(client.SourceConfig{Token: tok, Persist: userStore.Save, Load: userStore.Load})
+	s := c.Session(user)
+	users, err := s.ListUsers(ctx, 0)
+	if err != nil || len(users) != 3 || users[0].String("username") != "alice" {
+		t.Fatalf("users %v err %v", users, err)
+	}
+
+	// 61 minutes later, the client knows: it refreshes before calling.
+	r.advance(61*time.Minute, true)
+	if _, err := s.ListUsers(ctx, 1); err != nil {
+		t.Fatalf("after 61m: %v", err)
+	}
+	if userStore.count() != 2 || user.Current().AccessToken == tok.AccessToken {
+		t.Fatalf("no silent proactive refresh: saves %d", userStore.count())
+	}
+
+	// 61 minutes later, the client does not know: 401, refresh, retry.
+	before := user.Current()
+	r.advance(61*time.Minute, false)
+	if _, err := s.Version(ctx); err != nil {
+		t.Fatalf("after 61m unknown to the client: %v", err)
+	}
+	if userStore.count() != 3 || user.Current().AccessToken == before.AccessToken {
+		t.Fatalf("no silent reactive refresh: saves %d", userStore.count())
+	}
+
+	// The device token expired meanwhile too: a new login refreshes it
+	// (signed) first.
+	if _, err := c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev}); err != nil {
+		t.Fatalf("login with an expired device token: %v", err)
+	}
+	if devStore.count() != 2 {
+		t.Errorf("device token saves %d, want 2", devStore.count())
+	}
+
+	// Past 90 days of silence both refresh tokens are dead.
+	r.advance(91*24*time.Hour, true)
+	if _, err := s.ListUsers(ctx, 1); !errors.Is(err, client.ErrLoginRequired) {
+		t.Fatalf("after 91 days: %v, want ErrLoginRequired", err)
+	}
+	_, err = c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	if !errors.Is(err, client.ErrDeviceNotTrusted) || !errors.Is(err, client.ErrRegisterAgain) {
+		t.Fatalf("login after 91 days: %v, want ErrDeviceNotTrusted", err)
+	}
+}
+
+func TestE2EReusedRefreshTokenAndRevocation(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	_, _, dev := trustedDevice(t, r, c, &memStore{})
+	tok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RefreshUser(ctx, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	// A spent refresh token presented again: the family is revoked.
+	if _, err := c.RefreshUser(ctx, tok.RefreshToken); !errors.Is(err, client.ErrLoginRequired) {
+		t.Fatalf("reuse: %v, want ErrLoginRequired", err)
+	}
+
+	// An administrator revokes alice: the session ends with ErrLoginRequired.
+	tok, err = c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Session(c.UserTokenSource(client.SourceConfig{Token: tok}))
+	if _, err := s.Account(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.admin("POST", "/admin/api/revoke", map[string]string{"username": "alice"})
+	if _, err := s.Account(ctx); !errors.Is(err, client.ErrLoginRequired) {
+		t.Fatalf("after revocation: %v, want ErrLoginRequired", err)
+	}
+
+	// Wrong password: ErrInvalidCredentials.
+	if _, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "nope", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
+		t.Fatalf("bad password: %v", err)
+	}
+}
+
+func TestE2EReRegistrationSignedNeedsNoApproval(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	id, key, _ := trustedDevice(t, r, c, &memStore{})
+	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
+		Progress: func(e client.PollEvent) { t.Errorf("re-registration had to wait: %+v", e) }})
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("%v %v", tok, err)
+	}
+	// The code is spent now.
+	_, err = c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
+	if !errors.Is(err, client.ErrDeviceCodeInvalid) {
+		t.Fatalf("spent code: %v, want ErrDeviceCodeInvalid", err)
+	}
+	// A refused device.
+	id2 := client.NewDeviceID()
+	reg2, err := c.Register(ctx, client.RegisterRequest{ClientID: id2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.admin("POST", "/admin/api/devices/"+id2+"/refuse", nil)
+	if _, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id2, DeviceCode: reg2.DeviceCode}); !errors.Is(err, client.ErrAccessDenied) {
+		t.Fatalf("refused: %v, want ErrAccessDenied", err)
+	}
+}
+
+func TestE2EFunctions(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	_, _, dev := trustedDevice(t, r, c, &memStore{})
+	login := func(name, pw string) *client.Session {
+		tok, err := c.Login(ctx, client.LoginRequest{UserID: name, Password: pw, DeviceToken: dev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Session(c.UserTokenSource(client.SourceConfig{Token: tok}))
+	}
+	carol, alice := login("carol", "queen-of-hearts"), login("alice", "wonderland")
+
+	if v, err := alice.Version(ctx); err != nil || v.String("version") == "" {
+		t.Fatalf("version %v %v", v, err)
+	}
+	if err := carol.CreateUser(ctx, client.NewUser{Username: "dave", FullName: "Dave", Email: "dave@example.com", Password: "pw-dave-1", CardID: "CARD-9", ShortID: "9009"}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := alice.GetUser(ctx, "dave"); err != nil || u.String("email") != "dave@example.com" {
+		t.Fatalf("get dave: %v %v", u, err)
+	}
+	// alice may not delete: a 403 that no refresh can cure.
+	var ae *client.APIError
+	if err := alice.DeleteUser(ctx, "dave"); !errors.As(err, &ae) || ae.StatusCode != 403 || ae.Code != "forbidden" {
+		t.Fatalf("alice deletes: %v", err)
+	}
+	if err := carol.DeleteUser(ctx, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.GetUser(ctx, "dave"); !errors.As(err, &ae) || ae.StatusCode != 404 {
+		t.Fatalf("deleted user: %v", err)
+	}
+
+	for i := range 5 {
+		if _, err := alice.SubmitDocument(ctx, client.Document{Title: fmt.Sprintf("doc %d", i), Copies: 2, Duplex: i%2 == 0,
+			FileName: "a.pdf", Data: []byte("%PDF-1.4 test")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := alice.DocumentHistory(ctx, client.HistoryQuery{MaxRecords: 2})
+	if err != nil || len(page.Items) != 2 || page.NextPageToken == "" {
+		t.Fatalf("first page %+v %v", page, err)
+	}
+	n := 0
+	for it, err := range alice.AllDocumentHistory(ctx, client.HistoryQuery{MaxRecords: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.String("title") == "" {
+			t.Errorf("item without title: %v", it)
+		}
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("history has %d items over pages, want 5", n)
+	}
+	if items, err := carol.DocumentHistory(ctx, client.HistoryQuery{}); err != nil || len(items.Items) != 0 {
+		t.Fatalf("carol sees %v (%v), want only her own (none)", items, err)
+	}
+}
+
+func TestE2EConcurrentSessionOneRefresh(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	_, _, dev := trustedDevice(t, r, c, &memStore{})
+	tok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &memStore{}
+	s := c.Session(c.UserTokenSource(client.SourceConfig{Token: tok, Persist: store.Save}))
+	r.advance(2*time.Hour, true)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Version(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// With strict rotation a second refresh would have spent a dead token
+	// and revoked the family; one save means one refresh.
+	if store.count() != 1 {
+		t.Fatalf("%d refreshes, want 1", store.count())
+	}
+}
