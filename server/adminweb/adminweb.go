@@ -28,6 +28,13 @@ const (
 	maxSessions = 256
 	// maxFormBytes bounds a posted form.
 	maxFormBytes = 64 << 10
+	// maxLoginFailures wrong admin tokens from one address within
+	// loginWindow make the sign-in form refuse that address until the
+	// window ends.
+	maxLoginFailures = 10
+	loginWindow      = time.Minute
+	// maxFailureRecords bounds the table of addresses that failed.
+	maxFailureRecords = 1024
 )
 
 // New returns the handler for the administrator web page: /admin and the
@@ -45,6 +52,7 @@ func newHandler(b Backend) (*handler, http.Handler) {
 		b:        b,
 		now:      time.Now,
 		sessions: map[[32]byte]*session{},
+		failures: map[string]*failure{},
 		pages:    map[string]*template.Template{},
 	}
 	for _, name := range []string{"login", "admin", "error"} {
@@ -59,7 +67,9 @@ func newHandler(b Backend) (*handler, http.Handler) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin", h.showAdmin)
-	mux.HandleFunc("GET /admin/{$}", redirectTo("/admin"))
+	// The page answers at /admin/ too (no redirect), so that it works
+	// however the server mounts it, without a redirect loop.
+	mux.HandleFunc("GET /admin/{$}", h.showAdmin)
 	mux.HandleFunc("GET /admin/login", h.showLogin)
 	mux.HandleFunc("POST /admin/login", h.login)
 	mux.HandleFunc("POST /admin/logout", h.form(h.logout))
@@ -91,6 +101,14 @@ type handler struct {
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session // by SHA-256 of the cookie value
+	failures map[string]*failure   // wrong admin tokens, by client address
+}
+
+// failure counts the wrong admin tokens from one address in the window that
+// started at since.
+type failure struct {
+	since time.Time
+	count int
 }
 
 // session is one signed-in browser.
@@ -118,12 +136,6 @@ func securityHeaders(next http.Handler) http.Handler {
 		hd.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-func redirectTo(path string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, path, http.StatusSeeOther)
-	}
 }
 
 func (h *handler) serveCSS(w http.ResponseWriter, r *http.Request) {
@@ -212,6 +224,44 @@ func (h *handler) takeFlash(key [32]byte) *flash {
 	f := p.flash
 	p.flash = nil
 	return f
+}
+
+// throttled reports whether addr sent too many wrong admin tokens lately.
+func (h *handler) throttled(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.failures[addr]
+	if f == nil {
+		return false
+	}
+	if h.now().Sub(f.since) >= loginWindow {
+		delete(h.failures, addr)
+		return false
+	}
+	return f.count >= maxLoginFailures
+}
+
+// noteFailure counts a wrong admin token from addr.
+func (h *handler) noteFailure(addr string) {
+	now := h.now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.failures[addr]
+	if f == nil || now.Sub(f.since) >= loginWindow {
+		if len(h.failures) >= maxFailureRecords {
+			for a, g := range h.failures {
+				if now.Sub(g.since) >= loginWindow {
+					delete(h.failures, a)
+				}
+			}
+			if len(h.failures) >= maxFailureRecords {
+				clear(h.failures)
+			}
+		}
+		f = &failure{since: now}
+		h.failures[addr] = f
+	}
+	f.count++
 }
 
 func (h *handler) dropSession(key [32]byte) {

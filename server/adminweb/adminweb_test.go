@@ -3,6 +3,7 @@ package adminweb
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -106,14 +107,7 @@ func TestUnauthenticatedGetRedirectsToSignIn(t *testing.T) {
 	for _, p := range []string{"/admin", "/admin/"} {
 		r := c.get(p)
 		wantStatus(t, r, http.StatusSeeOther)
-		loc := r.Header.Get("Location")
-		if p == "/admin/" {
-			if loc != "/admin" {
-				t.Fatalf("GET /admin/ redirects to %q", loc)
-			}
-			continue
-		}
-		if loc != "/admin/login" {
+		if loc := r.Header.Get("Location"); loc != "/admin/login" {
 			t.Fatalf("GET %s redirects to %q, want /admin/login", p, loc)
 		}
 	}
@@ -163,10 +157,12 @@ func TestSignIn(t *testing.T) {
 		if strings.Contains(ck.Value, testAdminToken) || len(ck.Value) < 40 {
 			t.Fatalf("cookie value %q is not a random session id", ck.Value)
 		}
-		page := c.get("/admin")
-		wantStatus(t, page, http.StatusOK)
-		if !strings.Contains(page.body, "<h1>paragon server administration</h1>") {
-			t.Fatalf("not the admin page:\n%s", page.body)
+		for _, p := range []string{"/admin", "/admin/"} {
+			page := c.get(p)
+			wantStatus(t, page, http.StatusOK)
+			if !strings.Contains(page.body, "<h1>paragon server administration</h1>") {
+				t.Fatalf("%s is not the admin page:\n%s", p, page.body)
+			}
 		}
 		// Signed in, the sign-in page sends to the admin page.
 		r = c.get("/admin/login")
@@ -195,6 +191,51 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("%d sessions, want 2", n)
 		}
 	})
+}
+
+func TestSignInThrottling(t *testing.T) {
+	c, st := newClient(t, newFakeBackend())
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := base
+	st.now = func() time.Time { return now }
+	for i := range maxLoginFailures {
+		r := c.post("/admin/login", url.Values{"token": {"guess"}})
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: status %d, want 401", i+1, r.StatusCode)
+		}
+	}
+	// Now even the right token is refused from this address...
+	r := c.post("/admin/login", url.Values{"token": {testAdminToken}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if c.cookie != nil || !strings.Contains(r.body, "Too many wrong admin tokens") {
+		t.Fatalf("throttled sign-in: cookie %v, body:\n%s", c.cookie, r.body)
+	}
+	// ...but not from another one.
+	req := httptest.NewRequest("POST", "/admin/login", strings.NewReader("token="+testAdminToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = "198.51.100.7:4444"
+	rec := httptest.NewRecorder()
+	c.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("another address was throttled too: %d", rec.Code)
+	}
+	// After the window the address may try again, and a success clears its
+	// count.
+	now = base.Add(loginWindow)
+	for range maxLoginFailures - 1 {
+		wantStatus(t, c.post("/admin/login", url.Values{"token": {"guess"}}), http.StatusUnauthorized)
+	}
+	c.signIn()
+	wantStatus(t, c.post("/admin/login", url.Values{"token": {"guess"}}), http.StatusUnauthorized)
+	wantStatus(t, c.post("/admin/login", url.Values{"token": {"guess"}}), http.StatusUnauthorized)
+
+	// The table of failing addresses stays bounded.
+	for i := range maxFailureRecords + 10 {
+		st.noteFailure(fmt.Sprintf("203.0.113.%d", i))
+	}
+	if n := len(st.failures); n > maxFailureRecords {
+		t.Fatalf("%d failure records, bound is %d", n, maxFailureRecords)
+	}
 }
 
 func TestSignOut(t *testing.T) {

@@ -1,6 +1,7 @@
 package adminweb
 
 import (
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -39,17 +40,36 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 			Error: "Enter the admin token."})
 		return
 	}
+	addr := clientAddr(r)
+	if h.throttled(addr) {
+		h.render(w, http.StatusTooManyRequests, "login", loginData{Title: "Sign in",
+			Error: "Too many wrong admin tokens from your address. Wait a minute, then try again."})
+		return
+	}
 	if !h.b.CheckAdminToken(tok) {
+		h.noteFailure(addr)
 		h.render(w, http.StatusUnauthorized, "login", loginData{Title: "Sign in",
 			Error: "That admin token is not right. paragon server prints the token when it starts (or takes it from --admin-token)."})
 		return
 	}
+	h.mu.Lock()
+	delete(h.failures, addr)
+	h.mu.Unlock()
 	if key, _, ok := h.current(r); ok {
 		h.dropSession(key) // a new sign-in always gets a new session id
 	}
 	id := h.newSession()
 	setSessionCookie(w, r, id, int(sessionTTL/time.Second))
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
+}
+
+// clientAddr is the request's remote IP address (without the port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, key [32]byte) {
