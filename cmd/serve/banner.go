@@ -157,7 +157,12 @@ func renderBanner(b *bannerInfo, styled bool) string {
 	fmt.Fprintf(&sb, "  %s\n", comment.Render("# The whole walk with a trusted Ed25519 device: docs/walkthrough-curl.md"))
 
 	fmt.Fprintf(&sb, "\nStop with Ctrl-C. Request logs go to stderr.\n%s\n", b.ListenLine())
-	return sb.String()
+	// tabwriter pads empty last columns; trailing blanks only hurt copying.
+	lines := strings.Split(sb.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func dash(s string) string {

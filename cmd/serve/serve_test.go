@@ -590,8 +590,8 @@ func TestBannerPlain(t *testing.T) {
 
 Users
   USERNAME  PASSWORD         CARD ID    SHORT ID  EMAIL              ADMIN
-  alice     wonderland       CARD-0001  1001      alice@example.com  
-  bob       builder          CARD-0002  1002      bob@example.com    
+  alice     wonderland       CARD-0001  1001      alice@example.com
+  bob       builder          CARD-0002  1002      bob@example.com
   carol     queen-of-hearts  CARD-0003  1003      carol@example.com  yes
 
 First calls
