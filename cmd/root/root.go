@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paragon-cli/paragon/cmd/docs"
+	"github.com/paragon-cli/paragon/cmd/api"
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -47,6 +48,7 @@ a reference server for tests.`,
 
 	cmd.AddCommand(version.NewCmdVersion(f))
 	cmd.AddCommand(profile.NewCmdProfile(f))
+	cmd.AddCommand(api.NewCmdAPI(f, nil))
 	cmd.AddCommand(serve.NewCmdServer(f))
 	cmd.AddCommand(docs.NewCmdDocs(f))
 	cmd.AddCommand(scenario.NewCmdScenario(f))
