@@ -1,0 +1,158 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/server"
+)
+
+// A program trusts its device, logs alice in, and calls the API once a day
+// for 90 simulated days. Access tokens last an hour, so every call finds an
+// expired token; the token sources renew (and save) them silently.
+func Example() {
+	ctx := context.Background()
+	ref := startExampleServer() // reference server, fake clock, an admin approving devices
+	defer ref.Close()
+	vault := &vault{} // the CLI keeps these in the OS keyring
+
+	c, err := client.New(client.Config{BaseURL: ref.URL, APIKey: "paragon-dev-key", Now: ref.Now, Sleep: ref.WaitForAdmin})
+	check(err)
+	key, err := client.GenerateDeviceKey()
+	check(err)
+	id := client.NewDeviceID()
+	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, Description: "example", Key: key})
+	check(err)
+	devTok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
+	check(err)
+	device := c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Persist: vault.Saver("device")})
+	userTok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: device})
+	check(err)
+	api := c.Session(c.UserTokenSource(client.SourceConfig{Token: userTok, Persist: vault.Saver("user")}))
+	for day := 1; day <= 90; day++ {
+		ref.Advance(24 * time.Hour)
+		users, err := api.ListUsers(ctx, 10)
+		check(err)
+		if day%30 == 0 {
+			fmt.Printf("day %d: %d users, first %s\n", day, len(users), users[0].String("username"))
+		}
+	}
+	fmt.Println("user tokens saved:", vault.Count("user"))
+	// Output:
+	// day 30: 3 users, first alice
+	// day 60: 3 users, first alice
+	// day 90: 3 users, first alice
+	// user tokens saved: 90
+}
+
+func check(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// vault is an in-memory persist hook.
+type vault struct {
+	mu     sync.Mutex
+	tokens map[string]*client.Token
+	saves  map[string]int
+}
+
+func (v *vault) Saver(name string) func(*client.Token) error {
+	return func(t *client.Token) error {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.tokens == nil {
+			v.tokens, v.saves = map[string]*client.Token{}, map[string]int{}
+		}
+		v.tokens[name] = t
+		v.saves[name]++
+		return nil
+	}
+}
+
+func (v *vault) Count(name string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.saves[name]
+}
+
+// exampleServer is the reference server in-process; its fake clock and the
+// client's clock move together.
+type exampleServer struct {
+	URL string
+	ts  *httptest.Server
+	srv *server.Server
+
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func startExampleServer() *exampleServer {
+	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
+	check(err)
+	ts := httptest.NewServer(srv)
+	return &exampleServer{URL: ts.URL, ts: ts, srv: srv}
+}
+
+func (e *exampleServer) Close() {
+	e.ts.Close()
+	_ = e.srv.Close()
+}
+
+func (e *exampleServer) Now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.offset)
+}
+
+func (e *exampleServer) Advance(d time.Duration) {
+	e.admin("POST", "/admin/api/clock", map[string]string{"advance": d.String()}, nil)
+	e.mu.Lock()
+	e.offset += d
+	e.mu.Unlock()
+}
+
+// WaitForAdmin is the poll wait: the administrator approves pending devices
+// and the wait passes in fake time.
+func (e *exampleServer) WaitForAdmin(ctx context.Context, d time.Duration) error {
+	var list struct {
+		Items []struct {
+			ClientID string `json:"client_id"`
+			Status   string `json:"status"`
+		} `json:"items"`
+	}
+	e.admin("GET", "/admin/api/devices", nil, &list)
+	for _, dev := range list.Items {
+		if dev.Status == "pending" {
+			e.admin("POST", "/admin/api/devices/"+dev.ClientID+"/approve", nil, nil)
+		}
+	}
+	e.Advance(d)
+	return ctx.Err()
+}
+
+func (e *exampleServer) admin(method, path string, in, out any) {
+	b, _ := json.Marshal(in)
+	req, err := http.NewRequest(method, e.URL+path, bytes.NewReader(b))
+	check(err)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	check(err)
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		panic(fmt.Sprintf("admin %s %s: %s", method, path, resp.Status))
+	}
+	if out != nil {
+		check(json.NewDecoder(resp.Body).Decode(out))
+	}
+}
