@@ -1,0 +1,123 @@
+package scenario
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/scenarios"
+)
+
+// ListOptions is what `paragon scenario list` needs.
+type ListOptions struct {
+	IO    *iostreams.IOStreams
+	Paths []string
+	Tags  []string
+	Names []string
+	JSON  bool
+}
+
+// NewCmdList returns `paragon scenario list`. runF replaces the run function
+// in tests.
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "list [PATH...]",
+		Short: "List scenarios with their tags and the rule each checks",
+		Long: `List the scenarios in the given files, directories or globs, or with no PATH
+the built-in suite: name, tags and rule. On a terminal this is a table; piped,
+it is one scenario a line with tab-separated fields (tags comma-separated).`,
+		Example: `  $ paragon scenario list
+  $ paragon scenario list --tag login --name refresh
+  $ paragon scenario list suites/ --json | jq -r '.[].name'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "List only scenarios with this `TAG` (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Names, "name", nil, "List only scenarios whose name contains or matches this `PATTERN` (repeatable)")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print JSON")
+	return cmd
+}
+
+// listEntry is one scenario in `list --json`.
+type listEntry struct {
+	Name        string   `json:"name"`
+	File        string   `json:"file"`
+	Line        int      `json:"line"`
+	Description string   `json:"description,omitempty"`
+	Rule        string   `json:"rule"`
+	Severity    string   `json:"severity"`
+	Needs       []string `json:"needs"`
+	Tags        []string `json:"tags"`
+}
+
+func listRun(opts *ListOptions) error {
+	all, err := load(opts.Paths, opts.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	list := scenarios.Select(nameFilter(all, opts.Names), scenarios.Selection{Tags: opts.Tags})
+	out := opts.IO.Out
+	if opts.JSON {
+		entries := make([]listEntry, 0, len(list))
+		for _, s := range list {
+			sev := s.Severity
+			if sev == "" {
+				sev = scenarios.SeverityFailure
+			}
+			entries = append(entries, listEntry{
+				Name: s.Name, File: s.File, Line: s.Line, Description: s.Description, Rule: s.Rule,
+				Severity: sev, Needs: append([]string{}, s.Needs...), Tags: append([]string{}, s.Tags...),
+			})
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entries)
+	}
+	if !opts.IO.IsStdoutTTY() {
+		for _, s := range list {
+			fmt.Fprintf(out, "%s\t%s\t%s\n", s.Name, strings.Join(s.Tags, ","), oneLine(s.Rule))
+		}
+		return nil
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "no scenario matches")
+		return nil
+	}
+	nameW, tagW := len("NAME"), len("TAGS")
+	for _, s := range list {
+		nameW = max(nameW, ansi.StringWidth(s.Name))
+		tagW = max(tagW, ansi.StringWidth(strings.Join(s.Tags, ",")))
+	}
+	width := terminalWidth(out)
+	if width <= 0 {
+		width = 120
+	}
+	ruleW := max(width-nameW-tagW-4, 20)
+	bold := func(s string) string { return s }
+	if opts.IO.ColorEnabled() {
+		bold = func(s string) string { return "\x1b[1m" + s + "\x1b[0m" }
+	}
+	fmt.Fprintln(out, bold(fmt.Sprintf("%-*s  %-*s  %s", nameW, "NAME", tagW, "TAGS", "RULE")))
+	for _, s := range list {
+		rule := ansi.Truncate(oneLine(s.Rule), ruleW, "…")
+		fmt.Fprintf(out, "%-*s  %-*s  %s\n", nameW, s.Name, tagW, strings.Join(s.Tags, ","), rule)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s\n", plural(len(list), "scenario", "scenarios"))
+	return nil
+}
+
+// oneLine folds text onto a single line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,410 @@
+package scenario
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/scenarios"
+	"github.com/paragon-cli/paragon/scenarios/report"
+)
+
+// RunOptions is what `paragon scenario run` needs.
+type RunOptions struct {
+	IO    *iostreams.IOStreams
+	Paths []string
+
+	Server       string
+	OAuthURL     string
+	APIKey       string
+	AdminURL     string
+	AdminToken   string
+	NoDeviceKeys bool
+
+	Parallel   int
+	ShardIndex int // 1-based; 0 with ShardCount 0: no sharding
+	ShardCount int
+	Tags       []string
+	Names      []string
+	FailFast   bool
+	Strict     bool
+
+	ExpectedFailures string // baseline file
+	Reports          []ReportSpec
+
+	// Runner runs the scenarios (scenarios.Run; tests replace it).
+	Runner func(context.Context, []*scenarios.Scenario, scenarios.RunOptions) (*scenarios.Report, error)
+	// Spin is the terminal spinner's frame interval (0: no animation).
+	Spin time.Duration
+}
+
+// ReportSpec is one --report FORMAT=FILE.
+type ReportSpec struct {
+	Format string // junit, json or tap
+	Path   string // "-" is stdout (json and tap only)
+}
+
+var reportWriters = map[string]func(io.Writer, *scenarios.Report) error{
+	"junit": report.WriteJUnit,
+	"json":  report.WriteJSON,
+	"tap":   report.WriteTAP,
+}
+
+// NewCmdRun returns `paragon scenario run`. runF replaces the run function
+// in tests.
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IOStreams, Runner: scenarios.Run, Spin: 80 * time.Millisecond}
+	var shard string
+	var reports []string
+	cmd := &cobra.Command{
+		Use:   "run [PATH...]",
+		Short: "Run compliance scenarios against a server",
+		Long: `Run scenario files (files, directories or globs), or with no PATH the
+built-in compliance suite. Without --server, the scenarios run against an
+embedded reference server with a fake clock, each on a fresh instance.
+
+Each scenario ends PASSED, WARNING (a rule the vendor leaves open was not
+followed), FAILED or SKIPPED (the target lacks what it needs, e.g. an admin
+API). A person gets live progress, every failure in detail with the masked
+request and response, and a summary; --report writes files for CI.
+
+Exit status: 0 all passed (warnings allowed unless --strict), 1 a scenario
+failed, 2 a usage mistake or an invalid scenario file, 3 the target could not
+be reached.
+
+--expected-failures FILE names scenarios a known-imperfect server is allowed
+to fail, one name a line (# starts a comment). Their failures are reported but
+do not fail the run; a listed scenario that passes is pointed out so the file
+can be pruned.
+
+--api-key and --admin-token may come from PARAGON_API_KEY and
+PARAGON_ADMIN_TOKEN instead; they are masked in every report.`,
+		Example: `  # the built-in suite against the embedded reference server
+  $ paragon scenario run
+
+  # an outside server, with its admin API so nothing is skipped
+  $ paragon scenario run --server https://127.0.0.1:7300 --api-key paragon-dev-key \
+      --admin-url https://127.0.0.1:7300 --admin-token "$TOKEN"
+
+  # CI: the second of four shards, reports for the CI server, a baseline
+  $ paragon scenario run --server https://qa.example.com:7300 --shard 2/4 \
+      --report junit=out/junit.xml --report json=out/results.json \
+      --expected-failures known-gaps.txt
+
+  # my own scenarios, only the refresh ones, TAP on stdout
+  $ paragon scenario run suites/ --tag refresh --report tap=-`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			fl := cmd.Flags()
+			if !fl.Changed("api-key") {
+				opts.APIKey = os.Getenv("PARAGON_API_KEY")
+			}
+			if !fl.Changed("admin-token") {
+				opts.AdminToken = os.Getenv("PARAGON_ADMIN_TOKEN")
+			}
+			if opts.Server == "" {
+				for _, name := range []string{"oauth-url", "api-key", "admin-url", "admin-token"} {
+					if fl.Changed(name) {
+						return cmdutil.FlagErrorf("--%s needs --server: without it the scenarios run against the embedded reference server", name)
+					}
+				}
+				// Secrets from the environment are for outside servers.
+				opts.APIKey, opts.AdminToken = "", ""
+			}
+			if fl.Changed("admin-token") && opts.AdminURL == "" {
+				return cmdutil.FlagErrorf("--admin-token needs --admin-url")
+			}
+			if opts.AdminURL != "" && opts.AdminToken == "" {
+				return cmdutil.FlagErrorf("--admin-url needs --admin-token (or PARAGON_ADMIN_TOKEN)")
+			}
+			if opts.Parallel < 1 {
+				return cmdutil.FlagErrorf("--parallel must be at least 1, got %d", opts.Parallel)
+			}
+			if fl.Changed("shard") {
+				i, n, err := parseShard(shard)
+				if err != nil {
+					return cmdutil.FlagErrorf("%v", err)
+				}
+				opts.ShardIndex, opts.ShardCount = i, n
+			}
+			specs, err := parseReports(reports)
+			if err != nil {
+				return cmdutil.FlagErrorf("%v", err)
+			}
+			opts.Reports = specs
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Server, "server", "", "Run against the server at `URL` (its API root) instead of the embedded one")
+	fl.StringVar(&opts.OAuthURL, "oauth-url", "", "Root `URL` of the OAuth service, when not the --server one")
+	fl.StringVar(&opts.APIKey, "api-key", "", "API `KEY` for --server (default $PARAGON_API_KEY, else the demo key)")
+	fl.StringVar(&opts.AdminURL, "admin-url", "", "Root `URL` of the reference server's admin API; without it scenarios that need it are skipped")
+	fl.StringVar(&opts.AdminToken, "admin-token", "", "Admin API `TOKEN` (default $PARAGON_ADMIN_TOKEN)")
+	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")
+	fl.IntVar(&opts.Parallel, "parallel", 1, "Run `N` scenarios at once")
+	fl.StringVar(&shard, "shard", "", "Run only shard `I/N` of the selected scenarios (e.g. 2/4)")
+	fl.StringArrayVar(&opts.Tags, "tag", nil, "Run only scenarios with this `TAG` (repeatable)")
+	fl.StringArrayVar(&opts.Names, "name", nil, "Run only scenarios whose name contains or matches this `PATTERN` (substring or regexp, repeatable)")
+	fl.BoolVar(&opts.FailFast, "fail-fast", false, "Skip the remaining scenarios after the first failure")
+	fl.StringVar(&opts.ExpectedFailures, "expected-failures", "", "Baseline `FILE` of scenario names allowed to fail")
+	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
+	fl.StringArrayVar(&reports, "report", nil, "Write a report: `FORMAT=FILE` with FORMAT junit, json or tap; FILE - is stdout (json, tap) (repeatable)")
+	return cmd
+}
+
+func parseShard(s string) (int, int, error) {
+	is, ns, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(is))
+	n, err2 := strconv.Atoi(strings.TrimSpace(ns))
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("--shard: expected I/N such as 2/4, got %q", s)
+	}
+	if n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("--shard %s: expected 1 ≤ I ≤ N", s)
+	}
+	return i, n, nil
+}
+
+func parseReports(specs []string) ([]ReportSpec, error) {
+	var out []ReportSpec
+	stdout := ""
+	for _, s := range specs {
+		format, path, ok := strings.Cut(s, "=")
+		format = strings.ToLower(strings.TrimSpace(format))
+		if !ok || path == "" {
+			return nil, fmt.Errorf("--report %q: expected FORMAT=FILE, e.g. junit=report.xml", s)
+		}
+		if _, known := reportWriters[format]; !known {
+			return nil, fmt.Errorf("--report %q: unknown format %q (expected junit, json or tap)", s, format)
+		}
+		if path == "-" {
+			if format == "junit" {
+				return nil, fmt.Errorf("--report junit=-: JUnit goes to a file; use json=- or tap=- for stdout")
+			}
+			if stdout != "" {
+				return nil, fmt.Errorf("--report: only one report can go to stdout (%s and %s)", stdout, format)
+			}
+			stdout = format
+		}
+		out = append(out, ReportSpec{Format: format, Path: path})
+	}
+	return out, nil
+}
+
+func runRun(ctx context.Context, opts *RunOptions) error {
+	ios := opts.IO
+	all, err := load(opts.Paths, ios.ErrOut)
+	if err != nil {
+		return err
+	}
+	baseline, err := readBaseline(opts.ExpectedFailures)
+	if err != nil {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--expected-failures: %w", err)}
+	}
+	if unknown := unknownNames(baseline, all); len(unknown) > 0 {
+		fmt.Fprintf(ios.ErrOut, "warning: %s lists %s not in the suite: %s\n", opts.ExpectedFailures,
+			plural(len(unknown), "scenario", "scenarios"), strings.Join(unknown, ", "))
+	}
+
+	matching := scenarios.Select(nameFilter(all, opts.Names), scenarios.Selection{Tags: opts.Tags})
+	if len(matching) == 0 {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New("no scenario matches --tag and --name")}
+	}
+	list := scenarios.Select(matching, scenarios.Selection{ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount})
+
+	// People read the terminal report on stdout, unless a report file took it.
+	human, tty, color := ios.Out, ios.IsStdoutTTY(), ios.ColorEnabled()
+	for _, r := range opts.Reports {
+		if r.Path == "-" {
+			human, tty, color = ios.ErrOut, ios.IsStderrTTY(), ios.ColorEnabledStderr()
+		}
+	}
+	term := report.NewTerminal(human, report.TerminalOptions{
+		TTY: tty, Color: color, Width: terminalWidth(human), Strict: opts.Strict,
+		Baseline: opts.ExpectedFailures, Spin: opts.Spin,
+	})
+	target := "embedded reference server"
+	var secrets []string
+	if opts.Server != "" {
+		target = opts.Server
+		secrets = []string{opts.APIKey, opts.AdminToken}
+	}
+	if opts.ShardCount > 1 {
+		target += fmt.Sprintf(" · shard %d/%d", opts.ShardIndex, opts.ShardCount)
+	}
+	term.Start(target, len(list))
+
+	rep, err := opts.Runner(ctx, list, scenarios.RunOptions{
+		Target: scenarios.Target{
+			BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey,
+			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, NoDeviceKeys: opts.NoDeviceKeys,
+		},
+		Parallel: opts.Parallel,
+		FailFast: opts.FailFast,
+		OnEvent: func(e scenarios.Event) {
+			switch e.Kind {
+			case scenarios.ScenarioStarted:
+				term.Started(e.Scenario.Name)
+			case scenarios.ScenarioFinished:
+				one := &scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}
+				one = report.Redact(one, secrets...)
+				markExpected(&one.Scenarios[0], baseline, opts.ExpectedFailures)
+				term.Finished(one.Scenarios[0])
+			}
+		},
+	})
+	if rep == nil {
+		term.Finish(&scenarios.Report{Target: target})
+		if err == nil {
+			err = errors.New("the runner returned no report")
+		}
+		if errors.Is(err, scenarios.ErrUnreachable) {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: scrub(err, secrets)}
+		}
+		return scrub(err, secrets)
+	}
+	rep = report.Redact(rep, secrets...)
+	if opts.ShardCount > 1 {
+		rep.Target = target
+	}
+	for i := range rep.Scenarios {
+		markExpected(&rep.Scenarios[i], baseline, opts.ExpectedFailures)
+	}
+	term.Finish(rep)
+	if werr := writeReports(opts, rep); werr != nil {
+		return werr
+	}
+	if err != nil { // interrupted: the report shows what ran
+		return err
+	}
+	if !report.Judge(rep, opts.Strict).OK() {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
+	}
+	return nil
+}
+
+// scrub masks secrets in an error's message.
+func scrub(err error, secrets []string) error {
+	msg := err.Error()
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, report.Mask(s))
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// readBaseline reads an expected-failures file: one scenario name a line,
+// blank lines ignored, '#' starts a comment. No file: no baseline.
+func readBaseline(file string) (map[string]bool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if line = strings.TrimSpace(line); line != "" {
+			names[line] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return names, nil
+}
+
+// unknownNames lists baseline entries that name no scenario of the suite
+// (typos, or scenarios renamed since), sorted.
+func unknownNames(baseline map[string]bool, all []*scenarios.Scenario) []string {
+	known := map[string]bool{}
+	for _, s := range all {
+		known[s.Name] = true
+	}
+	var out []string
+	for n := range baseline {
+		if !known[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// markExpected flags a result listed in the baseline.
+func markExpected(s *scenarios.ScenarioResult, baseline map[string]bool, file string) {
+	if !baseline[s.Name] {
+		return
+	}
+	s.Expected = true
+	if s.Status == scenarios.Failed && s.Reason == "" {
+		s.Reason = "listed in " + file
+	}
+}
+
+// writeReports writes each --report. A file is written beside its final
+// name and renamed into place, so CI never reads half a report.
+func writeReports(opts *RunOptions, rep *scenarios.Report) error {
+	for _, spec := range opts.Reports {
+		write := reportWriters[spec.Format]
+		if spec.Path == "-" {
+			if err := write(opts.IO.Out, rep); err != nil {
+				return fmt.Errorf("%s report: %w", spec.Format, err)
+			}
+			continue
+		}
+		if err := writeFileAtomic(spec.Path, func(w io.Writer) error { return write(w, rep) }); err != nil {
+			return fmt.Errorf("%s report: %w", spec.Format, err)
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // gone after the rename; cleans up on failure
+	bw := bufio.NewWriter(tmp)
+	if err := write(bw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
