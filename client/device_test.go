@@ -261,3 +261,28 @@ func TestRefreshClientIDChoice(t *testing.T) {
 		t.Errorf("empty refresh token: %v", err)
 	}
 }
+
+func TestOAuthRequestsGoToOAuthURL(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	c, err := New(Config{BaseURL: "https://api.test", OAuthURL: "https://auth.test:7400", APIKey: testKey,
+		HTTPClient: &http.Client{Transport: mt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt.RegisterResponder("POST", "https://auth.test:7400/oauth/v1/register", httpmock.ResponderFromResponse(jsonResp(200, `{"device_code":"DC"}`)))
+	mt.RegisterResponder("POST", "https://auth.test:7400/oauth/v1/token", httpmock.ResponderFromResponse(jsonResp(200, tokenJSON("A", "R"))))
+	mt.RegisterResponder("POST", "https://api.test/api/v1/login", httpmock.ResponderFromResponse(jsonResp(200, `{"token":`+tokenJSON("U", "UR")+`}`)))
+	ctx := context.Background()
+	if _, err := c.Register(ctx, RegisterRequest{ClientID: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RefreshUser(ctx, "R0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(ctx, LoginRequest{UserID: "alice", Password: "pw", Untrusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if mt.GetTotalCallCount() != 3 {
+		t.Errorf("calls %v", mt.GetCallCountInfo())
+	}
+}

@@ -297,6 +297,19 @@ func TestE2EReRegistrationSignedNeedsNoApproval(t *testing.T) {
 	if !errors.Is(err, client.ErrDeviceCodeInvalid) {
 		t.Fatalf("spent code: %v, want ErrDeviceCodeInvalid", err)
 	}
+	// A transient 503 from the OAuth service while polling is retried.
+	reg, err = c.Register(ctx, client.RegisterRequest{ClientID: id, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.admin("POST", "/admin/api/faults", map[string]any{"path": "/oauth/v1/token", "status": 503, "count": 1})
+	var statuses []string
+	tok, err = c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
+		Progress: func(e client.PollEvent) { statuses = append(statuses, e.Status) }})
+	if err != nil || tok.AccessToken == "" || fmt.Sprint(statuses) != "[retry]" {
+		t.Fatalf("poll through a 503: %v %v, events %v", tok, err, statuses)
+	}
+
 	// A refused device.
 	id2 := client.NewDeviceID()
 	reg2, err := c.Register(ctx, client.RegisterRequest{ClientID: id2})

@@ -36,6 +36,12 @@ type Refresher interface {
 // StaticTokenSource(&Token{AccessToken: s})).
 func StaticTokenSource(t *Token) TokenSource { return staticSource{t} }
 
+// StaticToken returns a TokenSource for a bare access token string, e.g. a
+// device token given on the command line or in PARAGON_TOKEN.
+func StaticToken(accessToken string) TokenSource {
+	return staticSource{&Token{AccessToken: accessToken, TokenType: "Bearer"}}
+}
+
 type staticSource struct{ t *Token }
 
 func (s staticSource) Token(context.Context) (*Token, error) {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"time"
 )
@@ -50,6 +51,31 @@ func (t *Token) Type() string {
 	}
 	return t.TokenType
 }
+
+// String describes t without its secrets, so that printing a Token with
+// %v or %+v never leaks it.
+func (t *Token) String() string {
+	if t == nil {
+		return "<nil token>"
+	}
+	desc := t.Type() + " token"
+	if t.AccessToken == "" {
+		desc = "empty token"
+	}
+	if t.RefreshToken != "" {
+		desc += " with refresh token"
+	}
+	if !t.Expiry.IsZero() {
+		desc += ", expires " + t.Expiry.UTC().Format(time.RFC3339)
+	}
+	return desc
+}
+
+// GoString is String, for %#v.
+func (t *Token) GoString() string { return t.String() }
+
+// LogValue makes slog log t without its secrets.
+func (t *Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // wireToken is the protocol's Token object. expires_in is accepted as a
 // number or a numeric string.

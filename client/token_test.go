@@ -2,6 +2,8 @@ package client
 
 import (
 	"crypto/ed25519"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +100,42 @@ func TestNewDeviceID(t *testing.T) {
 			t.Fatalf("duplicate id %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestTokenPrintsNoSecret(t *testing.T) {
+	tok := &Token{AccessToken: "ACCESS-SECRET", RefreshToken: "REFRESH-SECRET", TokenType: "Bearer",
+		Expiry: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var buf strings.Builder
+	fmt.Fprintf(&buf, "%v %+v %#v %s", tok, tok, tok, tok)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("t", "token", tok)
+	if containsAny(buf.String(), "ACCESS-SECRET", "REFRESH-SECRET") {
+		t.Fatalf("token printed with a secret: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "Bearer token with refresh token, expires 2026-01-01T00:00:00Z") {
+		t.Errorf("description: %s", buf.String())
+	}
+}
+
+func TestNewValidatesAndSplitsOAuth(t *testing.T) {
+	for _, cfg := range []Config{
+		{APIKey: "k"},
+		{BaseURL: "ftp://x", APIKey: "k"},
+		{BaseURL: "https://x"},
+		{BaseURL: "https://x", OAuthURL: "nope", APIKey: "k"},
+	} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+	c, err := New(Config{BaseURL: "https://api.test:7300/", OAuthURL: "https://auth.test:7400/base/", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.APIURL("/api/v1/version"); got != "https://api.test:7300/api/v1/version" {
+		t.Errorf("APIURL %s", got)
+	}
+	if got := c.OAuthEndpoint("/oauth/v1/token"); got != "https://auth.test:7400/base/oauth/v1/token" {
+		t.Errorf("OAuthEndpoint %s", got)
 	}
 }
