@@ -45,11 +45,11 @@ var actionKinds = map[string]func() action{
 }
 
 // signModes are the values of a step's sign field.
-var signModes = map[string]bool{"": true, "auto": true, "yes": true, "no": true, "wrong": true}
+var signModes = map[string]bool{"": true, "auto": true, "yes": true, "no": true, "wrong": true, "new-key": true}
 
 func (d *decoder) checkSign(n *yaml.Node, sign string) {
 	if !signModes[sign] {
-		d.errorf(n, "sign: expected auto, yes, no or wrong, found %q", sign)
+		d.errorf(n, "sign: expected auto, yes, no, wrong or new-key, found %q", sign)
 	}
 }
 
@@ -63,7 +63,7 @@ type registerAction struct {
 	Description  *string           `yaml:"description"`   // client_description
 	State        *string           `yaml:"state"`
 	Key          string            `yaml:"key"`  // keep (default), none, ed25519, ed25519-spki, rsa, x509
-	Sign         string            `yaml:"sign"` // auto: with the device's registered key, else its new key
+	Sign         string            `yaml:"sign"` // auto: with the device's registered key, else its new key; new-key: with the key this step sends
 	APIKey       *string           `yaml:"api_key"`
 	Omit         []string          `yaml:"omit"` // form fields to leave out
 	Form         map[string]string `yaml:"form"` // extra or replacing form fields
@@ -123,7 +123,7 @@ func (a *registerAction) run(ctx context.Context, r *scenarioRun) (*exchange, er
 	if signer == nil {
 		signer = dev.key
 	}
-	ex, err := r.oauthPost(ctx, "/oauth/v1/register", f, a.Omit, a.Form, a.Sign, signer)
+	ex, err := r.oauthPost(ctx, "/oauth/v1/register", f, a.Omit, a.Form, a.Sign, signer, dev.key)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (a *deviceTokenAction) run(ctx context.Context, r *scenarioRun) (*exchange,
 		f.Set("grant_type", "device_code")
 		f.Set("device_code", deref(a.DeviceCode, dev.deviceCode))
 		var err error
-		ex, err = r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, dev.key)
+		ex, err = r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, dev.key, dev.key)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +273,7 @@ func (a *refreshAction) run(ctx context.Context, r *scenarioRun) (*exchange, err
 	if dev != nil {
 		key = dev.key
 	}
-	ex, err := r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, key)
+	ex, err := r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, key, key)
 	if err != nil {
 		return nil, err
 	}

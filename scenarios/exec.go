@@ -292,7 +292,7 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 }
 
 // oauthPost sends a form to the OAuth service, signed as sign says.
-func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omit []string, extra map[string]string, sign string, key *deviceKey) (*exchange, error) {
+func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omit []string, extra map[string]string, sign string, key, newKey *deviceKey) (*exchange, error) {
 	applyForm(f, omit, extra)
 	for _, k := range []string{"client_secret", "device_code", "refresh_token"} {
 		r.mask.add(f.Get(k))
@@ -304,6 +304,9 @@ func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omi
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	switch sign {
+	case "new-key":
+		key = newKey
+		fallthrough
 	case "", "auto":
 		if key == nil {
 			break
@@ -311,7 +314,7 @@ func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omi
 		fallthrough
 	case "yes":
 		if key == nil {
-			return nil, fmt.Errorf("sign: yes, but the device has no key (register it with key: ed25519)")
+			return nil, fmt.Errorf("sign: %s, but the device has no key (register it with key: ed25519)", sign)
 		}
 		sig, err := key.sign(body)
 		if err != nil {
@@ -543,8 +546,8 @@ func (r *scenarioRun) expandValue(v reflect.Value) (reflect.Value, error) {
 }
 
 // run runs the scenario's given and steps and grades it.
-func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) ScenarioResult {
-	res := baseResult(r.sc)
+func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res ScenarioResult) {
+	res = baseResult(r.sc)
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	fail := func() {
@@ -645,8 +648,8 @@ func (st *Step) label(index int) string {
 }
 
 // step runs one step and checks its expectations and captures.
-func (r *scenarioRun) step(ctx context.Context, st *Step, index int) StepResult {
-	sr := StepResult{Name: st.label(index), Status: Passed}
+func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepResult) {
+	sr = StepResult{Name: st.label(index), Status: Passed}
 	start := time.Now()
 	defer func() { sr.Duration = time.Since(start) }()
 	r.last = nil

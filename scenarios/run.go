@@ -178,6 +178,9 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	if !t.embedded {
 		rep.Target = t.base
 	}
+	if usesRSA(list) {
+		go func() { _, _ = sharedRSAKey() }() // slow: let it overlap the first scenarios
+	}
 	workers := max(opts.Parallel, 1)
 	workers = min(workers, max(len(list), 1))
 
@@ -197,6 +200,8 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			env := &embeddedEnv{}
+			defer env.close()
 			for i := range next {
 				sc := list[i]
 				emit(Event{Kind: ScenarioStarted, Index: i, Total: len(list), Scenario: sc})
@@ -207,7 +212,7 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 				case opts.FailFast && failed.Load():
 					res = skippedResult(sc, "fail-fast")
 				default:
-					res = runOne(ctx, t, opts.Target, sc, &shared, func(sr StepResult) {
+					res = runOne(ctx, t, opts.Target, env, sc, &shared, func(sr StepResult) {
 						emit(Event{Kind: StepFinished, Index: i, Total: len(list), Scenario: sc, Step: &sr})
 					})
 				}
@@ -245,9 +250,57 @@ func baseResult(sc *Scenario) ScenarioResult {
 	return ScenarioResult{Name: sc.Name, File: sc.File, Description: sc.Description, Rule: sc.Rule, Severity: sev, Tags: sc.Tags}
 }
 
-// runOne runs one scenario on its own embedded server or, on an outside
-// target, under the shared lock.
-func runOne(ctx context.Context, t *target, spec Target, sc *Scenario, shared *sync.RWMutex, onStep func(StepResult)) ScenarioResult {
+// embeddedEnv is one worker's embedded reference server, reset between the
+// scenarios it runs.
+type embeddedEnv struct {
+	srv     *httptest.Server
+	release func()
+	token   string
+	used    bool
+}
+
+func (e *embeddedEnv) close() {
+	if e.srv != nil {
+		e.srv.Close()
+		e.release()
+	}
+}
+
+// prepare starts the server on first use and resets it afterwards.
+func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
+	if e.srv == nil {
+		e.token = randomHex(16)
+		h, release, err := newEmbedded(e.token)
+		if err != nil {
+			return err
+		}
+		if spec.Wrap != nil {
+			h = spec.Wrap(h)
+		}
+		e.srv, e.release = httptest.NewServer(h), release
+		e.srv.Client().Timeout = 30 * time.Second
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/admin/api/reset", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("resetting the embedded server: answer %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// runOne runs one scenario on the worker's embedded server (reset first) or,
+// on an outside target, under the shared lock.
+func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *Scenario, shared *sync.RWMutex, onStep func(StepResult)) ScenarioResult {
 	for _, need := range sc.Needs {
 		if !t.caps[need] {
 			return skippedResult(sc, fmt.Sprintf("needs %s: %s", need, t.missing[need]))
@@ -255,25 +308,14 @@ func runOne(ctx context.Context, t *target, spec Target, sc *Scenario, shared *s
 	}
 	tt := *t
 	if t.embedded {
-		tok := randomHex(16)
-		h, release, err := newEmbedded(tok)
-		if err != nil {
+		if err := env.prepare(ctx, spec); err != nil {
 			res := baseResult(sc)
 			res.Status = Failed
 			res.Steps = []StepResult{{Name: "start the embedded server", Status: Failed, Error: err.Error()}}
 			return res
 		}
-		if spec.Wrap != nil {
-			h = spec.Wrap(h)
-		}
-		srv := httptest.NewServer(h)
-		defer func() {
-			srv.Close()
-			release()
-		}()
-		tt.base, tt.oauth, tt.admin, tt.adminToken = srv.URL, srv.URL, srv.URL, tok
-		tt.client = srv.Client()
-		tt.client.Timeout = 30 * time.Second
+		tt.base, tt.oauth, tt.admin, tt.adminToken = env.srv.URL, env.srv.URL, env.srv.URL, env.token
+		tt.client = env.srv.Client()
 	} else {
 		changes := sc.Given != nil || contains(sc.Needs, NeedAdmin)
 		if changes {
@@ -408,4 +450,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// usesRSA reports whether a scenario registers an RSA or X.509 key.
+func usesRSA(list []*Scenario) bool {
+	for _, sc := range list {
+		for _, st := range sc.Steps {
+			if a, ok := st.Action.(*registerAction); ok && (a.Key == "rsa" || a.Key == "x509") {
+				return true
+			}
+		}
+	}
+	return false
 }
