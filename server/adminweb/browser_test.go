@@ -144,6 +144,22 @@ func TestBrowserSignInAndApprove(t *testing.T) {
 		t.Fatalf("device still pending:\n%s", p)
 	}
 
+	// On a phone-sized window nothing needs sideways scrolling and the
+	// buttons are inside the window.
+	browserDo(t, ctx, "narrow window", chromedp.EmulateViewport(390, 800), chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("pending-h")))
+	fits := browserRun(t, ctx, "measure", chromedp.Evaluate[bool](`(() => {
+		const w = document.documentElement.clientWidth;
+		if (document.documentElement.scrollWidth > w) return false;
+		return [...document.querySelectorAll('button')].every(b => {
+			const r = b.getBoundingClientRect();
+			return r.left >= 0 && r.right <= w;
+		});
+	})()`))
+	if !fits {
+		t.Fatal("on a 390 px wide window the page scrolls sideways or a button is outside the window")
+	}
+
 	shot := browserRun(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 	file := filepath.Join(t.TempDir(), "admin-page.png")
 	if err := os.WriteFile(file, shot, 0o644); err != nil {
