@@ -263,7 +263,9 @@ func (s *RefreshingSource) run(ctx context.Context, force bool, stale *Token) (*
 			return nil, errorf("loading the stored token: %w", err)
 		}
 		if stored != nil {
-			fresh := !force || stale == nil || stored.AccessToken != stale.AccessToken
+			// A forced refresh adopts a stored token only if it is not the
+			// one the server just rejected.
+			fresh := !force || (stale != nil && stored.AccessToken != stale.AccessToken)
 			if fresh && stored.Valid(s.cfg.Now(), s.cfg.Skew) {
 				// Another process (or an earlier run) already refreshed.
 				s.set(stored, false)

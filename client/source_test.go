@@ -306,3 +306,18 @@ func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 		t.Fatalf("server saw %d refreshes in all, want 2", r)
 	}
 }
+
+func TestSourceForcedRefreshIgnoresStoredRejectedToken(t *testing.T) {
+	clk := newFakeClock()
+	refresh, n := stubRefresh(clk, nil)
+	cur := &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now().Add(time.Hour)}
+	s := NewRefreshingSource(SourceConfig{Token: cur, Refresh: refresh, Now: clk.Now,
+		Load: func() (*Token, error) { return cur, nil }})
+	tok, err := s.ForceRefresh(context.Background(), cur)
+	if err != nil || tok.AccessToken != "A1" || n.Load() != 1 {
+		t.Fatalf("%+v %v refreshes %d: the stored token is the rejected one, a refresh was needed", tok, err, n.Load())
+	}
+	if _, err := s.ForceRefresh(context.Background(), nil); err != nil || n.Load() != 2 {
+		t.Fatalf("ForceRefresh(nil) must refresh: %v, refreshes %d", err, n.Load())
+	}
+}
