@@ -153,7 +153,10 @@ func (r *running) stop(t *testing.T) error {
 // free port) and returns once it listens.
 func startServer(t *testing.T, o *Options) *running {
 	t.Helper()
-	ios, _, _, _ := iostreams.Test()
+	ios := o.IO
+	if ios == nil {
+		ios, _, _, _ = iostreams.Test()
+	}
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	ios.Out, ios.ErrOut = r.stdout, r.stderr
 	o.IO = ios
@@ -294,6 +297,27 @@ func TestServeBannerAndLogs(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log reveals %q:\n%s", secret, logs)
 		}
+	}
+}
+
+func TestServeBannerOnTerminal(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	ios.SetTTY(true)
+	r := startServer(t, &Options{IO: ios})
+	out := r.stdout.String()
+	if !strings.Contains(out, "\x1b[") {
+		t.Errorf("banner on a terminal is not styled:\n%q", out)
+	}
+	if !strings.HasSuffix(out, "\nlistening on "+r.info.BaseURL+"\n") {
+		t.Errorf("styled banner must end with the plain listen line:\n%q", out)
+	}
+
+	ios2, _, _, _ := iostreams.Test()
+	ios2.SetTTY(true)
+	ios2.SetNoColor(true)
+	r2 := startServer(t, &Options{IO: ios2})
+	if strings.Contains(r2.stdout.String(), "\x1b[") {
+		t.Error("NO_COLOR banner is styled")
 	}
 }
 
