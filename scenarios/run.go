@@ -46,9 +46,9 @@ type Target struct {
 	NoDeviceKeys bool
 
 	// Wrap, on the embedded target only, wraps each reference server's
-	// handler; tests use it to run the suite against deliberately broken
-	// servers.
-	Wrap func(http.Handler) http.Handler
+	// handler (adminToken is that server's admin token); tests use it to run
+	// the suite against deliberately broken servers.
+	Wrap func(h http.Handler, adminToken string) http.Handler
 }
 
 // EventKind says what an Event reports.
@@ -275,7 +275,7 @@ func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
 			return err
 		}
 		if spec.Wrap != nil {
-			h = spec.Wrap(h)
+			h = spec.Wrap(h, e.token)
 		}
 		e.srv, e.release = httptest.NewServer(h), release
 		e.srv.Client().Timeout = 30 * time.Second

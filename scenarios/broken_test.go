@@ -1,0 +1,304 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// inner calls the wrapped handler in process and returns the recorded answer.
+func inner(h http.Handler, method, target, ctype, auth, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:1"
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// acceptsLoginWithoutDeviceToken is a server that lets a login without a
+// device token through: it registers and approves a device behind the
+// client's back and injects that device's token.
+func acceptsLoginWithoutDeviceToken(h http.Handler, adminToken string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/login" && r.Header.Get("Authorization") == "" {
+			id := newUUID()
+			key := r.Header.Get("X-Api-Key")
+			form := url.Values{"client_id": {id}, "client_secret": {key}, "client_type": {"server"}, "response_type": {"device_code"}}
+			rec := inner(h, "POST", "/oauth/v1/register", "application/x-www-form-urlencoded", "", form.Encode())
+			var reg struct {
+				DeviceCode string `json:"device_code"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &reg)
+			if reg.DeviceCode != "" {
+				inner(h, "POST", "/admin/api/devices/"+id+"/approve", "", "Bearer "+adminToken, "")
+				form = url.Values{"client_id": {id}, "client_secret": {key}, "grant_type": {"device_code"}, "device_code": {reg.DeviceCode}}
+				rec = inner(h, "POST", "/oauth/v1/token", "application/x-www-form-urlencoded", "", form.Encode())
+				var tok struct {
+					AccessToken string `json:"access_token"`
+				}
+				_ = json.Unmarshal(rec.Body.Bytes(), &tok)
+				if tok.AccessToken != "" {
+					r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// keepsRefreshToken is a server that does not rotate refresh tokens: a
+// refresh answers with the refresh token the client presented (it keeps the
+// real one to itself), so the same token works for ever.
+func keepsRefreshToken(h http.Handler, _ string) http.Handler {
+	var mu sync.Mutex
+	real := map[string]string{} // token the client holds → the server's current one
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/v1/token" || r.Method != http.MethodPost {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		f, _ := url.ParseQuery(string(body))
+		if f.Get("grant_type") != "refresh_token" {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h.ServeHTTP(w, r)
+			return
+		}
+		held := f.Get("refresh_token")
+		mu.Lock()
+		cur, mapped := real[held]
+		mu.Unlock()
+		nb := string(body)
+		req := r.Clone(r.Context())
+		if mapped {
+			f.Set("refresh_token", cur)
+			nb = f.Encode()
+			req.Header.Del(signatureHeader) // the body changed: this server takes it unsigned
+		}
+		req.Body = io.NopCloser(strings.NewReader(nb))
+		req.ContentLength = int64(len(nb))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		out := rec.Body.Bytes()
+		var tok map[string]any
+		if rec.Code == http.StatusOK && json.Unmarshal(out, &tok) == nil {
+			mu.Lock()
+			real[held] = tok["refresh_token"].(string)
+			mu.Unlock()
+			tok["refresh_token"] = held
+			out, _ = json.Marshal(tok)
+		}
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(out)
+	})
+}
+
+// noWWWAuthenticate drops the WWW-Authenticate header (an [ours] detail).
+func noWWWAuthenticate(h http.Handler, _ string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(headerDropper{w}, r)
+	})
+}
+
+type headerDropper struct{ http.ResponseWriter }
+
+func (d headerDropper) WriteHeader(code int) {
+	d.Header().Del("WWW-Authenticate")
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// forbiddenNotUnauthorized answers 403 where the reference server answers
+// 401 for an expired, revoked or unknown token: a plausible alternative the
+// contract names (section 5).
+func forbiddenNotUnauthorized(h http.Handler, _ string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(tokenStatusRewriter{w}, r)
+	})
+}
+
+type tokenStatusRewriter struct{ http.ResponseWriter }
+
+func (s tokenStatusRewriter) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && strings.Contains(s.Header().Get("WWW-Authenticate"), "invalid_token") {
+		code = http.StatusForbidden
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// ignoresKeyBinding accepts a user token with any key of the account: calls
+// with the second key are passed on with the key used at login.
+func ignoresKeyBinding(h http.Handler, _ string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/login" && r.Header.Get("Authorization") != "" && r.Header.Get("X-Api-Key") == embeddedSecondKey {
+			r.Header.Set("X-Api-Key", DemoAPIKey)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// trustsEveryDevice approves every device as soon as it registers, as if
+// automatic endpoint trust were always on.
+func trustsEveryDevice(h http.Handler, adminToken string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/v1/register" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusOK {
+			f, _ := url.ParseQuery(string(body))
+			inner(h, "POST", "/admin/api/devices/"+url.PathEscape(f.Get("client_id"))+"/approve", "", "Bearer "+adminToken, "")
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// outcome lists the scenarios that did not pass, by status.
+func outcome(t *testing.T, wrap func(http.Handler, string) http.Handler) map[Status][]string {
+	t.Helper()
+	list, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 2, Target: Target{Wrap: wrap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[Status][]string{}
+	for _, r := range rep.Scenarios {
+		if r.Status != Passed {
+			got[r.Status] = append(got[r.Status], r.Name)
+		}
+	}
+	for _, v := range got {
+		sort.Strings(v)
+	}
+	return got
+}
+
+func TestBrokenServersFailTheRightScenarios(t *testing.T) {
+	cases := []struct {
+		name   string
+		wrap   func(http.Handler, string) http.Handler
+		failed []string
+		warned []string
+	}{
+		{
+			name:   "login without device token",
+			wrap:   acceptsLoginWithoutDeviceToken,
+			failed: []string{"unauthenticated-off-refuses-card-without-device", "untrusted-off-login-needs-device-token"},
+			warned: []string{"insecure-login-error-code", "untrusted-off-login-error-codes"},
+		},
+		{
+			name:   "refresh does not rotate",
+			wrap:   keepsRefreshToken,
+			failed: []string{"refresh-device-token-with-device-id", "refresh-user-token-with-api"},
+			warned: []string{"refresh-grace-period-over", "refresh-rotation-device-family", "refresh-rotation-reuse-revokes-family"},
+		},
+		{
+			name:   "user token not bound to its key",
+			wrap:   ignoresKeyBinding,
+			failed: []string{"key-user-token-bound-to-key"},
+			warned: []string{"keys-error-codes"},
+		},
+		{
+			name:   "every device trusted at once",
+			wrap:   trustsEveryDevice,
+			failed: []string{"approval-grants-device-token", "auto-trust-off-device-waits", "device-token-poll-until-done", "errors-are-json", "register-description-shown-to-admin"},
+			warned: []string{"device-token-slow-down", "reregistration-unsigned-needs-approval-again"},
+		},
+		// Differences in what the contract marks [ours] only warn.
+		{
+			name:   "no WWW-Authenticate",
+			wrap:   noWWWAuthenticate,
+			warned: []string{"device-token-cannot-call-functions", "expired-access-token-401-www-authenticate", "unknown-token-401-www-authenticate"},
+		},
+		{
+			name:   "403 instead of 401 for a bad token",
+			wrap:   forbiddenNotUnauthorized,
+			warned: []string{"expired-access-token-401-www-authenticate", "refresh-after-revoke", "refresh-rotation-reuse-revokes-family", "unknown-token-401-www-authenticate"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := outcome(t, c.wrap)
+			if !slices.Equal(got[Failed], c.failed) {
+				t.Errorf("FAILED:\n got  %q\n want %q", got[Failed], c.failed)
+			}
+			if !slices.Equal(got[Warning], c.warned) {
+				t.Errorf("WARNING:\n got  %q\n want %q", got[Warning], c.warned)
+			}
+			if len(got[Skipped]) > 0 {
+				t.Errorf("SKIPPED %q", got[Skipped])
+			}
+		})
+	}
+}
+
+// TestFailureNamesExpectedAndActual checks what a failing step reports: the
+// expectation, expected and actual values, and the masked exchange.
+func TestFailureNamesExpectedAndActual(t *testing.T) {
+	list, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list = Select(list, Selection{Names: []string{"untrusted-off-login-needs-device-token"}})
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{Wrap: acceptsLoginWithoutDeviceToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenarios[0]
+	if r.Status != Failed || len(r.Steps) != 2 {
+		t.Fatalf("%s", describe(r))
+	}
+	st := r.Steps[0]
+	if st.Status != Failed || len(st.Failures) != 1 {
+		t.Fatalf("%s", describe(r))
+	}
+	f := st.Failures[0]
+	if f.Expectation != "status 403" || f.Expected != "403" || f.Actual != "200" {
+		t.Errorf("failure %+v", f)
+	}
+	if r.Steps[1].Status != Skipped {
+		t.Errorf("the step after a failure should be skipped, got %s", r.Steps[1].Status)
+	}
+	ex := st.Exchange
+	if ex == nil || !strings.Contains(ex.Request, "POST ") || !strings.Contains(ex.Response, "HTTP 200") {
+		t.Fatalf("exchange %+v", ex)
+	}
+	for _, secret := range []string{DemoAPIKey, "wonderland"} {
+		if strings.Contains(ex.Request+ex.Response, secret) {
+			t.Errorf("exchange shows the secret %q:\n%s\n%s", secret, ex.Request, ex.Response)
+		}
+	}
+	if !strings.Contains(ex.Response, `"access_token":"***"`) {
+		t.Errorf("the access token is not masked:\n%s", ex.Response)
+	}
+}
