@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -309,8 +312,16 @@ func isTransient(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.StatusCode >= 500 || ae.StatusCode == http.StatusTooManyRequests
 	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	// A certificate problem will not go away by waiting.
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) {
+		return false
+	}
+	var ne net.Error // includes *url.Error and *net.OpError: refused, reset, timeout
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // RefreshDevice renews a device token (section 3.4, client_id = the device's

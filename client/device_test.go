@@ -4,9 +4,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +289,35 @@ func TestOAuthRequestsGoToOAuthURL(t *testing.T) {
 	}
 	if mt.GetTotalCallCount() != 3 {
 		t.Errorf("calls %v", mt.GetCallCountInfo())
+	}
+}
+
+func TestPollRetriesNetworkErrorsButNotCertificateErrors(t *testing.T) {
+	sl := &sleepRecorder{}
+	c, mt := newMockClient(t, nil, sl)
+	calls := 0
+	mt.RegisterResponder("POST", testBase+"/oauth/v1/token", func(*http.Request) (*http.Response, error) {
+		calls++
+		if calls == 1 {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		}
+		return jsonResp(200, tokenJSON("DT", "DR")), nil
+	})
+	if _, err := c.PollDeviceToken(context.Background(), PollRequest{ClientID: "dev-1", DeviceCode: "DC"}); err != nil || calls != 2 {
+		t.Fatalf("refused connection not retried: %v, calls %d", err, calls)
+	}
+
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler()) // a certificate the client does not trust
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	defer ts.Close()
+	sl2 := &sleepRecorder{}
+	c2, err := New(Config{BaseURL: ts.URL, APIKey: testKey, Sleep: sl2.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c2.PollDeviceToken(context.Background(), PollRequest{ClientID: "dev-1", DeviceCode: "DC"})
+	if err == nil || len(sl2.waits) != 0 {
+		t.Fatalf("certificate error: %v after %d waits, want an error at once", err, len(sl2.waits))
 	}
 }
