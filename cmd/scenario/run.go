@@ -290,8 +290,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if werr := writeReports(opts, rep); werr != nil {
 		return werr
 	}
-	if err != nil { // interrupted: the report shows what ran
-		return err
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted: scenarios that did not run are reported as SKIPPED")}
+	}
+	if err != nil {
+		return scrub(err, secrets)
 	}
 	if !report.Judge(rep, opts.Strict).OK() {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}

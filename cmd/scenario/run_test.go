@@ -200,14 +200,14 @@ func TestRunOutputNotTTY(t *testing.T) {
 	want := "Running " + plural(n, "scenario", "scenarios") + ` against embedded reference server
 PASSED   version-answers (3ms)
 WARNING  rotation (2ms)
-         step 1 "replay": status in [400]: expected 400, got 200
+         step "replay": status in [400]: expected 400, got 200
 SKIPPED  clock-skew: needs clock: no --admin-url given
 
 WARNING rotation
    rule      §3.4 [ours]
    file      builtin:refresh.yaml
    severity  warning: the vendor leaves this open, so it cannot fail the run
-   step 1    "replay"
+   step      "replay"
              status in [400]
                expected 400
                actual   200
@@ -290,6 +290,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"strict turns warnings into failure", fakeReport(), nil, func(o *RunOptions) { o.Strict = true }, 1},
 		{"unreachable target", nil, unreachable, nil, 3},
 		{"other runner error", nil, errors.New("boom"), nil, 1},
+		{"interrupted with a partial report", fakeReport(), context.Canceled, nil, 1},
 		{"no scenario matches", fakeReport(), nil, func(o *RunOptions) { o.Tags = []string{"no-such-tag"} }, 2},
 		{"missing baseline file", fakeReport(), nil, func(o *RunOptions) { o.ExpectedFailures = filepath.Join(t.TempDir(), "none.txt") }, 2},
 		{"missing scenario path", fakeReport(), nil, func(o *RunOptions) { o.Paths = []string{filepath.Join(t.TempDir(), "none.yaml")} }, 2},
@@ -512,7 +513,7 @@ func TestRunAgainstRealServers(t *testing.T) {
 		{"passing scenario", []string{"run", suite, "--server", url, "--tag", "smoke"}, 0,
 			[]string{"PASSED   version-ok", "OK: 1 of 1 passed"}, nil},
 		{"failing scenario", []string{"run", suite, "--server", url, "--api-key", "sekrit-key-123"}, 1,
-			[]string{"FAILED   broken-endpoint", `step 1 "call broken": status`, "500", "FAIL: 1 scenario of 2 failed"}, nil},
+			[]string{"FAILED   broken-endpoint", `step "call broken": status`, "500", "FAIL: 1 scenario of 2 failed"}, nil},
 		{"name filter by regexp", []string{"run", suite, "--server", url, "--name", "^vers.*ok$"}, 0,
 			[]string{"Running 1 scenario", "version-ok"}, nil},
 		{"unreachable target", []string{"run", suite, "--server", closed}, 3,

@@ -127,13 +127,16 @@ func problemSteps(s *scenarios.ScenarioResult) []int {
 	return idx
 }
 
-// stepLabel names step i of s for messages: `step 2 "login as alice"`.
+// stepLabel names step i of s for messages: `step "login as alice"`, or
+// `step 3` when it has no name. The runner's own names ("call #2") already
+// carry the step's number as the file counts it, so no second number is
+// added next to them.
 func stepLabel(s *scenarios.ScenarioResult, i int) string {
 	name := s.Steps[i].Name
 	if name == "" {
 		return fmt.Sprintf("step %d", i+1)
 	}
-	return fmt.Sprintf("step %d %q", i+1, name)
+	return fmt.Sprintf("step %q", name)
 }
 
 // firstProblem is a one-line account of why s did not pass, or "".

@@ -142,7 +142,7 @@ func TestJUnitContent(t *testing.T) {
 	if login.Classname != "builtin.login" || login.Time != "0.004" || login.Failure == nil {
 		t.Fatalf("login case %+v", login)
 	}
-	if login.Failure.Message != `step 2 "login as alice": status in [403]: expected 403, got 200` {
+	if login.Failure.Message != `step "login as alice": status in [403]: expected 403, got 200` {
 		t.Errorf("failure message %q", login.Failure.Message)
 	}
 	for _, want := range []string{"expected: 403", "actual:   200", "device_token_required", "POST /api/v1/login", "HTTP/1.1 200 OK", "rule: §2"} {
@@ -251,10 +251,10 @@ func TestTAP(t *testing.T) {
 	want := []string{
 		"ok 1 - register a device without a key",
 		`not ok 2 - login <without> "device" token & 'quotes' \# hash`,
-		`not ok 3 - refresh token rotation # TODO warning: step 1 "replay old refresh token": status in [400]: expected 400, got 200 ]]> <![CDATA[`,
+		`not ok 3 - refresh token rotation # TODO warning: step "replay old refresh token": status in [400]: expected 400, got 200 ]]> <![CDATA[`,
 		"ok 4 - clock skew # SKIP needs clock: the target has no fake clock",
 		"not ok 5 - server unreachable mid-run",
-		`not ok 6 - known gap # TODO expected failure: step 1 "x": status in [401]: expected 401, got 403`,
+		`not ok 6 - known gap # TODO expected failure: step "x": status in [401]: expected 401, got 403`,
 		"ok 7 - fixed gap",
 	}
 	if strings.Join(points, "\n") != strings.Join(want, "\n") {

@@ -267,13 +267,11 @@ func (t *Terminal) scenarioDetail(s *scenarios.ScenarioResult) {
 	const pad = "             " // under the value column
 	for _, i := range problemSteps(s) {
 		step := s.Steps[i]
-		name := step.Name
-		if name == "" {
-			name = "(unnamed)"
-		} else {
-			name = strconv.Quote(name)
+		label, name := "step", strconv.Quote(step.Name)
+		if step.Name == "" {
+			label, name = fmt.Sprintf("step %d", i+1), ""
 		}
-		fmt.Fprintf(t.w, "   %s %s\n", st.dim.Render(fmt.Sprintf("%-9s", fmt.Sprintf("step %d", i+1))), name)
+		fmt.Fprintf(t.w, "   %s %s\n", st.dim.Render(fmt.Sprintf("%-9s", label)), name)
 		if step.Error != "" {
 			fmt.Fprintf(t.w, "%s%s %s\n", pad, st.bad.Render("error"), step.Error)
 		}

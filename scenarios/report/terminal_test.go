@@ -44,13 +44,13 @@ func TestTerminalPlain(t *testing.T) {
 	want := `Running 3 scenarios against http://127.0.0.1:7300
 PASSED   version answers (2ms)
 FAILED   403 without a user token (5ms)
-         step 1 "list users": status in [403]: expected 403, got 200
+         step "list users": status in [403]: expected 403, got 200
 SKIPPED  clock: needs clock
 
 FAILED 403 without a user token
    rule      §5 no token: 403 [doc]
    file      a.yaml
-   step 1    "list users"
+   step      "list users"
              status in [403]
                expected 403
                actual   200
@@ -127,6 +127,9 @@ func TestTerminalVerdicts(t *testing.T) {
 	}
 	if !strings.Contains(lenient, "WARNING b\n") || !strings.Contains(lenient, "cannot fail the run") {
 		t.Errorf("warning detail missing:\n%s", lenient)
+	}
+	if !strings.Contains(lenient, "         step 1: status in [400]: expected 400, got 401\n") || !strings.Contains(lenient, "   step 1    \n") {
+		t.Errorf("an unnamed step is not called by its number:\n%s", lenient)
 	}
 	if !strings.Contains(lenient, "EXPECTED FAILURES") {
 		t.Errorf("expected failures column missing:\n%s", lenient)
