@@ -283,6 +283,7 @@ func run(ctx context.Context, o *Options) error {
 			errc <- hs.Serve(l)
 		}(hs, listeners[i])
 	}
+	logger.Info("listening", "url", info.BaseURL, "oauth_url", info.OAuthURL)
 	if o.started != nil {
 		o.started(info)
 	}
@@ -296,7 +297,7 @@ func run(ctx context.Context, o *Options) error {
 	if timeout == 0 {
 		timeout = defaultShutdownTimeout
 	}
-	fmt.Fprintln(o.IO.ErrOut, "paragon server: shutting down, finishing requests in flight")
+	logger.Info("shutting down: finishing requests in flight", "timeout", timeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	var shutErr error
