@@ -414,3 +414,51 @@ func TestE2EConcurrentSessionOneRefresh(t *testing.T) {
 		t.Fatalf("%d refreshes, want 1", store.count())
 	}
 }
+
+func TestE2ELoginKinds(t *testing.T) {
+	r := startRefServer(t)
+	c := newE2EClient(t, r)
+	ctx := context.Background()
+	_, _, dev := trustedDevice(t, r, c, &memStore{})
+	for _, tc := range []struct {
+		req  client.LoginRequest
+		want string // "" = success, else the APIError code
+	}{
+		{client.LoginRequest{AuthType: client.AuthPassword, UserID: "alice", Password: "wonderland", UseGET: true}, ""},
+		{client.LoginRequest{AuthType: client.AuthCardID, UserID: "CARD-0002"}, ""},
+		{client.LoginRequest{AuthType: client.AuthShortID, UserID: "1003"}, ""},
+		{client.LoginRequest{AuthType: client.AuthUsername, UserID: "alice"}, "insecure_credentials_not_allowed"},
+		{client.LoginRequest{AuthType: client.AuthEmail, UserID: "alice@example.com"}, "insecure_credentials_not_allowed"},
+	} {
+		tc.req.DeviceToken = dev
+		tok, err := c.Login(ctx, tc.req)
+		var ae *client.APIError
+		switch {
+		case tc.want == "" && (err != nil || tok.AccessToken == ""):
+			t.Errorf("authtype %d: %v", tc.req.AuthType, err)
+		case tc.want != "" && (!errors.As(err, &ae) || ae.Code != tc.want):
+			t.Errorf("authtype %d: %v, want %s", tc.req.AuthType, err, tc.want)
+		}
+	}
+	// Without a device token the demo key refuses: register the device.
+	_, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true})
+	if !errors.Is(err, client.ErrDeviceNotTrusted) {
+		t.Fatalf("untrusted login: %v, want ErrDeviceNotTrusted", err)
+	}
+	// Once the key allows untrusted endpoints, the same call works.
+	r.admin("PATCH", "/admin/api/keys/default", map[string]any{"allow_untrusted": true})
+	if _, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true}); err != nil {
+		t.Fatalf("untrusted login allowed by the key: %v", err)
+	}
+	// Throttling: after 5 failures, ErrTooManyAttempts with Retry-After.
+	for i := range 5 {
+		if _, err := c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "wrong", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	_, err = c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev})
+	var ae *client.APIError
+	if !errors.Is(err, client.ErrTooManyAttempts) || !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		t.Fatalf("throttled: %v", err)
+	}
+}
