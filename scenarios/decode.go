@@ -20,8 +20,12 @@ type Problem struct {
 	Message string
 }
 
-// String formats the problem as file:line:column: message.
+// String formats the problem as file:line:column: message (file:line:
+// message when the column is unknown, as for YAML syntax errors).
 func (p Problem) String() string {
+	if p.Column == 0 {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
+	}
 	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
 }
 

@@ -147,12 +147,15 @@ func parseFiles(files []sourceFile) ([]*Scenario, error) {
 				break
 			}
 			if err != nil {
-				p := Problem{File: f.name, Line: 1, Column: 1, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+				p := Problem{File: f.name, Line: 1, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
 				if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 					fmt.Sscan(m[1], &p.Line)
 					p.Message = m[2]
+					if strings.HasPrefix(p.Message, "did not find expected") {
+						p.Line++ // yaml.v3 numbers its parser's (not scanner's) errors from 0
+					}
 				}
-				d.problems = append(d.problems, p)
+				d.problems = append(d.problems, p) // yaml.v3 gives no column for syntax errors
 				break
 			}
 			if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
@@ -289,7 +292,7 @@ func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
 	for _, st := range s.Steps {
 		for _, need := range st.Action.needs() {
 			if !declared[need] {
-				d.errorf(&yaml.Node{Line: st.Line, Column: st.Column}, "step %s: needs %s: add %s to the scenario's needs", st.label(0), need, need)
+				d.errorf(&yaml.Node{Line: st.Line, Column: st.Column}, "step %s: needs %s: add %s to the scenario's needs", st.label(st.index), need, need)
 			}
 		}
 	}
@@ -355,8 +358,9 @@ func isEnvName(s string) bool {
 // step reads one step; vars collects the variables captured so far.
 func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 	n = resolve(n)
-	st := &Step{Line: n.Line, Column: n.Column}
+	st := &Step{Line: n.Line, Column: n.Column, index: index}
 	var captureNode *yaml.Node
+	unknown := false
 	for _, kv := range d.mappingPairs(n, fmt.Sprintf("step %d", index)) {
 		k, v := kv[0], kv[1]
 		switch k.Value {
@@ -371,6 +375,7 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 			mk, ok := actionKinds[k.Value]
 			if !ok {
 				d.errorf(k, "step %d: unknown field %q; expected name, expect, capture or one action: %s", index, k.Value, actionList())
+				unknown = true
 				continue
 			}
 			if st.Action != nil {
@@ -390,7 +395,9 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		return nil
 	}
 	if st.Action == nil {
-		d.errorf(n, "step %d: expected one action: %s", index, actionList())
+		if !unknown {
+			d.errorf(n, "step %d: expected one action: %s", index, actionList())
+		}
 		return nil
 	}
 	if captureNode != nil {

@@ -49,6 +49,7 @@ type Step struct {
 	Capture []Capture // values saved into variables after the expectations held
 	Line    int
 	Column  int
+	index   int // 1-based position in the scenario
 }
 
 // Expect lists what a step's final HTTP answer must satisfy. Without Status
