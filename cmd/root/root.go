@@ -14,6 +14,8 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/docs"
 	"github.com/paragon-cli/paragon/cmd/api"
+	"github.com/paragon-cli/paragon/cmd/auth"
+	"github.com/paragon-cli/paragon/cmd/device"
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -49,6 +51,8 @@ a reference server for tests.`,
 	cmd.AddCommand(version.NewCmdVersion(f))
 	cmd.AddCommand(profile.NewCmdProfile(f))
 	cmd.AddCommand(api.NewCmdAPI(f, nil))
+	cmd.AddCommand(device.NewCmdDevice(f))
+	cmd.AddCommand(auth.NewCmdLogin(f, nil), auth.NewCmdLogout(f, nil), auth.NewCmdStatus(f, nil), auth.NewCmdToken(f, nil))
 	cmd.AddCommand(serve.NewCmdServer(f))
 	cmd.AddCommand(docs.NewCmdDocs(f))
 	cmd.AddCommand(scenario.NewCmdScenario(f))

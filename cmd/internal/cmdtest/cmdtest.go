@@ -7,12 +7,16 @@ package cmdtest
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jarcoal/httpmock"
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/client"
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
@@ -118,4 +122,33 @@ func (e *Env) Config(t *testing.T) *config.Config {
 func (e *Env) Get(profile, item string) string {
 	v, _ := e.Store.Get(profile, item)
 	return v
+}
+
+// DeviceID is the id of the device SetDevice stores.
+const DeviceID = "11111111-2222-4333-8444-555555555555"
+
+// SetDevice stores a trusted device (id, key, device tokens valid for an
+// hour) for profile.
+func (e *Env) SetDevice(t *testing.T, profile string) {
+	t.Helper()
+	key, err := client.GenerateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Store.Set(profile, keystore.ItemDeviceID, DeviceID)
+	e.Store.Set(profile, keystore.ItemDevicePrivateKey, client.MarshalPrivateKey(key))
+	if err := keystore.SaveTokens(e.Store, profile, keystore.DeviceTokens, keystore.Tokens{AccessToken: "device-at", RefreshToken: "device-rt", Expiry: e.Now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Execute runs a command built by a NewCmd function with args, as root
+// would (flag errors become cmdutil.FlagError), under ctx.
+func Execute(ctx context.Context, cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
+	_, err := cmd.ExecuteContextC(ctx)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
@@ -184,7 +185,8 @@ func (s *Session) Save() error {
 
 // WarnStorage prints, loudly, where secrets are going when that is a plain
 // file: after an automatic fallback, or with --keystore file without the
-// explicit --insecure-storage.
+// explicit --insecure-storage. A profile that already keeps its secrets in
+// a file is not warned about again.
 func (s *Session) WarnStorage() {
 	ios := s.f.IOStreams
 	cs := ios.ColorSchemeStderr()
@@ -192,7 +194,7 @@ func (s *Session) WarnStorage() {
 	case s.Notice.Fallback:
 		fmt.Fprintf(ios.ErrOut, "%s %s %s\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.Notice)
-	case s.Store.Name() == keystore.ChoiceFile && !s.f.Globals.InsecureStorage:
+	case s.f.Globals.Keystore == keystore.ChoiceFile && !s.f.Globals.InsecureStorage:
 		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s), not the OS keyring; pass --insecure-storage to confirm that is intended\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
 	}
@@ -370,3 +372,16 @@ func (s *Session) DeleteItems(items ...string) error {
 // approval: JSON {"device_code", "expiry"}, so that a later command (login,
 // device register, device status) can finish it.
 const ItemDeviceCode = "device-code"
+
+// DescribeExpiry renders a token expiry for people: "valid until <time>
+// (in 42m)", "expired <time> (5m ago)" or "no expiry known".
+func DescribeExpiry(exp, now time.Time) string {
+	if exp.IsZero() {
+		return "no expiry known"
+	}
+	at := exp.Local().Format("2006-01-02 15:04:05 MST")
+	if now.Before(exp) {
+		return fmt.Sprintf("valid until %s (in %s)", at, exp.Sub(now).Round(time.Second))
+	}
+	return fmt.Sprintf("expired %s (%s ago)", at, now.Sub(exp).Round(time.Second))
+}

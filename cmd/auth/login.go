@@ -1,0 +1,280 @@
+// Package auth implements the commands that deal with the user's login:
+// `paragon login`, `logout`, `status` and `token`.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/cmd/device"
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+// LoginOptions holds what `paragon login` needs.
+type LoginOptions struct {
+	IO          *iostreams.IOStreams
+	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
+	Getenv      func(string) string
+	Now         func() time.Time
+
+	User          string
+	PasswordStdin bool
+	CardID        string
+	ShortID       string
+	Email         string
+	UsernameOnly  bool
+	Untrusted     bool
+	Profile       cmdutil.ProfileFlags
+}
+
+// NewCmdLogin returns `paragon login`. runF replaces the run function in tests.
+func NewCmdLogin(f *cmdutil.Factory, runF func(context.Context, *LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{IO: f.IOStreams, OpenSession: f.OpenSession, Getenv: f.Env, Now: f.Clock}
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in a user and store the refresh token",
+		Long: `Log a user in with the trusted device's token (refreshed as needed) and keep
+the user's refresh token in the keystore, so that later commands get fresh
+access tokens without asking again.
+
+On a terminal the user name and password are prompted for (the password is
+not echoed). In scripts pass --user and --password-stdin. The insecure kinds
+(--card-id, --short-id, --email, --username-only) work only when the API key
+allows them. --untrusted logs in without a device token, for API keys that
+allow untrusted endpoints.
+
+--server, --oauth-url and --api-key create or update the profile.`,
+		Example: `  $ paragon login
+  $ paragon login --user alice --password-stdin < password.txt
+  $ echo "$PASSWORD" | paragon login --user alice --password-stdin --profile prod
+  $ paragon login --card-id CARD-0001
+  $ paragon login --untrusted --server https://paragon.example:7300 --api-key-stdin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return loginRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.User, "user", "u", "", "User `name` (prompted for on a terminal)")
+	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "Read the password from standard input")
+	fl.StringVar(&opts.CardID, "card-id", "", "Log in with a card `ID` (insecure; the API key must allow it)")
+	fl.StringVar(&opts.ShortID, "short-id", "", "Log in with a short `ID` (insecure; the API key must allow it)")
+	fl.StringVar(&opts.Email, "email", "", "Log in with an email `address` only (insecure; the API key must allow it)")
+	fl.BoolVar(&opts.UsernameOnly, "username-only", false, "Log in with --user and no password (insecure; the API key must allow it)")
+	fl.BoolVar(&opts.Untrusted, "untrusted", false, "Log in without a device token (the API key must allow untrusted endpoints)")
+	opts.Profile.Add(cmd)
+	return cmd
+}
+
+func (o *LoginOptions) validate() error {
+	if err := o.Profile.Validate(); err != nil {
+		return err
+	}
+	var kinds []string
+	for flag, set := range map[string]bool{"--card-id": o.CardID != "", "--short-id": o.ShortID != "", "--email": o.Email != "", "--username-only": o.UsernameOnly} {
+		if set {
+			kinds = append(kinds, flag)
+		}
+	}
+	if len(kinds) > 1 {
+		return cmdutil.FlagErrorf("choose one way to log in: %s cannot be combined", strings.Join(sortStrings(kinds), " and "))
+	}
+	if len(kinds) == 1 {
+		if o.PasswordStdin {
+			return cmdutil.FlagErrorf("--password-stdin cannot be combined with %s, which logs in without a password", kinds[0])
+		}
+		if kinds[0] != "--username-only" && o.User != "" {
+			return cmdutil.FlagErrorf("--user cannot be combined with %s: the credential is the %s itself", kinds[0], strings.TrimPrefix(kinds[0], "--"))
+		}
+		if kinds[0] == "--username-only" && o.User == "" && !o.IO.IsStdinTTY() {
+			return cmdutil.FlagErrorf("--username-only needs --user NAME")
+		}
+	}
+	if o.PasswordStdin && o.Profile.APIKeyStdin {
+		return cmdutil.FlagErrorf("--password-stdin and --api-key-stdin both read standard input: pass the API key with --api-key or PARAGON_API_KEY")
+	}
+	if len(kinds) == 0 && !o.IO.IsStdinTTY() {
+		if o.User == "" {
+			return cmdutil.FlagErrorf("--user is required when standard input is not a terminal")
+		}
+		if !o.PasswordStdin {
+			return cmdutil.FlagErrorf("no terminal to ask for the password: pass it with --password-stdin")
+		}
+	}
+	return nil
+}
+
+func sortStrings(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
+
+// request builds the login request, prompting on a terminal.
+func (o *LoginOptions) request() (client.LoginRequest, error) {
+	ios := o.IO
+	switch {
+	case o.CardID != "":
+		return client.LoginRequest{AuthType: client.AuthCardID, UserID: o.CardID}, nil
+	case o.ShortID != "":
+		return client.LoginRequest{AuthType: client.AuthShortID, UserID: o.ShortID}, nil
+	case o.Email != "":
+		return client.LoginRequest{AuthType: client.AuthEmail, UserID: o.Email}, nil
+	}
+	user := o.User
+	if user == "" {
+		u, err := ios.Prompt("User name: ")
+		if err != nil {
+			return client.LoginRequest{}, fmt.Errorf("reading the user name: %w", err)
+		}
+		if user = strings.TrimSpace(u); user == "" {
+			return client.LoginRequest{}, cmdutil.FlagErrorf("the user name is empty")
+		}
+	}
+	if o.UsernameOnly {
+		return client.LoginRequest{AuthType: client.AuthUsername, UserID: user}, nil
+	}
+	var pw string
+	var err error
+	if o.PasswordStdin {
+		if pw, err = ios.ReadLine(); err != nil {
+			return client.LoginRequest{}, cmdutil.FlagErrorf("--password-stdin: nothing to read on standard input")
+		}
+	} else if pw, err = ios.PromptPassword("Password for " + user + ": "); err != nil {
+		return client.LoginRequest{}, fmt.Errorf("reading the password: %w", err)
+	}
+	if pw == "" {
+		return client.LoginRequest{}, cmdutil.FlagErrorf("the password is empty")
+	}
+	return client.LoginRequest{AuthType: client.AuthPassword, UserID: user, Password: pw}, nil
+}
+
+func loginRun(ctx context.Context, opts *LoginOptions) error {
+	if opts.Getenv(keystore.EnvToken) != "" {
+		return fmt.Errorf("%s is set, and it would win over any login: unset it first (unset %s)", keystore.EnvToken, keystore.EnvToken)
+	}
+	ov, err := opts.Profile.Overrides(opts.IO)
+	if err != nil {
+		return err
+	}
+	s, err := opts.OpenSession(ctx, ov)
+	if err != nil {
+		return err
+	}
+	var devSrc *client.RefreshingSource
+	if !opts.Untrusted {
+		if devSrc, err = deviceSource(ctx, s, opts.Now()); err != nil {
+			return err
+		}
+	}
+	req, err := opts.request()
+	if err != nil {
+		return err
+	}
+	req.Untrusted = opts.Untrusted
+	if devSrc != nil {
+		req.DeviceToken = devSrc
+	}
+	tok, err := s.Client.Login(ctx, req)
+	if err != nil && devSrc != nil && errors.Is(err, client.ErrDeviceNotTrusted) {
+		// The device token is dead (e.g. its refresh token expired): a
+		// re-registration signed with the device key needs no approval.
+		if devSrc, rerr := reRegister(ctx, s, opts); rerr == nil && devSrc != nil {
+			req.DeviceToken = devSrc
+			tok, err = s.Client.Login(ctx, req)
+		}
+	}
+	if err != nil {
+		return s.Explain(err)
+	}
+	if err := s.Save(); err != nil {
+		return err
+	}
+	s.WarnStorage()
+	if err := s.SaveTokens(keystore.UserTokens, tok); err != nil {
+		return err
+	}
+	if err := s.Store.Store.Set(s.Name, keystore.ItemUserName, req.UserID); err != nil {
+		return s.Explain(err)
+	}
+	cs := opts.IO.ColorSchemeStderr()
+	who := req.UserID
+	if req.AuthType != client.AuthPassword && req.AuthType != client.AuthUsername {
+		who = "the user of that credential"
+		_ = s.Store.Store.Delete(s.Name, keystore.ItemUserName) // a card or short ID is a credential: do not keep it as a name
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "%s Logged in to %s as %s (profile %s).\n", cs.SuccessIcon(), s.Profile.Server, cs.Bold(who), s.Name)
+	fmt.Fprintf(opts.IO.ErrOut, "Refresh token stored in %s.\n", s.StorePath())
+	return nil
+}
+
+// deviceSource returns the device token source, finishing a registration
+// that was approved since `device register --no-wait`.
+func deviceSource(ctx context.Context, s *cmdutil.Session, now time.Time) (*client.RefreshingSource, error) {
+	src, err := s.DeviceSource()
+	if err == nil {
+		return src, nil
+	}
+	id, _ := s.DeviceID()
+	if id == "" {
+		return nil, &cmdutil.AuthError{Err: fmt.Errorf("no trusted device for profile %q: register this machine first (or use --untrusted if the API key allows it)", s.Name), Hint: s.Cmd("device register")}
+	}
+	_, ferr := device.Finish(ctx, s, now, false, 0, nil)
+	switch {
+	case errors.Is(ferr, device.ErrStillPending):
+		return nil, device.PendingError(s, id)
+	case ferr != nil:
+		return nil, s.Explain(ferr)
+	}
+	return s.DeviceSource()
+}
+
+// reRegister registers the stored device again, signed with its key, and
+// returns a source with the new device token when the server trusts it at
+// once.
+func reRegister(ctx context.Context, s *cmdutil.Session, opts *LoginOptions) (*client.RefreshingSource, error) {
+	id, err := s.DeviceID()
+	if err != nil || id == "" {
+		return nil, err
+	}
+	key, err := s.DeviceKey()
+	if err != nil || key == nil {
+		return nil, err
+	}
+	typ := s.Profile.DeviceType
+	reg, err := s.Client.Register(ctx, client.RegisterRequest{ClientID: id, ClientType: typ, Description: cmdutil.DefaultDeviceDescription(), Key: key})
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tok, err := s.Client.PollDeviceToken(dctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
+		Progress: func(client.PollEvent) { cancel() }})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SaveTokens(keystore.DeviceTokens, tok); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Renewed the trust of device %s (its token had expired).\n", id)
+	return s.DeviceSource()
+}

@@ -1,0 +1,269 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+// StatusOptions holds what `paragon status` needs.
+type StatusOptions struct {
+	IO          *iostreams.IOStreams
+	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
+	Now         func() time.Time
+	ShowToken   bool
+	JSON        bool
+}
+
+// NewCmdStatus returns `paragon status`.
+func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{IO: f.IOStreams, OpenSession: f.OpenSession, Now: f.Clock}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the profile, its device and login, and check them against the server",
+		Long: `Show the profile in use: its server URLs, where its secrets are kept, the
+device's trust and the user's login with the expiry of each token, then call
+the server (GET /api/v1/account) to check that the login works, refreshing
+the token if needed. Tokens are masked unless --show-token.
+
+Exits 0 when the check passes, 4 when nobody is logged in or the login has
+expired, 1 when the check fails otherwise.`,
+		Example: `  $ paragon status
+  $ paragon status --profile prod --json
+  $ paragon status --show-token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.ShowToken, "show-token", false, "Print the tokens and API key instead of masking them")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	return cmd
+}
+
+type tokenJSON struct {
+	Expiry       *time.Time `json:"token_expiry,omitempty"`
+	RefreshToken bool       `json:"refresh_token_stored"`
+	AccessToken  string     `json:"access_token,omitempty"`
+}
+
+type statusJSON struct {
+	Profile       string `json:"profile"`
+	Server        string `json:"server"`
+	OAuthURL      string `json:"oauth_url"`
+	Store         string `json:"store"`
+	StoreLocation string `json:"store_location"`
+	APIKeySource  string `json:"api_key_source"`
+	APIKey        string `json:"api_key,omitempty"`
+	Device        struct {
+		ID     string `json:"id,omitempty"`
+		Status string `json:"status"`
+		tokenJSON
+	} `json:"device"`
+	User struct {
+		Name        string `json:"name,omitempty"`
+		LoggedIn    bool   `json:"logged_in"`
+		TokenSource string `json:"token_source,omitempty"`
+		tokenJSON
+	} `json:"user"`
+	Check struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	} `json:"check"`
+}
+
+func expiryPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	s, err := opts.OpenSession(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var st statusJSON
+	st.Profile, st.Server, st.OAuthURL = s.Name, s.Profile.Server, s.Profile.OAuthBase()
+	st.Store, st.StoreLocation, st.APIKeySource = s.Store.Name(), s.StorePath(), s.APIKeySource()
+	if opts.ShowToken {
+		st.APIKey = s.Client.APIKey()
+	}
+
+	// The live check first: it may refresh the tokens shown below.
+	var result error
+	src, err := s.UserSource()
+	switch {
+	case err != nil:
+		result = err
+		st.Check.Error = "not logged in"
+	default:
+		if _, cerr := s.Client.Session(src).Account(ctx); cerr != nil {
+			result = s.Explain(cerr)
+			st.Check.Error = result.Error()
+			var ae *cmdutil.AuthError
+			if !errors.As(result, &ae) {
+				result = fmt.Errorf("the check against %s failed: %w", s.Profile.Server, result)
+			}
+		} else {
+			st.Check.OK = true
+		}
+	}
+
+	id, err := s.DeviceID()
+	if err != nil {
+		return err
+	}
+	dev, err := s.StoredDeviceToken()
+	if err != nil {
+		return err
+	}
+	st.Device.ID, st.Device.Status = id, "none"
+	if id != "" {
+		st.Device.Status = "pending"
+	}
+	if dev != nil && id != "" {
+		st.Device.Status = "trusted"
+		st.Device.Expiry, st.Device.RefreshToken = expiryPtr(dev.Expiry), dev.RefreshToken != ""
+		if opts.ShowToken {
+			st.Device.AccessToken = dev.AccessToken
+		}
+	}
+	user, err := s.StoredUserToken()
+	if err != nil {
+		return err
+	}
+	st.User.Name, _ = s.Store.Store.Get(s.Name, keystore.ItemUserName)
+	switch {
+	case s.EnvToken() != "":
+		st.User.LoggedIn, st.User.TokenSource = true, "environment ("+keystore.EnvToken+")"
+		if opts.ShowToken {
+			st.User.AccessToken = s.EnvToken()
+		}
+	case user != nil:
+		st.User.LoggedIn, st.User.TokenSource = true, s.Store.Name()
+		st.User.Expiry, st.User.RefreshToken = expiryPtr(user.Expiry), user.RefreshToken != ""
+		if opts.ShowToken {
+			st.User.AccessToken = user.AccessToken
+		}
+	}
+
+	if opts.JSON {
+		if err := cmdutil.WriteJSON(opts.IO, st); err != nil {
+			return err
+		}
+	} else if opts.IO.IsStdoutTTY() {
+		printStatusTTY(opts, &st)
+	} else {
+		printStatusPlain(opts, &st)
+	}
+	return result
+}
+
+func mask(show bool, v string) string {
+	if show {
+		return v
+	}
+	return "********"
+}
+
+func printStatusTTY(opts *StatusOptions, st *statusJSON) {
+	out, cs, now := opts.IO.Out, opts.IO.ColorScheme(), opts.Now()
+	fmt.Fprintf(out, "Profile %s\n", cs.Bold(st.Profile))
+	fmt.Fprintf(out, "  Server:        %s\n", st.Server)
+	fmt.Fprintf(out, "  OAuth service: %s\n", st.OAuthURL)
+	fmt.Fprintf(out, "  Secrets in:    %s\n", st.StoreLocation)
+	fmt.Fprintf(out, "  API key:       %s (from %s)\n", mask(st.APIKey != "", st.APIKey), st.APIKeySource)
+	switch st.Device.Status {
+	case "none":
+		fmt.Fprintf(out, "  Device:        %s\n", cs.Yellow("none registered"))
+	case "pending":
+		fmt.Fprintf(out, "  Device:        %s %s\n", st.Device.ID, cs.Yellow("waiting for approval"))
+	default:
+		fmt.Fprintf(out, "  Device:        %s %s; token %s\n", st.Device.ID, cs.Green("trusted"), describe(st.Device.tokenJSON, now))
+		if st.Device.AccessToken != "" {
+			fmt.Fprintf(out, "  Device token:  %s\n", st.Device.AccessToken)
+		}
+	}
+	switch {
+	case !st.User.LoggedIn:
+		fmt.Fprintf(out, "  User:          %s\n", cs.Yellow("not logged in"))
+	default:
+		name := st.User.Name
+		if name == "" {
+			name = "(unknown name)"
+		}
+		fmt.Fprintf(out, "  User:          %s; token from %s, %s\n", cs.Bold(name), st.User.TokenSource, describe(st.User.tokenJSON, now))
+		if st.User.AccessToken != "" {
+			fmt.Fprintf(out, "  User token:    %s\n", st.User.AccessToken)
+		}
+	}
+	if st.Check.OK {
+		fmt.Fprintf(out, "  Check:         %s the server accepts the login\n", cs.SuccessIcon())
+	} else {
+		fmt.Fprintf(out, "  Check:         %s %s\n", cs.FailureIcon(), firstLine(st.Check.Error))
+	}
+}
+
+func describe(t tokenJSON, now time.Time) string {
+	d := "no expiry known"
+	if t.Expiry != nil {
+		d = cmdutil.DescribeExpiry(*t.Expiry, now)
+	}
+	if t.RefreshToken {
+		d += ", refresh token stored"
+	}
+	return d
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func printStatusPlain(opts *StatusOptions, st *statusJSON) {
+	out := opts.IO.Out
+	rfc := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	check := "ok"
+	if !st.Check.OK {
+		check = "failed: " + firstLine(st.Check.Error)
+	}
+	rows := [][2]string{
+		{"profile", st.Profile}, {"server", st.Server}, {"oauth_url", st.OAuthURL},
+		{"store", st.Store}, {"store_location", st.StoreLocation},
+		{"api_key", mask(st.APIKey != "", st.APIKey) + " (" + st.APIKeySource + ")"},
+		{"device_id", st.Device.ID}, {"device_status", st.Device.Status}, {"device_token_expiry", rfc(st.Device.Expiry)},
+		{"user", st.User.Name}, {"logged_in", fmt.Sprint(st.User.LoggedIn)}, {"user_token_source", st.User.TokenSource},
+		{"user_token_expiry", rfc(st.User.Expiry)},
+		{"check", check},
+	}
+	if st.Device.AccessToken != "" {
+		rows = append(rows, [2]string{"device_token", st.Device.AccessToken})
+	}
+	if st.User.AccessToken != "" {
+		rows = append(rows, [2]string{"user_token", st.User.AccessToken})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(out, "%s\t%s\n", r[0], r[1])
+	}
+}
