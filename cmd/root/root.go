@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/paragon-cli/paragon/cmd/docs"
 	"github.com/paragon-cli/paragon/cmd/api"
 	"github.com/paragon-cli/paragon/cmd/auth"
 	"github.com/paragon-cli/paragon/cmd/device"
+	"github.com/paragon-cli/paragon/cmd/docs"
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
