@@ -31,6 +31,7 @@ type RunOptions struct {
 	APIKey       string
 	AdminURL     string
 	AdminToken   string
+	SecondAPIKey string
 	NoDeviceKeys bool
 
 	Parallel   int
@@ -90,7 +91,8 @@ do not fail the run; a listed scenario that passes is pointed out so the file
 can be pruned.
 
 --api-key and --admin-token may come from PARAGON_API_KEY and
-PARAGON_ADMIN_TOKEN instead; they are masked in every report.`,
+PARAGON_ADMIN_TOKEN instead; they and --second-api-key are masked in every
+report.`,
 		Example: `  # the built-in suite against the embedded reference server
   $ paragon scenario run
 
@@ -115,7 +117,7 @@ PARAGON_ADMIN_TOKEN instead; they are masked in every report.`,
 				opts.AdminToken = os.Getenv("PARAGON_ADMIN_TOKEN")
 			}
 			if opts.Server == "" {
-				for _, name := range []string{"oauth-url", "api-key", "admin-url", "admin-token"} {
+				for _, name := range []string{"oauth-url", "api-key", "second-api-key", "admin-url", "admin-token"} {
 					if fl.Changed(name) {
 						return cmdutil.FlagErrorf("--%s needs --server: without it the scenarios run against the embedded reference server", name)
 					}
@@ -156,6 +158,7 @@ PARAGON_ADMIN_TOKEN instead; they are masked in every report.`,
 	fl.StringVar(&opts.APIKey, "api-key", "", "API `KEY` for --server (default $PARAGON_API_KEY, else the demo key)")
 	fl.StringVar(&opts.AdminURL, "admin-url", "", "Root `URL` of the reference server's admin API; without it scenarios that need it are skipped")
 	fl.StringVar(&opts.AdminToken, "admin-token", "", "Admin API `TOKEN` (default $PARAGON_ADMIN_TOKEN)")
+	fl.StringVar(&opts.SecondAPIKey, "second-api-key", "", "Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
 	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")
 	fl.IntVar(&opts.Parallel, "parallel", 1, "Run `N` scenarios at once")
 	fl.StringVar(&shard, "shard", "", "Run only shard `I/N` of the selected scenarios (e.g. 2/4)")
@@ -243,7 +246,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	var secrets []string
 	if opts.Server != "" {
 		target = opts.Server
-		secrets = []string{opts.APIKey, opts.AdminToken}
+		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
 	}
 	if opts.ShardCount > 1 {
 		target += fmt.Sprintf(" · shard %d/%d", opts.ShardIndex, opts.ShardCount)
@@ -253,7 +256,8 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	rep, err := opts.Runner(ctx, list, scenarios.RunOptions{
 		Target: scenarios.Target{
 			BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey,
-			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, NoDeviceKeys: opts.NoDeviceKeys,
+			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, SecondAPIKey: opts.SecondAPIKey,
+			NoDeviceKeys: opts.NoDeviceKeys,
 		},
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,

@@ -62,13 +62,13 @@ func TestRunFlags(t *testing.T) {
 		{name: "everything", args: []string{"a.yaml", "dir", "--server", "https://s:7300", "--oauth-url", "https://s:7400",
 			"--api-key", "k1", "--admin-url", "https://s:7300", "--admin-token", "t1", "--parallel", "4", "--shard", "2/4",
 			"--tag", "login", "--tag", "refresh", "--name", "rot", "--name", "^login-", "--fail-fast", "--strict",
-			"--expected-failures", "base.txt", "--report", "junit=j.xml", "--report", "JSON=-", "--report", "tap=t.tap", "--no-device-keys"},
+			"--expected-failures", "base.txt", "--report", "junit=j.xml", "--report", "JSON=-", "--report", "tap=t.tap", "--no-device-keys", "--second-api-key", "k2"},
 			check: func(t *testing.T, o *RunOptions) {
 				if strings.Join(o.Paths, ",") != "a.yaml,dir" || o.Server != "https://s:7300" || o.OAuthURL != "https://s:7400" ||
 					o.APIKey != "k1" || o.AdminURL != "https://s:7300" || o.AdminToken != "t1" || o.Parallel != 4 ||
 					o.ShardIndex != 2 || o.ShardCount != 4 || strings.Join(o.Tags, ",") != "login,refresh" ||
 					strings.Join(o.Names, ",") != "rot,^login-" || !o.FailFast || !o.Strict || o.ExpectedFailures != "base.txt" ||
-					!o.NoDeviceKeys || len(o.Reports) != 3 || o.Reports[1] != (ReportSpec{Format: "json", Path: "-"}) {
+					!o.NoDeviceKeys || o.SecondAPIKey != "k2" || len(o.Reports) != 3 || o.Reports[1] != (ReportSpec{Format: "json", Path: "-"}) {
 					t.Errorf("options %+v", o)
 				}
 			}},
@@ -104,6 +104,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "admin token without admin url", args: []string{"--server", "http://s", "--admin-token", "t"}, wantErr: "--admin-token needs --admin-url"},
 		{name: "admin url without token", args: []string{"--server", "http://s", "--admin-url", "http://s"}, wantErr: "--admin-url needs --admin-token"},
 		{name: "api key without server", args: []string{"--api-key", "k"}, wantErr: "--api-key needs --server"},
+		{name: "second key without server", args: []string{"--second-api-key", "k"}, wantErr: "--second-api-key needs --server"},
 		{name: "oauth url without server", args: []string{"--oauth-url", "http://o"}, wantErr: "--oauth-url needs --server"},
 		{name: "parallel zero", args: []string{"--parallel", "0"}, wantErr: "--parallel must be at least 1"},
 		{name: "parallel not a number", args: []string{"--parallel", "many"}, wantErr: "invalid argument"},
@@ -173,7 +174,7 @@ func withFailure(rep *scenarios.Report) *scenarios.Report {
 		Name: "login-needs-device-token", File: "builtin:login.yaml", Rule: "§2 [doc]", Status: scenarios.Failed, Duration: 4 * time.Millisecond,
 		Steps: []scenarios.StepResult{{Name: "login", Status: scenarios.Failed,
 			Failures: []scenarios.Failure{{Expectation: "status in [403]", Expected: "403", Actual: "200"}},
-			Exchange: &scenarios.Exchange{Request: "POST /api/v1/login\nX-Api-Key: top-secret-key", Response: "HTTP/1.1 200 OK"}}},
+			Exchange: &scenarios.Exchange{Request: "POST /api/v1/login\nX-Api-Key: top-secret-key\nX-Second: second-secret-key", Response: "HTTP/1.1 200 OK"}}},
 	})
 	return rep
 }
@@ -367,7 +368,7 @@ func TestReportsWrittenAndValid(t *testing.T) {
 	dir := t.TempDir()
 	junit, tap := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "out.tap")
 	code, out, errOut, err := runWith(t, false, withFailure(fakeReport()), nil, func(o *RunOptions) {
-		o.Server, o.APIKey = "http://127.0.0.1:1", "top-secret-key"
+		o.Server, o.APIKey, o.SecondAPIKey = "http://127.0.0.1:1", "top-secret-key", "second-secret-key"
 		o.Reports = []ReportSpec{{Format: "junit", Path: junit}, {Format: "json", Path: "-"}, {Format: "tap", Path: tap}}
 	})
 	if code != 1 {
@@ -390,8 +391,8 @@ func TestReportsWrittenAndValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string]string{"stdout": out, "stderr": errOut, "tap": string(tapData), "junit": string(junitData)} {
-		if strings.Contains(data, "top-secret-key") {
-			t.Errorf("the API key leaked into %s", name)
+		if strings.Contains(data, "top-secret-key") || strings.Contains(data, "second-secret-key") {
+			t.Errorf("an API key leaked into %s", name)
 		}
 	}
 	if !strings.Contains(string(junitData), "X-Api-Key: to****") {
