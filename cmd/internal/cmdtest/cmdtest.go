@@ -152,3 +152,11 @@ func Execute(ctx context.Context, cmd *cobra.Command, args ...string) error {
 	_, err := cmd.ExecuteContextC(ctx)
 	return err
 }
+
+// DeleteDeviceTokens removes the stored device tokens (a registration not
+// yet exchanged).
+func (e *Env) DeleteDeviceTokens(t *testing.T, profile string) {
+	t.Helper()
+	e.Store.Delete(profile, keystore.ItemDeviceAccessToken)
+	e.Store.Delete(profile, keystore.ItemDeviceRefreshToken)
+}

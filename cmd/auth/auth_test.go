@@ -1,0 +1,394 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdtest"
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+var bg = context.Background()
+
+func TestLoginFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		tty     bool
+		args    []string
+		wantErr string
+		check   func(*LoginOptions) bool
+	}{
+		{name: "script", args: []string{"--user", "alice", "--password-stdin"}, check: func(o *LoginOptions) bool { return o.User == "alice" && o.PasswordStdin }},
+		{name: "terminal prompts", tty: true, check: func(o *LoginOptions) bool { return o.User == "" }},
+		{name: "card", args: []string{"--card-id", "CARD-1", "--untrusted"}, check: func(o *LoginOptions) bool { return o.CardID == "CARD-1" && o.Untrusted }},
+		{name: "username only", args: []string{"--username-only", "-u", "bob"}, check: func(o *LoginOptions) bool { return o.UsernameOnly && o.User == "bob" }},
+		{name: "profile flags", args: []string{"-u", "a", "--password-stdin", "--server", "http://x:1", "--api-key", "k"}, check: func(o *LoginOptions) bool {
+			return o.Profile.Server == "http://x:1" && o.Profile.APIKey == "k"
+		}},
+		{name: "two kinds", args: []string{"--card-id", "c", "--short-id", "s"}, wantErr: "choose one way to log in: --card-id and --short-id cannot be combined"},
+		{name: "card with password", args: []string{"--card-id", "c", "--password-stdin"}, wantErr: "--password-stdin cannot be combined with --card-id"},
+		{name: "email with user", args: []string{"--email", "a@b", "--user", "a"}, wantErr: "--user cannot be combined with --email"},
+		{name: "username-only without user", args: []string{"--username-only"}, wantErr: "--username-only needs --user NAME"},
+		{name: "no user without terminal", args: []string{"--password-stdin"}, wantErr: "--user is required when standard input is not a terminal"},
+		{name: "no password without terminal", args: []string{"--user", "alice"}, wantErr: "pass it with --password-stdin"},
+		{name: "stdin twice", args: []string{"--user", "a", "--password-stdin", "--api-key-stdin"}, wantErr: "both read standard input"},
+		{name: "key twice", args: []string{"--user", "a", "--password-stdin", "--api-key", "k", "--api-key-stdin"}, wantErr: "--api-key and --api-key-stdin cannot be combined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := cmdtest.New(t, tt.tty)
+			var got *LoginOptions
+			err := cmdtest.Execute(bg, NewCmdLogin(e.F, func(_ context.Context, o *LoginOptions) error { got = o; return nil }), tt.args...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+					t.Fatalf("err %v (exit %d), want usage error %q", err, cmdutil.ExitCode(err), tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(got) {
+				t.Fatalf("err %v opts %+v", err, got)
+			}
+		})
+	}
+}
+
+const tokenAnswer = `{"token":{"access_token":"user-at","refresh_token":"user-rt","expires_in":3600,"token_type":"Bearer"}}`
+
+func withDevice(t *testing.T, tty bool) *cmdtest.Env {
+	e := cmdtest.New(t, tty)
+	e.IO.SetNoColor(true)
+	e.AddProfile(t, "default")
+	e.SetDevice(t, "default")
+	return e
+}
+
+func stubLogin(t *testing.T, e *cmdtest.Env, wantForm map[string]string, wantAuth string) {
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", func(r *http.Request) (*http.Response, error) {
+		r.ParseForm()
+		for k, v := range wantForm {
+			if r.PostForm.Get(k) != v {
+				t.Errorf("login form %s=%q, want %q", k, r.PostForm.Get(k), v)
+			}
+		}
+		if r.Header.Get("Authorization") != wantAuth || r.Header.Get("X-Api-Key") != cmdtest.APIKey {
+			t.Errorf("login headers %v", r.Header)
+		}
+		if r.PostForm.Get("password") == "wrong" {
+			return httpmock.NewStringResponse(401, `{"error":"invalid_credentials"}`), nil
+		}
+		return httpmock.NewStringResponse(200, tokenAnswer), nil
+	})
+}
+
+func checkLoggedIn(t *testing.T, e *cmdtest.Env, user string) {
+	t.Helper()
+	tok, err := keystore.LoadTokens(e.Store, "default", keystore.UserTokens)
+	if err != nil || tok.AccessToken != "user-at" || tok.RefreshToken != "user-rt" || !tok.Expiry.Equal(e.Now.Add(time.Hour)) {
+		t.Errorf("stored user tokens %+v, %v", tok, err)
+	}
+	if got := e.Get("default", keystore.ItemUserName); got != user {
+		t.Errorf("stored user name %q, want %q", got, user)
+	}
+}
+
+func TestLoginPasswordStdin(t *testing.T) {
+	e := withDevice(t, false)
+	stubLogin(t, e, map[string]string{"authtype": "0", "userid": "alice", "password": "wonderland"}, "Bearer device-at")
+	e.In.WriteString("wonderland\n")
+	if err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--user", "alice", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	checkLoggedIn(t, e, "alice")
+	want := "✓ Logged in to " + cmdtest.Server + " as alice (profile default).\nRefresh token stored in memory.\n"
+	if e.ErrOut.String() != want || e.Out.Len() != 0 {
+		t.Errorf("stderr %q\nwant   %q\nstdout %q", e.ErrOut, want, e.Out)
+	}
+	if strings.Contains(e.ErrOut.String(), "user-at") || strings.Contains(e.ErrOut.String(), "wonderland") {
+		t.Error("a secret was printed")
+	}
+}
+
+func TestLoginPromptsOnTTY(t *testing.T) {
+	e := withDevice(t, true)
+	stubLogin(t, e, map[string]string{"authtype": "0", "userid": "alice", "password": "wonderland"}, "Bearer device-at")
+	e.In.WriteString("alice\n")
+	e.IO.SetPasswordReader(func() ([]byte, error) { return []byte("wonderland"), nil })
+	if err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil)); err != nil {
+		t.Fatal(err)
+	}
+	checkLoggedIn(t, e, "alice")
+	if !strings.HasPrefix(e.ErrOut.String(), "User name: Password for alice: \n✓ Logged in") {
+		t.Errorf("stderr %q", e.ErrOut)
+	}
+}
+
+func TestLoginWrongPassword(t *testing.T) {
+	e := withDevice(t, false)
+	stubLogin(t, e, nil, "Bearer device-at")
+	e.In.WriteString("wrong\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--user", "alice", "--password-stdin")
+	if err == nil || err.Error() != "wrong user name or password (the server refused the credentials); try again" || cmdutil.ExitCode(err) != cmdutil.ExitFailure {
+		t.Fatalf("err %v", err)
+	}
+	if e.Get("default", keystore.ItemUserRefreshToken) != "" {
+		t.Error("tokens stored after a failed login")
+	}
+}
+
+func TestLoginTooManyAttempts(t *testing.T) {
+	e := withDevice(t, false)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", func(*http.Request) (*http.Response, error) {
+		r := httpmock.NewStringResponse(429, `{"error":"too_many_attempts"}`)
+		r.Header.Set("Retry-After", "60")
+		return r, nil
+	})
+	e.In.WriteString("x\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--user", "alice", "--password-stdin")
+	if err == nil || err.Error() != "too many failed logins for this user; try again in 1m0s" {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLoginInsecureKinds(t *testing.T) {
+	tests := []struct {
+		args []string
+		form map[string]string
+	}{
+		{[]string{"--card-id", "CARD-0001"}, map[string]string{"authtype": "1", "userid": "CARD-0001"}},
+		{[]string{"--short-id", "1001"}, map[string]string{"authtype": "2", "userid": "1001"}},
+		{[]string{"--username-only", "--user", "alice"}, map[string]string{"authtype": "3", "userid": "alice"}},
+		{[]string{"--email", "alice@example.com"}, map[string]string{"authtype": "4", "userid": "alice@example.com"}},
+	}
+	for _, tt := range tests {
+		e := withDevice(t, false)
+		stubLogin(t, e, tt.form, "Bearer device-at")
+		if err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), tt.args...); err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if tt.form["authtype"] == "1" && e.Get("default", keystore.ItemUserName) != "" {
+			t.Error("a card ID was stored as the user name")
+		}
+	}
+}
+
+func TestLoginInsecureNotAllowed(t *testing.T) {
+	e := withDevice(t, false)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", httpmock.NewStringResponder(403, `{"error":"insecure_credentials_not_allowed"}`))
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--email", "alice@example.com")
+	if err == nil || !strings.Contains(err.Error(), "does not allow logging in with a card ID") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLoginUntrustedNewProfile(t *testing.T) {
+	e := cmdtest.New(t, false)
+	stubLogin(t, e, map[string]string{"userid": "alice"}, "")
+	e.In.WriteString("wonderland\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--untrusted", "--server", cmdtest.Server, "--api-key", cmdtest.APIKey, "-u", "alice", "--password-stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLoggedIn(t, e, "alice")
+	if p, ok := e.Config(t).Profile("default"); !ok || p.Server != cmdtest.Server {
+		t.Errorf("profile not created: %+v", p)
+	}
+}
+
+func TestLoginRefusesWithEnvToken(t *testing.T) {
+	e := withDevice(t, false)
+	e.Vars[keystore.EnvToken] = "x"
+	e.In.WriteString("pw\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin")
+	if err == nil || !strings.Contains(err.Error(), "PARAGON_TOKEN is set, and it would win over any login: unset it first") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLoginWithoutDevice(t *testing.T) {
+	e := cmdtest.New(t, false)
+	e.AddProfile(t, "prod")
+	e.F.Globals.Profile = "prod"
+	e.In.WriteString("pw\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin")
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), "run: paragon device register --profile prod") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLoginDeviceNotApprovedYet(t *testing.T) {
+	e := cmdtest.New(t, false)
+	e.AddProfile(t, "default")
+	e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
+	e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"authorization_pending"}`))
+	e.In.WriteString("pw\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin")
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), "is waiting for approval") || !strings.Contains(err.Error(), cmdtest.Server+"/admin") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLoginFinishesApprovedRegistration(t *testing.T) {
+	e := cmdtest.New(t, false)
+	e.AddProfile(t, "default")
+	e.SetDevice(t, "default")
+	e.DeleteDeviceTokens(t, "default")
+	e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
+		httpmock.NewStringResponder(200, `{"access_token":"fresh-device-at","refresh_token":"d-rt","expires_in":3600}`))
+	stubLogin(t, e, map[string]string{"userid": "alice"}, "Bearer fresh-device-at")
+	e.In.WriteString("pw\n")
+	if err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	checkLoggedIn(t, e, "alice")
+}
+
+func TestLoginServerDown(t *testing.T) {
+	e := withDevice(t, false)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", httpmock.ConnectionFailure)
+	e.In.WriteString("pw\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin")
+	if err == nil || cmdutil.ExitCode(err) != cmdutil.ExitFailure {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		e := withDevice(t, false)
+		e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+		e.Store.Set("default", keystore.ItemUserName, "alice")
+		args := []string{}
+		if all {
+			args = append(args, "--all")
+		}
+		if err := cmdtest.Execute(bg, NewCmdLogout(e.F, nil), args...); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range userItems {
+			if e.Get("default", it) != "" {
+				t.Errorf("%s kept", it)
+			}
+		}
+		if deviceKept := e.Get("default", keystore.ItemDeviceID) != ""; deviceKept == all {
+			t.Errorf("--all=%v: device kept=%v", all, deviceKept)
+		}
+		if e.Get("default", keystore.ItemAPIKey) == "" {
+			t.Error("logout removed the API key")
+		}
+		if !strings.HasPrefix(e.ErrOut.String(), "✓ Logged out alice (profile default).\n") {
+			t.Errorf("stderr %q", e.ErrOut)
+		}
+	}
+	e := withDevice(t, false)
+	if err := cmdtest.Execute(bg, NewCmdLogout(e.F, nil)); err != nil || e.ErrOut.String() != "Profile default was not logged in.\n" {
+		t.Errorf("logout when logged out: %v %q", err, e.ErrOut)
+	}
+}
+
+func TestToken(t *testing.T) {
+	e := withDevice(t, false)
+	e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil)); err != nil || e.Out.String() != "u-at\n" {
+		t.Fatalf("token: %v %q", err, e.Out)
+	}
+	e.Out.Reset()
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--device"); err != nil || e.Out.String() != "device-at\n" {
+		t.Fatalf("token --device: %v %q", err, e.Out)
+	}
+}
+
+func TestTokenRefreshesExpired(t *testing.T) {
+	e := withDevice(t, false)
+	e.SetUserTokens(t, "default", "old", "old-rt", e.Now.Add(-time.Hour))
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
+		httpmock.NewStringResponder(200, `{"access_token":"new","refresh_token":"new-rt","expires_in":3600}`))
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil)); err != nil || e.Out.String() != "new\n" {
+		t.Fatalf("token: %v %q", err, e.Out)
+	}
+	if e.Get("default", keystore.ItemUserRefreshToken) != "new-rt" {
+		t.Error("rotated refresh token not saved")
+	}
+}
+
+func TestTokenNotLoggedIn(t *testing.T) {
+	e := withDevice(t, false)
+	err := cmdtest.Execute(bg, NewCmdToken(e.F, nil))
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), "run: paragon login") || e.Out.Len() != 0 {
+		t.Fatalf("err %v stdout %q", err, e.Out)
+	}
+}
+
+func TestTokenExpiredLogin(t *testing.T) {
+	e := withDevice(t, false)
+	e.SetUserTokens(t, "default", "old", "old-rt", e.Now.Add(-time.Hour))
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"invalid_grant"}`))
+	err := cmdtest.Execute(bg, NewCmdToken(e.F, nil))
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), "log in again") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	exp := time.Date(2026, 11, 26, 13, 0, 0, 0, time.UTC)
+	local := exp.Local().Format("2006-01-02 15:04:05 MST")
+	tests := []struct {
+		name     string
+		tty      bool
+		args     []string
+		loggedIn bool
+		account  httpmock.Responder
+		wantOut  string
+		wantCode int
+	}{
+		{name: "tty", tty: true, loggedIn: true, account: httpmock.NewStringResponder(200, `{}`),
+			wantOut: "Profile default\n  Server:        " + cmdtest.Server + "\n  OAuth service: " + cmdtest.Server + "\n  Secrets in:    memory\n  API key:       ******** (from memory)\n" +
+				"  Device:        " + cmdtest.DeviceID + " trusted; token valid until " + local + " (in 1h0m0s), refresh token stored\n" +
+				"  User:          alice; token from memory, valid until " + local + " (in 1h0m0s), refresh token stored\n  Check:         ✓ the server accepts the login\n"},
+		{name: "piped", loggedIn: true, account: httpmock.NewStringResponder(200, `{}`),
+			wantOut: "profile\tdefault\nserver\t" + cmdtest.Server + "\noauth_url\t" + cmdtest.Server + "\nstore\tmemory\nstore_location\tmemory\napi_key\t******** (memory)\n" +
+				"device_id\t" + cmdtest.DeviceID + "\ndevice_status\ttrusted\ndevice_token_expiry\t2026-11-26T13:00:00Z\nuser\talice\nlogged_in\ttrue\nuser_token_source\tmemory\nuser_token_expiry\t2026-11-26T13:00:00Z\ncheck\tok\n"},
+		{name: "show token", args: []string{"--show-token"}, loggedIn: true, account: httpmock.NewStringResponder(200, `{}`),
+			wantOut: "profile\tdefault\nserver\t" + cmdtest.Server + "\noauth_url\t" + cmdtest.Server + "\nstore\tmemory\nstore_location\tmemory\napi_key\t" + cmdtest.APIKey + " (memory)\n" +
+				"device_id\t" + cmdtest.DeviceID + "\ndevice_status\ttrusted\ndevice_token_expiry\t2026-11-26T13:00:00Z\nuser\talice\nlogged_in\ttrue\nuser_token_source\tmemory\nuser_token_expiry\t2026-11-26T13:00:00Z\ncheck\tok\ndevice_token\tdevice-at\nuser_token\tu-at\n"},
+		{name: "json", args: []string{"--json"}, loggedIn: true, account: httpmock.NewStringResponder(200, `{}`),
+			wantOut: `{"profile":"default","server":"` + cmdtest.Server + `","oauth_url":"` + cmdtest.Server + `","store":"memory","store_location":"memory","api_key_source":"memory",` +
+				`"device":{"id":"` + cmdtest.DeviceID + `","status":"trusted","token_expiry":"2026-11-26T13:00:00Z","refresh_token_stored":true},` +
+				`"user":{"name":"alice","logged_in":true,"token_source":"memory","token_expiry":"2026-11-26T13:00:00Z","refresh_token_stored":true},"check":{"ok":true}}` + "\n"},
+		{name: "not logged in", wantCode: cmdutil.ExitAuth},
+		{name: "check fails", loggedIn: true, account: httpmock.NewStringResponder(500, `{"error":"server_error"}`), wantCode: cmdutil.ExitFailure},
+		{name: "login revoked", loggedIn: true, account: httpmock.NewStringResponder(401, `{"error":"invalid_token"}`), wantCode: cmdutil.ExitAuth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := withDevice(t, tt.tty)
+			if tt.loggedIn {
+				e.SetUserTokens(t, "default", "u-at", "u-rt", exp)
+				e.Store.Set("default", keystore.ItemUserName, "alice")
+			}
+			if tt.account != nil {
+				e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/account", tt.account)
+			}
+			if tt.name == "login revoked" {
+				e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"invalid_grant"}`))
+			}
+			err := cmdtest.Execute(bg, NewCmdStatus(e.F, nil), tt.args...)
+			if cmdutil.ExitCode(err) != tt.wantCode {
+				t.Fatalf("exit %d (%v), want %d", cmdutil.ExitCode(err), err, tt.wantCode)
+			}
+			if tt.wantOut != "" && e.Out.String() != tt.wantOut {
+				t.Errorf("stdout\n%q\nwant\n%q", e.Out, tt.wantOut)
+			}
+			if tt.wantCode != 0 && !strings.Contains(e.Out.String(), "check\tfailed") {
+				t.Errorf("failed check not shown: %q", e.Out)
+			}
+		})
+	}
+}
