@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -45,7 +44,7 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
 	}
 	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "List only scenarios with this `TAG` (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Names, "name", nil, "List only scenarios whose name contains or matches this `PATTERN` (repeatable)")
-	cmd.Flags().BoolVar(&opts.JSON, "json", false, "Print JSON")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
 
@@ -80,9 +79,7 @@ func listRun(opts *ListOptions) error {
 				Severity: sev, Needs: append([]string{}, s.Needs...), Tags: append([]string{}, s.Tags...),
 			})
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return cmdutil.WriteJSON(opts.IO, entries)
 	}
 	if !opts.IO.IsStdoutTTY() {
 		for _, s := range list {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +46,9 @@ type RunOptions struct {
 	ExpectedFailures string // baseline file
 	Reports          []ReportSpec
 
+	// HTTPClient builds the client for an outside server (--cacert,
+	// --insecure, --debug); nil: the runner's default client.
+	HTTPClient func() (*http.Client, error)
 	// Runner runs the scenarios (scenarios.Run; tests replace it).
 	Runner func(context.Context, []*scenarios.Scenario, scenarios.RunOptions) (*scenarios.Report, error)
 	// Spin is the terminal spinner's frame interval (0: no animation).
@@ -66,7 +70,12 @@ var reportWriters = map[string]func(io.Writer, *scenarios.Report) error{
 // NewCmdRun returns `paragon scenario run`. runF replaces the run function
 // in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Runner: scenarios.Run, Spin: 80 * time.Millisecond}
+	opts := &RunOptions{
+		IO:         f.IOStreams,
+		HTTPClient: func() (*http.Client, error) { return f.HTTPClient("") },
+		Runner:     scenarios.Run,
+		Spin:       80 * time.Millisecond,
+	}
 	var shard string
 	var reports []string
 	cmd := &cobra.Command{
@@ -244,6 +253,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	})
 	target := "embedded reference server"
 	var secrets []string
+	var hc *http.Client
+	if opts.Server != "" && opts.HTTPClient != nil {
+		if hc, err = opts.HTTPClient(); err != nil {
+			return err
+		}
+	}
 	if opts.Server != "" {
 		target = opts.Server
 		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
@@ -257,7 +272,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Target: scenarios.Target{
 			BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey,
 			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, SecondAPIKey: opts.SecondAPIKey,
-			NoDeviceKeys: opts.NoDeviceKeys,
+			NoDeviceKeys: opts.NoDeviceKeys, HTTPClient: hc,
 		},
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -561,4 +562,32 @@ func TestRunBuiltinSuiteOnEmbeddedServer(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	validateJUnit(t, junit)
+}
+
+// An outside server's client comes from the factory, so the global --cacert
+// and --insecure flags apply to it.
+func TestRunUsesFactoryHTTPClient(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"version":"test"}`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	srv.StartTLS()
+	defer srv.Close()
+	suite := suiteFor(t, "version-over-tls")
+	for _, insecure := range []bool{false, true} {
+		ios, _, out, errOut := iostreams.Test()
+		f := &cmdutil.Factory{IOStreams: ios, Globals: cmdutil.GlobalOptions{Insecure: insecure}}
+		cmd := NewCmdRun(f, nil)
+		cmd.SetArgs([]string{suite, "--server", srv.URL})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(context.Background())
+		want := cmdutil.ExitUnreachable // a certificate nobody trusts
+		if insecure {
+			want = cmdutil.ExitOK
+		}
+		if code := cmdutil.ExitCode(err); code != want {
+			t.Errorf("insecure=%v: exit %d, want %d (err %v)\n%s\n%s", insecure, code, want, err, out, errOut)
+		}
+	}
 }
