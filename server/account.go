@@ -86,11 +86,12 @@ func DemoAccount() *Account {
 	return &Account{
 		Settings: DefaultSettings(),
 		Keys: []Key{{
-			Name:       DemoKeyName,
-			Value:      DemoKeyValue,
-			Type:       "general",
-			Active:     true,
-			AllowedIPs: []string{},
+			Name:        DemoKeyName,
+			Value:       DemoKeyValue,
+			Type:        "general",
+			Active:      true,
+			AllowedIPs:  []string{},
+			Permissions: []string{},
 		}},
 		Users: []User{
 			{Username: "alice", Password: "wonderland", FullName: "Alice Liddell", Email: "alice@example.com", CardID: "CARD-0001", ShortID: "1001"},

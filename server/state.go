@@ -16,6 +16,11 @@ import (
 // invalid_grant without revoking the family).
 const maxSpentPerFamily = 64
 
+// maxAccessPerFamily bounds how many live access tokens a family keeps: the
+// newest few stay valid until they expire (so requests in flight during a
+// refresh still pass), older ones are forgotten and answer invalid_token.
+const maxAccessPerFamily = 8
+
 // apiKey is a key with its parsed fields.
 type apiKey struct {
 	Key
@@ -291,15 +296,15 @@ func (st *state) dropFamily(f *family) Record {
 // reports whether the family has nothing live left.
 func (st *state) prune(f *family, now time.Time) (dead bool) {
 	access := f.Access[:0]
-	for _, a := range f.Access {
-		if now.Before(a.Expires) {
+	for i, a := range f.Access {
+		if now.Before(a.Expires) && len(f.Access)-i <= maxAccessPerFamily {
 			access = append(access, a)
 		} else {
 			delete(st.tokens, [32]byte(a.Hash))
 		}
 	}
 	f.Access = access
-	refresh := f.Refresh[:0]
+	refresh := make([]refreshEntry, 0, len(f.Refresh))
 	spent := 0
 	for i := len(f.Refresh) - 1; i >= 0; i-- {
 		rt := f.Refresh[i]
