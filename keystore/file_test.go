@@ -6,11 +6,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// skipOnWindows skips tests of Unix file modes.
+func skipOnWindows(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix file modes: Windows protects the file with the profile directory's ACL")
+	}
+}
 
 func newTestFile(t *testing.T) *File {
 	t.Helper()
@@ -42,6 +50,7 @@ func noTemps(t *testing.T, s *File) {
 }
 
 func TestFileModes(t *testing.T) {
+	skipOnWindows(t)
 	s := newTestFile(t)
 	if err := s.Set("p", ItemAPIKey, "k"); err != nil {
 		t.Fatal(err)
@@ -63,6 +72,7 @@ func TestFileModes(t *testing.T) {
 }
 
 func TestFileRefusesGroupOrOtherAccess(t *testing.T) {
+	skipOnWindows(t)
 	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o602} {
 		t.Run(fmt.Sprintf("%#o", mode), func(t *testing.T) {
 			s := newTestFile(t)

@@ -21,7 +21,7 @@ import (
 )
 
 // Hooks keeps the tokens of one kind (user or device) of one profile in a
-// Store. The zero LockDir means keystore.DefaultDir(). A Hooks value is
+// Store. A Hooks value is
 // safe for concurrent use if its Store is.
 type Hooks struct {
 	Store   keystore.Store
@@ -29,15 +29,21 @@ type Hooks struct {
 	Kind    keystore.TokenKind
 	// LockDir is where <profile>.lock lives; "" means keystore.DefaultDir().
 	LockDir string
+	// LockFunc, if set, replaces keystore.LockDir (e.g. a CLI factory's
+	// injectable lock); it has keystore.Lock's signature.
+	LockFunc func(ctx context.Context, profile string) (unlock func() error, err error)
 }
 
 // Lock takes the cross-process refresh lock of the profile, honouring ctx
 // (client.SourceConfig.Lock).
 func (h Hooks) Lock(ctx context.Context) (unlock func(), err error) {
 	var u func() error
-	if h.LockDir == "" {
+	switch {
+	case h.LockFunc != nil:
+		u, err = h.LockFunc(ctx, h.Profile)
+	case h.LockDir == "":
 		u, err = keystore.Lock(ctx, h.Profile)
-	} else {
+	default:
 		u, err = keystore.LockDir(ctx, h.LockDir, h.Profile)
 	}
 	if err != nil {

@@ -63,6 +63,22 @@ func TestLockHookExcludesAndHonoursContext(t *testing.T) {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
 	unlock2()
+
+	// A LockFunc replaces the file lock.
+	var asked string
+	h.LockFunc = func(ctx context.Context, profile string) (func() error, error) {
+		asked = profile
+		return func() error { return nil }, nil
+	}
+	u, err := h.Lock(context.Background())
+	if err != nil || asked != "p" {
+		t.Fatalf("LockFunc not used: %q, %v", asked, err)
+	}
+	u()
+	h.LockFunc = func(context.Context, string) (func() error, error) { return nil, errors.New("no lock for you") }
+	if _, err := h.Lock(context.Background()); err == nil {
+		t.Error("LockFunc error dropped")
+	}
 }
 
 // seedExpired stores an access token that expired an hour ago and the live
