@@ -556,7 +556,7 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 			res.Status = Warning
 		}
 	}
-	if !r.t.embedded && (r.sc.Given != nil || contains(r.sc.Needs, NeedAdmin)) {
+	if !r.t.embedded && changesServer(r.sc) {
 		sr := r.adminStep(ctx, "reset the server", func() (*exchange, error) {
 			return r.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
 		})

@@ -174,6 +174,14 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	if t.caps[NeedAdmin] && !t.embedded {
+		// start from the server's start state: earlier runs may have changed it
+		sr := newScenarioRun(t, &Scenario{})
+		res := sr.adminStep(ctx, "reset", func() (*exchange, error) { return sr.admin(ctx, http.MethodPost, "/admin/api/reset", nil) })
+		if res.Status != Passed {
+			return nil, fmt.Errorf("resetting the server at %s before the run failed: %s%s", t.admin, res.Error, failureText(res.Failures))
+		}
+	}
 	rep := &Report{Target: "embedded reference server", Started: start, Scenarios: make([]ScenarioResult, len(list))}
 	if !t.embedded {
 		rep.Target = t.base
@@ -256,7 +264,6 @@ type embeddedEnv struct {
 	srv     *httptest.Server
 	release func()
 	token   string
-	used    bool
 }
 
 func (e *embeddedEnv) close() {
@@ -317,16 +324,35 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 		tt.base, tt.oauth, tt.admin, tt.adminToken = env.srv.URL, env.srv.URL, env.srv.URL, env.token
 		tt.client = env.srv.Client()
 	} else {
-		changes := sc.Given != nil || contains(sc.Needs, NeedAdmin)
-		if changes {
+		if changesServer(sc) {
+			// Alone on the server, reset before (in run) and after, so that
+			// the scenarios that cannot reset find it in its start state.
 			shared.Lock()
 			defer shared.Unlock()
-		} else {
-			shared.RLock()
-			defer shared.RUnlock()
+			sr := newScenarioRun(&tt, sc)
+			res := sr.run(ctx, onStep)
+			after := sr.adminStep(ctx, "reset the server afterwards", func() (*exchange, error) {
+				return sr.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
+			})
+			if after.Status != Passed {
+				res.Steps = append(res.Steps, after)
+				onStep(after)
+				if res.Status == Passed {
+					res.Status = Failed
+				}
+			}
+			return res
 		}
+		shared.RLock()
+		defer shared.RUnlock()
 	}
 	return newScenarioRun(&tt, sc).run(ctx, onStep)
+}
+
+// changesServer reports whether a scenario changes the server's state
+// through the admin API (and so resets it first).
+func changesServer(sc *Scenario) bool {
+	return sc.Given != nil || contains(sc.Needs, NeedAdmin)
 }
 
 func contains(list []string, s string) bool {
@@ -462,4 +488,12 @@ func usesRSA(list []*Scenario) bool {
 		}
 	}
 	return false
+}
+
+func failureText(fs []Failure) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s: got %s", f.Expectation, f.Actual)
+	}
+	return b.String()
 }

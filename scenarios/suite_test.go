@@ -44,12 +44,3 @@ func TestBuiltinSuitePassesOnReferenceServer(t *testing.T) {
 	}
 	t.Logf("%d scenarios in %v", len(rep.Scenarios), rep.Duration)
 }
-
-func TestTimes(t *testing.T) {
-	list, _ := Builtin()
-	rep, _ := Run(context.Background(), list, RunOptions{Parallel: 1})
-	for _, r := range rep.Scenarios {
-		t.Logf("%v %s %s", r.Duration, r.Status, r.Name)
-	}
-	t.Log(rep.Duration)
-}

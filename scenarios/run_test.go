@@ -1,0 +1,328 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/paragon-cli/paragon/server"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func builtin(t *testing.T) []*Scenario {
+	t.Helper()
+	list, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func names(list []*Scenario) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = s.Name
+	}
+	return out
+}
+
+func TestSelect(t *testing.T) {
+	list := builtin(t)
+	got := Select(list, Selection{Tags: []string{"signatures"}})
+	if len(got) == 0 {
+		t.Fatal("no scenario tagged signatures")
+	}
+	for _, s := range got {
+		if !slices.Contains(s.Tags, "signatures") {
+			t.Errorf("%s selected without the tag", s.Name)
+		}
+	}
+	got = Select(list, Selection{Names: []string{"refresh-grace-*", "login-with-get"}})
+	if want := []string{"login-with-get", "refresh-grace-period", "refresh-grace-period-over"}; !slices.Equal(names(got), want) {
+		t.Errorf("names: %q", names(got))
+	}
+	// shards: disjoint, together everything, the same on every call, balanced
+	seen := map[string]int{}
+	for i := 1; i <= 3; i++ {
+		shard := Select(list, Selection{ShardIndex: i, ShardCount: 3})
+		if again := Select(list, Selection{ShardIndex: i, ShardCount: 3}); !slices.Equal(names(shard), names(again)) {
+			t.Errorf("shard %d is not deterministic", i)
+		}
+		if n := len(shard); n < len(list)/3 || n > len(list)/3+1 {
+			t.Errorf("shard %d has %d of %d", i, n, len(list))
+		}
+		for _, s := range shard {
+			seen[s.Name]++
+		}
+	}
+	for _, s := range list {
+		if seen[s.Name] != 1 {
+			t.Errorf("%s is in %d shards", s.Name, seen[s.Name])
+		}
+	}
+	if got := Select(list, Selection{Tags: []string{"keys"}, ShardIndex: 2, ShardCount: 2}); len(got) == 0 || len(got) > len(Select(list, Selection{Tags: []string{"keys"}})) {
+		t.Errorf("tag and shard: %d", len(got))
+	}
+}
+
+func TestParallelGivesTheSameResults(t *testing.T) {
+	list := builtin(t)
+	one, err := Run(context.Background(), list, RunOptions{Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, err := Run(context.Background(), list, RunOptions{Parallel: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range list {
+		a, b := one.Scenarios[i], four.Scenarios[i]
+		if a.Name != list[i].Name || b.Name != list[i].Name || a.Status != b.Status || a.Status != Passed {
+			t.Errorf("%d: %s %s / %s %s", i, a.Name, a.Status, b.Name, b.Status)
+		}
+	}
+	if one.Target != "embedded reference server" {
+		t.Errorf("target %q", one.Target)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	list := Select(builtin(t), Selection{Tags: []string{"refresh"}})
+	var started, finished, steps int
+	inCall := false
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 3, OnEvent: func(e Event) {
+		if inCall {
+			t.Error("OnEvent called concurrently")
+		}
+		inCall = true
+		defer func() { inCall = false }()
+		if e.Total != len(list) || e.Scenario != list[e.Index] {
+			t.Errorf("event %+v", e)
+		}
+		switch e.Kind {
+		case ScenarioStarted:
+			started++
+		case StepFinished:
+			steps++
+			if e.Step == nil {
+				t.Error("step event without a step")
+			}
+		case ScenarioFinished:
+			finished++
+			if e.Result == nil || e.Result.Name != e.Scenario.Name {
+				t.Errorf("finished event %+v", e)
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, r := range rep.Scenarios {
+		want += len(r.Steps)
+	}
+	if started != len(list) || finished != len(list) || steps != want {
+		t.Errorf("started %d finished %d steps %d (want %d, %d)", started, finished, steps, len(list), want)
+	}
+}
+
+func TestFailFastSkipsTheRest(t *testing.T) {
+	list := builtin(t)
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 1, FailFast: true, Target: Target{Wrap: acceptsLoginWithoutDeviceToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := -1
+	for i, r := range rep.Scenarios {
+		if r.Status == Failed {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatal("nothing failed")
+	}
+	for _, r := range rep.Scenarios[first+1:] {
+		if r.Status != Skipped || r.Reason != "fail-fast" {
+			t.Fatalf("%s after the first failure: %s %q", r.Name, r.Status, r.Reason)
+		}
+	}
+}
+
+// startServer runs a reference server as an outside target would be.
+func startServer(t *testing.T, fake bool) (*httptest.Server, string) {
+	t.Helper()
+	s, err := server.New(server.Options{FakeClock: fake, PasswordCost: bcrypt.MinCost, AdminToken: "outside-admin-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = s.Close()
+	})
+	return srv, "outside-admin-token"
+}
+
+func TestOutsideTarget(t *testing.T) {
+	list := builtin(t)
+	srv, tok := startServer(t, true)
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 2, Target: Target{
+		BaseURL: srv.URL + "/api/v1/", AdminURL: srv.URL + "/admin", AdminToken: tok,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Target != srv.URL {
+		t.Errorf("target %q", rep.Target)
+	}
+	for _, r := range rep.Scenarios {
+		switch {
+		case slices.Contains(list[indexOf(list, r.Name)].Needs, NeedSecondKey):
+			if r.Status != Skipped || r.Reason != "needs second-key: no second API key given (--second-api-key)" {
+				t.Errorf("%s: %s %q", r.Name, r.Status, r.Reason)
+			}
+		case r.Status != Passed:
+			t.Errorf("%s", describe(r))
+		}
+	}
+}
+
+func indexOf(list []*Scenario, name string) int {
+	for i, s := range list {
+		if s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestOutsideTargetWithoutAdminOrClock(t *testing.T) {
+	list := builtin(t)
+	srv, tok := startServer(t, false)
+	for _, c := range []struct {
+		name   string
+		target Target
+		reason map[string]string
+	}{
+		{"no admin", Target{BaseURL: srv.URL}, map[string]string{
+			NeedAdmin: "needs admin: no --admin-url given", NeedClock: "needs admin: no --admin-url given"}},
+		{"real clock", Target{BaseURL: srv.URL, OAuthURL: srv.URL, AdminURL: srv.URL, AdminToken: tok}, map[string]string{
+			NeedClock: "needs clock: the server's clock is not fake (start it with --fake-clock)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := Run(context.Background(), list, RunOptions{Parallel: 2, Target: c.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			passed := 0
+			for i, r := range rep.Scenarios {
+				missing := ""
+				for _, need := range list[i].Needs {
+					if c.reason[need] != "" && missing == "" {
+						missing = c.reason[need]
+					}
+				}
+				if slices.Contains(list[i].Needs, NeedSecondKey) && missing == "" {
+					missing = "needs second-key: no second API key given (--second-api-key)"
+				}
+				switch {
+				case missing != "":
+					if r.Status != Skipped || r.Reason != missing {
+						t.Errorf("%s: %s %q, want skipped %q", r.Name, r.Status, r.Reason, missing)
+					}
+				case r.Status != Passed:
+					t.Errorf("%s", describe(r))
+				default:
+					passed++
+				}
+			}
+			if passed < 10 {
+				t.Errorf("only %d scenarios ran", passed)
+			}
+		})
+	}
+}
+
+func TestUnreachableTarget(t *testing.T) {
+	srv := httptest.NewServer(nil)
+	url := srv.URL
+	srv.Close()
+	_, err := Run(context.Background(), builtin(t), RunOptions{Target: Target{BaseURL: url}})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("got %v", err)
+	}
+	live, _ := startServer(t, true)
+	_, err = Run(context.Background(), builtin(t), RunOptions{Target: Target{BaseURL: live.URL, AdminURL: live.URL, AdminToken: "wrong"}})
+	if err == nil || errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "refused the admin token") {
+		t.Fatalf("wrong admin token: %v", err)
+	}
+}
+
+func TestEnvironmentSecretsAndCapturesAreMasked(t *testing.T) {
+	t.Setenv("PARAGON_TEST_PASSWORD", "s3cret-from-env")
+	src := `name: masked
+needs: [admin]
+given:
+  key: {allow_untrusted: true}
+steps:
+  - login: alice
+    capture:
+      rt: $.token.refresh_token
+  - name: env secret in a header and the body
+    http:
+      method: POST
+      url: /api/v1/login
+      headers: {X-Custom: "${PARAGON_TEST_PASSWORD}", X-Api-Key: "${api_key}"}
+      form: {authtype: "0", userid: alice, password: "${PARAGON_TEST_PASSWORD}", note: "${rt}"}
+    expect:
+      status: 200
+      body: {matches: "${PARAGON_TEST_PASSWORD}"}
+`
+	list, err := Parse("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenarios[0]
+	st := r.Steps[2]
+	if r.Status != Failed || st.Status != Failed || st.Exchange == nil {
+		t.Fatalf("%s", describe(r))
+	}
+	all := st.Exchange.Request + st.Exchange.Response
+	for _, f := range st.Failures {
+		all += f.Expectation + f.Expected + f.Actual
+	}
+	for _, secret := range []string{"s3cret-from-env", DemoAPIKey} {
+		if strings.Contains(all, secret) {
+			t.Errorf("report shows %q:\n%s", secret, all)
+		}
+	}
+	if !strings.Contains(st.Exchange.Request, "X-Custom: ***") || !strings.Contains(st.Exchange.Request, "password=***") || !strings.Contains(st.Exchange.Request, "note=***") {
+		t.Errorf("request not masked as expected:\n%s", st.Exchange.Request)
+	}
+	if st.Failures[0].Expectation != "status 200" || !strings.Contains(st.Failures[0].Actual, "401") {
+		t.Errorf("failures %+v", st.Failures)
+	}
+}
+
+func TestUnsetEnvironmentVariableFailsTheStep(t *testing.T) {
+	list, err := Parse("e.yaml", []byte("name: e\nsteps:\n  - call: {path: /version, token: \"${PARAGON_SURELY_UNSET_VAR}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Scenarios[0].Steps[0]
+	if st.Status != Failed || !strings.Contains(st.Error, "PARAGON_SURELY_UNSET_VAR is not set") {
+		t.Errorf("%+v", st)
+	}
+}
