@@ -83,7 +83,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 		Short: "Run compliance scenarios against a server",
 		Long: `Run scenario files (files, directories or globs), or with no PATH the
 built-in compliance suite. Without --server, the scenarios run against an
-embedded reference server with a fake clock, each on a fresh instance.
+embedded reference server with a fake clock, reset before each scenario.
 
 Each scenario ends PASSED, WARNING (a rule the vendor leaves open was not
 followed), FAILED or SKIPPED (the target lacks what it needs, e.g. an admin
@@ -176,7 +176,7 @@ report.`,
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "Skip the remaining scenarios after the first failure")
 	fl.StringVar(&opts.ExpectedFailures, "expected-failures", "", "Baseline `FILE` of scenario names allowed to fail")
 	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
-	fl.StringArrayVar(&reports, "report", nil, "Write a report: `FORMAT=FILE` with FORMAT junit, json or tap; FILE - is stdout (json, tap) (repeatable)")
+	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
 	return cmd
 }
 
