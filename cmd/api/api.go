@@ -194,7 +194,9 @@ func (o *Options) fields() ([]field, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading standard input for field %s: %w", k, err)
 			}
-			fd.value = string(b)
+			// A value typed or piped in ends with a line break that is not
+			// part of it.
+			fd.value = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		case strings.HasPrefix(v, "@"):
 			b, err := os.ReadFile(v[1:])
 			if err != nil {
@@ -405,14 +407,18 @@ func Run(ctx context.Context, o *Options) error {
 			writeHead(o.IO.Out, resp)
 		}
 		ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
-		if !ok || !o.Paginate {
-			if err := o.printBody(resp.Header.Get("Content-Type"), body); err != nil {
-				return err
+		if !ok {
+			// The error body is printed as is (not through --jq, which
+			// expects the success shape); the error line says what it is.
+			if o.jq == nil {
+				if err := o.printBody(resp.Header.Get("Content-Type"), body); err != nil {
+					return err
+				}
 			}
-			if !ok {
-				return s.Explain(statusError(s, resp, body))
-			}
-			return nil
+			return s.Explain(statusError(s, resp, body))
+		}
+		if !o.Paginate {
+			return o.printBody(resp.Header.Get("Content-Type"), body)
 		}
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(body, &obj) != nil {

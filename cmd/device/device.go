@@ -117,10 +117,11 @@ func Finish(ctx context.Context, s *cmdutil.Session, now time.Time, wait bool, i
 	tok, err := s.Client.PollDeviceToken(pctx, client.PollRequest{
 		ClientID: id, DeviceCode: p.DeviceCode, Key: key, Interval: interval,
 		Progress: func(ev client.PollEvent) {
-			// Without wait, stop at the first "still pending"; a slow_down
-			// or a transient failure says nothing about approval, so
-			// those get a couple more polls.
-			if !wait && (ev.Status == "authorization_pending" || ev.Attempt >= maxQuickPolls) {
+			// Without wait, stop at the first "not yet": pending, or a
+			// slow_down (polled again within 5 s, which says nothing
+			// about approval; the next command will know). Transient
+			// failures get a couple more polls.
+			if !wait && (ev.Status != "retry" || ev.Attempt >= maxQuickPolls) {
 				stillPending = true
 				cancel()
 				return

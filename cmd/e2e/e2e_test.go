@@ -1,0 +1,177 @@
+// Package e2e runs the real paragon command, as a user would, against the
+// reference server: .txtar scripts in testdata (github.com/rogpeppe/
+// go-internal/testscript), each in a fresh home directory with its own
+// in-process server on a fake clock.
+//
+// Besides paragon, the scripts have three commands:
+//
+//	admin approve              approve every pending device
+//	admin clock DURATION       move the server's fake clock forward
+//	admin key NAME FIELD VALUE change an API key (PATCH /admin/api/keys)
+//	exits CODE paragon ARGS... run paragon and check its exit code
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paragon-cli/paragon/cmd/root"
+	"github.com/paragon-cli/paragon/server"
+)
+
+// adminToken is the reference server's admin token in the scripts.
+const adminToken = "t"
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"paragon": func() { os.Exit(root.Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:   "testdata",
+		Setup: setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"admin": adminCmd,
+			"exits": exitsCmd,
+		},
+	})
+}
+
+// setup starts a reference server for one script and points paragon's
+// files at the script's work directory.
+func setup(env *testscript.Env) error {
+	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
+	if err != nil {
+		return err
+	}
+	hs := httptest.NewServer(srv)
+	env.Defer(func() {
+		hs.Close()
+		srv.Close()
+	})
+	env.Setenv("SERVER", hs.URL)
+	env.Setenv("ADMIN_TOKEN", adminToken)
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
+	env.Setenv("NO_COLOR", "1")
+	// No Secret Service for the scripts: secrets go to a file, chosen
+	// explicitly in each script with --insecure-storage.
+	env.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(env.WorkDir, "no-dbus"))
+	return nil
+}
+
+// admin calls the reference server's admin API.
+func admin(ts *testscript.TestScript, method, path string, body any) ([]byte, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, ts.Getenv("SERVER")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, buf.String())
+	}
+	return buf.Bytes(), nil
+}
+
+func adminCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! admin")
+	}
+	if len(args) == 0 {
+		ts.Fatalf("usage: admin approve | clock DURATION | key NAME FIELD VALUE")
+	}
+	switch args[0] {
+	case "approve":
+		b, err := admin(ts, "GET", "/admin/api/devices", nil)
+		ts.Check(err)
+		var list struct {
+			Items []struct {
+				ClientID string `json:"client_id"`
+				Status   string `json:"status"`
+			} `json:"items"`
+		}
+		ts.Check(json.Unmarshal(b, &list))
+		n := 0
+		for _, d := range list.Items {
+			if d.Status == "pending" {
+				_, err := admin(ts, "POST", "/admin/api/devices/"+d.ClientID+"/approve", nil)
+				ts.Check(err)
+				n++
+			}
+		}
+		if n == 0 {
+			ts.Fatalf("no pending device to approve")
+		}
+	case "clock":
+		if len(args) != 2 {
+			ts.Fatalf("usage: admin clock DURATION")
+		}
+		// Polling politely: the server counts fake-clock time too.
+		_, err := admin(ts, "POST", "/admin/api/clock", map[string]string{"advance": args[1]})
+		ts.Check(err)
+	case "key":
+		if len(args) != 4 {
+			ts.Fatalf("usage: admin key NAME FIELD VALUE")
+		}
+		var v any = args[3]
+		if b, err := strconv.ParseBool(args[3]); err == nil {
+			v = b
+		}
+		_, err := admin(ts, "PATCH", "/admin/api/keys/"+args[1], map[string]any{args[2]: v})
+		ts.Check(err)
+	default:
+		ts.Fatalf("unknown admin command %q", args[0])
+	}
+}
+
+// exitsCmd runs a command and checks its exit code; its output is kept for
+// the stdout and stderr commands that follow.
+func exitsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE command args...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("running %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
