@@ -260,11 +260,19 @@ func (d *decoder) given(n *yaml.Node) *Given {
 		k, v := kv[0], kv[1]
 		switch k.Value {
 		case "key":
+			if _, dup := g.Keys["default"]; dup {
+				d.errorf(k, "given.key: key \"default\" is already changed by given.keys; change it in one place")
+				continue
+			}
 			p := &KeyPatch{}
 			d.decode(v, reflectOf(p), "given.key")
 			g.Keys["default"] = p
 		case "keys":
 			for _, kv2 := range d.mappingPairs(v, "given.keys") {
+				if _, dup := g.Keys[kv2[0].Value]; dup {
+					d.errorf(kv2[0], "given.keys: key %q is already changed by given.key; change it in one place", kv2[0].Value)
+					continue
+				}
 				p := &KeyPatch{}
 				d.decode(kv2[1], reflectOf(p), "given.keys."+kv2[0].Value)
 				g.Keys[kv2[0].Value] = p

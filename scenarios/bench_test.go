@@ -1,0 +1,35 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkSuite runs the whole built-in suite against the embedded
+// reference server with 1, 2 and 4 workers:
+//
+//	go test -run '^$' -bench Suite -benchtime 5x ./scenarios/
+func BenchmarkSuite(b *testing.B) {
+	list, err := Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sharedRSAKey(); err != nil { // generated once per process; not what is measured
+		b.Fatal(err)
+	}
+	for _, p := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("parallel-%d", p), func(b *testing.B) {
+			for b.Loop() {
+				rep, err := Run(context.Background(), list, RunOptions{Parallel: p})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c := rep.Counts(); c[Passed] != len(list) {
+					b.Fatalf("not all passed: %v", c)
+				}
+			}
+			b.ReportMetric(float64(len(list)), "scenarios")
+		})
+	}
+}

@@ -1,0 +1,95 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+
+// TestDocExamples reads every yaml block of docs/scenarios.md: whole
+// scenarios must be valid and pass against the reference server; lists of
+// steps must be valid steps (variables they take from elsewhere aside).
+func TestDocExamples(t *testing.T) {
+	data, err := os.ReadFile("../docs/scenarios.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := yamlBlock.FindAllStringSubmatch(string(data), -1)
+	if len(blocks) < 15 {
+		t.Fatalf("only %d yaml blocks in docs/scenarios.md", len(blocks))
+	}
+	var whole []*Scenario
+	kinds := map[string]bool{}
+	for i, b := range blocks {
+		src := b[1]
+		if strings.HasPrefix(src, "- ") {
+			wrapped := "name: fragment\nneeds: [admin, clock, device-key, second-key]\nsteps:\n" + indent(src)
+			list, err := Parse("docs/scenarios.md block "+strconv.Itoa(i+1), []byte(wrapped))
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				for _, p := range ve.Problems {
+					if !strings.Contains(p.Message, "not captured by an earlier step") {
+						t.Errorf("block %d: %s\n%s", i+1, p, src)
+					}
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("block %d: %v", i+1, err)
+			}
+			for _, st := range list[0].Steps {
+				kinds[st.Kind] = true
+			}
+			continue
+		}
+		list, err := Parse("docs/scenarios.md block "+strconv.Itoa(i+1), []byte(src))
+		if err != nil {
+			t.Errorf("block %d: %v\n%s", i+1, err, src)
+			continue
+		}
+		for _, s := range list {
+			for _, st := range s.Steps {
+				kinds[st.Kind] = true
+			}
+		}
+		whole = append(whole, list...)
+	}
+	for k := range actionKinds {
+		if !kinds[k] {
+			t.Errorf("docs/scenarios.md has no example of the %s step", k)
+		}
+	}
+	all := ""
+	for _, b := range blocks {
+		all += b[1]
+	}
+	for _, check := range []string{"status:", "headers:", "json:", "body:", "max_duration:", "equals:", "not_equals:", "matches:", "present:", "absent:", "type:", "length:", "one_of:", "capture:", "header ", ": status", ": body"} {
+		if !strings.Contains(all, check) {
+			t.Errorf("docs/scenarios.md has no yaml example using %q", check)
+		}
+	}
+	rep, err := Run(context.Background(), whole, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Scenarios {
+		if r.Status != Passed {
+			t.Errorf("doc example %s", describe(r))
+		}
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
