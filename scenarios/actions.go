@@ -495,13 +495,14 @@ func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 			if name == "" {
 				name = k + ".bin"
 			}
-			h := make(map[string][]string)
-			h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name=%q; filename=%q`, k, name)}
-			h["Content-Type"] = []string{deref(&fs.ContentType, "application/octet-stream")}
-			if fs.ContentType == "" {
-				h["Content-Type"] = []string{"application/octet-stream"}
+			ct := fs.ContentType
+			if ct == "" {
+				ct = "application/octet-stream"
 			}
-			w, err := mw.CreatePart(h)
+			w, err := mw.CreatePart(map[string][]string{
+				"Content-Disposition": {fmt.Sprintf(`form-data; name=%q; filename=%q`, k, name)},
+				"Content-Type":        {ct},
+			})
 			if err != nil {
 				return nil, err
 			}

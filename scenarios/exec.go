@@ -794,20 +794,12 @@ func maskForm(ctype string, body []byte) []byte {
 	if !strings.HasPrefix(ctype, "application/x-www-form-urlencoded") {
 		return body
 	}
-	f, err := url.ParseQuery(string(body))
-	if err != nil {
-		return body
-	}
-	var parts []string
-	for _, kv := range strings.Split(string(body), "&") {
+	parts := strings.Split(string(body), "&")
+	for i, kv := range parts {
 		k, _, _ := strings.Cut(kv, "=")
-		name, _ := url.QueryUnescape(k)
-		if secretName(name) || name == "device_code" {
-			parts = append(parts, k+"=***")
-			continue
+		if name, err := url.QueryUnescape(k); err == nil && secretName(name) {
+			parts[i] = k + "=***"
 		}
-		parts = append(parts, kv)
 	}
-	_ = f
 	return []byte(strings.Join(parts, "&"))
 }
