@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paragon-cli/paragon/server"
+)
+
+// tmuxSession drives a program in a real terminal (tmux) for tests.
+type tmuxSession struct {
+	t    *testing.T
+	sock string
+}
+
+func newTmux(t *testing.T, env []string, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed: install tmux (apt-get install tmux) to run the terminal session test")
+	}
+	s := &tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	// The command runs under env; its exit code is printed so the test can
+	// read it, and the pane stays open for capture.
+	script := "env " + strings.Join(env, " ") + " " + command + "; echo EXIT=$?; sleep 600"
+	s.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "220", "-y", "40", script)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-u", "-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-J", "-t", "t") }
+
+// waitFor polls the screen until it contains want, failing after a deadline.
+func (s *tmuxSession) waitFor(want string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		scr := s.screen()
+		if strings.Contains(scr, want) {
+			return scr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the terminal never showed %q; screen:\n%s", want, scr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the terminal, bounded by the deadline
+	}
+}
+
+func (s *tmuxSession) send(keys ...string) { s.run(append([]string{"send-keys", "-t", "t"}, keys...)...) }
+
+// TestTerminalSession types into paragon in a real terminal: the login
+// prompts (the password is not echoed) and the approval spinner stopped
+// with Ctrl-C.
+func TestTerminalSession(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed: install tmux (apt-get install tmux) to run the terminal session test")
+	}
+	paragon, err := exec.LookPath("paragon") // put on PATH by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer srv.Close()
+	defer hs.Close()
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "NO_COLOR=1", "LANG=C.UTF-8", "TERM=xterm-256color"}
+
+	// Set up a trusted device without a terminal.
+	cmd := exec.Command(paragon, "device", "register", "--server", hs.URL, "--api-key", "paragon-dev-key", "--insecure-storage", "--no-wait")
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	ts := &adminClient{url: hs.URL}
+	ts.approveAll(t)
+	ts.post(t, "/admin/api/clock", `{"advance":"6s"}`)
+
+	t.Run("login prompts", func(t *testing.T) {
+		s := newTmux(t, env, paragon+" login")
+		s.waitFor("User name:")
+		s.send("alice", "Enter")
+		s.waitFor("Password for alice:")
+		s.send("wonderland", "Enter")
+		scr := s.waitFor("EXIT=")
+		if !strings.Contains(scr, "✓ Logged in to "+hs.URL+" as alice") || !strings.Contains(scr, "EXIT=0") {
+			t.Fatalf("login failed; screen:\n%s", scr)
+		}
+		if strings.Contains(scr, "wonderland") {
+			t.Fatalf("the password was echoed; screen:\n%s", scr)
+		}
+	})
+
+	t.Run("spinner and Ctrl-C", func(t *testing.T) {
+		s := newTmux(t, env, paragon+" device register --profile second --server "+hs.URL+" --api-key paragon-dev-key --insecure-storage")
+		scr := s.waitFor("Waiting for approval of device")
+		if !strings.ContainsAny(scr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏") {
+			t.Errorf("no spinner on the terminal; screen:\n%s", scr)
+		}
+		if !strings.Contains(scr, hs.URL+"/admin") {
+			t.Errorf("the screen does not say where to approve; screen:\n%s", scr)
+		}
+		s.send("C-c")
+		scr = s.waitFor("EXIT=")
+		if !strings.Contains(scr, "stopped waiting; device") || !strings.Contains(scr, "EXIT=1") {
+			t.Fatalf("Ctrl-C did not stop cleanly; screen:\n%s", scr)
+		}
+	})
+}
+
+// adminClient calls the reference server's admin API outside a script.
+type adminClient struct{ url string }
+
+func (a *adminClient) post(t *testing.T, path, body string) []byte {
+	t.Helper()
+	req, _ := httptestRequest(context.Background(), "POST", a.url+path, body)
+	return doAdmin(t, req)
+}
+
+func (a *adminClient) approveAll(t *testing.T) {
+	t.Helper()
+	req, _ := httptestRequest(context.Background(), "GET", a.url+"/admin/api/devices", "")
+	b := doAdmin(t, req)
+	for _, part := range bytes.Split(b, []byte(`"client_id":"`))[1:] {
+		id := string(part[:bytes.IndexByte(part, '"')])
+		a.post(t, "/admin/api/devices/"+id+"/approve", "")
+	}
+}
