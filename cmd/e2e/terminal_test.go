@@ -63,7 +63,9 @@ func (s *tmuxSession) waitFor(want string) string {
 	}
 }
 
-func (s *tmuxSession) send(keys ...string) { s.run(append([]string{"send-keys", "-t", "t"}, keys...)...) }
+func (s *tmuxSession) send(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "t"}, keys...)...)
+}
 
 // TestTerminalSession types into paragon in a real terminal: the login
 // prompts (the password is not echoed) and the approval spinner stopped
