@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -423,12 +425,15 @@ func hashToken(tok string) [32]byte {
 	return sha256.Sum256([]byte(tok))
 }
 
+// newID returns a unique id that sorts by creation time (real time), so that
+// stored records are appended in key order and the store's pages stay full.
 func newID() string {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
+	if _, err := rand.Read(b[8:]); err != nil {
 		panic(err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return hex.EncodeToString(b[:12])
 }
 
 // settingsJSON is the admin API's (and the store's) form of Settings.
