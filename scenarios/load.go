@@ -515,6 +515,10 @@ func (d *decoder) check(n *yaml.Node, what string) Check {
 			nb := !b
 			c.Present = &nb
 		case "type":
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				c.Type = "null" // type: null reads as YAML's null
+				continue
+			}
 			d.decode(v, reflectOf(&c.Type), what+".type")
 			ok := false
 			for _, t := range statusTypes {

@@ -1,0 +1,181 @@
+package scenarios
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stub answers every request with the same JSON document.
+func stub(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(30 * time.Millisecond) // a real delay is what max_duration measures
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Count", "42")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"n": 3600, "f": 1.5, "s": "Bearer", "b": true, "z": null, "a": [1, {"k": "v"}], "o": {"x": "y"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestChecks(t *testing.T) {
+	srv := stub(t)
+	cases := []struct {
+		name   string
+		expect string
+		fails  []string // "expectation|expected|actual" of each failure
+	}{
+		{"all hold", `
+      status: [200, 201]
+      headers:
+        X-Count: "42"
+        content-type: {matches: "json$"}
+        X-Missing: {absent: true}
+      json:
+        n: 3600
+        $.n: {equals: 3600.0, type: number, one_of: [1, 3600]}
+        f: 1.5
+        s: {equals: Bearer, length: 6, not_equals: Basic}
+        b: true
+        z: {type: null, present: true}
+        $.a[1].k: v
+        a: {type: array, length: 2}
+        o: {type: object, length: 1}
+        $: {type: object}
+        nothing: {present: false}
+      body: {matches: '"s": "Bearer"'}
+      max_duration: 10s`, nil},
+		{"status", `
+      status: 200`, []string{"status 200|200|201"}},
+		{"status set", `
+      status: [200, 204]`, []string{"status in [200, 204]|200 or 204|201"}},
+		{"equals number and string", `
+      status: 201
+      json:
+        n: 3601
+        s: bearer
+        b: "true"`, []string{`json n equals|3601|3600`, `json s equals|"bearer"|"Bearer"`, `json b equals|"true"|true`}},
+		{"not_equals", `
+      status: 201
+      json:
+        s: {not_equals: Bearer}`, []string{`json s not_equals|not "Bearer"|"Bearer"`}},
+		{"matches", `
+      status: 201
+      headers:
+        X-Count: {matches: "^4$"}`, []string{`header X-Count matches|matching /^4$/|"42"`}},
+		{"present and absent", `
+      status: 201
+      json:
+        missing: {present: true}
+        s: {absent: true}`, []string{`json missing present|present|absent`, `json s absent|absent|"Bearer"`}},
+		{"checks on a missing value", `
+      status: 201
+      json:
+        $.a[5]: 1`, []string{`json $.a[5] present|present|absent`}},
+		{"type and length", `
+      status: 201
+      json:
+        n: {type: string}
+        a: {length: 3}`, []string{`json n type|string|number 3600`, `json a length|3|2 ([1,{"k":"v"}])`}},
+		{"one_of", `
+      status: 201
+      json:
+        s: {one_of: [Basic, Digest]}`, []string{`json s one_of|one of ["Basic", "Digest"]|"Bearer"`}},
+		{"body", `
+      status: 201
+      body: {matches: "^nope"}`, []string{`body matches|matching /^nope/|`}},
+		{"default status is 2xx", ``, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := "name: c\nsteps:\n  - http: {url: /thing}\n"
+			if c.expect != "" {
+				src += "    expect:" + c.expect + "\n"
+			}
+			list, err := Parse("c.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := rep.Scenarios[0].Steps[0]
+			var got []string
+			for _, f := range st.Failures {
+				got = append(got, f.Expectation+"|"+f.Expected+"|"+f.Actual)
+			}
+			if len(got) != len(c.fails) {
+				t.Fatalf("failures:\n got  %q\n want %q", got, c.fails)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], c.fails[i]) {
+					t.Errorf("failure %d:\n got  %s\n want %s", i, got[i], c.fails[i])
+				}
+			}
+			if (len(c.fails) == 0) != (rep.Scenarios[0].Status == Passed) {
+				t.Errorf("status %s", rep.Scenarios[0].Status)
+			}
+		})
+	}
+}
+
+func TestMaxDurationAndCaptures(t *testing.T) {
+	srv := stub(t)
+	src := `name: d
+steps:
+  - http: {url: /slow}
+    capture:
+      token_type: $.s
+      count: header X-Count
+      code: status
+      nested: $.a[1]
+  - http: {url: "/thing?c=${count}&s=${token_type}&code=${code}"}
+    expect:
+      body: {matches: "Bearer"}
+      max_duration: 1ms
+  - http: {url: /slow}
+    expect:
+      max_duration: 1ms
+`
+	list, err := Parse("d.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rep.Scenarios[0].Steps
+	if steps[0].Status != Passed {
+		t.Fatalf("%s", describe(rep.Scenarios[0]))
+	}
+	if ex := steps[1].Exchange; ex == nil || !strings.Contains(ex.Request, "/thing?c=42&s=Bearer&code=201") {
+		t.Errorf("captured values not used: %+v", ex)
+	}
+	// the fast request may or may not take 1ms on a loaded machine; the slow one cannot
+	last := steps[len(steps)-1]
+	if steps[1].Status == Passed && (last.Status != Failed || last.Failures[0].Expectation != "max_duration 1ms") {
+		t.Errorf("%s", describe(rep.Scenarios[0]))
+	}
+}
+
+func TestJSONPaths(t *testing.T) {
+	for _, ok := range []string{"$", "$.a", "a", "a.b[0].c", "$.items[0][1]", "x-y.z"} {
+		if _, err := parseJSONPath(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a..b", "a[x]", "a.[0]x", "a]"} {
+		if _, err := parseJSONPath(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
