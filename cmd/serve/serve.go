@@ -124,6 +124,7 @@ fingerprint: give the path to clients as a CA file (curl --cacert).`,
 	fl.StringVar(&opts.Addr, "addr", DefaultAddr, "listen `HOST:PORT` (port 0: pick a free port and print it)")
 	fl.StringVar(&opts.OAuthAddr, "oauth-addr", "", "also serve /oauth/v1 alone on this `HOST:PORT`")
 	fl.StringVar(&opts.ConfigFile, "config", "", "YAML account description `FILE` instead of the demo account")
+	fl.StringVar(&opts.DataFile, "data", "", "keep the state in this `FILE` (created if missing); without it, in memory")
 	fl.StringVar(&opts.AdminToken, "admin-token", "", "admin API `TOKEN` (default: random, printed at start)")
 	fl.BoolVar(&opts.FakeClock, "fake-clock", false, "time stands still unless advanced through POST /admin/api/clock")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (needs --tls-key)")
@@ -213,6 +214,13 @@ func run(ctx context.Context, o *Options) error {
 		FakeClock:    o.FakeClock,
 		PasswordCost: o.PasswordCost,
 		Logger:       logger,
+	}
+	if o.DataFile != "" {
+		st, err := server.OpenBoltStore(o.DataFile)
+		if err != nil {
+			return err
+		}
+		sopts.Store = st
 	}
 	srv, err := server.New(sopts)
 	if err != nil {

@@ -37,7 +37,7 @@ func TestFlags(t *testing.T) {
 			name: "defaults",
 			args: nil,
 			check: func(t *testing.T, o *Options) {
-				if o.Addr != "127.0.0.1:7300" || o.OAuthAddr != "" || o.ConfigFile != "" || o.AdminToken != "" ||
+				if o.Addr != "127.0.0.1:7300" || o.OAuthAddr != "" || o.ConfigFile != "" || o.DataFile != "" || o.AdminToken != "" ||
 					o.FakeClock || o.TLSSelfSigned || o.TLSCert != "" || o.LogFormat != "text" || o.PasswordCost != 0 {
 					t.Errorf("defaults: %+v", o)
 				}
@@ -45,10 +45,10 @@ func TestFlags(t *testing.T) {
 		},
 		{
 			name: "everything",
-			args: []string{"--addr", ":0", "--oauth-addr", "127.0.0.1:7400", "--config", "a.yaml", "--admin-token", "T",
+			args: []string{"--addr", ":0", "--oauth-addr", "127.0.0.1:7400", "--config", "a.yaml", "--data", "s.db", "--admin-token", "T",
 				"--fake-clock", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--log-format", "json", "--password-cost", "4"},
 			check: func(t *testing.T, o *Options) {
-				if o.Addr != ":0" || o.OAuthAddr != "127.0.0.1:7400" || o.ConfigFile != "a.yaml" || o.AdminToken != "T" ||
+				if o.Addr != ":0" || o.OAuthAddr != "127.0.0.1:7400" || o.ConfigFile != "a.yaml" || o.DataFile != "s.db" || o.AdminToken != "T" ||
 					!o.FakeClock || o.TLSCert != "c.pem" || o.TLSKey != "k.pem" || o.LogFormat != "json" || o.PasswordCost != 4 {
 					t.Errorf("parsed: %+v", o)
 				}
@@ -682,5 +682,72 @@ func TestBannerVariants(t *testing.T) {
 		if strings.Contains(got, absent) {
 			t.Errorf("banner for a config file shows %q:\n%s", absent, got)
 		}
+	}
+}
+
+func TestDataFileAndCertSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "state.db")
+	opts := func() *Options {
+		return &Options{DataFile: data, TLSSelfSigned: true, AdminToken: "T"}
+	}
+	r := startServer(t, opts())
+	if r.info.Cert.CertFile != data+".cert.pem" || r.info.Cert.Reused {
+		t.Fatalf("certificate %+v, want a new one beside the data file", r.info.Cert)
+	}
+	if !strings.Contains(r.stdout.String(), "State        "+data+"  (survives restarts)") {
+		t.Errorf("banner:\n%s", r.stdout)
+	}
+	pemBytes, _ := os.ReadFile(r.info.Cert.CertFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	form := url.Values{"client_id": {"persisted"}, "client_secret": {server.DemoKeyValue}, "client_type": {"printer"}, "response_type": {"device_code"}}
+	resp, err := c.PostForm(r.info.BaseURL+"/oauth/v1/register", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	fp := r.info.Cert.Fingerprint
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := startServer(t, opts())
+	if !r2.info.Cert.Reused || r2.info.Cert.Fingerprint != fp {
+		t.Errorf("restart: certificate %+v, want the same one reused", r2.info.Cert)
+	}
+	req, _ := http.NewRequest("GET", r2.info.BaseURL+"/admin/api/devices", nil)
+	req.Header.Set("Authorization", "Bearer T")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"client_id":"persisted"`) {
+		t.Errorf("device lost across the restart: %s", body)
+	}
+}
+
+func TestDamagedDataFile(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "state.db")
+	junk := bytes.Repeat([]byte("not a database "), 1000)
+	if err := os.WriteFile(data, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, stdout, _ := iostreams.Test()
+	err := run(context.Background(), &Options{IO: ios, Addr: "127.0.0.1:0", LogFormat: "text", PasswordCost: 4, DataFile: data})
+	if err == nil || !strings.Contains(err.Error(), data) || !errors.Is(err, server.ErrStateFile) {
+		t.Fatalf("run = %v, want an unusable state file error naming it", err)
+	}
+	if got, _ := os.ReadFile(data); !bytes.Equal(got, junk) {
+		t.Error("the damaged file was changed")
+	}
+	if stdout.Len() != 0 {
+		t.Error("banner printed")
 	}
 }
