@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ type chain struct {
 }
 
 // TestCrashKeepsAcknowledgedTokens is the persistence crash test: the real
-// binary with --data under a load of logins and refreshes from several
+// binary with --data (over HTTPS with --tls-self-signed) under a load of logins and refreshes from several
 // clients is killed with SIGKILL, restarted on the same file, and then every
 // refresh token a client received must still work (the latest of each
 // chain), every one it had already used must still be spent, and the
@@ -32,9 +33,12 @@ type chain struct {
 func TestCrashKeepsAcknowledgedTokens(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "state.db")
 	const admin = "crash-admin-token"
-	args := []string{"--addr", "127.0.0.1:0", "--data", data, "--admin-token", admin, "--password-cost", "4"}
+	args := []string{"--addr", "127.0.0.1:0", "--data", data, "--tls-self-signed", "--admin-token", admin, "--password-cost", "4"}
 	srv := startServer(t, args...)
 	h := newHTTPClient(srv.URL, admin)
+	if err := h.trustCA(data + ".cert.pem"); err != nil {
+		t.Fatal(err)
+	}
 
 	dev := newDevice("crash-device")
 	devTok, err := h.trust(dev)
@@ -129,8 +133,15 @@ func TestCrashKeepsAcknowledgedTokens(t *testing.T) {
 	}
 	acknowledged := done.Load()
 
+	// Same file, same certificate: clients keep their CA file.
 	srv2 := startServer(t, args...)
 	h2 := newHTTPClient(srv2.URL, admin)
+	if err := h2.trustCA(data + ".cert.pem"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(srv2.stdout.String(), "(self-signed, reused;") {
+		t.Errorf("restart did not reuse the certificate:\n%s", srv2.stdout)
+	}
 
 	// Devices: the approved one is still trusted, the pending one pending,
 	// and the device token still logs users in.

@@ -3,12 +3,15 @@ package e2e
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -46,6 +49,21 @@ type httpClient struct {
 
 func newHTTPClient(base, adminToken string) *httpClient {
 	return &httpClient{base: base, admin: adminToken, c: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// trustCA makes the client trust the PEM certificate in file (as curl
+// --cacert does).
+func (h *httpClient) trustCA(file string) error {
+	pemBytes, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	h.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 16}
+	return nil
 }
 
 // do sends a request and decodes the JSON answer; an error means no
