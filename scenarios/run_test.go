@@ -68,27 +68,6 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-func TestParallelGivesTheSameResults(t *testing.T) {
-	list := builtin(t)
-	one, err := Run(context.Background(), list, RunOptions{Parallel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	four, err := Run(context.Background(), list, RunOptions{Parallel: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range list {
-		a, b := one.Scenarios[i], four.Scenarios[i]
-		if a.Name != list[i].Name || b.Name != list[i].Name || a.Status != b.Status || a.Status != Passed {
-			t.Errorf("%d: %s %s / %s %s", i, a.Name, a.Status, b.Name, b.Status)
-		}
-	}
-	if one.Target != "embedded reference server" {
-		t.Errorf("target %q", one.Target)
-	}
-}
-
 func TestEvents(t *testing.T) {
 	list := Select(builtin(t), Selection{Tags: []string{"refresh"}})
 	var started, finished, steps int

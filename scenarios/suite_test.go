@@ -26,21 +26,29 @@ func describe(r ScenarioResult) string {
 }
 
 // TestBuiltinSuitePassesOnReferenceServer is the main guard: every built-in
-// scenario passes (or is skipped for a stated reason) against the embedded
-// reference server.
+// scenario passes against the embedded reference server, one at a time and
+// four at once, and the report lists them in suite order either way.
 func TestBuiltinSuitePassesOnReferenceServer(t *testing.T) {
 	list, err := Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), list, RunOptions{Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rep.Scenarios {
-		if r.Status != Passed {
-			t.Errorf("%s", describe(r))
+	for _, parallel := range []int{1, 4} {
+		rep, err := Run(context.Background(), list, RunOptions{Parallel: parallel})
+		if err != nil {
+			t.Fatal(err)
 		}
+		if rep.Target != "embedded reference server" || len(rep.Scenarios) != len(list) {
+			t.Fatalf("report for %q with %d scenarios", rep.Target, len(rep.Scenarios))
+		}
+		for i, r := range rep.Scenarios {
+			if r.Name != list[i].Name {
+				t.Errorf("parallel %d: result %d is %s, want %s", parallel, i, r.Name, list[i].Name)
+			}
+			if r.Status != Passed {
+				t.Errorf("parallel %d: %s", parallel, describe(r))
+			}
+		}
+		t.Logf("parallel %d: %d scenarios in %v", parallel, len(rep.Scenarios), rep.Duration)
 	}
-	t.Logf("%d scenarios in %v", len(rep.Scenarios), rep.Duration)
 }
