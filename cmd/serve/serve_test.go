@@ -494,8 +494,8 @@ func TestTLSSelfSigned(t *testing.T) {
 			t.Fatalf("client trusting the printed certificate: %v", err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
-			t.Errorf("%s: status %d, TLS %v", u, resp.StatusCode, resp.TLS)
+		if resp.StatusCode != 200 || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 || resp.ProtoMajor != 2 {
+			t.Errorf("%s: status %d, %s, TLS %v", u, resp.StatusCode, resp.Proto, resp.TLS)
 		}
 	}
 	_, err = client(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}).Get(r.info.BaseURL + "/healthz")
