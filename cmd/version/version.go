@@ -27,7 +27,7 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 // Format renders the version line shown by `paragon version` and `--version`.
 func Format(version, commit, date string) string {
 	s := "paragon version " + version
-	if commit != "unknown" && commit != "" {
+	if commit != "unknown" && commit != "none" && commit != "" {
 		s += " (commit " + commit
 		if date != "unknown" && date != "" {
 			s += ", built " + date
