@@ -143,16 +143,17 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		r = r.WithContext(withArg(r.Context(), arg))
 	}
-	s.mu.Lock()
-	now := s.nowLocked()
-	// Check again: the token may have been revoked while we parsed.
-	c, e := s.authLocked(r, fn, now)
-	var status int
-	var v any
-	if e == nil {
-		status, v, e = h(r, c, now)
-	}
-	s.mu.Unlock()
+	status, v, e := func() (int, any, *apiError) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.nowLocked()
+		// Check again: the token may have been revoked while we parsed.
+		c, e := s.authLocked(r, fn, now)
+		if e != nil {
+			return 0, nil, e
+		}
+		return h(r, c, now)
+	}()
 	if e != nil {
 		writeErr(w, e)
 		return

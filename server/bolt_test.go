@@ -168,7 +168,7 @@ func TestBoltRefusesOtherFiles(t *testing.T) {
 		p := filepath.Join(dir, "pages.db")
 		s := boltServer(t, p, time.Now())
 		for i := 0; i < 50; i++ {
-			newTestDevice("dev-" + strings.Repeat("x", i)).register(t, s)
+			newTestDevice("dev-"+strings.Repeat("x", i)).register(t, s)
 		}
 		s.Close()
 		b, _ := os.ReadFile(p)
@@ -243,5 +243,55 @@ func TestBoltLocked(t *testing.T) {
 	defer st.Close()
 	if _, err := OpenBoltStore(p); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestBoltAcknowledgedIsDurable copies the state file right after each
+// answer, as a crash would leave it, and checks that a server started on the
+// copy accepts what the answer handed out.
+func TestBoltAcknowledgedIsDurable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "live.db")
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := boltServer(t, path, base)
+	defer s.Close()
+	n := 0
+	crashCopy := func() *Server {
+		t.Helper()
+		n++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := filepath.Join(dir, "crash"+strings.Repeat("x", n)+".db")
+		if err := os.WriteFile(cp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return boltServer(t, cp, base)
+	}
+	d := newTestDevice("durable")
+	code := d.register(t, s)
+	adminDo(t, s, "POST", "/admin/api/devices/durable/approve", "")
+	m := d.poll(t, s, code).json(t)
+	dt, drt := m["access_token"].(string), m["refresh_token"].(string)
+	c := crashCopy()
+	if r := login(t, c, dt, pw("alice", "wonderland")); r.Code != 200 {
+		t.Fatalf("device token lost: %d %s", r.Code, r.Body)
+	}
+	c.Close()
+	_, rt := userToken(t, s, dt, "alice", "wonderland")
+	for i := 0; i < 3; i++ {
+		rt = refresh(t, s, "api", rt).json(t)["refresh_token"].(string)
+		c := crashCopy()
+		if r := refresh(t, c, "api", rt); r.Code != 200 {
+			t.Fatalf("refresh token %d lost: %d %s", i, r.Code, r.Body)
+		}
+		c.Close()
+	}
+	m = d.signedPost(t, s, "/oauth/v1/token", url.Values{"client_id": {"durable"}, "client_secret": {testKey}, "grant_type": {"refresh_token"}, "refresh_token": {drt}}).json(t)
+	c = crashCopy()
+	defer c.Close()
+	if r := d.signedPost(t, c, "/oauth/v1/token", url.Values{"client_id": {"durable"}, "client_secret": {testKey}, "grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}}); r.Code != 200 {
+		t.Fatalf("device refresh token lost: %d %s", r.Code, r.Body)
 	}
 }

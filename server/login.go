@@ -77,50 +77,12 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 	}
 	tok, present, bad := bearer(r)
 
-	s.mu.Lock()
-	now := s.nowLocked()
-	key, e := s.apiKeyLocked(r, "login", now)
+	key, u, hash, e := s.loginChecks(r, authtype, userid, tok, present, bad)
 	if e != nil {
-		s.mu.Unlock()
 		return nil, e
 	}
-	trusted := present && !bad && s.trustedDeviceLocked(tok, now)
-	if !key.AllowUntrusted {
-		if !present {
-			s.mu.Unlock()
-			return nil, errf(http.StatusForbidden, "device_token_required", "this API key needs the device token of a trusted device (Authorization: Bearer)")
-		}
-		if !trusted {
-			s.mu.Unlock()
-			return nil, errf(http.StatusForbidden, "untrusted_device", "the bearer token is not a live device token of a trusted device")
-		}
-	}
-	switch authtype {
-	case authCard, authShortID:
-		if !key.AllowUnauthenticated && !trusted {
-			s.mu.Unlock()
-			return nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "card and short IDs need a trusted device or a key that allows unauthenticated requests")
-		}
-	case authUsername, authEmail:
-		if !key.AllowUnauthenticated {
-			s.mu.Unlock()
-			return nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "this API key does not allow insecure credentials")
-		}
-	}
-	throttleID := strings.ToLower(userid)
-	if wait := s.throttledLocked(throttleID, now); wait > 0 {
-		s.mu.Unlock()
-		e := errf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins; retry later")
-		e.header = map[string]string{"Retry-After": strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)}
-		return nil, e
-	}
-	u := s.findUserLocked(authtype, userid)
-	var hash []byte
-	if u != nil {
-		hash = u.PasswordHash
-	}
-	s.mu.Unlock()
 
+	throttleID := strings.ToLower(userid)
 	ok := u != nil
 	if authtype == authPassword {
 		// Compare outside the lock; an unknown user costs the same time.
@@ -134,7 +96,7 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now = s.nowLocked()
+	now := s.nowLocked()
 	if !ok {
 		s.st.throttle[throttleID] = append(s.st.throttle[throttleID], now)
 		return nil, errf(http.StatusUnauthorized, "invalid_credentials", "the user ID or the password is wrong")
@@ -151,6 +113,48 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 		return nil, storeErr()
 	}
 	return loginAnswer{Token: t}, nil
+}
+
+// loginChecks runs the checks before the password comparison: key, device
+// token, credential kind and throttling. It returns the user (nil if unknown)
+// and the password hash to compare.
+func (s *Server) loginChecks(r *http.Request, authtype int, userid, tok string, present, bad bool) (*apiKey, *user, []byte, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	key, e := s.apiKeyLocked(r, "login", now)
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	trusted := present && !bad && s.trustedDeviceLocked(tok, now)
+	if !key.AllowUntrusted {
+		if !present {
+			return nil, nil, nil, errf(http.StatusForbidden, "device_token_required", "this API key needs the device token of a trusted device (Authorization: Bearer)")
+		}
+		if !trusted {
+			return nil, nil, nil, errf(http.StatusForbidden, "untrusted_device", "the bearer token is not a live device token of a trusted device")
+		}
+	}
+	switch authtype {
+	case authCard, authShortID:
+		if !key.AllowUnauthenticated && !trusted {
+			return nil, nil, nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "card and short IDs need a trusted device or a key that allows unauthenticated requests")
+		}
+	case authUsername, authEmail:
+		if !key.AllowUnauthenticated {
+			return nil, nil, nil, errf(http.StatusForbidden, "insecure_credentials_not_allowed", "this API key does not allow insecure credentials")
+		}
+	}
+	if wait := s.throttledLocked(strings.ToLower(userid), now); wait > 0 {
+		e := errf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins; retry later")
+		e.header = map[string]string{"Retry-After": strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10)}
+		return nil, nil, nil, e
+	}
+	u := s.findUserLocked(authtype, userid)
+	if u == nil {
+		return key, nil, nil, nil
+	}
+	return key, u, u.PasswordHash, nil
 }
 
 // throttledLocked returns how long userid must still wait, or 0.

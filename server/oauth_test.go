@@ -490,3 +490,42 @@ func TestAccessTokensPerFamilyBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentClients runs many clients at once (logins, calls, refreshes,
+// registrations, admin reads) to let -race find shared state.
+func TestConcurrentClients(t *testing.T) {
+	s := newTestServer(t, withKey(func(k *Key) { k.AllowUntrusted = true; k.AutoTrust = true }))
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				r := login(t, s, "", pw("alice", "wonderland"))
+				if r.Code != 200 {
+					errs <- "login " + string(r.Body)
+					return
+				}
+				tok := r.json(t)["token"].(map[string]any)
+				if c := call(t, s, "GET", "/api/v1/users/all", tok["access_token"].(string)).Code; c != 200 {
+					errs <- "call"
+				}
+				if c := refresh(t, s, "api", tok["refresh_token"].(string)).Code; c != 200 {
+					errs <- "refresh"
+				}
+				d := newTestDevice("conc-" + string(rune('a'+i)) + string(rune('a'+j)))
+				if c := d.poll(t, s, d.register(t, s)).Code; c != 200 {
+					errs <- "device"
+				}
+				adminDo(t, s, "GET", "/admin/api/devices", "")
+				_ = s.Sweep()
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
