@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"sort"
 	"sync"
 )
@@ -58,9 +57,6 @@ type Store interface {
 	// Close releases the store; later calls fail.
 	Close() error
 }
-
-// ErrStoreClosed is returned by a closed store.
-var ErrStoreClosed = errors.New("server: store is closed")
 
 // MemoryStore is a Store that keeps records in memory. Several servers created
 // one after the other on the same MemoryStore see each other's state, as a
