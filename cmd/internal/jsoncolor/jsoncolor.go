@@ -79,7 +79,7 @@ func Write(w io.Writer, r io.Reader, indent string, cs *iostreams.ColorScheme) e
 			stack = append(stack, frame{array: v == '['})
 			continue
 		case string:
-			b, _ := json.Marshal(v)
+			b := quote(v)
 			if isKey {
 				out.WriteString(cs.Blue(string(b)))
 			} else {
@@ -100,4 +100,13 @@ func Write(w io.Writer, r io.Reader, indent string, cs *iostreams.ColorScheme) e
 	}
 	_, err := w.Write(out.Bytes())
 	return err
+}
+
+// quote renders s as a JSON string without escaping <, > and &.
+func quote(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -16,7 +16,7 @@ func TestWritePlain(t *testing.T) {
 			"{\n  \"b\": 1,\n  \"a\": [\n    true,\n    null,\n    \"x\",\n    {}\n  ],\n  \"c\": {\n    \"d\": 1.50\n  }\n}\n"},
 		{`[]`, "[]\n"},
 		{`"s" 3`, "\"s\"\n3\n"},
-		{`{"k":"é\u003c"}`, "{\n  \"k\": \"é\\u003c\"\n}\n"},
+		{`{"k":"é\u003c&"}`, "{\n  \"k\": \"é<&\"\n}\n"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

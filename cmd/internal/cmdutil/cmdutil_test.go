@@ -1,0 +1,284 @@
+package cmdutil
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/keystore"
+)
+
+func testFactory(t *testing.T, env map[string]string) (*Factory, *iostreamsBufs) {
+	ios, _, out, errOut := iostreams.Test()
+	path := filepath.Join(t.TempDir(), "config.yml")
+	f := &Factory{
+		IOStreams:  ios,
+		Getenv:     func(k string) string { return env[k] },
+		ConfigPath: func() (string, error) { return path, nil },
+	}
+	return f, &iostreamsBufs{out: out.String, errOut: errOut.String}
+}
+
+type iostreamsBufs struct{ out, errOut func() string }
+
+func TestProfileNamePrecedence(t *testing.T) {
+	f, _ := testFactory(t, map[string]string{})
+	if n, named, _ := f.ProfileName(); n != "default" || named {
+		t.Errorf("default: %q %v", n, named)
+	}
+	cfg, _ := f.Config()
+	cfg.Current = "saved"
+	if n, named, _ := f.ProfileName(); n != "saved" || named {
+		t.Errorf("current: %q %v", n, named)
+	}
+	f.Getenv = func(k string) string { return map[string]string{config.EnvProfile: "fromenv"}[k] }
+	if n, named, _ := f.ProfileName(); n != "fromenv" || !named {
+		t.Errorf("env: %q %v", n, named)
+	}
+	f.Globals.Profile = "fromflag"
+	if n, named, _ := f.ProfileName(); n != "fromflag" || !named {
+		t.Errorf("flag: %q %v", n, named)
+	}
+	f.Globals.Profile = "bad name"
+	if _, _, err := f.ProfileName(); ExitCode(err) != ExitUsage {
+		t.Errorf("bad name: %v", err)
+	}
+}
+
+func TestStoreChoice(t *testing.T) {
+	tests := []struct {
+		globals GlobalOptions
+		profile *config.Profile
+		env     string
+		want    string
+		wantErr string
+	}{
+		{want: "auto"},
+		{env: "file", want: "file"},
+		{profile: &config.Profile{Keystore: "keyring"}, env: "file", want: "keyring"},
+		{globals: GlobalOptions{Keystore: "file"}, profile: &config.Profile{Keystore: "keyring"}, want: "file"},
+		{globals: GlobalOptions{InsecureStorage: true}, want: "file"},
+		{globals: GlobalOptions{InsecureStorage: true, Keystore: "file"}, want: "file"},
+		{globals: GlobalOptions{InsecureStorage: true, Keystore: "keyring"}, wantErr: "--insecure-storage keeps secrets in a file and cannot be combined with --keystore keyring"},
+		{globals: GlobalOptions{Keystore: "vault"}, wantErr: `unknown keystore "vault": use auto, keyring or file`},
+	}
+	for _, tt := range tests {
+		f, _ := testFactory(t, map[string]string{EnvKeystore: tt.env})
+		f.Globals = tt.globals
+		got, err := f.storeChoice(tt.profile)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr || ExitCode(err) != ExitUsage {
+				t.Errorf("%+v: err %v, want %q", tt, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%+v: %q %v, want %q", tt, got, err, tt.want)
+		}
+	}
+}
+
+func TestWarnStorageOnFallback(t *testing.T) {
+	f, bufs := testFactory(t, map[string]string{})
+	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) {
+		return keystore.NewMemory(), keystore.Notice{Fallback: true, Reason: "no Secret Service", Path: "/home/u/.config/paragon/secrets.json"}, nil
+	}
+	s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: "http://h:1", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WarnStorage()
+	want := "! WARNING: no usable OS keyring (no Secret Service); secrets are stored in /home/u/.config/paragon/secrets.json (mode 0600)\n"
+	if got := bufs.errOut(); !strings.HasPrefix(got, want) || !strings.Contains(got, "--insecure-storage") {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+func TestWarnStorageExplicitFile(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		f, bufs := testFactory(t, map[string]string{})
+		f.Globals.Keystore = "file"
+		f.Globals.InsecureStorage = insecure
+		f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) { return keystore.NewMemory(), keystore.Notice{}, nil }
+		s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: "http://h:1", APIKey: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WarnStorage()
+		if warned := strings.Contains(bufs.errOut(), "WARNING"); warned == insecure {
+			t.Errorf("--insecure-storage=%v: warned=%v (%q)", insecure, warned, bufs.errOut())
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	cmd := func(s string) string { return "paragon " + s + " --profile p" }
+	connRefused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	tests := []struct {
+		err  error
+		code int
+		want string
+	}{
+		{fmt.Errorf("x: %w", client.ErrLoginRequired), ExitAuth, "your login has expired or was revoked: log in again\nTo fix this, run: paragon login --profile p"},
+		{fmt.Errorf("x: %w", client.ErrDeviceNotTrusted), ExitAuth, "this device is no longer trusted by the server (its token expired or it was removed): register it again\nTo fix this, run: paragon device register --profile p"},
+		{client.ErrAccessDenied, ExitFailure, "an administrator refused this device; ask them why, then run paragon device register --profile p"},
+		{client.ErrDeviceCodeExpired, ExitAuth, "nobody approved the device in time (its device code expired)\nTo fix this, run: paragon device register --profile p"},
+		{&client.APIError{StatusCode: 401, Code: "invalid_credentials"}, ExitFailure, "wrong user name or password (the server refused the credentials); try again"},
+		{&client.APIError{StatusCode: 429, Code: "too_many_attempts", RetryAfter: 90 * time.Second}, ExitFailure, "too many failed logins for this user; try again in 1m30s"},
+		{&client.APIError{StatusCode: 403, Code: "invalid_api_key"}, ExitAuth, "the server refused the API key (403 invalid_api_key): it is unknown, inactive, expired or not allowed from this address\nTo fix this, run: paragon login --api-key-stdin --profile p"},
+		{&client.APIError{StatusCode: 500, Code: "server_error"}, ExitFailure, "paragon: 500 Internal Server Error: server_error"},
+		{fmt.Errorf("get: %w", connRefused), ExitFailure, "cannot reach h:1: connection refused (is the server running? check --server)"},
+		{&net.DNSError{Err: "no such host", Name: "h"}, ExitFailure, "cannot reach h:1: unknown host (check --server)"},
+		{fmt.Errorf("x: %w", keystore.ErrTimeout), ExitFailure, "the OS keyring did not answer (is it locked?): unlock it and retry, or use --insecure-storage to keep secrets in a file"},
+		{context.Canceled, ExitFailure, "interrupted"},
+		{errors.New("other"), ExitFailure, "other"},
+	}
+	for _, tt := range tests {
+		got := Explain(tt.err, "http://h:1", cmd)
+		if got.Error() != tt.want || ExitCode(got) != tt.code {
+			t.Errorf("%v:\n got %q (exit %d)\nwant %q (exit %d)", tt.err, got, ExitCode(got), tt.want, tt.code)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	for _, tty := range []bool{false, true} {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetTTY(tty)
+		ios.SetNoColor(true)
+		if err := WriteJSON(ios, map[string]any{"a": 1, "b": "<x>"}); err != nil {
+			t.Fatal(err)
+		}
+		want := `{"a":1,"b":"<x>"}` + "\n"
+		if tty {
+			want = "{\n  \"a\": 1,\n  \"b\": \"<x>\"\n}\n"
+		}
+		if out.String() != want {
+			t.Errorf("tty=%v: %q", tty, out)
+		}
+	}
+}
+
+// tlsServer returns a TLS test server and a PEM file of its certificate.
+func tlsServer(t *testing.T) (*httptest.Server, string) {
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	pemFile := filepath.Join(t.TempDir(), "ca.pem")
+	cert := hs.Certificate()
+	os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600)
+	return hs, pemFile
+}
+
+func TestTLSOptions(t *testing.T) {
+	hs, pemFile := tlsServer(t)
+	get := func(f *Factory) error {
+		hc, err := f.HTTPClient("")
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Get(hs.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	f, _ := testFactory(t, nil)
+	err := get(f)
+	var ua x509.UnknownAuthorityError
+	if !errors.As(err, &ua) {
+		t.Fatalf("untrusted certificate accepted: %v", err)
+	}
+	if msg := Explain(err, hs.URL, func(s string) string { return s }).Error(); !strings.Contains(msg, "cannot verify the TLS certificate of 127.0.0.1") || !strings.Contains(msg, "--cacert") {
+		t.Errorf("message %q", msg)
+	}
+
+	f, _ = testFactory(t, nil)
+	f.Globals.CACert = pemFile
+	if err := get(f); err != nil {
+		t.Fatalf("--cacert: %v", err)
+	}
+
+	f, bufs := testFactory(t, nil)
+	f.Globals.Insecure = true
+	if err := get(f); err != nil {
+		t.Fatalf("--insecure: %v", err)
+	}
+	if !strings.Contains(bufs.errOut(), "warning: --insecure: TLS certificates are not verified") {
+		t.Errorf("no warning: %q", bufs.errOut())
+	}
+
+	f, _ = testFactory(t, nil)
+	f.Globals.CACert = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := f.HTTPClient(""); ExitCode(err) != ExitUsage {
+		t.Errorf("missing --cacert file: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	f, _ = testFactory(t, nil)
+	f.Globals.CACert = bad
+	if _, err := f.HTTPClient(""); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("bad --cacert file: %v", err)
+	}
+}
+
+func TestDebugTraceMasksSecrets(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"secret-at","refresh_token":"secret-rt"}`))
+	}))
+	defer hs.Close()
+	f, bufs := testFactory(t, nil)
+	f.Globals.Debug = true
+	hc, err := f.HTTPClient("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", hs.URL+"/api/v1/version", nil)
+	req.Header.Set("X-Api-Key", "secret-key")
+	req.Header.Set("Authorization", "Bearer secret-bearer")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	trace := bufs.errOut()
+	if !strings.Contains(trace, "> GET "+hs.URL+"/api/v1/version") || !strings.Contains(trace, "< 200 OK") {
+		t.Errorf("no trace: %q", trace)
+	}
+	for _, secret := range []string{"secret-key", "secret-bearer", "secret-at", "secret-rt"} {
+		if strings.Contains(trace, secret) {
+			t.Errorf("trace shows %s:\n%s", secret, trace)
+		}
+	}
+}
+
+func TestDescribeExpiry(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	if got := DescribeExpiry(time.Time{}, now); got != "no expiry known" {
+		t.Error(got)
+	}
+	if got := DescribeExpiry(now.Add(42*time.Minute), now); !strings.HasPrefix(got, "valid until ") || !strings.HasSuffix(got, "(in 42m0s)") {
+		t.Error(got)
+	}
+	if got := DescribeExpiry(now.Add(-5*time.Minute), now); !strings.HasPrefix(got, "expired ") || !strings.HasSuffix(got, "(5m0s ago)") {
+		t.Error(got)
+	}
+}
