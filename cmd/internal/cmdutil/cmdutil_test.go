@@ -115,7 +115,9 @@ func TestWarnStorageExplicitFile(t *testing.T) {
 		f, bufs := testFactory(t, map[string]string{})
 		f.Globals.Keystore = "file"
 		f.Globals.InsecureStorage = insecure
-		f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) { return keystore.NewMemory(), keystore.Notice{}, nil }
+		f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) {
+			return keystore.NewMemory(), keystore.Notice{}, nil
+		}
 		s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: "http://h:1", APIKey: "k"})
 		if err != nil {
 			t.Fatal(err)
