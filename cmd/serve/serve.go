@@ -94,7 +94,10 @@ restarts and crashes; login throttling and injected faults are in memory only.
 With --tls-self-signed it generates an ECDSA P-256 certificate for the listen
 host (and localhost, 127.0.0.1, ::1), writes it next to the --data file (else
 into a temporary directory removed at exit) and prints its path and SHA-256
-fingerprint: give the path to clients as a CA file (curl --cacert).`,
+fingerprint: give the path to clients as a CA file (curl --cacert).
+
+The admin token may also come from PARAGON_ADMIN_TOKEN (as for paragon
+scenario run), which keeps it out of the process list.`,
 		Example: `  # the demo server on 127.0.0.1:7300
   $ paragon server
 
@@ -111,6 +114,9 @@ fingerprint: give the path to clients as a CA file (curl --cacert).`,
   $ paragon server --config account.yaml --log-format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("admin-token") {
+				opts.AdminToken = f.Env("PARAGON_ADMIN_TOKEN")
+			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -125,7 +131,7 @@ fingerprint: give the path to clients as a CA file (curl --cacert).`,
 	fl.StringVar(&opts.OAuthAddr, "oauth-addr", "", "also serve /oauth/v1 alone on this `HOST:PORT`")
 	fl.StringVar(&opts.ConfigFile, "config", "", "YAML account description `FILE` instead of the demo account")
 	fl.StringVar(&opts.DataFile, "data", "", "keep the state in this `FILE` (created if missing); without it, in memory")
-	fl.StringVar(&opts.AdminToken, "admin-token", "", "admin API `TOKEN` (default: random, printed at start)")
+	fl.StringVar(&opts.AdminToken, "admin-token", "", "admin API `TOKEN` (default: $PARAGON_ADMIN_TOKEN, else random; printed at start)")
 	fl.BoolVar(&opts.FakeClock, "fake-clock", false, "time stands still unless advanced through POST /admin/api/clock")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (needs --tls-key)")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")

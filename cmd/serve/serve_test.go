@@ -29,6 +29,7 @@ import (
 func TestFlags(t *testing.T) {
 	tests := []struct {
 		name    string
+		env     string // PARAGON_ADMIN_TOKEN
 		args    []string
 		check   func(t *testing.T, o *Options)
 		wantErr string
@@ -54,6 +55,16 @@ func TestFlags(t *testing.T) {
 				}
 			},
 		},
+		{name: "admin token from the environment", env: "from-env", args: nil, check: func(t *testing.T, o *Options) {
+			if o.AdminToken != "from-env" {
+				t.Errorf("AdminToken %q", o.AdminToken)
+			}
+		}},
+		{name: "flag beats the environment", env: "from-env", args: []string{"--admin-token", "flag"}, check: func(t *testing.T, o *Options) {
+			if o.AdminToken != "flag" {
+				t.Errorf("AdminToken %q", o.AdminToken)
+			}
+		}},
 		{name: "self-signed", args: []string{"--tls-self-signed"}, check: func(t *testing.T, o *Options) {
 			if !o.TLSSelfSigned {
 				t.Error("TLSSelfSigned not set")
@@ -74,7 +85,13 @@ func TestFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			var got *Options
-			cmd := newCmdServer(&cmdutil.Factory{IOStreams: ios}, func(_ context.Context, o *Options) error {
+			f := &cmdutil.Factory{IOStreams: ios, Getenv: func(k string) string {
+				if k == "PARAGON_ADMIN_TOKEN" {
+					return tt.env
+				}
+				return ""
+			}}
+			cmd := newCmdServer(f, func(_ context.Context, o *Options) error {
 				got = o
 				return nil
 			})
