@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -314,13 +315,21 @@ func run(ctx context.Context, o *Options) error {
 	logger.Info("shutting down: finishing requests in flight", "timeout", timeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	var shutErr error
-	for _, hs := range servers {
-		if err := hs.Shutdown(sctx); err != nil {
-			shutErr = fmt.Errorf("graceful shutdown: %w", err)
-			hs.Close()
-		}
+	// Both listeners stop accepting at once, then drain in parallel.
+	shutErrs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, hs := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hs.Shutdown(sctx); err != nil {
+				shutErrs[i] = fmt.Errorf("graceful shutdown: %w", err)
+				hs.Close()
+			}
+		}()
 	}
+	wg.Wait()
+	shutErr := errors.Join(shutErrs...)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", serveErr)
 	}
