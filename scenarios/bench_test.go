@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkSuite runs the whole built-in suite against the embedded
-// reference server with 1, 2 and 4 workers:
+// reference server with 1, 2 and 4 workers, reporting wall time and the
+// process's CPU time per run:
 //
 //	go test -run '^$' -bench Suite -benchtime 5x ./scenarios/
 func BenchmarkSuite(b *testing.B) {
@@ -20,6 +21,7 @@ func BenchmarkSuite(b *testing.B) {
 	}
 	for _, p := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("parallel-%d", p), func(b *testing.B) {
+			cpu := processCPU()
 			for b.Loop() {
 				rep, err := Run(context.Background(), list, RunOptions{Parallel: p})
 				if err != nil {
@@ -30,6 +32,8 @@ func BenchmarkSuite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(list)), "scenarios")
+			// CPU time shows the work apart from how busy the machine is
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 		})
 	}
 }

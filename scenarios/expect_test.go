@@ -179,3 +179,42 @@ func TestJSONPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbeddedTransport(t *testing.T) {
+	src := `name: t
+needs: [admin]
+given:
+  key: {allow_unauthenticated: true}
+steps:
+  - http: {method: HEAD, url: /api/v1/account}
+    expect:
+      body: {length: 0}
+  - fault: {path: /api/v1/version, delay: 10ms}
+  - call: GET /version
+    expect:
+      status: 200
+  - fault: {path: /api/v1/version, drop: true}
+  - call: GET /version
+`
+	list, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rep.Scenarios[0].Steps
+	for _, st := range steps[:len(steps)-1] {
+		if st.Status != Passed {
+			t.Fatalf("%s", describe(rep.Scenarios[0]))
+		}
+	}
+	if steps[3].Duration < 10*time.Millisecond {
+		t.Errorf("the delayed call took %v", steps[3].Duration)
+	}
+	last := steps[len(steps)-1]
+	if last.Status != Failed || !strings.Contains(last.Error, "closed the connection") || last.Exchange == nil || last.Exchange.Response != "" {
+		t.Errorf("dropped request: %+v", last)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path"
 	"sort"
 	"strings"
@@ -259,23 +258,23 @@ func baseResult(sc *Scenario) ScenarioResult {
 }
 
 // embeddedEnv is one worker's embedded reference server, reset between the
-// scenarios it runs.
+// scenarios it runs. It is called in process (handlerTransport), without
+// sockets.
 type embeddedEnv struct {
-	srv     *httptest.Server
+	client  *http.Client
 	release func()
 	token   string
 }
 
 func (e *embeddedEnv) close() {
-	if e.srv != nil {
-		e.srv.Close()
+	if e.client != nil {
 		e.release()
 	}
 }
 
 // prepare starts the server on first use and resets it afterwards.
 func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
-	if e.srv == nil {
+	if e.client == nil {
 		e.token = randomHex(16)
 		h, release, err := newEmbedded(e.token)
 		if err != nil {
@@ -284,16 +283,15 @@ func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
 		if spec.Wrap != nil {
 			h = spec.Wrap(h, e.token)
 		}
-		e.srv, e.release = httptest.NewServer(h), release
-		e.srv.Client().Timeout = 30 * time.Second
+		e.client, e.release = &http.Client{Transport: &handlerTransport{h: h}, Timeout: 30 * time.Second}, release
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/admin/api/reset", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, embeddedBase+"/admin/api/reset", nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+e.token)
-	resp, err := e.srv.Client().Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -321,8 +319,8 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 			res.Steps = []StepResult{{Name: "start the embedded server", Status: Failed, Error: err.Error()}}
 			return res
 		}
-		tt.base, tt.oauth, tt.admin, tt.adminToken = env.srv.URL, env.srv.URL, env.srv.URL, env.token
-		tt.client = env.srv.Client()
+		tt.base, tt.oauth, tt.admin, tt.adminToken = embeddedBase, embeddedBase, embeddedBase, env.token
+		tt.client = env.client
 	} else {
 		if changesServer(sc) {
 			// Alone on the server, reset before (in run) and after, so that

@@ -3,10 +3,14 @@ package scenarios
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/paragon-cli/paragon/server"
 	"golang.org/x/crypto/bcrypt"
@@ -303,5 +307,48 @@ func TestUnsetEnvironmentVariableFailsTheStep(t *testing.T) {
 	st := rep.Scenarios[0].Steps[0]
 	if st.Status != Failed || !strings.Contains(st.Error, "PARAGON_SURELY_UNSET_VAR is not set") {
 		t.Errorf("%+v", st)
+	}
+}
+
+// TestParallelRunsScenariosAtOnce proves that --parallel N has N scenarios in
+// flight: each scenario's request waits at a barrier until all four have
+// arrived, which cannot happen one at a time.
+func TestParallelRunsScenariosAtOnce(t *testing.T) {
+	var list []*Scenario
+	for i := 0; i < 4; i++ {
+		l, err := Parse("p.yaml", []byte("name: p"+strconv.Itoa(i)+"\nsteps:\n  - call: GET /version\n    expect: {status: 403}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, l...)
+	}
+	arrived := make(chan struct{}, 4)
+	all := make(chan struct{})
+	var once sync.Once
+	barrier := func(h http.Handler, _ string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/version" {
+				arrived <- struct{}{}
+				if len(arrived) == 4 {
+					once.Do(func() { close(all) })
+				}
+				select {
+				case <-all:
+				case <-time.After(10 * time.Second):
+					http.Error(w, "only some scenarios ran at once", http.StatusTeapot)
+					return
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 4, Target: Target{Wrap: barrier}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Scenarios {
+		if r.Status != Passed {
+			t.Errorf("%s", describe(r))
+		}
 	}
 }
