@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -58,6 +60,26 @@ func TestServerSIGTERM(t *testing.T) {
 	}
 	if strings.Contains(out, "\x1b[") {
 		t.Error("banner styled although stdout is not a terminal")
+	}
+}
+
+// TestServerSIGHUPRemovesTemporaryCertificate checks that a hang-up (the
+// terminal closed) is a graceful stop too: the generated certificate's
+// temporary directory is removed.
+func TestServerSIGHUPRemovesTemporaryCertificate(t *testing.T) {
+	p := startServer(t, "--addr", "127.0.0.1:0", "--tls-self-signed", "--password-cost", "4")
+	m := regexp.MustCompile(`(?m)^  TLS cert     (\S+)  `).FindStringSubmatch(p.stdout.String())
+	if m == nil {
+		t.Fatalf("no certificate line:\n%s", p.stdout)
+	}
+	if _, err := os.Stat(m[1]); err != nil {
+		t.Fatal(err)
+	}
+	if state := p.signal(t, syscall.SIGHUP); !state.Success() {
+		t.Errorf("exit after SIGHUP: %v\n%s", state, p.stderr)
+	}
+	if _, err := os.Stat(filepath.Dir(m[1])); !os.IsNotExist(err) {
+		t.Errorf("temporary certificate directory left behind: %v", err)
 	}
 }
 

@@ -13,9 +13,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,7 +87,7 @@ its state in memory, and prints on standard output everything needed to make
 a first call with curl. The line "listening on URL" names the address (also
 when --addr asks for port 0). Request logs go to standard error.
 
-SIGINT (Ctrl-C) or SIGTERM stops it gracefully: requests in flight finish
+SIGINT (Ctrl-C), SIGTERM or SIGHUP stops it gracefully: requests in flight finish
 (for up to 10 seconds) before it exits.
 
 With --data the state (devices, token families, changed users, documents,
@@ -202,8 +204,11 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// run starts the server and serves until ctx is cancelled.
+// run starts the server and serves until ctx is cancelled (SIGINT and
+// SIGTERM, through the root command) or the terminal hangs up (SIGHUP).
 func run(ctx context.Context, o *Options) error {
+	ctx, stopHangup := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHangup()
 	acct := server.DemoAccount()
 	accountSource := "demo account"
 	if o.ConfigFile != "" {
