@@ -213,7 +213,7 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 		{
 			name:   "login without device token",
 			wrap:   acceptsLoginWithoutDeviceToken,
-			failed: []string{"unauthenticated-off-refuses-card-without-device", "untrusted-off-login-needs-device-token"},
+			failed: []string{"unauthenticated-off-refuses-card-without-device", "unauthenticated-on-still-needs-device-token", "untrusted-off-login-needs-device-token"},
 			warned: []string{"insecure-login-error-code", "untrusted-off-login-error-codes"},
 		},
 		{
