@@ -354,6 +354,9 @@ func (a *loginAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 		userid = du.email
 	}
 	userid = deref(a.UserID, userid)
+	if code == "1" || code == "2" {
+		r.mask.add(userid) // a card or short ID is all it takes to log in: a secret
+	}
 	f := url.Values{}
 	f.Set("authtype", code)
 	f.Set("userid", userid)
