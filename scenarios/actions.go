@@ -262,10 +262,16 @@ func (a *refreshAction) run(ctx context.Context, r *scenarioRun) (*exchange, err
 	var sess *session
 	if a.Device != "" {
 		dev = r.device(a.Device)
+		if a.Token == nil && dev.refreshToken == "" {
+			return nil, fmt.Errorf("device %q has no refresh token yet: add a device_token step first", a.Device)
+		}
 		f.Set("client_id", deref(a.ClientID, dev.clientID))
 		f.Set("refresh_token", deref(a.Token, dev.refreshToken))
 	} else {
 		sess = r.session(a.User)
+		if a.Token == nil && sess.refreshToken == "" {
+			return nil, fmt.Errorf("no session %q with a refresh token: log in first", a.User)
+		}
 		f.Set("client_id", deref(a.ClientID, "api"))
 		f.Set("refresh_token", deref(a.Token, sess.refreshToken))
 	}
