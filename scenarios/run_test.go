@@ -355,12 +355,12 @@ func TestParallelRunsScenariosAtOnce(t *testing.T) {
 
 func TestStepsThatCannotRunSayWhy(t *testing.T) {
 	cases := map[string]string{
-		"  - refresh: {user: alice}\n":                          `no session "alice" with a refresh token: log in first`,
-		"  - refresh: {device: printer}\n":                      `device "printer" has no refresh token yet`,
-		"  - login: {user: alice, device: printer}\n":           `device "printer" has no device token yet`,
-		"  - call: {path: /version, as: bob}\n":                 `no session "bob": log in first`,
+		"  - refresh: {user: alice}\n":                         `no session "alice" with a refresh token: log in first`,
+		"  - refresh: {device: printer}\n":                     `device "printer" has no refresh token yet`,
+		"  - login: {user: alice, device: printer}\n":          `device "printer" has no device token yet`,
+		"  - call: {path: /version, as: bob}\n":                `no session "bob": log in first`,
 		"  - call: {path: /version, as: \"device:printer\"}\n": `device "printer" has no device token yet`,
-		"  - device_token: {device: p, sign: yes}\n":            `sign: yes, but the device has no key`,
+		"  - device_token: {device: p, sign: yes}\n":           `sign: yes, but the device has no key`,
 	}
 	for steps, want := range cases {
 		list, err := Parse("s.yaml", []byte("name: s\nsteps:\n"+steps))
