@@ -156,6 +156,26 @@ func ignoresKeyBinding(h http.Handler, _ string) http.Handler {
 	})
 }
 
+// ignoresKeyField is a server that accepts a change to a key's field through
+// the admin API but never applies it (as if the feature did not exist).
+func ignoresKeyField(field string) func(http.Handler, string) http.Handler {
+	return func(h http.Handler, _ string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/admin/api/keys/") {
+				body, _ := io.ReadAll(r.Body)
+				var patch map[string]any
+				if json.Unmarshal(body, &patch) == nil {
+					delete(patch, field)
+					body, _ = json.Marshal(patch)
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				r.ContentLength = int64(len(body))
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
 // trustsEveryDevice approves every device as soon as it registers, as if
 // automatic endpoint trust were always on.
 func trustsEveryDevice(h http.Handler, adminToken string) http.Handler {
@@ -233,6 +253,40 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 			wrap:   trustsEveryDevice,
 			failed: []string{"approval-grants-device-token", "auto-trust-off-device-waits", "device-token-poll-until-done", "errors-are-json", "register-description-shown-to-admin"},
 			warned: []string{"device-token-slow-down", "reregistration-unsigned-needs-approval-again"},
+		},
+		{
+			name:   "key expiry ignored",
+			wrap:   ignoresKeyField("expires_at"),
+			failed: []string{"key-expired-refused"},
+			warned: []string{"key-expiry-follows-server-clock"},
+		},
+		{
+			name:   "allowed IP ranges ignored",
+			wrap:   ignoresKeyField("allowed_ips"),
+			failed: []string{"key-ip-restricted"},
+		},
+		{
+			name:   "permissions ignored",
+			wrap:   ignoresKeyField("permissions"),
+			failed: []string{"key-function-permissions"},
+			warned: []string{"keys-error-codes"},
+		},
+		{
+			name:   "inactive keys still work",
+			wrap:   ignoresKeyField("active"),
+			failed: []string{"key-inactive-refused"},
+			warned: []string{"keys-error-codes"},
+		},
+		{
+			name:   "allow unauthenticated requests cannot be switched on",
+			wrap:   ignoresKeyField("allow_unauthenticated"),
+			failed: []string{"unauthenticated-on-functions-without-token"},
+			warned: []string{"faults-injected-and-cleared", "unauthenticated-on-allows-insecure-login"},
+		},
+		{
+			name:   "automatic endpoint trust cannot be switched on",
+			wrap:   ignoresKeyField("auto_trust"),
+			failed: []string{"auto-trust-on-trusts-at-once"},
 		},
 		// Differences in what the contract marks [ours] only warn.
 		{
