@@ -302,6 +302,7 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			got := outcome(t, c.wrap)
 			if !slices.Equal(got[Failed], c.failed) {
 				t.Errorf("FAILED:\n got  %q\n want %q", got[Failed], c.failed)
