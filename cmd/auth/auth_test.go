@@ -303,6 +303,10 @@ func TestToken(t *testing.T) {
 	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--device"); err != nil || e.Out.String() != "device-at\n" {
 		t.Fatalf("token --device: %v %q", err, e.Out)
 	}
+	e.Out.Reset()
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--json"); err != nil || e.Out.String() != `{"access_token":"u-at","token_type":"Bearer","expiry":"2026-11-26T13:00:00Z"}`+"\n" {
+		t.Fatalf("token --json: %v %q", err, e.Out)
+	}
 }
 
 func TestTokenRefreshesExpired(t *testing.T) {

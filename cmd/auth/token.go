@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ type TokenOptions struct {
 	IO          *iostreams.IOStreams
 	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
 	Device      bool
+	JSON        bool
 }
 
 // NewCmdToken returns `paragon token`.
@@ -28,7 +30,8 @@ func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *TokenOptions) e
 else, for use in other tools. With --device print the device token instead.
 This command prints a secret: keep its output out of logs.`,
 		Example: `  $ curl -H "X-Api-Key: $KEY" -H "Authorization: Bearer $(paragon token)" http://127.0.0.1:7300/api/v1/account
-  $ paragon token --device --profile staging`,
+  $ paragon token --device --profile staging
+  $ paragon token --json | jq -r .expiry`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -38,6 +41,7 @@ This command prints a secret: keep its output out of logs.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Device, "device", false, "Print the device token instead of the user's")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
 
@@ -58,6 +62,17 @@ func tokenRun(ctx context.Context, opts *TokenOptions) error {
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return s.Explain(err)
+	}
+	if opts.JSON {
+		v := struct {
+			AccessToken string     `json:"access_token"`
+			TokenType   string     `json:"token_type"`
+			Expiry      *time.Time `json:"expiry,omitempty"`
+		}{tok.AccessToken, tok.Type(), nil}
+		if !tok.Expiry.IsZero() {
+			v.Expiry = &tok.Expiry
+		}
+		return cmdutil.WriteJSON(opts.IO, v)
 	}
 	_, err = fmt.Fprintln(opts.IO.Out, tok.AccessToken)
 	return err
