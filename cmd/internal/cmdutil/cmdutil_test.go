@@ -284,3 +284,49 @@ func TestDescribeExpiry(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+func TestFallbackIsRememberedAndWarnedAgain(t *testing.T) {
+	f, bufs := testFactory(t, map[string]string{})
+	fallback := true
+	file := keystore.NewFile(filepath.Join(t.TempDir(), "secrets.json"))
+	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) {
+		if fallback {
+			return file, keystore.Notice{Fallback: true, Reason: "no bus", Path: file.Path()}, nil
+		}
+		return file, keystore.Notice{}, nil
+	}
+	s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: "http://h:1", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := f.Config()
+	if p, _ := cfg.Profile("default"); !p.KeystoreFallback {
+		t.Fatalf("fallback not recorded: %+v", p)
+	}
+	// The next command opens the recorded file store: no Notice, but the
+	// warning comes again.
+	fallback = false
+	s2, err := f.OpenSession(context.Background(), &ProfileOverrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.WarnStorage()
+	if !strings.Contains(bufs.errOut(), "because no OS keyring was usable") {
+		t.Errorf("no second warning: %q", bufs.errOut())
+	}
+	// --insecure-storage accepts it for good.
+	f.Globals.InsecureStorage = true
+	s3, err := f.OpenSession(context.Background(), &ProfileOverrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cfg.Profile("default"); p.KeystoreFallback {
+		t.Errorf("--insecure-storage did not accept the file: %+v", p)
+	}
+}

@@ -168,6 +168,11 @@ func (s *Session) Save() error {
 	case keystore.ChoiceKeyring, keystore.ChoiceFile:
 		s.Profile.Keystore = n
 	}
+	if s.Notice.Fallback {
+		s.Profile.KeystoreFallback = true
+	} else if s.f.Globals.InsecureStorage || s.f.Globals.Keystore != "" {
+		s.Profile.KeystoreFallback = false // chosen explicitly now
+	}
 	cfg, err := s.f.Config()
 	if err != nil {
 		return err
@@ -185,8 +190,9 @@ func (s *Session) Save() error {
 
 // WarnStorage prints, loudly, where secrets are going when that is a plain
 // file: after an automatic fallback, or with --keystore file without the
-// explicit --insecure-storage. A profile that already keeps its secrets in
-// a file is not warned about again.
+// explicit --insecure-storage, and again every time for a profile whose
+// secrets went to the file by fallback until that is accepted with
+// --insecure-storage.
 func (s *Session) WarnStorage() {
 	ios := s.f.IOStreams
 	cs := ios.ColorSchemeStderr()
@@ -194,6 +200,9 @@ func (s *Session) WarnStorage() {
 	case s.Notice.Fallback:
 		fmt.Fprintf(ios.ErrOut, "%s %s %s\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.Notice)
+	case s.Profile.KeystoreFallback && s.Store.Name() == keystore.ChoiceFile && !s.f.Globals.InsecureStorage && s.f.Globals.Keystore == "":
+		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s) because no OS keyring was usable; pass --insecure-storage to accept this, or --keystore keyring once a keyring works and log in again\n",
+			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
 	case s.f.Globals.Keystore == keystore.ChoiceFile && !s.f.Globals.InsecureStorage:
 		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s), not the OS keyring; pass --insecure-storage to confirm that is intended\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())

@@ -40,6 +40,10 @@ type Profile struct {
 	// ("keyring" or "file"), recorded when they were first stored so that
 	// later commands read them from the same place.
 	Keystore string `yaml:"keystore,omitempty"`
+	// KeystoreFallback is true when Keystore is "file" only because no OS
+	// keyring was usable (not by choice): paragon then warns whenever it
+	// stores a secret there.
+	KeystoreFallback bool `yaml:"keystore_fallback,omitempty"`
 	// DeviceType is the client_type the device registered with.
 	DeviceType string `yaml:"device_type,omitempty"`
 	// CACert is a PEM file of extra CAs trusted for this profile's servers.
