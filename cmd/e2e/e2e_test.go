@@ -31,6 +31,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/paragon-cli/paragon/cmd/root"
+	"github.com/paragon-cli/paragon/keystore"
 	"github.com/paragon-cli/paragon/server"
 )
 
@@ -47,6 +48,12 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:   "testdata",
 		Setup: setup,
+		Condition: func(cond string) (bool, error) {
+			if cond == "keyring" {
+				return keyringUsable(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"admin": adminCmd,
 			"exits": exitsCmd,
@@ -74,6 +81,8 @@ func setup(env *testscript.Env) error {
 	// No Secret Service for the scripts: secrets go to a file, chosen
 	// explicitly in each script with --insecure-storage.
 	env.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(env.WorkDir, "no-dbus"))
+	// The keyring script puts the real session bus back.
+	env.Setenv("REAL_DBUS_SESSION_BUS_ADDRESS", os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
 	return nil
 }
 
@@ -201,4 +210,11 @@ func doAdmin(t *testing.T, req *http.Request) []byte {
 		t.Fatalf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, buf.String())
 	}
 	return buf.Bytes()
+}
+
+// keyringUsable reports whether this test process can reach an unlocked
+// Secret Service (CI runs the tests under dbus-run-session with
+// gnome-keyring; see .ci/run).
+func keyringUsable() bool {
+	return os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" && keystore.NewKeyring(2*time.Second).Probe() == nil
 }
