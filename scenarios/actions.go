@@ -470,14 +470,19 @@ func (a *callAction) validate(d *decoder, n *yaml.Node) {
 	}
 }
 
-func (a *callAction) needs() []string { return nil }
+func (a *callAction) needs() []string {
+	if strings.HasPrefix(a.Path, "/admin/") {
+		return []string{NeedAdmin}
+	}
+	return nil
+}
 
 func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
 	method := a.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	u := r.t.base + apiPath(a.Path)
+	u := r.urlFor(apiPath(a.Path))
 	if len(a.Query) > 0 {
 		q := url.Values{}
 		for k, v := range a.Query {
@@ -541,6 +546,22 @@ func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 	return r.do(req, body)
 }
 
+// urlFor turns a path into a URL on the service that serves it: /oauth/ on
+// the OAuth base, /admin/ on the admin base, anything else on the API base.
+// Absolute URLs stay as they are.
+func (r *scenarioRun) urlFor(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/oauth/"):
+		return r.t.oauth + p
+	case strings.HasPrefix(p, "/admin/"):
+		return r.t.admin + p
+	case strings.HasPrefix(p, "/"):
+		return r.t.base + p
+	}
+	return p
+}
+
+// apiPath puts a function's path under /api/v1 unless it names a service.
 func apiPath(p string) string {
 	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/oauth/") || strings.HasPrefix(p, "/admin/") || p == "/healthz" {
 		return p
@@ -689,15 +710,7 @@ func (a *httpAction) needs() []string {
 }
 
 func (a *httpAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
-	u := a.URL
-	switch {
-	case strings.HasPrefix(u, "/oauth/"):
-		u = r.t.oauth + u
-	case strings.HasPrefix(u, "/admin/"):
-		u = r.t.admin + u
-	case strings.HasPrefix(u, "/"):
-		u = r.t.base + u
-	}
+	u := r.urlFor(a.URL)
 	if len(a.Query) > 0 {
 		q := url.Values{}
 		for k, v := range a.Query {
