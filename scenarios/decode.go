@@ -50,6 +50,7 @@ func (e *ValidationError) Error() string {
 type decoder struct {
 	file     string
 	problems []Problem
+	used     map[string]*yaml.Node // built-in variables used by the current scenario, where first
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {

@@ -191,6 +191,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	n = resolve(n)
 	before := len(d.problems)
 	s := &Scenario{File: d.file, Line: n.Line, Column: n.Column, Severity: SeverityFailure}
+	d.used = map[string]*yaml.Node{}
 	var stepsNode, nameNode *yaml.Node
 	for _, kv := range d.mappingPairs(n, "scenario") {
 		k, v := kv[0], kv[1]
@@ -297,6 +298,11 @@ func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
 	if s.Given != nil && !declared[NeedAdmin] {
 		d.errorf(n, "scenario %q: given changes the server through its admin API: add admin to needs", s.Name)
 	}
+	for v, need := range varNeeds {
+		if at := d.used[v]; at != nil && !declared[need] {
+			d.errorf(at, "${%s}: needs %s: add %s to the scenario's needs", v, need, need)
+		}
+	}
 	for _, st := range s.Steps {
 		for _, need := range st.Action.needs() {
 			if !declared[need] {
@@ -319,6 +325,9 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 	if n.Kind == yaml.ScalarNode {
 		for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
 			name := m[1]
+			if builtinVars[name] && d.used[name] == nil {
+				d.used[name] = n
+			}
 			switch {
 			case isEnvName(name), builtinVars[name], vars[name]:
 			case strings.Contains(name, "."):
@@ -339,6 +348,9 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 }
 
 var builtinVars = map[string]bool{"api_key": true, "second_api_key": true, "admin_token": true, "base_url": true, "oauth_url": true, "admin_url": true}
+
+// varNeeds maps built-in variables to the capability that provides them.
+var varNeeds = map[string]string{"second_api_key": NeedSecondKey, "admin_token": NeedAdmin, "admin_url": NeedAdmin}
 
 var dottedFields = map[string]bool{"client_id": true, "device_code": true, "access_token": true, "refresh_token": true}
 

@@ -73,6 +73,8 @@ func TestValidationErrorsHavePositions(t *testing.T) {
 			[]string{`t.yaml:3: did not find expected ',' or ']'`}},
 		{"yaml syntax, missing key", "name: a\n  steps: x\nfoo\n",
 			[]string{`t.yaml:2: mapping values are not allowed in this context`}},
+		{"built-in variable without its need", "name: a\nsteps:\n  - login: {user: bob, api_key: \"${second_api_key}\"}\n",
+			[]string{`t.yaml:3:33: ${second_api_key}: needs second-key: add second-key to the scenario's needs`}},
 		{"duplicate names", "name: a\nsteps:\n  - call: GET /version\n---\nname: a\nsteps:\n  - call: GET /version\n",
 			[]string{`t.yaml:5:1: scenario name "a" is already used at t.yaml:1; names must be unique`}},
 	}
