@@ -130,7 +130,7 @@ func sortStrings(s []string) []string {
 }
 
 // request builds the login request, prompting on a terminal.
-func (o *LoginOptions) request() (client.LoginRequest, error) {
+func (o *LoginOptions) request(ctx context.Context) (client.LoginRequest, error) {
 	ios := o.IO
 	switch {
 	case o.CardID != "":
@@ -142,9 +142,9 @@ func (o *LoginOptions) request() (client.LoginRequest, error) {
 	}
 	user := o.User
 	if user == "" {
-		u, err := ios.Prompt("User name: ")
+		u, err := ios.Prompt(ctx, "User name: ")
 		if err != nil {
-			return client.LoginRequest{}, fmt.Errorf("reading the user name: %w", err)
+			return client.LoginRequest{}, promptErr("the user name", err)
 		}
 		if user = strings.TrimSpace(u); user == "" {
 			return client.LoginRequest{}, cmdutil.FlagErrorf("the user name is empty")
@@ -159,8 +159,8 @@ func (o *LoginOptions) request() (client.LoginRequest, error) {
 		if pw, err = ios.ReadLine(); err != nil {
 			return client.LoginRequest{}, cmdutil.FlagErrorf("--password-stdin: nothing to read on standard input")
 		}
-	} else if pw, err = ios.PromptPassword("Password for " + user + ": "); err != nil {
-		return client.LoginRequest{}, fmt.Errorf("reading the password: %w", err)
+	} else if pw, err = ios.PromptPassword(ctx, "Password for "+user+": "); err != nil {
+		return client.LoginRequest{}, promptErr("the password", err)
 	}
 	if pw == "" {
 		return client.LoginRequest{}, cmdutil.FlagErrorf("the password is empty")
@@ -172,7 +172,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if opts.Getenv(keystore.EnvToken) != "" {
 		return fmt.Errorf("%s is set, and it would win over any login: unset it first (unset %s)", keystore.EnvToken, keystore.EnvToken)
 	}
-	ov, err := opts.Profile.Overrides(opts.IO)
+	ov, err := opts.Profile.Overrides(ctx, opts.IO)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 			return err
 		}
 	}
-	req, err := opts.request()
+	req, err := opts.request(ctx)
 	if err != nil {
 		return err
 	}
@@ -277,4 +277,12 @@ func reRegister(ctx context.Context, s *cmdutil.Session, opts *LoginOptions) (*c
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Renewed the trust of device %s (its token had expired).\n", id)
 	return s.DeviceSource()
+}
+
+// promptErr explains a failed prompt; Ctrl-C is just "interrupted".
+func promptErr(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted")}
+	}
+	return fmt.Errorf("reading %s: %w", what, err)
 }

@@ -85,7 +85,7 @@ re-registers with its key, which needs no new approval.
 }
 
 func registerRun(ctx context.Context, opts *RegisterOptions) error {
-	ov, err := opts.Profile.Overrides(opts.IO)
+	ov, err := opts.Profile.Overrides(ctx, opts.IO)
 	if err != nil {
 		return err
 	}

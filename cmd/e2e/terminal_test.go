@@ -113,6 +113,25 @@ func TestTerminalSession(t *testing.T) {
 		}
 	})
 
+	t.Run("Ctrl-C at the password prompt", func(t *testing.T) {
+		// After the interrupted prompt the shell reads a line: it must be
+		// echoed again, proving the terminal was restored.
+		s := newTmux(t, env, paragon+" login; echo EXIT=$?; read -r line; echo GOT=$line")
+		s.waitFor("User name:")
+		s.send("alice", "Enter")
+		s.waitFor("Password for alice:")
+		s.send("C-c")
+		scr := s.waitFor("EXIT=")
+		if !strings.Contains(scr, "paragon: interrupted") || !strings.Contains(scr, "EXIT=1") {
+			t.Fatalf("Ctrl-C at the prompt; screen:\n%s", scr)
+		}
+		s.send("visible-again", "Enter")
+		scr = s.waitFor("GOT=visible-again")
+		if strings.Count(scr, "visible-again") < 2 {
+			t.Fatalf("echo not restored after Ctrl-C (typed text not shown); screen:\n%s", scr)
+		}
+	})
+
 	t.Run("spinner and Ctrl-C", func(t *testing.T) {
 		s := newTmux(t, env, paragon+" device register --profile second --server "+hs.URL+" --api-key paragon-dev-key --insecure-storage")
 		scr := s.waitFor("Waiting for approval of device")

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -38,11 +39,11 @@ func (p *ProfileFlags) Validate() error {
 
 // Overrides reads the API key from stdin when asked and returns the
 // profile settings to apply.
-func (p *ProfileFlags) Overrides(ios *iostreams.IOStreams) (*ProfileOverrides, error) {
+func (p *ProfileFlags) Overrides(ctx context.Context, ios *iostreams.IOStreams) (*ProfileOverrides, error) {
 	ov := &ProfileOverrides{Server: p.Server, OAuthURL: p.OAuthURL, APIKey: p.APIKey}
 	if p.APIKeyStdin {
 		if ios.IsStdinTTY() {
-			k, err := ios.PromptPassword("API key: ")
+			k, err := ios.PromptPassword(ctx, "API key: ")
 			if err != nil {
 				return nil, err
 			}

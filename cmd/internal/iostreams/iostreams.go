@@ -7,6 +7,7 @@ package iostreams
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type IOStreams struct {
 	// readPassword reads a line without echo; nil means "read a line from
 	// In" (tests, or a stdin that is not a terminal).
 	readPassword func() ([]byte, error)
+	// saveTerminal saves the terminal's state and returns a function that
+	// restores it (echo back on after an interrupted password prompt).
+	saveTerminal func() func()
 	inReader     *bufio.Reader
 
 	progressMu sync.Mutex
@@ -50,6 +54,13 @@ func System() *IOStreams {
 		noColor:   noColor || os.Getenv("TERM") == "dumb",
 		readPassword: func() ([]byte, error) {
 			return term.ReadPassword(int(os.Stdin.Fd()))
+		},
+		saveTerminal: func() func() {
+			st, err := term.GetState(int(os.Stdin.Fd()))
+			if err != nil {
+				return func() {}
+			}
+			return func() { _ = term.Restore(int(os.Stdin.Fd()), st) }
 		},
 	}
 }
@@ -107,30 +118,59 @@ func (s *IOStreams) ReadLine() (string, error) {
 }
 
 // Prompt writes label to ErrOut and reads one line from a terminal stdin.
-func (s *IOStreams) Prompt(label string) (string, error) {
+// It returns ctx's error at once when ctx ends first (Ctrl-C).
+func (s *IOStreams) Prompt(ctx context.Context, label string) (string, error) {
 	if !s.stdinTTY {
 		return "", ErrNoTTY
 	}
 	fmt.Fprint(s.ErrOut, label)
-	return s.ReadLine()
+	return s.await(ctx, func() (string, error) { return s.ReadLine() }, nil)
 }
 
 // PromptPassword writes label to ErrOut and reads one line from a terminal
-// stdin without echoing it.
-func (s *IOStreams) PromptPassword(label string) (string, error) {
+// stdin without echoing it. When ctx ends first (Ctrl-C) it restores the
+// terminal (echo on) and returns ctx's error.
+func (s *IOStreams) PromptPassword(ctx context.Context, label string) (string, error) {
 	if !s.stdinTTY {
 		return "", ErrNoTTY
 	}
 	fmt.Fprint(s.ErrOut, label)
 	if s.readPassword == nil {
-		return s.ReadLine()
+		return s.await(ctx, func() (string, error) { return s.ReadLine() }, nil)
 	}
-	b, err := s.readPassword()
+	restore := func() {}
+	if s.saveTerminal != nil {
+		restore = s.saveTerminal()
+	}
+	v, err := s.await(ctx, func() (string, error) {
+		b, err := s.readPassword()
+		return string(b), err
+	}, restore)
 	fmt.Fprintln(s.ErrOut) // the user's Enter was not echoed
-	if err != nil {
-		return "", err
+	return v, err
+}
+
+// await runs read on its own goroutine so that ctx can end the wait; the
+// abandoned read ends with the process. onCancel runs when ctx wins.
+func (s *IOStreams) await(ctx context.Context, read func() (string, error), onCancel func()) (string, error) {
+	type result struct {
+		v   string
+		err error
 	}
-	return string(b), nil
+	ch := make(chan result, 1)
+	go func() {
+		v, err := read()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		if onCancel != nil {
+			onCancel()
+		}
+		return "", ctx.Err()
+	}
 }
 
 // SetPasswordReader replaces the no-echo reader (for tests).

@@ -1,6 +1,7 @@
 package iostreams
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -9,10 +10,10 @@ import (
 func TestPromptNeedsTTY(t *testing.T) {
 	ios, in, _, _ := Test()
 	in.WriteString("alice\n")
-	if _, err := ios.Prompt("User: "); !errors.Is(err, ErrNoTTY) {
+	if _, err := ios.Prompt(context.Background(), "User: "); !errors.Is(err, ErrNoTTY) {
 		t.Fatalf("err %v, want ErrNoTTY", err)
 	}
-	if _, err := ios.PromptPassword("Password: "); !errors.Is(err, ErrNoTTY) {
+	if _, err := ios.PromptPassword(context.Background(), "Password: "); !errors.Is(err, ErrNoTTY) {
 		t.Fatalf("err %v, want ErrNoTTY", err)
 	}
 }
@@ -22,11 +23,11 @@ func TestPromptsOnTTY(t *testing.T) {
 	ios.SetTTY(true)
 	in.WriteString("alice\r\n")
 	ios.SetPasswordReader(func() ([]byte, error) { return []byte("wonderland"), nil })
-	u, err := ios.Prompt("User: ")
+	u, err := ios.Prompt(context.Background(), "User: ")
 	if err != nil || u != "alice" {
 		t.Fatalf("user %q, %v", u, err)
 	}
-	p, err := ios.PromptPassword("Password: ")
+	p, err := ios.PromptPassword(context.Background(), "Password: ")
 	if err != nil || p != "wonderland" {
 		t.Fatalf("password %q, %v", p, err)
 	}
@@ -86,5 +87,23 @@ func TestColorOnlyOnTTYWithoutNoColor(t *testing.T) {
 	ios.SetNoColor(true)
 	if ios.ColorScheme().Red("x") != "x" || ios.ColorSchemeStderr().Bold("x") != "x" {
 		t.Error("coloured despite NO_COLOR")
+	}
+}
+
+func TestPasswordPromptInterrupted(t *testing.T) {
+	ios, _, _, _ := Test()
+	ios.SetTTY(true)
+	block := make(chan struct{})
+	defer close(block)
+	ios.SetPasswordReader(func() ([]byte, error) { <-block; return nil, errors.New("unblocked") })
+	restored := false
+	ios.saveTerminal = func() func() { return func() { restored = true } }
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C
+	if _, err := ios.PromptPassword(ctx, "Password: "); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if !restored {
+		t.Error("terminal state not restored after the interrupted prompt")
 	}
 }
