@@ -616,9 +616,7 @@ func (r *scenarioRun) adminStep(_ context.Context, name string, f func() (*excha
 		sr.Status = Failed
 		sr.Failures = []Failure{{Expectation: "status 2xx", Expected: "2xx", Actual: fmt.Sprint(ex.status)}}
 	}
-	if sr.Status != Passed {
-		sr.Exchange = r.render(r.last)
-	}
+	sr.Exchange = r.render(r.last)
 	return sr
 }
 
@@ -784,7 +782,11 @@ func writeHeaders(b *strings.Builder, h http.Header) {
 					v = "***"
 				}
 			}
-			fmt.Fprintf(b, "%s: %s\n", k, v)
+			name := k
+			if strings.EqualFold(k, signatureHeader) {
+				name = signatureHeader // as the contract spells it
+			}
+			fmt.Fprintf(b, "%s: %s\n", name, v)
 		}
 	}
 }
