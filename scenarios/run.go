@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -418,11 +419,11 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		return resp.StatusCode, nil
 	}
 	if _, err := probe(http.MethodHead, t.base+"/api/v1/account"); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, t.base, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, t.base, netErr(err))
 	}
 	if t.oauth != t.base {
 		if _, err := probe(http.MethodHead, t.oauth+"/oauth/v1/token"); err != nil {
-			return nil, fmt.Errorf("%w: OAuth service %s: %v", ErrUnreachable, t.oauth, err)
+			return nil, fmt.Errorf("%w: OAuth service %s: %v", ErrUnreachable, t.oauth, netErr(err))
 		}
 	}
 	if t.admin == "" {
@@ -439,7 +440,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := t.client.Do(req)
 		if err != nil {
-			return 0, fmt.Errorf("%w: admin API %s: %v", ErrUnreachable, t.admin, err)
+			return 0, fmt.Errorf("%w: admin API %s: %v", ErrUnreachable, t.admin, netErr(err))
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
@@ -494,4 +495,14 @@ func failureText(fs []Failure) string {
 		fmt.Fprintf(&b, "%s: got %s", f.Expectation, f.Actual)
 	}
 	return b.String()
+}
+
+// netErr drops the method and URL a *url.Error repeats: the caller names the
+// server already.
+func netErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
