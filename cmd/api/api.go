@@ -27,6 +27,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/cmd/internal/jsoncolor"
+	"github.com/paragon-cli/paragon/keystore"
 )
 
 // Options holds what `paragon api` needs.
@@ -487,6 +488,9 @@ func statusError(s *cmdutil.Session, resp *http.Response, body []byte) error {
 			e.Code = c
 		}
 		e.Description = v.ErrorDescription
+	}
+	if resp.StatusCode == http.StatusUnauthorized && s.EnvToken() != "" {
+		return fmt.Errorf("the server refused the token in %s (%s): set a valid one, or unset it to use the stored login", keystore.EnvToken, strings.TrimPrefix(e.Error(), "paragon: "))
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		return &cmdutil.AuthError{Err: fmt.Errorf("the server refused the token even after a refresh (%s)", strings.TrimPrefix(e.Error(), "paragon: ")), Hint: s.Cmd("login")}

@@ -435,3 +435,24 @@ func TestFullURLOnServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEnvTokenRefused(t *testing.T) {
+	e := loggedIn(t, false)
+	e.Vars[keystore.EnvToken] = "bad-token"
+	e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/version", httpmock.NewStringResponder(401, `{"error":"invalid_token"}`))
+	err := runAPI(e, "version")
+	if err == nil || !strings.Contains(err.Error(), "the server refused the token in PARAGON_TOKEN (401 Unauthorized: invalid_token)") || cmdutil.ExitCode(err) != cmdutil.ExitFailure {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestTokenStillRefusedAfterRefresh(t *testing.T) {
+	e := loggedIn(t, false)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
+		httpmock.NewStringResponder(200, `{"access_token":"new-at","refresh_token":"new-rt","expires_in":3600}`))
+	e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/version", httpmock.NewStringResponder(401, `{"error":"invalid_token"}`))
+	err := runAPI(e, "version")
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), "refused the token even after a refresh") || !strings.Contains(err.Error(), "run: paragon login") {
+		t.Fatalf("err %v", err)
+	}
+}
