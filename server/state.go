@@ -198,12 +198,12 @@ func (st *state) load(r Record, fake bool, fakeBase time.Time) error {
 			st.codes[[32]byte(d.CodeHash)] = d.ClientID
 		}
 	case KindFamily:
-		var f family
-		if err := json.Unmarshal(r.Value, &f); err != nil {
+		f, err := decodeFamily(r.Value)
+		if err != nil {
 			return bad(err)
 		}
-		st.families[f.ID] = &f
-		st.indexFamily(&f)
+		st.families[f.ID] = f
+		st.indexFamily(f)
 	case KindUser:
 		var u user
 		if err := json.Unmarshal(r.Value, &u); err != nil {
@@ -380,7 +380,7 @@ func mustJSON(v any) []byte {
 }
 
 func familyRecord(f *family) Record {
-	return Record{Kind: KindFamily, Key: f.ID, Value: mustJSON(f)}
+	return Record{Kind: KindFamily, Key: f.ID, Value: encodeFamily(f)}
 }
 
 func deviceRecord(d *device) Record {
