@@ -116,7 +116,8 @@ func LoadAccountFile(path string) (*Account, error) {
 
 // ParseAccount parses the YAML account description of section 7.2. Unknown
 // fields, bad durations, bad values and duplicate names are errors that name
-// the line. Missing lifetimes take the defaults of DefaultSettings.
+// the line. Missing lifetimes take the defaults of DefaultSettings; a key
+// without `active` is active and one without `type` is general.
 func ParseAccount(data []byte) (*Account, error) {
 	var raw struct {
 		Settings *Settings `yaml:"account"`
@@ -162,6 +163,9 @@ func ParseAccount(data []byte) (*Account, error) {
 	for i := range a.Keys {
 		k := &a.Keys[i]
 		line := lineOf(itemAt(keyNodes, i))
+		if !mappingKeys(itemAt(keyNodes, i))["active"] {
+			k.Active = true // a key is active unless the file says otherwise
+		}
 		if err := k.validate(); err != nil {
 			return nil, fmt.Errorf("line %d: key %q: %w", line, k.Name, err)
 		}

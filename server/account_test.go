@@ -95,6 +95,7 @@ func TestParseAccountErrorsNameTheLine(t *testing.T) {
 		{"bad type", "keys:\n  - name: a\n    value: v\n    type: phone\n", "line 2"},
 		{"bad expiry", "keys:\n  - name: a\n    value: v\n    expires_at: tomorrow\n", "line 2"},
 		{"negative ttl", "account:\n  access_token_ttl: -1h\n", "line 2"},
+		{"duration as a number", "account:\n  access_token_ttl: 3600\n", "line 2"},
 		{"unknown user field", "users:\n  - username: x\n    pin: 1\n", "line 3"},
 	}
 	for _, c := range cases {
@@ -115,7 +116,7 @@ func TestParseAccountDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Settings.AccessTokenTTL != 5*time.Minute || a.Settings.RefreshTokenTTL != 2160*time.Hour || a.Keys[0].Type != "general" {
+	if a.Settings.AccessTokenTTL != 5*time.Minute || a.Settings.RefreshTokenTTL != 2160*time.Hour || a.Keys[0].Type != "general" || !a.Keys[0].Active {
 		t.Errorf("%+v %+v", a.Settings, a.Keys[0])
 	}
 }
@@ -131,5 +132,12 @@ func TestLoadAccountFile(t *testing.T) {
 	}
 	if _, err := LoadAccountFile(p + ".missing"); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+func TestParseAccountInactiveKey(t *testing.T) {
+	a, err := ParseAccount([]byte("keys:\n  - name: k\n    value: v\n    active: false\n"))
+	if err != nil || a.Keys[0].Active {
+		t.Fatalf("%+v %v", a, err)
 	}
 }
