@@ -128,16 +128,17 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	var arg any
-	s.mu.Lock()
-	_, e := s.authLocked(r, fn, s.nowLocked())
-	s.mu.Unlock()
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
 	if pre != nil {
-		if arg, e = pre(r); e != nil {
+		// Check the caller before reading a body.
+		s.mu.Lock()
+		_, e := s.authLocked(r, fn, s.nowLocked())
+		s.mu.Unlock()
+		if e != nil {
+			writeErr(w, e)
+			return
+		}
+		arg, e := pre(r)
+		if e != nil {
 			writeErr(w, e)
 			return
 		}
