@@ -273,7 +273,7 @@ func TestStatus(t *testing.T) {
 			wantOut: "Device " + cmdtest.DeviceID + ": trusted\n  Server:        " + cmdtest.Server + "\n  Device token:  valid until " + exp.Local().Format("2006-01-02 15:04:05 MST") + " (in 1h0m0s)\n  Refresh token: stored\n  Stored in:     memory\n"},
 		{name: "trusted json", json: true, setup: func(t *testing.T, e *cmdtest.Env) { e.SetDevice(t, "default") },
 			wantOut: `{"profile":"default","device_id":"` + cmdtest.DeviceID + `","status":"trusted","token_expiry":"2026-11-26T13:00:00Z","refresh_token_stored":true,"store":"memory"}` + "\n"},
-		{name: "none", wantCode: cmdutil.ExitAuth, wantErr: "no device registered for profile \"default\"\nTo fix this, run: paragon device register"},
+		{name: "none", wantCode: cmdutil.ExitAuth, wantErr: "no device registered for profile \"default\"; to fix this, run: paragon device register"},
 		{name: "pending", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
 			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
@@ -347,7 +347,7 @@ func TestLockedKeyring(t *testing.T) {
 		return nil, keystore.Notice{}, fmt.Errorf("keystore: the OS keyring is not usable: keystore: keyring: reading probe: %w", keystore.ErrTimeout)
 	}
 	err := cmdtest.Execute(bg, NewCmdStatus(e.F, nil))
-	if err == nil || !strings.Contains(err.Error(), "Unlock the keyring, or keep secrets in a plain file with --insecure-storage") {
+	if err == nil || !strings.Contains(err.Error(), "unlock the keyring, or keep secrets in a plain file with --insecure-storage") {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -137,13 +137,13 @@ func TestExplain(t *testing.T) {
 		code int
 		want string
 	}{
-		{fmt.Errorf("x: %w", client.ErrLoginRequired), ExitAuth, "your login has expired or was revoked: log in again\nTo fix this, run: paragon login --profile p"},
-		{fmt.Errorf("x: %w", client.ErrDeviceNotTrusted), ExitAuth, "this device is no longer trusted by the server (its token expired or it was removed): register it again\nTo fix this, run: paragon device register --profile p"},
+		{fmt.Errorf("x: %w", client.ErrLoginRequired), ExitAuth, "your login has expired or was revoked: log in again; to fix this, run: paragon login --profile p"},
+		{fmt.Errorf("x: %w", client.ErrDeviceNotTrusted), ExitAuth, "this device is no longer trusted by the server (its token expired or it was removed): register it again; to fix this, run: paragon device register --profile p"},
 		{client.ErrAccessDenied, ExitFailure, "an administrator refused this device; ask them why, then run paragon device register --profile p"},
-		{client.ErrDeviceCodeExpired, ExitAuth, "nobody approved the device in time (its device code expired)\nTo fix this, run: paragon device register --profile p"},
+		{client.ErrDeviceCodeExpired, ExitAuth, "nobody approved the device in time (its device code expired); to fix this, run: paragon device register --profile p"},
 		{&client.APIError{StatusCode: 401, Code: "invalid_credentials"}, ExitFailure, "wrong user name or password (the server refused the credentials); try again"},
 		{&client.APIError{StatusCode: 429, Code: "too_many_attempts", RetryAfter: 90 * time.Second}, ExitFailure, "too many failed logins for this user; try again in 1m30s"},
-		{&client.APIError{StatusCode: 403, Code: "invalid_api_key"}, ExitAuth, "the server refused the API key (403 invalid_api_key): it is unknown, inactive, expired or not allowed from this address\nTo fix this, run: paragon login --api-key-stdin --profile p"},
+		{&client.APIError{StatusCode: 403, Code: "invalid_api_key"}, ExitAuth, "the server refused the API key (403 invalid_api_key): it is unknown, inactive, expired or not allowed from this address; to fix this, run: paragon login --api-key-stdin --profile p"},
 		{&client.APIError{StatusCode: 500, Code: "server_error"}, ExitFailure, "paragon: 500 Internal Server Error: server_error"},
 		{fmt.Errorf("get: %w", connRefused), ExitFailure, "cannot reach h:1: connection refused (is the server running? check --server)"},
 		{&net.DNSError{Err: "no such host", Name: "h"}, ExitFailure, "cannot reach h:1: unknown host (check --server)"},

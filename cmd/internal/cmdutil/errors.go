@@ -42,7 +42,8 @@ func (e *ExitError) Error() string {
 }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// AuthError means the user must authenticate; Hint is the next command to run.
+// AuthError means the user must authenticate; Hint is the next command to
+// run. Its message is one line: what happened, then the command.
 type AuthError struct {
 	Err  error
 	Hint string
@@ -52,7 +53,7 @@ func (e *AuthError) Error() string {
 	if e.Hint == "" {
 		return e.Err.Error()
 	}
-	return fmt.Sprintf("%v\nTo fix this, run: %s", e.Err, e.Hint)
+	return fmt.Sprintf("%v; to fix this, run: %s", e.Err, e.Hint)
 }
 func (e *AuthError) Unwrap() error { return e.Err }
 

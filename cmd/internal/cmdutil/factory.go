@@ -181,7 +181,7 @@ func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, 
 	s, notice, err := open(choice)
 	if err != nil {
 		if errors.Is(err, keystore.ErrTimeout) || choice == keystore.ChoiceKeyring {
-			return nil, notice, fmt.Errorf("%v\nUnlock the keyring, or keep secrets in a plain file with --insecure-storage", err)
+			return nil, notice, fmt.Errorf("%v; unlock the keyring, or keep secrets in a plain file with --insecure-storage", err)
 		}
 		return nil, notice, err
 	}
