@@ -330,3 +330,35 @@ func TestFallbackIsRememberedAndWarnedAgain(t *testing.T) {
 		t.Errorf("--insecure-storage did not accept the file: %+v", p)
 	}
 }
+
+func TestCACertRememberedByProfile(t *testing.T) {
+	hs, pemFile := tlsServer(t)
+	f, _ := testFactory(t, nil)
+	store := keystore.NewMemory()
+	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) { return store, keystore.Notice{}, nil }
+	f.Globals.CACert = pemFile
+	s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: hs.URL, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// A new process: no --cacert, the profile's CA is used.
+	path, _ := f.ConfigPath()
+	f2, _ := testFactory(t, nil)
+	f2.ConfigPath = func() (string, error) { return path, nil }
+	f2.OpenStore = f.OpenStore
+	s2, err := f2.OpenSession(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Profile.CACert != pemFile {
+		t.Fatalf("cacert %q", s2.Profile.CACert)
+	}
+	resp, err := s2.Client.HTTPClient().Get(hs.URL)
+	if err != nil {
+		t.Fatalf("the profile's CA was not trusted: %v", err)
+	}
+	resp.Body.Close()
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 			return nil, s.Explain(err)
 		}
 	}
-	hc, err := f.HTTPClient("")
+	hc, err := f.HTTPClient(s.Profile.CACert)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +168,12 @@ func (s *Session) Save() error {
 	switch n := s.Store.Name(); n {
 	case keystore.ChoiceKeyring, keystore.ChoiceFile:
 		s.Profile.Keystore = n
+	}
+	if ca := s.f.Globals.CACert; ca != "" {
+		if abs, err := filepath.Abs(ca); err == nil {
+			ca = abs
+		}
+		s.Profile.CACert = ca // later commands trust the same CA without the flag
 	}
 	if s.Notice.Fallback {
 		s.Profile.KeystoreFallback = true

@@ -46,7 +46,8 @@ type Profile struct {
 	KeystoreFallback bool `yaml:"keystore_fallback,omitempty"`
 	// DeviceType is the client_type the device registered with.
 	DeviceType string `yaml:"device_type,omitempty"`
-	// CACert is a PEM file of extra CAs trusted for this profile's servers.
+	// CACert is a PEM file of extra CAs trusted for this profile's servers,
+	// recorded from --cacert by device register and login.
 	CACert string `yaml:"cacert,omitempty"`
 }
 
