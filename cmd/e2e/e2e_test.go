@@ -3,7 +3,9 @@
 // go-internal/testscript), each in a fresh home directory with its own
 // in-process server on a fake clock.
 //
-// Besides paragon, the scripts have three commands:
+// $SERVER is the server over HTTP, $TLS_SERVER the same server over HTTPS
+// with its certificate in $WORK/ca.pem. Besides paragon, the scripts have
+// these commands:
 //
 //	admin approve              approve every pending device
 //	admin clock DURATION       move the server's fake clock forward
@@ -15,8 +17,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,11 +74,21 @@ func setup(env *testscript.Env) error {
 		return err
 	}
 	hs := httptest.NewServer(srv)
+	// The same server over HTTPS, its certificate in $WORK/ca.pem.
+	tlsSrv := httptest.NewUnstartedServer(srv)
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are part of the tests
+	tlsSrv.StartTLS()
 	env.Defer(func() {
 		hs.Close()
+		tlsSrv.Close()
 		srv.Close()
 	})
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "ca.pem"), caPEM, 0o600); err != nil {
+		return err
+	}
 	env.Setenv("SERVER", hs.URL)
+	env.Setenv("TLS_SERVER", tlsSrv.URL)
 	env.Setenv("ADMIN_TOKEN", adminToken)
 	env.Setenv("HOME", env.WorkDir)
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
