@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/url"
@@ -326,7 +327,7 @@ func (s *Session) DeviceID() (string, error) {
 }
 
 // DeviceKey returns the device's private key (nil when none is stored).
-func (s *Session) DeviceKey() ([]byte, error) {
+func (s *Session) DeviceKey() (ed25519.PrivateKey, error) {
 	v, err := s.Store.Store.Get(s.Name, keystore.ItemDevicePrivateKey)
 	if errors.Is(err, keystore.ErrNotFound) {
 		return nil, nil
