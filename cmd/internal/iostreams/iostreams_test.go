@@ -107,3 +107,19 @@ func TestPasswordPromptInterrupted(t *testing.T) {
 		t.Error("terminal state not restored after the interrupted prompt")
 	}
 }
+
+func TestSystemHonoursNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	if !System().noColor {
+		t.Error("NO_COLOR ignored")
+	}
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm-256color")
+	if System().noColor {
+		t.Error("an empty NO_COLOR turned colour off")
+	}
+	t.Setenv("TERM", "dumb")
+	if !System().noColor {
+		t.Error("TERM=dumb ignored")
+	}
+}
