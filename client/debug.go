@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Mask replaces every secret in DebugTransport's output.
@@ -19,15 +20,26 @@ const Mask = "[redacted]"
 
 // DebugTransport is an http.RoundTripper that logs each request and answer
 // to Log: method, URL, status, headers and (text) bodies, with every secret
-// masked: the Authorization, Proxy-Authorization, X-Api-Key,
-// HCP-Request-Signature, Cookie and Set-Cookie headers; the form or query
-// fields password, client_secret, refresh_token, access_token, device_code,
-// and userid when authtype is not 0 (a card or short ID is a credential);
-// the detaildata of password, card ID and short ID user details; and the JSON
-// fields access_token, refresh_token, device_code, password,
-// client_secret, id_token and private_key at any depth. Multipart bodies are
-// summarized, never dumped. Requests are not modified. It is safe for
-// concurrent use; each exchange is written with one Write call.
+// masked. A secret is recognised by its name, whatever its case or its
+// separators (access_token, accessToken and Access-Token are the same name):
+//
+//   - headers: Authorization, Proxy-Authorization, Cookie, Set-Cookie, and any
+//     header whose name mentions a token, secret, password, signature
+//     (HCP-Request-Signature), API key or session; the query and fragment of
+//     URLs in Location, Content-Location and Referer are masked as below;
+//   - form, query and JSON fields (JSON at any depth): password, passwd, pin,
+//     key, any name ending in token or tokens (refresh_token, id_token,
+//     token, ...) except token_type and the paging tokens pageToken and
+//     nextPageToken, any name mentioning secret, password, signature, API
+//     key or private key (client_secret, private_key), device_code,
+//     user_code, card_id and short_id; userid when authtype is not 0 (a card
+//     or short ID is a credential); the detaildata of every user detail but
+//     full name and email.
+//
+// Multipart bodies, bodies too long to parse whole and text bodies that
+// mention a secret name are summarized, never dumped. Requests are not
+// modified. It is safe for concurrent use; each exchange is written with
+// one Write call.
 type DebugTransport struct {
 	// Base performs the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
@@ -39,12 +51,49 @@ type DebugTransport struct {
 	mu sync.Mutex
 }
 
-var secretHeaders = []string{"Authorization", "Proxy-Authorization", "X-Api-Key", SignatureHeader, "Cookie", "Set-Cookie"}
-
-var secretFields = map[string]bool{
-	"password": true, "client_secret": true, "refresh_token": true, "access_token": true,
-	"device_code": true, "id_token": true, "private_key": true,
+// normName lower-cases a field or header name and drops the separators, so
+// that refresh_token, refreshToken and Refresh-Token compare equal.
+func normName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', '.', ' ':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, name)
 }
+
+// secretName reports whether a form, query or JSON field name names a
+// secret (see [DebugTransport]).
+func secretName(name string) bool {
+	n := normName(name)
+	switch n {
+	case "tokentype", "pagetoken", "nextpagetoken":
+		return false
+	case "password", "passwd", "pwd", "pin", "key", "devicecode", "usercode", "cardid", "shortid":
+		return true
+	}
+	for _, part := range []string{"secret", "password", "signature", "apikey", "privatekey"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return strings.HasSuffix(n, "token") || strings.HasSuffix(n, "tokens")
+}
+
+// isSecretHeader reports whether a header's whole value is a secret.
+func isSecretHeader(k string) bool {
+	n := normName(k)
+	for _, part := range []string{"authorization", "cookie", "token", "secret", "password", "signature", "apikey", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// urlHeaders hold a URL whose query or fragment may carry secrets.
+var urlHeaders = map[string]bool{"location": true, "contentlocation": true, "referer": true}
 
 // RoundTrip implements http.RoundTripper.
 func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -123,21 +172,15 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
-			if isSecretHeader(k) {
+			switch {
+			case isSecretHeader(k):
 				v = redactHeaderValue(v)
+			case urlHeaders[normName(k)]:
+				v = redactURLString(v)
 			}
 			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
 		}
 	}
-}
-
-func isSecretHeader(k string) bool {
-	for _, s := range secretHeaders {
-		if strings.EqualFold(s, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactHeaderValue keeps an auth scheme name ("Bearer") and masks the rest.
@@ -149,25 +192,52 @@ func redactHeaderValue(v string) string {
 }
 
 // RedactURL returns u as a string with secret query parameters masked (see
-// [DebugTransport]) and any user info removed.
+// [DebugTransport]) and any user info removed. A fragment of the form
+// "name=value&..." (as in OAuth implicit redirects) is treated like a query.
 func RedactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
-	if c.RawQuery != "" {
-		if q, err := url.ParseQuery(c.RawQuery); err == nil {
-			redactForm(q)
-			c.RawQuery = encodeRedacted(q)
-		} else {
-			c.RawQuery = Mask
+	c.RawQuery = redactQuery(c.RawQuery)
+	frag := c.EscapedFragment()
+	c.Fragment, c.RawFragment = "", ""
+	s := c.String()
+	if frag != "" {
+		if strings.Contains(frag, "=") {
+			frag = redactQuery(frag)
 		}
+		s += "#" + frag
 	}
-	return c.String()
+	return s
+}
+
+// redactURLString is RedactURL for a URL in a header value; a value that is
+// not a URL is masked whole.
+func redactURLString(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return Mask
+	}
+	return RedactURL(u)
+}
+
+// redactQuery masks the secret fields of an encoded query; one that does not
+// parse is masked whole.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return Mask
+	}
+	redactForm(q)
+	return encodeRedacted(q)
 }
 
 // redactForm masks secret fields of a form in place.
 func redactForm(v url.Values) {
 	for k, vs := range v {
-		if secretFields[strings.ToLower(k)] {
+		if secretName(k) {
 			for i := range vs {
 				vs[i] = Mask
 			}
@@ -237,23 +307,23 @@ func (t *DebugTransport) redactBody(contentType string, body []byte) string {
 	}
 }
 
-// looksSecret reports whether a text body mentions a secret field name, in
+// looksSecret reports whether a text body mentions a secret's name, in
 // which case it is not shown at all.
 func looksSecret(body []byte) bool {
-	lower := bytes.ToLower(body)
-	for k, secret := range secretFields {
-		if secret && bytes.Contains(lower, []byte(k)) {
+	n := []byte(normName(string(body)))
+	for _, w := range []string{"token", "secret", "password", "passwd", "signature", "apikey", "privatekey", "devicecode", "bearer", "cookie"} {
+		if bytes.Contains(n, []byte(w)) {
 			return true
 		}
 	}
-	return bytes.Contains(lower, []byte("bearer"))
+	return false
 }
 
 func redactJSON(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
-			if secretFields[strings.ToLower(k)] {
+			if secretName(k) {
 				if _, isObj := val.(map[string]any); !isObj {
 					x[k] = Mask
 					continue

@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -167,5 +169,98 @@ func TestDebugTransportLeavesRequestUsable(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "a=1") {
 		t.Errorf("log %q", log.String())
+	}
+}
+
+// TestDebugTransportAdversarial sends secrets in places a careless redactor
+// misses: query strings, camelCase and nested JSON, form bodies, cookies,
+// URL headers and fragments, custom token headers, text bodies.
+func TestDebugTransportAdversarial(t *testing.T) {
+	const sec = "S3CRET"
+	n := 0
+	next := func() string { n++; return fmt.Sprintf("%s%02d", sec, n) }
+	type exchange struct {
+		method, url, reqCT, reqBody string
+		reqHeader                   http.Header
+		respCT, respBody            string
+		respHeader                  http.Header
+		visible                     []string // what the log must still show
+	}
+	cases := map[string]exchange{
+		"query tokens": {method: "GET", url: testBase + "/api/v1/x?access_token=" + next() + "&Refresh-Token=" + next() +
+			"&api_key=" + next() + "&key=" + next() + "&apiKey=" + next() + "&token=" + next() + "&pageToken=page-2&maxrecords=5",
+			visible: []string{"pageToken=page-2", "maxrecords=5"}},
+		"query fragment and user info": {method: "GET", url: "https://user:" + next() + "@paragon.test/cb?state=st#access_token=" + next() + "&token_type=Bearer",
+			visible: []string{"state=st", "token_type=Bearer", "#access_token=[redacted]"}},
+		"form body": {method: "POST", url: testBase + "/oauth/v1/token", reqCT: "application/x-www-form-urlencoded; charset=utf-8",
+			reqBody: "grant_type=refresh_token&client_id=api&refresh_token=" + next() + "&device_code=" + next() + "&password=" + next() +
+				"&client_secret=" + next() + "&Client_Secret=" + next() + "&detailtype=3&detaildata=" + next(),
+			visible: []string{"grant_type=refresh_token", "client_id=api"}},
+		"nested camelCase JSON": {method: "POST", url: testBase + "/x", reqCT: "application/json",
+			reqBody: `{"auth":{"accessToken":"` + next() + `","refreshToken":"` + next() + `","tokenType":"Bearer","list":[{"id_token":"` + next() + `"}]},` +
+				`"clientSecret":"` + next() + `","privateKey":"` + next() + `","refresh_tokens":["` + next() + `"],"user":"alice"}`,
+			respCT: "application/vnd.paragon+json", respBody: `{"token":"` + next() + `","data":{"deviceToken":"` + next() + `","apiKey":"` + next() +
+				`","signature":"` + next() + `"},"nextPageToken":"np-1","expires_in":"3600"}`,
+			visible: []string{`"user":"alice"`, `"tokenType":"Bearer"`, `"nextPageToken":"np-1"`, `"expires_in":"3600"`}},
+		"headers": {method: "GET", url: testBase + "/y", reqHeader: http.Header{
+			"Cookie": {"sid=" + next()}, "X-Auth-Token": {next()}, "x-api-key": {next()}, "Hcp-Request-Signature": {next()},
+			"Authorization": {"Basic " + next()}, "X-Session-Id": {next()}, "Accept": {"application/json"}},
+			respHeader: http.Header{"Set-Cookie": {"a=" + next(), "b=" + next()}, "Location": {testBase + "/next?refresh_token=" + next() + "&page=2"},
+				"Www-Authenticate": {`Bearer error="invalid_token"`}},
+			visible: []string{"Accept: application/json", "Authorization: Basic [redacted]", `Bearer error="invalid_token"`, "page=2"}},
+		"text bodies": {method: "POST", url: testBase + "/z", reqCT: "text/plain", reqBody: "my Api-Key is " + next(),
+			respCT: "text/html", respBody: "<p>your refreshToken: " + next() + "</p>"},
+		"no content type": {method: "POST", url: testBase + "/w", reqBody: "password=" + next(),
+			respBody: `{"access_token":"` + next() + `"}`},
+	}
+	for name, ex := range cases {
+		t.Run(name, func(t *testing.T) {
+			mt := httpmock.NewMockTransport()
+			mt.RegisterNoResponder(func(*http.Request) (*http.Response, error) {
+				r := httpmock.NewStringResponse(200, ex.respBody)
+				for k, vs := range ex.respHeader {
+					r.Header[k] = vs
+				}
+				if ex.respCT != "" {
+					r.Header.Set("Content-Type", ex.respCT)
+				}
+				return r, nil
+			})
+			var log bytes.Buffer
+			req, err := http.NewRequest(ex.method, ex.url, strings.NewReader(ex.reqBody))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, vs := range ex.reqHeader {
+				req.Header[k] = vs
+			}
+			if ex.reqCT != "" {
+				req.Header.Set("Content-Type", ex.reqCT)
+			}
+			resp, err := (&DebugTransport{Base: mt, Log: &log}).RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != ex.respBody {
+				t.Errorf("caller got body %q, want %q", b, ex.respBody)
+			}
+			out := log.String()
+			if i := strings.Index(out, sec); i >= 0 {
+				t.Errorf("a secret survived at %q", out[max(0, i-30):min(len(out), i+12)])
+			}
+			for _, v := range ex.visible {
+				if !strings.Contains(out, v) {
+					t.Errorf("log lacks %q", v)
+				}
+			}
+			if !strings.Contains(out, Mask) && !strings.Contains(out, "not shown") {
+				t.Error("nothing was masked or withheld")
+			}
+			if t.Failed() {
+				t.Logf("log:\n%s", out)
+			}
+		})
 	}
 }
