@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,9 +45,11 @@ func (t *Token) Valid(now time.Time, skew time.Duration) bool {
 	return now.Add(skew).Before(t.Expiry)
 }
 
-// Type returns TokenType, or "Bearer" when it is empty.
+// Type returns the authorization scheme for t: "Bearer" when TokenType is
+// empty or any spelling of bearer (servers often answer "bearer", and some
+// compare the scheme case-sensitively), else TokenType.
 func (t *Token) Type() string {
-	if t == nil || t.TokenType == "" {
+	if t == nil || t.TokenType == "" || strings.EqualFold(t.TokenType, "bearer") {
 		return "Bearer"
 	}
 	return t.TokenType
