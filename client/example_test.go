@@ -19,6 +19,8 @@ import (
 // A program trusts its device, logs alice in, and calls the API once a day
 // for 90 simulated days. Access tokens last an hour, so every call finds an
 // expired token; the token sources renew (and save) them silently.
+// TestNinetyDaysWithSecretsInTheOSKeyring runs the same program with the
+// secrets in the OS keyring (packages keystore and keystore/tokenstore).
 func Example() {
 	ctx := context.Background()
 	ref := startExampleServer() // reference server, fake clock, an admin approving devices

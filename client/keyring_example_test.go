@@ -1,0 +1,121 @@
+package client_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/keystore"
+	"github.com/paragon-cli/paragon/keystore/tokenstore"
+)
+
+// osKeyring returns the real OS keyring store and a fresh profile whose
+// items are deleted at the end, or skips when no Secret Service answers
+// (failing instead when PARAGON_REQUIRE_SECRET_SERVICE=1, as in CI).
+func osKeyring(t *testing.T) (keystore.Store, string) {
+	t.Helper()
+	skip := func(why string) {
+		msg := "no Secret Service (" + why + "): run under `dbus-run-session` after `gnome-keyring-daemon --unlock --components=secrets` (see .ci/run)"
+		if os.Getenv("PARAGON_REQUIRE_SECRET_SERVICE") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if _, err := exec.LookPath("secret-tool"); err != nil {
+		skip("secret-tool, from libsecret-tools, is not installed")
+	}
+	store, _, err := keystore.Open(keystore.ChoiceKeyring, keystore.Options{Dir: t.TempDir()})
+	if err != nil {
+		skip(err.Error())
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	profile := "client-e2e-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		for _, it := range keystore.Items {
+			_ = store.Delete(profile, it)
+		}
+	})
+	return store, profile
+}
+
+// TestNinetyDaysWithSecretsInTheOSKeyring is the Example with its secrets
+// in the OS keyring, as the issue's "done when" asks: the device key, the
+// API key and every rotated token live in the Secret Service (through
+// package keystore and the tokenstore hooks), the program sees no refresh
+// in 90 simulated days, and an independent client (secret-tool) finds the
+// latest rotated refresh token there.
+func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
+	store, profile := osKeyring(t)
+	lockDir := t.TempDir()
+	ref := startExampleServer()
+	defer ref.Close()
+	ctx := context.Background()
+
+	// The program: twenty-odd lines.
+	c, err := client.New(client.Config{BaseURL: ref.URL, APIKey: "paragon-dev-key", Now: ref.Now, Sleep: ref.WaitForAdmin})
+	check(err)
+	key, err := client.GenerateDeviceKey()
+	check(err)
+	id := client.NewDeviceID()
+	check(keystore.SetItems(store, profile, []keystore.Entry{{Item: keystore.ItemAPIKey, Value: c.APIKey()},
+		{Item: keystore.ItemDeviceID, Value: id}, {Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)}}))
+	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, Description: "keyring example", Key: key})
+	check(err)
+	devTok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
+	check(err)
+	devHooks := tokenstore.Hooks{Store: store, Profile: profile, Kind: keystore.DeviceTokens, LockDir: lockDir}
+	check(devHooks.Persist(devTok))
+	devCfg, err := devHooks.Config()
+	check(err)
+	userTok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: c.DeviceTokenSource(id, key, devCfg)})
+	check(err)
+	userHooks := tokenstore.Hooks{Store: store, Profile: profile, Kind: keystore.UserTokens, LockDir: lockDir}
+	check(userHooks.Persist(userTok))
+	userCfg, err := userHooks.Config()
+	check(err)
+	user := c.UserTokenSource(userCfg)
+	api := c.Session(user)
+	for day := 1; day <= 90; day++ {
+		ref.Advance(24 * time.Hour)
+		if users, err := api.ListUsers(ctx, 10); err != nil || len(users) != 3 {
+			t.Fatalf("day %d: %v (%d users)", day, err, len(users))
+		}
+	}
+
+	// The secrets are in the OS keyring, as an independent client sees them.
+	cur := user.Current()
+	if cur.RefreshToken == userTok.RefreshToken {
+		t.Fatal("the refresh token never rotated")
+	}
+	lookup := func(item string) string {
+		out, err := exec.Command("secret-tool", "lookup", "service", keystore.KeyringService(profile), "username", item).Output()
+		if err != nil {
+			t.Fatalf("secret-tool lookup %s: %v", item, err)
+		}
+		return string(out)
+	}
+	if got := lookup(keystore.ItemUserRefreshToken); got != cur.RefreshToken {
+		t.Errorf("secret-tool finds a user refresh token that is not the latest rotated one")
+	}
+	if got := lookup(keystore.ItemDevicePrivateKey); got != client.MarshalPrivateKey(key) {
+		t.Errorf("secret-tool does not find the device key paragon stored")
+	}
+
+	// A new process starts from the keyring and needs no refresh: the stored
+	// access token is current.
+	cfg, err := userHooks.Config()
+	check(err)
+	cfg.Refresh = func(context.Context, string) (*client.Token, error) {
+		t.Error("a new process refreshed although the keyring holds a current access token")
+		return nil, client.ErrLoginRequired
+	}
+	if _, err := c.Session(c.UserTokenSource(cfg)).Account(ctx); err != nil {
+		t.Fatalf("new process: %v", err)
+	}
+}
