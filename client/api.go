@@ -148,6 +148,18 @@ func (s *Session) Account(ctx context.Context) (Object, error) {
 	return o, s.call(ctx, http.MethodGet, "/api/v1/account", nil, "", nil, &o)
 }
 
+// Ping sends HEAD /api/v1/account, the one function that needs neither an
+// API key nor a token, to check that the server answers. It returns nil on a
+// 2xx answer, else an *APIError or the network error.
+func (c *Client) Ping(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.APIURL("/api/v1/account"), nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(req)
+	return err
+}
+
 // ListUsers returns GET /api/v1/users/all; maxRecords > 0 limits the count.
 func (s *Session) ListUsers(ctx context.Context, maxRecords int) ([]Object, error) {
 	q := url.Values{}

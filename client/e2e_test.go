@@ -336,6 +336,9 @@ func TestE2EFunctions(t *testing.T) {
 	}
 	carol, alice := login("carol", "queen-of-hearts"), login("alice", "wonderland")
 
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
 	if v, err := alice.Version(ctx); err != nil || v.String("version") == "" {
 		t.Fatalf("version %v %v", v, err)
 	}

@@ -152,3 +152,22 @@ func TestTransportKeepsCredentialsToConfiguredHosts(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestPingSendsNoCredentials(t *testing.T) {
+	c, mt := newMockClient(t, nil, nil)
+	status := 200
+	mt.RegisterResponder("HEAD", testBase+"/api/v1/account", func(req *http.Request) (*http.Response, error) {
+		if req.Header.Get("X-Api-Key") != "" || req.Header.Get("Authorization") != "" {
+			t.Errorf("HEAD /api/v1/account sent credentials: %v", req.Header)
+		}
+		return jsonResp(status, ""), nil
+	})
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	status = 503
+	var ae *APIError
+	if err := c.Ping(context.Background()); !errors.As(err, &ae) || ae.StatusCode != 503 {
+		t.Fatalf("err %v, want the 503", err)
+	}
+}
