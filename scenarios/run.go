@@ -19,7 +19,37 @@ import (
 
 // ErrUnreachable is wrapped by Run's error when the outside target cannot be
 // reached at all (connection refused, DNS failure, TLS failure, timeout).
+// The error is then an *UnreachableError saying which service failed.
 var ErrUnreachable = errors.New("target unreachable")
+
+// ErrAdminTokenRefused is wrapped by Run's error when the outside target's
+// admin API answers but refuses Target.AdminToken (401 or 403).
+var ErrAdminTokenRefused = errors.New("admin token refused")
+
+// The services of an outside target, as UnreachableError.Service names them.
+const (
+	ServiceAPI   = "API"
+	ServiceOAuth = "OAuth service"
+	ServiceAdmin = "admin API"
+)
+
+// UnreachableError says which service of an outside target could not be
+// reached. errors.Is(err, ErrUnreachable) holds for it.
+type UnreachableError struct {
+	Service string // ServiceAPI, ServiceOAuth or ServiceAdmin
+	URL     string // the root URL tried
+	Err     error  // the network error, without the request's method and URL
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the %s at %s: %v", e.Service, e.URL, e.Err)
+}
+
+// Is makes errors.Is(err, ErrUnreachable) hold.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// Unwrap returns the network error.
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // DemoAPIKey is the API key of the reference server's demo account, used
 // against an outside target when Target.APIKey is empty.
@@ -419,11 +449,11 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		return resp.StatusCode, nil
 	}
 	if _, err := probe(http.MethodHead, t.base+"/api/v1/account"); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, t.base, netErr(err))
+		return nil, &UnreachableError{Service: ServiceAPI, URL: t.base, Err: netErr(err)}
 	}
 	if t.oauth != t.base {
 		if _, err := probe(http.MethodHead, t.oauth+"/oauth/v1/token"); err != nil {
-			return nil, fmt.Errorf("%w: OAuth service %s: %v", ErrUnreachable, t.oauth, netErr(err))
+			return nil, &UnreachableError{Service: ServiceOAuth, URL: t.oauth, Err: netErr(err)}
 		}
 	}
 	if t.admin == "" {
@@ -440,7 +470,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := t.client.Do(req)
 		if err != nil {
-			return 0, fmt.Errorf("%w: admin API %s: %v", ErrUnreachable, t.admin, netErr(err))
+			return 0, &UnreachableError{Service: ServiceAdmin, URL: t.admin, Err: netErr(err)}
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
@@ -452,7 +482,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, fmt.Errorf("the admin API at %s refused the admin token (%d): check --admin-token", t.admin, code)
+		return nil, fmt.Errorf("%w: the admin API at %s answered %d", ErrAdminTokenRefused, t.admin, code)
 	case code != http.StatusOK:
 		t.missing[NeedAdmin] = fmt.Sprintf("GET %s/admin/api/settings answered %d", t.admin, code)
 		t.missing[NeedClock] = t.missing[NeedAdmin]

@@ -235,12 +235,17 @@ func TestUnreachableTarget(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	_, err := Run(context.Background(), builtin(t), RunOptions{Target: Target{BaseURL: url}})
-	if !errors.Is(err, ErrUnreachable) {
+	var ue *UnreachableError
+	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &ue) || ue.Service != ServiceAPI || ue.URL != url {
 		t.Fatalf("got %v", err)
 	}
 	live, _ := startServer(t, true)
+	_, err = Run(context.Background(), builtin(t), RunOptions{Target: Target{BaseURL: live.URL, AdminURL: url, AdminToken: "t"}})
+	if !errors.As(err, &ue) || ue.Service != ServiceAdmin || ue.URL != url {
+		t.Fatalf("admin API unreachable: %v", err)
+	}
 	_, err = Run(context.Background(), builtin(t), RunOptions{Target: Target{BaseURL: live.URL, AdminURL: live.URL, AdminToken: "wrong"}})
-	if err == nil || errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "refused the admin token") {
+	if !errors.Is(err, ErrAdminTokenRefused) || errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), live.URL) {
 		t.Fatalf("wrong admin token: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -91,8 +92,10 @@ API). A person gets live progress, every failure in detail with the masked
 request and response, and a summary; --report writes files for CI.
 
 Exit status: 0 all passed (warnings allowed unless --strict), 1 a scenario
-failed, 2 a usage mistake or an invalid scenario file, 3 the target could not
-be reached.
+failed, 2 a usage mistake, an invalid scenario file or an admin token the
+target's admin API refuses, 3 the target (its API, OAuth service or admin
+API) could not be reached. When the run cannot start, only the error is
+printed, naming the server and what to check.
 
 --expected-failures FILE names scenarios a known-imperfect server is allowed
 to fail, one name a line (# starts a comment). Their failures are reported but
@@ -266,7 +269,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if opts.ShardCount > 1 {
 		target += fmt.Sprintf(" · shard %d/%d", opts.ShardIndex, opts.ShardCount)
 	}
-	term.Start(target, len(list))
+	// The header waits for the first scenario: a target that cannot be used
+	// gets an error line alone, not an empty report.
+	started := false
+	start := func() {
+		if !started {
+			started = true
+			term.Start(target, len(list))
+		}
+	}
 
 	rep, err := opts.Runner(ctx, list, scenarios.RunOptions{
 		Target: scenarios.Target{
@@ -279,6 +290,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		OnEvent: func(e scenarios.Event) {
 			switch e.Kind {
 			case scenarios.ScenarioStarted:
+				start()
 				term.Started(e.Scenario.Name)
 			case scenarios.ScenarioFinished:
 				one := &scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}
@@ -289,15 +301,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		},
 	})
 	if rep == nil {
-		term.Finish(&scenarios.Report{Target: target})
 		if err == nil {
 			err = errors.New("the runner returned no report")
 		}
-		if errors.Is(err, scenarios.ErrUnreachable) {
-			return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: scrub(err, secrets)}
-		}
-		return scrub(err, secrets)
+		return targetError(scrub(err, secrets))
 	}
+	start()
 	rep = report.Redact(rep, secrets...)
 	if opts.ShardCount > 1 {
 		rep.Target = target
@@ -319,6 +328,29 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil
+}
+
+// targetError turns an error that kept the run from starting into the exit
+// code and a message that says what to check: 3 when a service of the target
+// cannot be reached, 2 when its admin API refuses the admin token (the
+// invocation is wrong, like a bad flag), else 1.
+func targetError(err error) error {
+	var ue *scenarios.UnreachableError
+	switch {
+	case errors.As(err, &ue):
+		flag := map[string]string{scenarios.ServiceAPI: "--server", scenarios.ServiceOAuth: "--oauth-url", scenarios.ServiceAdmin: "--admin-url"}[ue.Service]
+		hint := fmt.Sprintf("check %s and that the server is running and reachable from here", flag)
+		var cve *tls.CertificateVerificationError
+		if errors.As(err, &cve) {
+			hint = "the server's certificate is not trusted: give its CA with --cacert FILE (or --insecure to skip the check)"
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: fmt.Errorf("%w\n%s", err, hint)}
+	case errors.Is(err, scenarios.ErrUnreachable):
+		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: err}
+	case errors.Is(err, scenarios.ErrAdminTokenRefused):
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\ncheck --admin-token (or PARAGON_ADMIN_TOKEN): it must be the admin token the server printed at start", err)}
+	}
+	return err
 }
 
 // scrub masks secrets in an error's message.

@@ -292,6 +292,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"a failure", withFailure(fakeReport()), nil, nil, 1},
 		{"strict turns warnings into failure", fakeReport(), nil, func(o *RunOptions) { o.Strict = true }, 1},
 		{"unreachable target", nil, unreachable, nil, 3},
+		{"unreachable admin API", nil, &scenarios.UnreachableError{Service: scenarios.ServiceAdmin, URL: "http://a", Err: errors.New("refused")}, nil, 3},
+		{"admin token refused", nil, fmt.Errorf("%w: the admin API at http://a answered 401", scenarios.ErrAdminTokenRefused), nil, 2},
 		{"other runner error", nil, errors.New("boom"), nil, 1},
 		{"interrupted with a partial report", fakeReport(), context.Canceled, nil, 1},
 		{"no scenario matches", fakeReport(), nil, func(o *RunOptions) { o.Tags = []string{"no-such-tag"} }, 2},
@@ -303,6 +305,9 @@ func TestRunExitCodes(t *testing.T) {
 			code, out, errOut, err := runWith(t, false, tt.rep, tt.err, tt.mutate)
 			if code != tt.want {
 				t.Fatalf("exit %d, want %d (err %v)\nstdout:\n%s\nstderr:\n%s", code, tt.want, err, out, errOut)
+			}
+			if tt.rep == nil && out != "" {
+				t.Errorf("a run that could not start printed a report:\n%s", out)
 			}
 		})
 	}
@@ -467,8 +472,8 @@ steps:
       status: 200
 `
 
-// testServer answers the runner's reachability probe, /version with 200
-// and /broken with 500.
+// testServer answers the runner's reachability probe, /version with 200,
+// the admin API with 401 (every admin token is wrong) and /broken with 500.
 func testServer(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -476,6 +481,9 @@ func testServer(t *testing.T) string {
 		switch r.URL.Path {
 		case "/api/v1/account", "/api/v1/version":
 			_, _ = io.WriteString(w, `{"version":"test"}`)
+		case "/admin/api/settings":
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":"invalid_token"}`)
 		default:
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, `{"error":"boom"}`)
@@ -520,7 +528,11 @@ func TestRunAgainstRealServers(t *testing.T) {
 		{"name filter by regexp", []string{"run", suite, "--server", url, "--name", "^vers.*ok$"}, 0,
 			[]string{"Running 1 scenario", "version-ok"}, nil},
 		{"unreachable target", []string{"run", suite, "--server", closed}, 3,
-			nil, []string{"target unreachable", ln.Addr().String()}},
+			nil, []string{"cannot reach the API at " + closed, "check --server"}},
+		{"unreachable admin API", []string{"run", suite, "--server", url, "--admin-url", closed, "--admin-token", "sekrit-key-123"}, 3,
+			nil, []string{"cannot reach the admin API at " + closed, "check --admin-url"}},
+		{"admin token refused", []string{"run", suite, "--server", url, "--admin-url", url, "--admin-token", "sekrit-key-123"}, 2,
+			nil, []string{"admin token refused", url, "check --admin-token"}},
 		{"invalid scenario file", []string{"run", writeSuite(t, "name: Bad Name\nsteps: []\nbogus: 1\n")}, 2,
 			nil, []string{"suite.yaml:1:", "problems in the scenario files"}},
 	}
@@ -547,6 +559,9 @@ func TestRunAgainstRealServers(t *testing.T) {
 			}
 			if strings.Contains(out.String()+all, "sekrit-key-123") {
 				t.Error("the API key leaked")
+			}
+			if tt.want >= 2 && out.Len() > 0 {
+				t.Errorf("a run that could not start printed a report:\n%s", out)
 			}
 		})
 	}
