@@ -85,24 +85,9 @@ func (k *Keyring) Get(profile, item string) (string, error) {
 	if err := checkKey(profile, item); err != nil {
 		return "", err
 	}
-	type result struct {
-		v   string
-		err error
-	}
-	ch := make(chan result, 1) // buffered: a late answer must not block the goroutine forever
-	go func() {
-		v, err := k.backend.Get(KeyringService(profile), item)
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return "", k.mapErr("reading", profile, item, r.err)
-		}
-		return r.v, nil
-	case <-time.After(k.timeout):
-		return "", k.timeoutErr("reading", profile, item)
-	}
+	return withTimeout(k, "reading", profile, item, func() (string, error) {
+		return k.backend.Get(KeyringService(profile), item)
+	})
 }
 
 // Set implements Store.
@@ -110,9 +95,10 @@ func (k *Keyring) Set(profile, item, value string) error {
 	if err := checkSet(profile, item, value); err != nil {
 		return err
 	}
-	return k.run("storing", profile, item, func() error {
-		return k.backend.Set(KeyringService(profile), item, value)
+	_, err := withTimeout(k, "storing", profile, item, func() (struct{}, error) {
+		return struct{}{}, k.backend.Set(KeyringService(profile), item, value)
 	})
+	return err
 }
 
 // Delete implements Store. Deleting an absent item is not an error.
@@ -120,8 +106,8 @@ func (k *Keyring) Delete(profile, item string) error {
 	if err := checkKey(profile, item); err != nil {
 		return err
 	}
-	err := k.run("deleting", profile, item, func() error {
-		return k.backend.Delete(KeyringService(profile), item)
+	_, err := withTimeout(k, "deleting", profile, item, func() (struct{}, error) {
+		return struct{}{}, k.backend.Delete(KeyringService(profile), item)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -129,18 +115,28 @@ func (k *Keyring) Delete(profile, item string) error {
 	return err
 }
 
-// run calls f under the timeout.
-func (k *Keyring) run(verb, profile, item string, f func() error) error {
-	ch := make(chan error, 1)
-	go func() { ch <- f() }()
+// withTimeout calls f on its own goroutine and waits at most k's timeout
+// for it. A call that times out keeps running and its late result is
+// dropped (the channel is buffered so that the goroutine never blocks).
+func withTimeout[T any](k *Keyring, verb, profile, item string, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	var zero T
 	select {
-	case err := <-ch:
-		if err != nil {
-			return k.mapErr(verb, profile, item, err)
+	case r := <-ch:
+		if r.err != nil {
+			return zero, k.mapErr(verb, profile, item, r.err)
 		}
-		return nil
+		return r.v, nil
 	case <-time.After(k.timeout):
-		return k.timeoutErr(verb, profile, item)
+		return zero, k.timeoutErr(verb, profile, item)
 	}
 }
 
