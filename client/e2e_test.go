@@ -1,22 +1,15 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/paragon-cli/paragon/client"
-	"github.com/paragon-cli/paragon/server"
 )
 
 const (
@@ -24,70 +17,17 @@ const (
 	adminToken = "t"
 )
 
-// refServer is the reference server in-process with its fake clock, plus a
-// client-side clock that follows the server's advances when told to.
-type refServer struct {
-	t   testing.TB
-	URL string
-
-	mu     sync.Mutex
-	offset time.Duration // what the client's clock knows of the advances
-}
-
+// startRefServer starts the reference server in-process for a test (see
+// refServer); an admin call that fails fails the test.
 func startRefServer(t testing.TB) *refServer {
 	t.Helper()
-	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
-	if err != nil {
-		t.Fatal(err)
+	r := startExampleServer()
+	r.fail = func(msg string) {
+		t.Helper()
+		t.Fatal(msg)
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ts.Close()
-		_ = srv.Close()
-	})
-	return &refServer{t: t, URL: ts.URL}
-}
-
-// admin calls the admin API and fails the test on a non-2xx answer.
-func (r *refServer) admin(method, path string, body any) {
-	r.t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, r.URL+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		r.t.Fatalf("admin %s %s: %s", method, path, resp.Status)
-	}
-}
-
-// advance moves the server's fake clock; if clientKnows, the client's clock
-// moves too (so it refreshes ahead of expiry), else the client only finds
-// out from the server's 401.
-func (r *refServer) advance(d time.Duration, clientKnows bool) {
-	r.t.Helper()
-	r.admin("POST", "/admin/api/clock", map[string]string{"advance": d.String()})
-	if clientKnows {
-		r.mu.Lock()
-		r.offset += d
-		r.mu.Unlock()
-	}
-}
-
-func (r *refServer) now() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return time.Now().Add(r.offset)
+	t.Cleanup(r.Close)
+	return r
 }
 
 // memStore is an in-memory persist hook that counts saves.
@@ -151,32 +91,7 @@ func trustedDevice(t *testing.T, r *refServer, c *client.Client, store *memStore
 // and advance the fake clock by the wait (a polite poller in fake time).
 func newE2EClient(t *testing.T, r *refServer) *client.Client {
 	t.Helper()
-	var c *client.Client
-	c, err := client.New(client.Config{BaseURL: r.URL, APIKey: demoKey, Now: r.now,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			// The administrator approves every pending device meanwhile.
-			req, _ := http.NewRequest("GET", r.URL+"/admin/api/devices", nil)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			var v struct {
-				Items []struct {
-					ClientID string `json:"client_id"`
-					Status   string `json:"status"`
-				} `json:"items"`
-			}
-			_ = json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			for _, d := range v.Items {
-				if d.Status == "pending" {
-					r.admin("POST", "/admin/api/devices/"+d.ClientID+"/approve", nil)
-				}
-			}
-			r.advance(d, true)
-			return ctx.Err()
-		}})
+	c, err := client.New(client.Config{BaseURL: r.URL, APIKey: demoKey, Now: r.Now, Sleep: r.WaitForAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +118,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 	}
 
 	// 61 minutes later, the client knows: it refreshes before calling.
-	r.advance(61*time.Minute, true)
+	r.Advance(61 * time.Minute)
 	if _, err := s.ListUsers(ctx, 1); err != nil {
 		t.Fatalf("after 61m: %v", err)
 	}
@@ -213,7 +128,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 
 	// 61 minutes later, the client does not know: 401, refresh, retry.
 	before := user.Current()
-	r.advance(61*time.Minute, false)
+	r.AdvanceServer(61 * time.Minute)
 	if _, err := s.Version(ctx); err != nil {
 		t.Fatalf("after 61m unknown to the client: %v", err)
 	}
@@ -231,7 +146,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 	}
 
 	// Past 90 days of silence both refresh tokens are dead.
-	r.advance(91*24*time.Hour, true)
+	r.Advance(91 * 24 * time.Hour)
 	if _, err := s.ListUsers(ctx, 1); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("after 91 days: %v, want ErrLoginRequired", err)
 	}
@@ -267,7 +182,7 @@ func TestE2EReusedRefreshTokenAndRevocation(t *testing.T) {
 	if _, err := s.Account(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.admin("POST", "/admin/api/revoke", map[string]string{"username": "alice"})
+	r.admin("POST", "/admin/api/revoke", map[string]string{"username": "alice"}, nil)
 	if _, err := s.Account(ctx); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("after revocation: %v, want ErrLoginRequired", err)
 	}
@@ -302,7 +217,7 @@ func TestE2EReRegistrationSignedNeedsNoApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.admin("POST", "/admin/api/faults", map[string]any{"path": "/oauth/v1/token", "status": 503, "count": 1})
+	r.admin("POST", "/admin/api/faults", map[string]any{"path": "/oauth/v1/token", "status": 503, "count": 1}, nil)
 	var statuses []string
 	tok, err = c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
 		Progress: func(e client.PollEvent) { statuses = append(statuses, e.Status) }})
@@ -316,7 +231,7 @@ func TestE2EReRegistrationSignedNeedsNoApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.admin("POST", "/admin/api/devices/"+id2+"/refuse", nil)
+	r.admin("POST", "/admin/api/devices/"+id2+"/refuse", nil, nil)
 	if _, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id2, DeviceCode: reg2.DeviceCode}); !errors.Is(err, client.ErrAccessDenied) {
 		t.Fatalf("refused: %v, want ErrAccessDenied", err)
 	}
@@ -399,7 +314,7 @@ func TestE2EConcurrentSessionOneRefresh(t *testing.T) {
 	}
 	store := &memStore{}
 	s := c.Session(c.UserTokenSource(client.SourceConfig{Token: tok, Persist: store.Save}))
-	r.advance(2*time.Hour, true)
+	r.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	for range 64 {
 		wg.Add(1)
@@ -449,7 +364,7 @@ func TestE2ELoginKinds(t *testing.T) {
 		t.Fatalf("untrusted login: %v, want ErrDeviceNotTrusted", err)
 	}
 	// Once the key allows untrusted endpoints, the same call works.
-	r.admin("PATCH", "/admin/api/keys/default", map[string]any{"allow_untrusted": true})
+	r.admin("PATCH", "/admin/api/keys/default", map[string]any{"allow_untrusted": true}, nil)
 	if _, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true}); err != nil {
 		t.Fatalf("untrusted login allowed by the key: %v", err)
 	}

@@ -88,73 +88,101 @@ func (v *vault) Count(name string) int {
 	return v.saves[name]
 }
 
-// exampleServer is the reference server in-process; its fake clock and the
-// client's clock move together.
-type exampleServer struct {
-	URL string
-	ts  *httptest.Server
-	srv *server.Server
+// refServer is the reference server in-process with its fake clock, and a
+// client-side clock that follows the server's advances.
+type refServer struct {
+	URL  string
+	ts   *httptest.Server
+	srv  *server.Server
+	fail func(msg string) // reports a failed admin call
 
 	mu     sync.Mutex
-	offset time.Duration
+	offset time.Duration // what the client's clock knows of the advances
 }
 
-func startExampleServer() *exampleServer {
+// startExampleServer starts the reference server; a failed admin call
+// panics.
+func startExampleServer() *refServer {
 	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
 	check(err)
 	ts := httptest.NewServer(srv)
-	return &exampleServer{URL: ts.URL, ts: ts, srv: srv}
+	return &refServer{URL: ts.URL, ts: ts, srv: srv, fail: func(msg string) { panic(msg) }}
 }
 
-func (e *exampleServer) Close() {
-	e.ts.Close()
-	_ = e.srv.Close()
+// Close stops the server.
+func (r *refServer) Close() {
+	r.ts.Close()
+	_ = r.srv.Close()
 }
 
-func (e *exampleServer) Now() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return time.Now().Add(e.offset)
+// Now is the client's clock: real time plus the advances it knows of.
+func (r *refServer) Now() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Now().Add(r.offset)
 }
 
-func (e *exampleServer) Advance(d time.Duration) {
-	e.admin("POST", "/admin/api/clock", map[string]string{"advance": d.String()}, nil)
-	e.mu.Lock()
-	e.offset += d
-	e.mu.Unlock()
+// Advance moves the server's fake clock and the client's clock together,
+// so that the client refreshes ahead of expiry.
+func (r *refServer) Advance(d time.Duration) {
+	r.AdvanceServer(d)
+	r.mu.Lock()
+	r.offset += d
+	r.mu.Unlock()
+}
+
+// AdvanceServer moves only the server's fake clock: the client finds out
+// from the server's answers.
+func (r *refServer) AdvanceServer(d time.Duration) {
+	r.admin("POST", "/admin/api/clock", map[string]string{"advance": d.String()}, nil)
 }
 
 // WaitForAdmin is the poll wait: the administrator approves pending devices
 // and the wait passes in fake time.
-func (e *exampleServer) WaitForAdmin(ctx context.Context, d time.Duration) error {
+func (r *refServer) WaitForAdmin(ctx context.Context, d time.Duration) error {
 	var list struct {
 		Items []struct {
 			ClientID string `json:"client_id"`
 			Status   string `json:"status"`
 		} `json:"items"`
 	}
-	e.admin("GET", "/admin/api/devices", nil, &list)
+	r.admin("GET", "/admin/api/devices", nil, &list)
 	for _, dev := range list.Items {
 		if dev.Status == "pending" {
-			e.admin("POST", "/admin/api/devices/"+dev.ClientID+"/approve", nil, nil)
+			r.admin("POST", "/admin/api/devices/"+dev.ClientID+"/approve", nil, nil)
 		}
 	}
-	e.Advance(d)
+	r.Advance(d)
 	return ctx.Err()
 }
 
-func (e *exampleServer) admin(method, path string, in, out any) {
-	b, _ := json.Marshal(in)
-	req, err := http.NewRequest(method, e.URL+path, bytes.NewReader(b))
-	check(err)
+// admin calls the admin API with in as the JSON body (if non-nil) and
+// decodes the answer into out (if non-nil).
+func (r *refServer) admin(method, path string, in, out any) {
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	req, err := http.NewRequest(method, r.URL+path, bytes.NewReader(body))
+	if err != nil {
+		r.fail(err.Error())
+		return
+	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
-	check(err)
+	if err != nil {
+		r.fail(err.Error())
+		return
+	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		panic(fmt.Sprintf("admin %s %s: %s", method, path, resp.Status))
+		r.fail(fmt.Sprintf("admin %s %s: %s", method, path, resp.Status))
+		return
 	}
 	if out != nil {
-		check(json.NewDecoder(resp.Body).Decode(out))
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			r.fail(fmt.Sprintf("admin %s %s: decoding: %v", method, path, err))
+		}
 	}
 }

@@ -53,8 +53,7 @@ func osKeyring(t *testing.T) (keystore.Store, string) {
 func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
 	store, profile := osKeyring(t)
 	lockDir := t.TempDir()
-	ref := startExampleServer()
-	defer ref.Close()
+	ref := startRefServer(t)
 	ctx := context.Background()
 
 	// The program: twenty-odd lines.
