@@ -146,11 +146,57 @@ func (s tokenStatusRewriter) WriteHeader(code int) {
 }
 
 // ignoresKeyBinding accepts a user token with any key of the account: calls
-// with the second key are passed on with the key used at login.
+// and user-token refreshes with the second key are passed on with the key
+// used at login.
 func ignoresKeyBinding(h http.Handler, _ string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/login" && r.Header.Get("Authorization") != "" && r.Header.Get("X-Api-Key") == embeddedSecondKey {
 			r.Header.Set("X-Api-Key", DemoAPIKey)
+		}
+		if r.URL.Path == "/oauth/v1/token" {
+			body, _ := io.ReadAll(r.Body)
+			f, _ := url.ParseQuery(string(body))
+			if f.Get("client_id") == "api" && f.Get("client_secret") == embeddedSecondKey {
+				f.Set("client_secret", DemoAPIKey)
+				body = []byte(f.Encode())
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// acceptsInsecureLogin lets every kind of credential log in as if the key
+// allowed unauthenticated requests: it switches that on around each login
+// with another authtype than 0 (the device-token rule still applies).
+func acceptsInsecureLogin(h http.Handler, adminToken string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/login" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f, _ := url.ParseQuery(string(body))
+		if at := f.Get("authtype") + r.URL.Query().Get("authtype"); at == "" || at == "0" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		keys := inner(h, "GET", "/admin/api/keys", "", "Bearer "+adminToken, "")
+		var list struct {
+			Items []struct {
+				Name                 string `json:"name"`
+				Value                string `json:"value"`
+				AllowUnauthenticated bool   `json:"allow_unauthenticated"`
+			} `json:"items"`
+		}
+		_ = json.Unmarshal(keys.Body.Bytes(), &list)
+		for _, k := range list.Items {
+			if k.Value == r.Header.Get("X-Api-Key") && !k.AllowUnauthenticated {
+				inner(h, "PATCH", "/admin/api/keys/"+k.Name, "application/json", "Bearer "+adminToken, `{"allow_unauthenticated":true}`)
+				defer inner(h, "PATCH", "/admin/api/keys/"+k.Name, "application/json", "Bearer "+adminToken, `{"allow_unauthenticated":false}`)
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -246,13 +292,19 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 			name:   "user token not bound to its key",
 			wrap:   ignoresKeyBinding,
 			failed: []string{"key-user-token-bound-to-key"},
-			warned: []string{"keys-error-codes"},
+			warned: []string{"keys-error-codes", "refresh-user-token-bound-to-key"},
 		},
 		{
 			name:   "every device trusted at once",
 			wrap:   trustsEveryDevice,
 			failed: []string{"approval-grants-device-token", "auto-trust-off-device-waits", "device-token-poll-until-done", "errors-are-json", "register-description-shown-to-admin"},
 			warned: []string{"device-token-slow-down", "reregistration-unsigned-needs-approval-again"},
+		},
+		{
+			name:   "insecure credentials accepted without the switch",
+			wrap:   acceptsInsecureLogin,
+			failed: []string{"unauthenticated-off-refuses-card-without-device", "unauthenticated-off-refuses-insecure-login", "unauthenticated-off-refuses-name-and-email-without-device"},
+			warned: []string{"insecure-login-error-code"},
 		},
 		{
 			name:   "key expiry ignored",
@@ -274,14 +326,14 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 		{
 			name:   "inactive keys still work",
 			wrap:   ignoresKeyField("active"),
-			failed: []string{"key-inactive-refused"},
+			failed: []string{"key-inactive-refused", "key-inactive-refused-by-oauth"},
 			warned: []string{"keys-error-codes"},
 		},
 		{
 			name:   "allow unauthenticated requests cannot be switched on",
 			wrap:   ignoresKeyField("allow_unauthenticated"),
 			failed: []string{"unauthenticated-on-functions-without-token"},
-			warned: []string{"faults-injected-and-cleared", "unauthenticated-on-allows-insecure-login"},
+			warned: []string{"faults-injected-and-cleared", "unauthenticated-on-allows-insecure-login", "unauthenticated-on-insecure-login-from-trusted-device"},
 		},
 		{
 			name:   "automatic endpoint trust cannot be switched on",
