@@ -126,6 +126,12 @@ func TestPollOutcomes(t *testing.T) {
 		{"invalid_grant", []*http.Response{oauthErr("invalid_grant")}, 0, ErrDeviceCodeInvalid, nil, nil},
 		{"transient 503 retried", []*http.Response{jsonResp(503, `{"error":"unavailable"}`), jsonResp(200, tokenJSON("DT", "DR"))},
 			0, nil, []time.Duration{5 * time.Second}, []string{"retry"}},
+		{"429 waits its Retry-After", []*http.Response{func() *http.Response {
+			r := jsonResp(429, `{"error":"too_many_requests"}`)
+			r.Header.Set("Retry-After", "12")
+			return r
+		}(), jsonResp(200, tokenJSON("DT", "DR"))},
+			0, nil, []time.Duration{12 * time.Second}, []string{"retry"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
