@@ -169,8 +169,11 @@ func (s *File) update(change func(*fileData) bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), fileLockTimeout)
 	defer cancel()
 	ok, err := lk.TryLockContext(ctx, 5*time.Millisecond)
-	if err != nil || !ok {
-		return fmt.Errorf("keystore: file: locking %s.lock: %v", s.path, err)
+	if err != nil {
+		return fmt.Errorf("keystore: file: locking %s.lock: %w", s.path, err)
+	}
+	if !ok {
+		return fmt.Errorf("keystore: file: could not lock %s.lock", s.path)
 	}
 	defer lk.Unlock()
 
