@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,7 +331,7 @@ func (a *loginAction) validate(d *decoder, n *yaml.Node) {
 		d.errorf(n, "login.method: expected POST or GET, found %q", a.Method)
 	}
 	if _, err := strconv.Atoi(a.Authtype); a.Authtype != "" && authtypes[a.Authtype] == "" && err != nil {
-		d.errorf(n, "login.authtype: expected password, card, short_id, username, email or a number, found %q", a.Authtype)
+		d.errorf(n, "login.authtype: expected password, card, short_id, username, email or a number, found %q%s", a.Authtype, didYouMean(a.Authtype, slices.Collect(maps.Keys(authtypes))))
 	}
 	if a.User == "" && a.UserID == nil {
 		d.errorf(n, "login: expected user (a demo user) or userid")

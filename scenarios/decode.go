@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -255,7 +257,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	for _, kv := range d.mappingPairs(n, what) {
 		idx, ok := fields[kv[0].Value]
 		if !ok {
-			d.errorf(kv[0], "%s: unknown field %q; expected one of: %s", what, kv[0].Value, fieldNames(fields))
+			d.errorf(kv[0], "%s: unknown field %q; expected one of: %s%s", what, kv[0].Value, fieldNames(fields), didYouMean(kv[0].Value, slices.Collect(maps.Keys(fields))))
 			continue
 		}
 		f := v
@@ -270,4 +272,48 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		d.decode(kv[1], f, what+"."+kv[0].Value)
 	}
+}
+
+// didYouMean suggests the option a mistyped word was probably meant to be:
+// `; did you mean "x"?` for the closest option within two edits (and fewer
+// than half the word's letters), else "".
+func didYouMean(word string, options []string) string {
+	best, bestDist := "", 3
+	for _, o := range slices.Sorted(slices.Values(options)) { // ties: the first in order
+		if d := editDistance(strings.ToLower(word), o); d < bestDist && 2*d < len([]rune(word)) {
+			best, bestDist = o, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// editDistance is the Damerau-Levenshtein distance (optimal string
+// alignment) of a and b: insertions, deletions, substitutions and swaps of
+// neighbours each count one.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -152,7 +154,10 @@ func parseFiles(files []sourceFile) ([]*Scenario, error) {
 					fmt.Sscan(m[1], &p.Line)
 					p.Message = m[2]
 					if strings.HasPrefix(p.Message, "did not find expected") {
-						p.Line++ // yaml.v3 numbers its parser's (not scanner's) errors from 0
+						// yaml.v3 names the line where the enclosing block
+						// starts, numbered from 0 for parser errors
+						p.Line++
+						p.Message += " in the block that starts on this line; check the indentation and brackets of the lines below it"
 					}
 				}
 				d.problems = append(d.problems, p) // yaml.v3 gives no column for syntax errors
@@ -212,7 +217,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 			d.decode(v, reflectOf(&s.Needs), "needs")
 			for i, need := range s.Needs {
 				if !validNeeds[need] {
-					d.errorf(resolve(v).Content[min(i, len(resolve(v).Content)-1)], "needs: expected admin, clock, device-key or second-key, found %q", need)
+					d.errorf(resolve(v).Content[min(i, len(resolve(v).Content)-1)], "needs: expected admin, clock, device-key or second-key, found %q%s", need, didYouMean(need, slices.Collect(maps.Keys(validNeeds))))
 				}
 			}
 		case "tags":
@@ -222,7 +227,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		case "steps":
 			stepsNode = resolve(v)
 		default:
-			d.errorf(k, "scenario: unknown field %q; expected one of: description, given, name, needs, rule, severity, steps, tags", k.Value)
+			d.errorf(k, "scenario: unknown field %q; expected one of: %s%s", k.Value, strings.Join(headerFields, ", "), didYouMean(k.Value, headerFields))
 		}
 	}
 	if n.Kind != yaml.MappingNode {
@@ -282,7 +287,7 @@ func (d *decoder) given(n *yaml.Node) *Given {
 			g.Settings = &SettingsPatch{}
 			d.decode(v, reflectOf(g.Settings), "given.settings")
 		default:
-			d.errorf(k, "given: unknown field %q; expected one of: key, keys, settings", k.Value)
+			d.errorf(k, "given: unknown field %q; expected one of: key, keys, settings%s", k.Value, didYouMean(k.Value, []string{"key", "keys", "settings"}))
 		}
 	}
 	return g
@@ -394,7 +399,8 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		default:
 			mk, ok := actionKinds[k.Value]
 			if !ok {
-				d.errorf(k, "step %d: unknown field %q; expected name, expect, capture or one action: %s", index, k.Value, actionList())
+				d.errorf(k, "step %d: unknown field %q; expected name, expect, capture or one action: %s%s", index, k.Value, actionList(),
+					didYouMean(k.Value, append([]string{"name", "expect", "capture"}, slices.Collect(maps.Keys(actionKinds))...)))
 				unknown = true
 				continue
 			}
@@ -440,6 +446,13 @@ func actionList() string {
 
 var statusTypes = []string{"string", "number", "boolean", "object", "array", "null"}
 
+// The fields of a scenario header, of expect, and the checks, as messages list them.
+var (
+	headerFields = []string{"description", "given", "name", "needs", "rule", "severity", "steps", "tags"}
+	expectFields = []string{"body", "headers", "json", "max_duration", "status"}
+	checkNames   = []string{"absent", "equals", "length", "matches", "not_equals", "one_of", "present", "type"}
+)
+
 func (d *decoder) expect(n *yaml.Node) *Expect {
 	e := &Expect{}
 	for _, kv := range d.mappingPairs(n, "expect") {
@@ -477,7 +490,7 @@ func (d *decoder) expect(n *yaml.Node) *Expect {
 			d.decode(v, reflectOf(&dur), "expect.max_duration")
 			e.MaxDuration = durationOf(dur)
 		default:
-			d.errorf(k, "expect: unknown field %q; expected one of: body, headers, json, max_duration, status", k.Value)
+			d.errorf(k, "expect: unknown field %q; expected one of: %s%s", k.Value, strings.Join(expectFields, ", "), didYouMean(k.Value, expectFields))
 		}
 	}
 	return e
@@ -537,7 +550,7 @@ func (d *decoder) check(n *yaml.Node, what string) Check {
 				ok = ok || t == c.Type
 			}
 			if !ok {
-				d.errorf(v, "%s.type: expected one of %s, found %q", what, strings.Join(statusTypes, ", "), c.Type)
+				d.errorf(v, "%s.type: expected one of %s, found %q%s", what, strings.Join(statusTypes, ", "), c.Type, didYouMean(c.Type, statusTypes))
 			}
 		case "length":
 			var l int
@@ -554,7 +567,7 @@ func (d *decoder) check(n *yaml.Node, what string) Check {
 				c.OneOf = append(c.OneOf, x)
 			}
 		default:
-			d.errorf(k, "%s: unknown check %q; expected one of: absent, equals, length, matches, not_equals, one_of, present, type", what, k.Value)
+			d.errorf(k, "%s: unknown check %q; expected one of: %s%s", what, k.Value, strings.Join(checkNames, ", "), didYouMean(k.Value, checkNames))
 		}
 	}
 	return c

@@ -75,6 +75,14 @@ func TestValidationErrorsHavePositions(t *testing.T) {
 			[]string{`t.yaml:2: mapping values are not allowed in this context`}},
 		{"built-in variable without its need", "name: a\nsteps:\n  - login: {user: bob, api_key: \"${second_api_key}\"}\n",
 			[]string{`t.yaml:3:33: ${second_api_key}: needs second-key: add second-key to the scenario's needs`}},
+		{"typos get a suggestion", "name: a\nrul: x\nneeds: [admni]\nsteps:\n  - logn: alice\n  - call: GET /version\n    expect: {stauts: 200, json: {x: {tpye: string}}}\n",
+			[]string{`t.yaml:2:1: scenario: unknown field "rul"; expected one of: description, given, name, needs, rule, severity, steps, tags; did you mean "rule"?`,
+				`t.yaml:3:9: needs: expected admin, clock, device-key or second-key, found "admni"; did you mean "admin"?`,
+				`t.yaml:5:5: step 1: unknown field "logn"; expected name, expect, capture or one action: advance, approve, call, device_token, fault, http, key, login, refresh, refuse, register, revoke, settings, untrust; did you mean "login"?`,
+				`t.yaml:7:14: expect: unknown field "stauts"; expected one of: body, headers, json, max_duration, status; did you mean "status"?`,
+				`t.yaml:7:38: expect.json.x: unknown check "tpye"; expected one of: absent, equals, length, matches, not_equals, one_of, present, type; did you mean "type"?`}},
+		{"yaml syntax in a block", "name: a\nsteps:\n  - call:\n      path: /a\n     method: GET\n",
+			[]string{`t.yaml:3: did not find expected key in the block that starts on this line; check the indentation`}},
 		{"duplicate names", "name: a\nsteps:\n  - call: GET /version\n---\nname: a\nsteps:\n  - call: GET /version\n",
 			[]string{`t.yaml:5:1: scenario name "a" is already used at t.yaml:1; names must be unique`}},
 	}
@@ -198,6 +206,24 @@ func TestBuiltinSuiteIsWellFormed(t *testing.T) {
 		doc := strings.Contains(s.Rule, "[doc]") || strings.Contains(s.Rule, "[client]")
 		if ours && !doc && s.Severity != SeverityWarning {
 			t.Errorf("%s checks only an [ours] rule and must be a warning", s.Name)
+		}
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	opts := []string{"description", "rule", "name", "needs", "steps", "tags"}
+	cases := map[string]string{
+		"descripton": `; did you mean "description"?`, // a letter left out
+		"rlue":       `; did you mean "rule"?`,        // two letters swapped
+		"Steps":      `; did you mean "steps"?`,       // case
+		"nmae":       `; did you mean "name"?`,
+		"bogus":      "", // nothing close
+		"ru":         "", // too short to guess from
+		"tag":        `; did you mean "tags"?`,
+	}
+	for word, want := range cases {
+		if got := didYouMean(word, opts); got != want {
+			t.Errorf("didYouMean(%q) = %q, want %q", word, got, want)
 		}
 	}
 }
