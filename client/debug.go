@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -35,6 +36,10 @@ const Mask = "[redacted]"
 //     user_code, card_id and short_id; userid when authtype is not 0 (a card
 //     or short ID is a credential); the detaildata of every user detail but
 //     full name and email.
+//
+// Every value masked so is also masked wherever else it appears in the same
+// exchange (an answer echoing the API key under another name, an error
+// description quoting the token), plain, URL-encoded or JSON-escaped.
 //
 // Multipart bodies, bodies too long to parse whole and text bodies that
 // mention a secret name are summarized, never dumped. Requests are not
@@ -105,14 +110,15 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return base.RoundTrip(req)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "> %s %s\n", req.Method, RedactURL(req.URL))
-	writeHeaders(&b, "> ", req.Header)
+	sv := secretValues{}
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, redactURL(req.URL, sv))
+	writeHeaders(&b, "> ", req.Header, sv)
 	if req.Body != nil && req.Body != http.NoBody {
 		body, err := t.readRequestBody(req)
 		if err != nil {
 			return nil, err
 		}
-		b.WriteString(t.redactBody(req.Header.Get("Content-Type"), body))
+		b.WriteString(t.redactBody(req.Header.Get("Content-Type"), body, sv))
 		// Log through a clone so the caller's request keeps its body.
 		r := req.Clone(req.Context())
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -122,18 +128,18 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := base.RoundTrip(req)
 	if err != nil {
 		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), scrubURLError(err))
-		t.write(b.String())
+		t.write(sv.scrub(b.String()))
 		return nil, err
 	}
 	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
-	writeHeaders(&b, "< ", resp.Header)
+	writeHeaders(&b, "< ", resp.Header, sv)
 	if resp.Body != nil && resp.Body != http.NoBody {
 		limit := int64(t.maxBody())
 		peek, _ := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 		resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(peek), resp.Body), c: resp.Body}
-		b.WriteString(t.redactBody(resp.Header.Get("Content-Type"), peek))
+		b.WriteString(t.redactBody(resp.Header.Get("Content-Type"), peek, sv))
 	}
-	t.write(b.String())
+	t.write(sv.scrub(b.String()))
 	return resp, nil
 }
 
@@ -164,7 +170,7 @@ func (t *DebugTransport) readRequestBody(req *http.Request) ([]byte, error) {
 	return io.ReadAll(req.Body)
 }
 
-func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+func writeHeaders(b *strings.Builder, prefix string, h http.Header, sv secretValues) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -174,9 +180,9 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 		for _, v := range h[k] {
 			switch {
 			case isSecretHeader(k):
-				v = redactHeaderValue(v)
+				v = redactHeaderValue(v, sv)
 			case urlHeaders[normName(k)]:
-				v = redactURLString(v)
+				v = redactURLString(v, sv)
 			}
 			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
 		}
@@ -184,26 +190,33 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 }
 
 // redactHeaderValue keeps an auth scheme name ("Bearer") and masks the rest.
-func redactHeaderValue(v string) string {
-	if scheme, _, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=;,") {
+func redactHeaderValue(v string, sv secretValues) string {
+	if scheme, rest, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=;,") {
+		sv.add(rest)
 		return scheme + " " + Mask
 	}
+	sv.add(v)
 	return Mask
 }
 
 // RedactURL returns u as a string with secret query parameters masked (see
 // [DebugTransport]) and any user info removed. A fragment of the form
 // "name=value&..." (as in OAuth implicit redirects) is treated like a query.
-func RedactURL(u *url.URL) string {
+func RedactURL(u *url.URL) string { return redactURL(u, nil) }
+
+func redactURL(u *url.URL, sv secretValues) string {
 	c := *u
+	if p, ok := c.User.Password(); ok {
+		sv.add(p)
+	}
 	c.User = nil
-	c.RawQuery = redactQuery(c.RawQuery)
+	c.RawQuery = redactQuery(c.RawQuery, sv)
 	frag := c.EscapedFragment()
 	c.Fragment, c.RawFragment = "", ""
 	s := c.String()
 	if frag != "" {
 		if strings.Contains(frag, "=") {
-			frag = redactQuery(frag)
+			frag = redactQuery(frag, sv)
 		}
 		s += "#" + frag
 	}
@@ -212,17 +225,17 @@ func RedactURL(u *url.URL) string {
 
 // redactURLString is RedactURL for a URL in a header value; a value that is
 // not a URL is masked whole.
-func redactURLString(v string) string {
+func redactURLString(v string, sv secretValues) string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return Mask
 	}
-	return RedactURL(u)
+	return redactURL(u, sv)
 }
 
 // redactQuery masks the secret fields of an encoded query; one that does not
 // parse is masked whole.
-func redactQuery(raw string) string {
+func redactQuery(raw string, sv secretValues) string {
 	if raw == "" {
 		return ""
 	}
@@ -230,35 +243,35 @@ func redactQuery(raw string) string {
 	if err != nil {
 		return Mask
 	}
-	redactForm(q)
+	redactForm(q, sv)
 	return encodeRedacted(q)
 }
 
-// redactForm masks secret fields of a form in place.
-func redactForm(v url.Values) {
+// redactForm masks secret fields of a form in place, noting their values
+// in sv.
+func redactForm(v url.Values, sv secretValues) {
+	mask := func(vs []string, i int) {
+		sv.add(vs[i])
+		vs[i] = Mask
+	}
 	for k, vs := range v {
 		if secretName(k) {
 			for i := range vs {
-				vs[i] = Mask
+				mask(vs, i)
 			}
 		}
 	}
 	if at := v.Get("authtype"); at != "" && at != "0" {
 		for i := range v["userid"] {
-			v["userid"][i] = Mask
+			mask(v["userid"], i)
 		}
 	}
 	types, data := v["detailtype"], v["detaildata"]
 	for i := range data {
-		if i >= len(types) {
-			data[i] = Mask // unpaired: cannot tell, so mask
-			continue
+		if i < len(types) && (types[i] == "0" || types[i] == "1") {
+			continue // full name, email
 		}
-		switch types[i] {
-		case "0", "1": // full name, email
-		default:
-			data[i] = Mask
-		}
+		mask(data, i) // a credential, or unpaired: cannot tell, so mask
 	}
 }
 
@@ -268,7 +281,7 @@ func encodeRedacted(v url.Values) string {
 }
 
 // redactBody renders a body for the log with its secrets masked.
-func (t *DebugTransport) redactBody(contentType string, body []byte) string {
+func (t *DebugTransport) redactBody(contentType string, body []byte, sv secretValues) string {
 	if len(body) == 0 {
 		return ""
 	}
@@ -286,7 +299,7 @@ func (t *DebugTransport) redactBody(contentType string, body []byte) string {
 		if err != nil {
 			return fmt.Sprintf("  [unparsable form body, %d bytes]\n", len(body))
 		}
-		redactForm(v)
+		redactForm(v, sv)
 		return "  " + encodeRedacted(v) + "\n"
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && json.Valid(body)):
 		if truncated != "" {
@@ -296,7 +309,7 @@ func (t *DebugTransport) redactBody(contentType string, body []byte) string {
 		if err := json.Unmarshal(body, &v); err != nil {
 			return fmt.Sprintf("  [unparsable JSON body, %d bytes]\n", len(body))
 		}
-		out, _ := json.Marshal(redactJSON(v))
+		out, _ := json.Marshal(redactJSON(v, sv))
 		return "  " + string(out) + "\n"
 	case strings.HasPrefix(mt, "multipart/"):
 		return fmt.Sprintf("  [multipart body, %d bytes, not shown]\n", len(body))
@@ -319,22 +332,67 @@ func looksSecret(body []byte) bool {
 	return false
 }
 
-func redactJSON(v any) any {
+// redactJSON masks the secret fields of a decoded JSON value in place, at
+// any depth, noting their values in sv.
+func redactJSON(v any, sv secretValues) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
 			if secretName(k) {
 				if _, isObj := val.(map[string]any); !isObj {
+					sv.addJSON(val)
 					x[k] = Mask
 					continue
 				}
 			}
-			x[k] = redactJSON(val)
+			x[k] = redactJSON(val, sv)
 		}
 	case []any:
 		for i := range x {
-			x[i] = redactJSON(x[i])
+			x[i] = redactJSON(x[i], sv)
 		}
 	}
 	return v
+}
+
+// secretValues collects the values masked in one exchange, so that they are
+// masked wherever else they appear too: an answer that echoes the API key
+// in a field of an unknown name, a token quoted in an error description. A
+// nil secretValues collects nothing.
+type secretValues map[string]bool
+
+// minSecretLen is the shortest value masked wherever it appears; shorter
+// ones would mask unrelated text.
+const minSecretLen = 4
+
+func (sv secretValues) add(v string) {
+	if sv != nil && len(strings.TrimSpace(v)) >= minSecretLen {
+		sv[v] = true
+	}
+}
+
+// addJSON adds the strings of a JSON value (a string, or arrays of them).
+func (sv secretValues) addJSON(v any) {
+	switch x := v.(type) {
+	case string:
+		sv.add(x)
+	case []any:
+		for _, e := range x {
+			sv.addJSON(e)
+		}
+	}
+}
+
+// scrub masks every collected value in text, in its plain, URL-encoded and
+// JSON-escaped forms, longest first.
+func (sv secretValues) scrub(text string) string {
+	vals := slices.Collect(maps.Keys(sv))
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range vals {
+		j, _ := json.Marshal(v)
+		for _, form := range []string{v, url.QueryEscape(v), string(j[1 : len(j)-1])} {
+			text = strings.ReplaceAll(text, form, Mask)
+		}
+	}
+	return text
 }

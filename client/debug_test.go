@@ -210,6 +210,11 @@ func TestDebugTransportAdversarial(t *testing.T) {
 			visible: []string{"Accept: application/json", "Authorization: Basic [redacted]", `Bearer error="invalid_token"`, "page=2"}},
 		"text bodies": {method: "POST", url: testBase + "/z", reqCT: "text/plain", reqBody: "my Api-Key is " + next(),
 			respCT: "text/html", respBody: "<p>your refreshToken: " + next() + "</p>"},
+		"echoed elsewhere": {method: "GET", url: testBase + "/admin/api/keys", reqHeader: http.Header{"X-Api-Key": {"KEY-" + sec + "-echo"},
+			"Authorization": {"Bearer TOK-" + sec + "/+="}},
+			respCT: "application/json", respBody: `{"items":[{"name":"default","value":"KEY-` + sec + `-echo"}],` +
+				`"error_description":"token TOK-` + sec + `/+= is revoked","link":"https://x/?k=TOK-` + sec + `%2F%2B%3D"}`,
+			visible: []string{`"name":"default"`, `"value":"[redacted]"`}},
 		"no content type": {method: "POST", url: testBase + "/w", reqBody: "password=" + next(),
 			respBody: `{"access_token":"` + next() + `"}`},
 	}
