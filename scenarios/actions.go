@@ -591,7 +591,7 @@ func (a *advanceAction) run(ctx context.Context, r *scenarioRun) (*exchange, err
 
 // keyAction changes an API key through the admin API.
 type keyAction struct {
-	Name     string `yaml:"name"` // default "default"
+	Name     string `yaml:"name"` // default "default" (the run's key; "second" is the second key)
 	KeyPatch `yaml:",inline"`
 }
 
@@ -602,7 +602,7 @@ func (a *keyAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) 
 	if name == "" {
 		name = "default"
 	}
-	return r.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(name), a.KeyPatch)
+	return r.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(r.t.keyName(name)), a.KeyPatch)
 }
 
 // settingsAction changes the account lifetimes.

@@ -625,7 +625,7 @@ func (r *scenarioRun) adminStep(_ context.Context, name string, f func() (*excha
 func (r *scenarioRun) applyGiven(ctx context.Context, g *Given) (*exchange, error) {
 	var last *exchange
 	for _, name := range sortedKeys(g.Keys) {
-		ex, err := r.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(name), g.Keys[name])
+		ex, err := r.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(r.t.keyName(name)), g.Keys[name])
 		if err != nil || ex.status/100 != 2 {
 			return ex, err
 		}

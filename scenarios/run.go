@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -192,6 +193,18 @@ type target struct {
 	client     *http.Client
 	caps       map[string]bool
 	missing    map[string]string // need → why the target lacks it
+	// keyNames maps the names scenarios use for keys ("default": the key
+	// of the run, "second": the second key) to their names on an outside
+	// server, found through its admin API.
+	keyNames map[string]string
+}
+
+// keyName is the target's name for the key a scenario calls name.
+func (t *target) keyName(name string) string {
+	if n, ok := t.keyNames[name]; ok {
+		return n
+	}
+	return name
 }
 
 // Run runs the scenarios against opts.Target and returns a report listing
@@ -461,22 +474,25 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		t.missing[NeedClock] = "no --admin-url given"
 		return t, nil
 	}
-	adminReq := func(method, p, body string) (int, error) {
+	adminReq := func(method, p, body string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, method, t.admin+p, strings.NewReader(body))
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+t.adminToken)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := t.client.Do(req)
 		if err != nil {
-			return 0, &UnreachableError{Service: ServiceAdmin, URL: t.admin, Err: netErr(err)}
+			return 0, nil, &UnreachableError{Service: ServiceAdmin, URL: t.admin, Err: netErr(err)}
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
-		return resp.StatusCode, nil
+		if err != nil {
+			return 0, nil, &UnreachableError{Service: ServiceAdmin, URL: t.admin, Err: err}
+		}
+		return resp.StatusCode, data, nil
 	}
-	code, err := adminReq(http.MethodGet, "/admin/api/settings", "")
+	code, _, err := adminReq(http.MethodGet, "/admin/api/settings", "")
 	if err != nil {
 		return nil, err
 	}
@@ -489,7 +505,14 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		return t, nil
 	}
 	t.caps[NeedAdmin] = true
-	code, err = adminReq(http.MethodPost, "/admin/api/clock", `{"advance":"0s"}`)
+	code, body, err := adminReq(http.MethodGet, "/admin/api/keys", "")
+	if err != nil {
+		return nil, err
+	}
+	if code == http.StatusOK {
+		t.keyNames = keyNames(body, map[string]string{"default": t.apiKey, "second": t.secondKey})
+	}
+	code, _, err = adminReq(http.MethodPost, "/admin/api/clock", `{"advance":"0s"}`)
 	if err != nil {
 		return nil, err
 	}
@@ -499,6 +522,29 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		t.missing[NeedClock] = "the server's clock is not fake (start it with --fake-clock)"
 	}
 	return t, nil
+}
+
+// keyNames reads GET /admin/api/keys and maps each alias to the name of
+// the key whose value it has; aliases whose key is not listed are left out.
+func keyNames(body []byte, values map[string]string) map[string]string {
+	var list struct {
+		Items []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(body, &list) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for alias, value := range values {
+		for _, k := range list.Items {
+			if value != "" && k.Value == value {
+				out[alias] = k.Name
+			}
+		}
+	}
+	return out
 }
 
 func randomHex(n int) string {

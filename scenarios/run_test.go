@@ -174,6 +174,40 @@ func TestOutsideTarget(t *testing.T) {
 	}
 }
 
+// An outside server whose keys have other names than the scenarios' default
+// and second: given and key steps change the keys the run uses.
+func TestOutsideTargetKeyNames(t *testing.T) {
+	acct := server.DemoAccount()
+	acct.Keys[0].Name = "main"
+	acct.Keys = append(acct.Keys,
+		server.Key{Name: "default", Value: "a-key-the-run-does-not-use", Type: "general", Active: true},
+		server.Key{Name: "backup", Value: "backup-key-value", Type: "general", Active: true})
+	s, err := server.New(server.Options{Account: acct, FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() {
+		srv.Close()
+		_ = s.Close()
+	})
+	list := Select(builtin(t), Selection{Names: []string{"key-user-token-bound-to-key", "key-inactive-refused", "untrusted-on-login-without-device", "refresh-user-token-bound-to-key"}})
+	if len(list) != 4 {
+		t.Fatalf("%d scenarios", len(list))
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{
+		BaseURL: srv.URL, APIKey: server.DemoKeyValue, SecondAPIKey: "backup-key-value", AdminURL: srv.URL, AdminToken: "tok",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Scenarios {
+		if r.Status != Passed {
+			t.Errorf("%s", describe(r))
+		}
+	}
+}
+
 func indexOf(list []*Scenario, name string) int {
 	for i, s := range list {
 		if s.Name == name {
