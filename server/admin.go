@@ -165,6 +165,7 @@ func (s *Server) adminDispatch(r *http.Request, p string) (int, any, *apiError) 
 		case http.MethodDelete:
 			s.mu.Lock()
 			s.st.faults = nil
+			s.faulty.Store(false)
 			s.mu.Unlock()
 			return http.StatusOK, ok, nil
 		case http.MethodGet:
@@ -180,6 +181,7 @@ func (s *Server) adminDispatch(r *http.Request, p string) (int, any, *apiError) 
 		}
 		s.mu.Lock()
 		s.st.faults = append(s.st.faults, f)
+		s.faulty.Store(true)
 		s.mu.Unlock()
 		return http.StatusOK, ok, nil
 	case p == "/reset":
@@ -480,6 +482,7 @@ func (s *Server) reset() error {
 		return errStore
 	}
 	s.st = st
+	s.faulty.Store(false)
 	return nil
 }
 

@@ -68,8 +68,12 @@ func (s *Server) takeFault(path string) *fault {
 	if path == "/admin" || strings.HasPrefix(path, "/admin/") {
 		return nil
 	}
+	if !s.faulty.Load() {
+		return nil // the common case, without taking the state lock
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.faulty.Store(len(s.st.faults) > 0) }()
 	for i, f := range s.st.faults {
 		if f.Path != path {
 			continue

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -64,8 +65,9 @@ type Server struct {
 	initial   *Account
 	initUsers map[string]*user
 
-	mu sync.Mutex
-	st *state
+	mu     sync.Mutex
+	st     *state
+	faulty atomic.Bool // some fault is injected (mirrors len(st.faults) > 0)
 
 	handler   http.Handler
 	oauth     http.Handler
