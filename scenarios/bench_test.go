@@ -7,10 +7,11 @@ import (
 )
 
 // BenchmarkSuite runs the whole built-in suite against the embedded
-// reference server with 1, 2 and 4 workers, reporting wall time and the
-// process's CPU time per run:
+// reference server with 1, 2 and 4 workers, reporting wall time, the
+// process's CPU time per run and, on Linux, how long its threads waited
+// for a CPU that other processes held (runq-wait-ms/op):
 //
-//	go test -run '^$' -bench Suite -benchtime 5x ./scenarios/
+//	go test -run '^$' -bench Suite -benchtime 20x ./scenarios/
 func BenchmarkSuite(b *testing.B) {
 	list, err := Builtin()
 	if err != nil {
@@ -22,6 +23,7 @@ func BenchmarkSuite(b *testing.B) {
 	for _, p := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("parallel-%d", p), func(b *testing.B) {
 			cpu := processCPU()
+			wait, waitOK := runqueueWait()
 			for b.Loop() {
 				rep, err := Run(context.Background(), list, RunOptions{Parallel: p})
 				if err != nil {
@@ -34,6 +36,9 @@ func BenchmarkSuite(b *testing.B) {
 			b.ReportMetric(float64(len(list)), "scenarios")
 			// CPU time shows the work apart from how busy the machine is
 			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			if w, ok := runqueueWait(); ok && waitOK {
+				b.ReportMetric(float64(w-wait)/float64(b.N)/1e6, "runq-wait-ms/op")
+			}
 		})
 	}
 }

@@ -245,7 +245,7 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	}
 	var failed atomic.Bool
 	var shared sync.RWMutex // outside target: scenarios that change server state run alone
-	next := make(chan int)
+	var next atomic.Int64   // the next scenario to start: workers take them in order
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -253,7 +253,11 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 			defer wg.Done()
 			env := &embeddedEnv{}
 			defer env.close()
-			for i := range next {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(list) {
+					return
+				}
 				sc := list[i]
 				emit(Event{Kind: ScenarioStarted, Index: i, Total: len(list), Scenario: sc})
 				var res ScenarioResult
@@ -275,10 +279,6 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 			}
 		}()
 	}
-	for i := range list {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	rep.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
