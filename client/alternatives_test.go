@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +141,53 @@ func TestTransportRetriesOnlyItsOwnToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 || *calls != 1 || refreshes() != 0 {
 		t.Fatalf("insufficient_scope: status %d calls %d refreshes %d, want no retry", resp.StatusCode, *calls, refreshes())
+	}
+}
+
+// Some servers quote what they refuse ("Invalid refresh token: …"); the
+// client's errors must still carry no secret.
+func TestErrorsDoNotRepeatEchoedSecrets(t *testing.T) {
+	const (
+		rt     = "refresh-secret-1234"
+		pw     = "password-secret-5678"
+		devTok = "device-token-secret-9012"
+		newPW  = "new-password-secret-3456"
+	)
+	c, mt := newMockClient(t, nil, nil)
+	echo := func(status int, code string) func(*http.Request) (*http.Response, error) {
+		return func(req *http.Request) (*http.Response, error) {
+			b, _ := io.ReadAll(req.Body)
+			desc := fmt.Sprintf("refused %s with %s (key %s)", b, req.Header.Get("Authorization"), req.Header.Get("X-Api-Key"))
+			return jsonResp(status, fmt.Sprintf(`{"error":%q,"error_description":%q}`, code, desc)), nil
+		}
+	}
+	mt.RegisterResponder("POST", testBase+"/oauth/v1/token", echo(400, "invalid_grant"))
+	mt.RegisterResponder("POST", testBase+"/api/v1/login", echo(401, "invalid_credentials"))
+	mt.RegisterResponder("PUT", testBase+"/api/v1/users", echo(409, "user_exists"))
+	ctx := context.Background()
+
+	_, err := c.RefreshUser(ctx, rt)
+	if !errors.Is(err, ErrLoginRequired) {
+		t.Fatalf("refresh: %v", err)
+	}
+	errs := []error{err}
+	_, err = c.Login(ctx, LoginRequest{UserID: "alice", Password: pw, DeviceToken: StaticToken(devTok)})
+	if !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("login: %v", err)
+	}
+	errs = append(errs, err)
+	err = c.Session(StaticToken(devTok)).CreateUser(ctx, NewUser{Username: "dave", Password: newPW})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != "user_exists" {
+		t.Fatalf("create user: %v", err)
+	}
+	errs = append(errs, err)
+	for _, err := range errs {
+		if containsAny(err.Error(), rt, pw, devTok, newPW, testKey, url.QueryEscape(testKey)) {
+			t.Errorf("error repeats a secret: %v", err)
+		}
+		if !strings.Contains(err.Error(), "refused") {
+			t.Errorf("the server's description was lost: %v", err)
+		}
 	}
 }

@@ -98,7 +98,11 @@ func (s *Session) call(ctx context.Context, method, path string, query url.Value
 	defer resp.Body.Close()
 	b, err := s.c.readAnswer(resp)
 	if err != nil {
-		return err
+		var form url.Values
+		if contentType == "application/x-www-form-urlencoded" {
+			form, _ = url.ParseQuery(string(body))
+		}
+		return maskEcho(err, form)
 	}
 	if out == nil || len(bytes.TrimSpace(b)) == 0 {
 		return nil

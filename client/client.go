@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -148,7 +149,30 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 	for k, vs := range extra {
 		req.Header[k] = vs
 	}
-	return c.send(req)
+	b, err := c.send(req)
+	return b, maskEcho(err, form)
+}
+
+// maskEcho masks, in the description of the *APIError in err, the secrets
+// the request carried: the values of form's secret fields (see
+// [DebugTransport]) and extra. Some servers quote what they refuse
+// ("Invalid refresh token: …"), and error messages must not carry secrets.
+func maskEcho(err error, form url.Values, extra ...string) error {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Description == "" {
+		return err
+	}
+	sv := secretValues{}
+	copied := url.Values{}
+	for k, vs := range form {
+		copied[k] = slices.Clone(vs)
+	}
+	redactForm(copied, sv)
+	for _, s := range extra {
+		sv.add(s)
+	}
+	ae.Description = sv.scrub(ae.Description)
+	return err
 }
 
 // send performs req (adding User-Agent) and returns the body of a 2xx
@@ -162,13 +186,23 @@ func (c *Client) send(req *http.Request) ([]byte, error) {
 		return nil, scrubURLError(err)
 	}
 	defer resp.Body.Close()
+	if resp.Request == nil {
+		resp.Request = req
+	}
 	return c.readAnswer(resp)
 }
 
 func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return nil, newAPIError(resp, b, c.now())
+		secrets := []string{c.apiKey}
+		if resp.Request != nil { // the request as sent, credentials included
+			secrets = append(secrets, resp.Request.Header.Get("X-Api-Key"))
+			if _, cred, ok := strings.Cut(resp.Request.Header.Get("Authorization"), " "); ok {
+				secrets = append(secrets, cred)
+			}
+		}
+		return nil, maskEcho(newAPIError(resp, b, c.now()), nil, secrets...)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {

@@ -106,6 +106,7 @@ func (c *Client) login(ctx context.Context, form url.Values, dev *Token, useGET 
 	}
 	body, err := c.send(req)
 	if err != nil {
+		err = maskEcho(err, form)
 		var ae *APIError
 		if errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden &&
 			(ae.Code == "untrusted_device" || ae.Code == "device_token_required") {

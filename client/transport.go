@@ -72,8 +72,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(r)
 	if err != nil || tok == nil {
-		return resp, err
+		return withRequest(resp, r), err
 	}
+	withRequest(resp, r)
 	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 		return resp, nil
 	}
@@ -101,7 +102,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r2.Header.Set("X-Api-Key", t.APIKey)
 	}
 	r2.Header.Set("Authorization", fresh.Type()+" "+fresh.AccessToken)
-	return base.RoundTrip(r2)
+	resp, err = base.RoundTrip(r2)
+	return withRequest(resp, r2), err
+}
+
+// withRequest sets resp.Request to the request as sent (with its
+// credentials, so that an error answer quoting them can be masked) when the
+// base transport left it unset, as mocks do.
+func withRequest(resp *http.Response, sent *http.Request) *http.Response {
+	if resp != nil && resp.Request == nil {
+		resp.Request = sent
+	}
+	return resp
 }
 
 func (t *Transport) allowed(req *http.Request) bool {
