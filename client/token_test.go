@@ -1,12 +1,16 @@
 package client
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jarcoal/httpmock"
 )
 
 func TestTokenValid(t *testing.T) {
@@ -137,5 +141,56 @@ func TestNewValidatesAndSplitsOAuth(t *testing.T) {
 	}
 	if got := c.OAuthEndpoint("/oauth/v1/token"); got != "https://auth.test:7400/base/oauth/v1/token" {
 		t.Errorf("OAuthEndpoint %s", got)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := New(Config{BaseURL: "https://api.test:7300", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.OAuthEndpoint("/oauth/v1/token"); got != "https://api.test:7300/oauth/v1/token" {
+		t.Errorf("OAuth URL defaults to %s, want the API one", got)
+	}
+	if c.HTTPClient() == nil || c.HTTPClient() == http.DefaultClient || c.HTTPClient().Timeout != 30*time.Second {
+		t.Errorf("default HTTP client %+v, want an own one with a 30 s timeout", c.HTTPClient())
+	}
+	if d := time.Since(c.Now()); d < 0 || d > time.Minute {
+		t.Errorf("default clock is %s off", d)
+	}
+	if c.APIKey() != "k" {
+		t.Errorf("APIKey %q", c.APIKey())
+	}
+}
+
+func TestUserAgentOnEveryRequest(t *testing.T) {
+	mt := httpmock.NewMockTransport()
+	c, err := New(Config{BaseURL: testBase, APIKey: testKey, UserAgent: "paragon-test/1", HTTPClient: &http.Client{Transport: mt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	mt.RegisterNoResponder(func(req *http.Request) (*http.Response, error) {
+		seen++
+		if ua := req.Header.Get("User-Agent"); ua != "paragon-test/1" {
+			t.Errorf("%s %s: User-Agent %q", req.Method, req.URL.Path, ua)
+		}
+		return jsonResp(200, `{"device_code":"DC","access_token":"A","token":{"access_token":"U"},"items":[]}`), nil
+	})
+	ctx := context.Background()
+	if _, err := c.Register(ctx, RegisterRequest{ClientID: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(ctx, LoginRequest{UserID: "u", Password: "p", Untrusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Session(StaticToken("A")).ListUsers(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 4 {
+		t.Errorf("%d requests, want 4", seen)
 	}
 }
