@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # Generates what release archives and packages carry besides the binary:
 # shell completions and man pages, from the command tree itself (never
-# committed by hand). goreleaser runs this in its before hooks.
+# committed by hand). goreleaser runs this in its before hooks with the
+# release version:
+#
+#   scripts/release-assets.sh [VERSION]
+#
+# The man pages name VERSION (default: dev) and are dated from
+# SOURCE_DATE_EPOCH, by default the commit's time, so that two builds of one
+# commit make the same files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+version="${1:-dev}"
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+fi
+export SOURCE_DATE_EPOCH
 rm -rf completions manpages
 mkdir -p completions manpages
-go build -o completions/.paragon ./cmd/paragon
+go build -ldflags "-X github.com/paragon-cli/paragon/cmd/internal/build.Version=$version" \
+  -o completions/.paragon ./cmd/paragon
 ./completions/.paragon completion bash > completions/paragon.bash
 ./completions/.paragon completion zsh > completions/_paragon
 ./completions/.paragon completion fish > completions/paragon.fish

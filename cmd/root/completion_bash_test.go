@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -62,14 +63,39 @@ printf '%s\n' "${COMPREPLY[@]}"`
 		return strings.Fields(string(out))
 	}
 
-	cases := map[string]string{"ver": "version"}
-	if _, _, err := NewCmdRoot(testFactory()).Find([]string{"scenario"}); err == nil {
-		cases["sc"] = "scenario"
+	// paragon sc<TAB> is the issue's own example; the others cover a
+	// subcommand and a flag, which go through the binary's __complete too.
+	cases := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"paragon", "sc"}, []string{"scenario"}},
+		{[]string{"paragon", "ver"}, []string{"version"}},
+		{[]string{"paragon", "scenario", "ru"}, []string{"run"}},
+		{[]string{"paragon", "scenario", "run", "--sha"}, []string{"--shard"}},
 	}
-	for partial, want := range cases {
-		got := complete("paragon", partial)
-		if len(got) != 1 || got[0] != want {
-			t.Errorf("paragon %s<TAB> completed to %q, want [%s]", partial, got, want)
+	for _, c := range cases {
+		got := complete(c.words...)
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s<TAB> completed to %q, want %q", strings.Join(c.words, " "), got, c.want)
 		}
+	}
+
+	// paragon <TAB> offers every command a user can see (not the hidden
+	// docs command), straight from the command tree.
+	root := NewCmdRoot(testFactory())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	var visible []string
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() || c.Name() == "help" {
+			visible = append(visible, c.Name())
+		}
+	}
+	got := complete("paragon", "")
+	sort.Strings(got)
+	sort.Strings(visible)
+	if strings.Join(got, " ") != strings.Join(visible, " ") {
+		t.Errorf("paragon <TAB> offered %q, want %q", got, visible)
 	}
 }
