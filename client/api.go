@@ -33,7 +33,7 @@ func (c *Client) Session(src TokenSource) *Session {
 		hosts = append(hosts, c.oauth.Host)
 	}
 	hc := *c.hc
-	hc.Transport = &Transport{Base: c.hc.Transport, APIKey: c.apiKey, Source: src, Hosts: hosts}
+	hc.Transport = &Transport{Base: c.hc.Transport, APIKey: c.apiKey, UserAgent: c.ua, Source: src, Hosts: hosts}
 	return &Session{c: c, src: src, hc: &hc}
 }
 
@@ -87,9 +87,6 @@ func (s *Session) call(ctx context.Context, method, path string, query url.Value
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
-	}
-	if s.c.ua != "" {
-		req.Header.Set("User-Agent", s.c.ua)
 	}
 	resp, err := s.Do(req)
 	if err != nil {

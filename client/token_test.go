@@ -190,7 +190,16 @@ func TestUserAgentOnEveryRequest(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if seen != 4 {
-		t.Errorf("%d requests, want 4", seen)
+	req, _ := http.NewRequest("GET", testBase+"/api/v1/version", nil)
+	resp, err := c.Session(StaticToken("A")).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if req.Header.Get("User-Agent") != "" {
+		t.Error("Session.Do set User-Agent on the caller's request")
+	}
+	if seen != 5 {
+		t.Errorf("%d requests, want 5", seen)
 	}
 }

@@ -32,6 +32,8 @@ type Transport struct {
 	// Source supplies the bearer token; nil sends none. A request that
 	// already has an Authorization header is sent as is.
 	Source TokenSource
+	// UserAgent, if set, is sent as User-Agent unless the request has one.
+	UserAgent string
 	// Hosts, if non-empty, limits credentials to requests whose URL host
 	// (host[:port], as in the URL) is in the list, so that a redirect to
 	// another host does not leak them.
@@ -57,10 +59,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return base.RoundTrip(req)
 	}
 	ctx := req.Context()
-	r := req.Clone(ctx)
-	if t.APIKey != "" && r.Header.Get("X-Api-Key") == "" {
-		r.Header.Set("X-Api-Key", t.APIKey)
-	}
+	r := t.prepare(req)
 	var tok *Token
 	if t.Source != nil && r.Header.Get("Authorization") == "" {
 		var err error
@@ -92,14 +91,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r2 := req.Clone(ctx)
+	r2 := t.prepare(req)
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		if r2.Body, err = req.GetBody(); err != nil {
 			return nil, err
 		}
-	}
-	if t.APIKey != "" && r2.Header.Get("X-Api-Key") == "" {
-		r2.Header.Set("X-Api-Key", t.APIKey)
 	}
 	r2.Header.Set("Authorization", fresh.Type()+" "+fresh.AccessToken)
 	resp, err = base.RoundTrip(r2)
@@ -114,6 +110,18 @@ func withRequest(resp *http.Response, sent *http.Request) *http.Response {
 		resp.Request = sent
 	}
 	return resp
+}
+
+// prepare returns a clone of req with the API key and User-Agent added.
+func (t *Transport) prepare(req *http.Request) *http.Request {
+	r := req.Clone(req.Context())
+	if t.APIKey != "" && r.Header.Get("X-Api-Key") == "" {
+		r.Header.Set("X-Api-Key", t.APIKey)
+	}
+	if t.UserAgent != "" && r.Header.Get("User-Agent") == "" {
+		r.Header.Set("User-Agent", t.UserAgent)
+	}
+	return r
 }
 
 func (t *Transport) allowed(req *http.Request) bool {
