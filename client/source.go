@@ -142,10 +142,7 @@ func (c *Client) UserTokenSource(cfg SourceConfig) *RefreshingSource {
 	if cfg.Now == nil {
 		cfg.Now = c.now
 	}
-	if cfg.NoTokenErr == nil {
-		cfg.NoTokenErr = ErrLoginRequired
-	}
-	return NewRefreshingSource(cfg)
+	return NewRefreshingSource(cfg) // NoTokenErr defaults to ErrLoginRequired
 }
 
 // DeviceTokenSource returns a RefreshingSource that renews the device
