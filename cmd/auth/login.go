@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,9 @@ func (o *LoginOptions) validate() error {
 			kinds = append(kinds, flag)
 		}
 	}
+	slices.Sort(kinds)
 	if len(kinds) > 1 {
-		return cmdutil.FlagErrorf("choose one way to log in: %s cannot be combined", strings.Join(sortStrings(kinds), " and "))
+		return cmdutil.FlagErrorf("choose one way to log in: %s cannot be combined", strings.Join(kinds, " and "))
 	}
 	if len(kinds) == 1 {
 		if o.PasswordStdin {
@@ -116,17 +118,6 @@ func (o *LoginOptions) validate() error {
 		}
 	}
 	return nil
-}
-
-func sortStrings(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
 }
 
 // request builds the login request, prompting on a terminal.

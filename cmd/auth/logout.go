@@ -20,8 +20,6 @@ type LogoutOptions struct {
 
 var userItems = []string{keystore.ItemUserAccessToken, keystore.ItemUserRefreshToken, keystore.ItemUserName}
 
-var deviceItems = []string{keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken, cmdutil.ItemDeviceCode, keystore.ItemDevicePrivateKey, keystore.ItemDeviceID}
-
 // NewCmdLogout returns `paragon logout`.
 func NewCmdLogout(f *cmdutil.Factory, runF func(context.Context, *LogoutOptions) error) *cobra.Command {
 	opts := &LogoutOptions{IO: f.IOStreams, OpenSession: f.OpenSession}
@@ -72,7 +70,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := s.DeleteItems(deviceItems...); err != nil {
+		if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
 			return err
 		}
 		if id != "" {

@@ -322,7 +322,7 @@ func TestForget(t *testing.T) {
 		if err := cmdtest.Execute(bg, NewCmdForget(e.F, nil)); err != nil {
 			t.Fatal(err)
 		}
-		for _, it := range deviceItems {
+		for _, it := range cmdutil.DeviceItems {
 			if e.Get("default", it) != "" {
 				t.Errorf("%s kept", it)
 			}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
-	"github.com/paragon-cli/paragon/keystore"
 )
 
 // ForgetOptions holds what `device forget` needs.
@@ -16,9 +15,6 @@ type ForgetOptions struct {
 	IO          *iostreams.IOStreams
 	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
 }
-
-// deviceItems are the keystore items that make up a device.
-var deviceItems = []string{keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken, cmdutil.ItemDeviceCode, keystore.ItemDevicePrivateKey, keystore.ItemDeviceID}
 
 // NewCmdForget returns `device forget`.
 func NewCmdForget(f *cmdutil.Factory, runF func(context.Context, *ForgetOptions) error) *cobra.Command {
@@ -50,7 +46,7 @@ func forgetRun(ctx context.Context, opts *ForgetOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DeleteItems(deviceItems...); err != nil {
+	if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
 		return err
 	}
 	cs := opts.IO.ColorSchemeStderr()

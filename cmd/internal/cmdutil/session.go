@@ -13,6 +13,7 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
 	"github.com/paragon-cli/paragon/keystore"
+	"github.com/paragon-cli/paragon/keystore/tokenstore"
 )
 
 // ProfileOverrides are the settings `device register` and `login` accept to
@@ -242,50 +243,34 @@ func (s *Session) APIKeySource() string {
 // EnvToken returns PARAGON_TOKEN, which wins over stored user tokens.
 func (s *Session) EnvToken() string { return s.f.Env(keystore.EnvToken) }
 
-// tokenHooks builds the keystore-backed Lock, Load and Persist of a token
-// source, so that parallel paragon processes refresh once and every
-// rotated refresh token is saved before its access token is used.
-func (s *Session) tokenHooks(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
-	backing := s.Store.Store
-	return client.SourceConfig{
-		Token: initial,
-		Lock: func(ctx context.Context) (func(), error) {
-			unlock, err := s.f.LockProfile(ctx, s.Name)
-			if err != nil {
-				return nil, err
-			}
-			return func() { _ = unlock() }, nil
-		},
-		Load: func() (*client.Token, error) {
-			t, err := keystore.LoadTokens(backing, s.Name, kind)
-			if errors.Is(err, keystore.ErrNotFound) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return &client.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
-		},
-		Persist: func(t *client.Token) error {
-			return keystore.SaveTokens(backing, s.Name, kind, keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
-		},
-	}
+// tokenHooks keeps tokens of kind in the profile's backing store (never the
+// environment) under the factory's refresh lock: the same
+// keystore/tokenstore hooks whose multi-process test proves that parallel
+// paragon processes refresh once and every rotated refresh token is saved
+// before its access token is used.
+func (s *Session) tokenHooks(kind keystore.TokenKind) tokenstore.Hooks {
+	return tokenstore.Hooks{Store: s.Store.Store, Profile: s.Name, Kind: kind, LockFunc: s.f.LockProfile}
+}
+
+// sourceConfig is the configuration of a refreshing token source of kind
+// starting from initial.
+func (s *Session) sourceConfig(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
+	cfg := client.SourceConfig{Token: initial}
+	s.tokenHooks(kind).Wire(&cfg)
+	return cfg
 }
 
 // loadTokens reads stored tokens of kind from the backing store (never the
 // environment); nil when none are stored.
 func (s *Session) loadTokens(kind keystore.TokenKind) (*client.Token, error) {
-	t, err := keystore.LoadTokens(s.Store.Store, s.Name, kind)
-	if errors.Is(err, keystore.ErrNotFound) {
-		return nil, nil
-	}
+	t, err := s.tokenHooks(kind).Load()
 	if err != nil {
 		return nil, s.Explain(err)
 	}
-	if t.AccessToken == "" && t.RefreshToken == "" {
+	if t == nil || (t.AccessToken == "" && t.RefreshToken == "") {
 		return nil, nil
 	}
-	return &client.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+	return t, nil
 }
 
 // StoredUserToken returns the stored user token (nil if not logged in).
@@ -310,7 +295,7 @@ func (s *Session) UserSource() (client.TokenSource, error) {
 	if tok == nil {
 		return nil, &AuthError{Err: fmt.Errorf("not logged in (profile %q)", s.Name), Hint: s.Cmd("login")}
 	}
-	return s.Client.UserTokenSource(s.tokenHooks(keystore.UserTokens, tok)), nil
+	return s.Client.UserTokenSource(s.sourceConfig(keystore.UserTokens, tok)), nil
 }
 
 // DeviceID returns the profile's device id, or "" when no device is
@@ -363,13 +348,12 @@ func (s *Session) DeviceSource() (*client.RefreshingSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Client.DeviceTokenSource(id, key, s.tokenHooks(keystore.DeviceTokens, tok)), nil
+	return s.Client.DeviceTokenSource(id, key, s.sourceConfig(keystore.DeviceTokens, tok)), nil
 }
 
 // SaveTokens stores a token pair of kind (after login or registration).
 func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
-	err := keystore.SaveTokens(s.Store.Store, s.Name, kind, keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
-	if err != nil {
+	if err := s.tokenHooks(kind).Persist(t); err != nil {
 		return s.Explain(err)
 	}
 	return nil
@@ -389,6 +373,10 @@ func (s *Session) DeleteItems(items ...string) error {
 // approval: JSON {"device_code", "expiry"}, so that a later command (login,
 // device register, device status) can finish it.
 const ItemDeviceCode = "device-code"
+
+// DeviceItems are the keystore items that make up a device: what `device
+// forget` and `logout --all` delete.
+var DeviceItems = []string{keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken, ItemDeviceCode, keystore.ItemDevicePrivateKey, keystore.ItemDeviceID}
 
 // DescribeExpiry renders a token expiry for people: "valid until <time>
 // (in 42m)", "expired <time> (5m ago)" or "no expiry known".
