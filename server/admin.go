@@ -11,6 +11,15 @@ import (
 	"time"
 )
 
+// MaxFaultDelay is the longest delay an injected fault may have. It stays well
+// inside the write timeout of `paragon server` (60 s), so a delayed request
+// still gets its answer; the delayed request's body is read before the wait.
+const MaxFaultDelay = 30 * time.Second
+
+// maxClockOffset bounds the fake clock's total advance (about 100 years), far
+// below where a time.Duration overflows.
+const maxClockOffset = 100 * 365 * 24 * time.Hour
+
 // Errors of the administration operations (admin API and web page).
 var (
 	ErrNotFound    = errors.New("not found")
@@ -222,14 +231,14 @@ func (fj faultJSON) toFault() (*fault, *apiError) {
 	}
 	if fj.Delay != "" {
 		d, err := time.ParseDuration(fj.Delay)
-		if err != nil || d < 0 || d > 10*time.Minute {
-			return nil, errf(http.StatusBadRequest, "invalid_request", "delay must be a Go duration up to 10m")
+		if err != nil || d < 0 || d > MaxFaultDelay {
+			return nil, errf(http.StatusBadRequest, "invalid_request", "delay must be a Go duration up to %s", MaxFaultDelay)
 		}
 		f.Delay = d
 	}
 	if fj.Count != nil {
 		if *fj.Count < 1 || *fj.Count > 1000000 {
-			return nil, errf(http.StatusBadRequest, "invalid_request", "count must be at least 1")
+			return nil, errf(http.StatusBadRequest, "invalid_request", "count must be from 1 to 1000000")
 		}
 		f.Count = *fj.Count
 	}
@@ -463,6 +472,9 @@ func (s *Server) advanceClock(d time.Duration) (time.Time, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d > maxClockOffset-s.st.offset {
+		return time.Time{}, errClockTooFar
+	}
 	s.st.offset += d
 	now := s.nowLocked()
 	return now, s.commitLocked(clockRecord(now))
@@ -486,4 +498,7 @@ func (s *Server) reset() error {
 	return nil
 }
 
-var errNegativeAdvance = errors.New("the clock only moves forward")
+var (
+	errNegativeAdvance = errors.New("the clock only moves forward")
+	errClockTooFar     = errors.New("the fake clock cannot move more than 100 years ahead of its start")
+)

@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +187,23 @@ func TestAdminClock(t *testing.T) {
 			t.Errorf("%s: %d", bad, r.Code)
 		}
 	}
+	// The offset is bounded: advancing twice by the largest duration must not
+	// wrap the clock around into the past.
+	before = s.Now()
+	for i := 0; i < 2; i++ {
+		if r := adminDo(t, s, "POST", "/admin/api/clock", `{"advance":"2562047h"}`); r.Code != 400 || r.errCode(t) != "invalid_request" {
+			t.Fatalf("huge advance %d: %d %s", i, r.Code, r.Body)
+		}
+	}
+	if r := adminDo(t, s, "POST", "/admin/api/clock", `{"advance":"870000h"}`); r.Code != 200 {
+		t.Fatalf("advance near the bound: %d %s", r.Code, r.Body)
+	}
+	if r := adminDo(t, s, "POST", "/admin/api/clock", `{"advance":"10000h"}`); r.Code != 400 {
+		t.Fatalf("advance past the bound: %d %s", r.Code, r.Body)
+	}
+	if s.Now().Before(before) {
+		t.Fatalf("clock went back: %v < %v", s.Now(), before)
+	}
 	real := newTestServer(t, func(o *Options) { o.FakeClock = false })
 	if r := adminDo(t, real, "POST", "/admin/api/clock", `{"advance":"1m"}`); r.Code != 409 {
 		t.Fatalf("without fake clock: %d", r.Code)
@@ -238,10 +257,55 @@ func TestAdminFaults(t *testing.T) {
 	if c, _ := get("/healthz"); c != 200 {
 		t.Fatalf("after delete: %d", c)
 	}
-	for _, bad := range []string{`{"path":"healthz","status":500}`, `{"path":"/x","status":200}`, `{"path":"/x"}`, `{"path":"/x","status":500,"count":0}`, `{"path":"/admin/api/faults","status":500}`, `{"path":"/x","delay":"x"}`} {
+	for _, bad := range []string{`{"path":"healthz","status":500}`, `{"path":"/x","status":200}`, `{"path":"/x"}`, `{"path":"/x","status":500,"count":0}`, `{"path":"/admin/api/faults","status":500}`, `{"path":"/x","delay":"x"}`, `{"path":"/x","delay":"30.001s"}`, `{"path":"/x","status":500,"count":1000001}`} {
 		if r := adminDo(t, s, "POST", "/admin/api/faults", bad); r.Code != 400 {
 			t.Errorf("%s: %d", bad, r.Code)
 		}
+	}
+}
+
+// A delayed request's body is read before the wait: on an http.Server whose
+// read timeout is shorter than the delay, the delayed request is still served.
+// This is what lets a fault delay go up to MaxFaultDelay while `paragon
+// server` reads requests within 30 s.
+func TestFaultDelayReadsTheBodyFirst(t *testing.T) {
+	s := permissive(t)
+	ts := httptest.NewUnstartedServer(s)
+	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	if r := adminDo(t, s, "POST", "/admin/api/faults", `{"path":"/api/v1/login","delay":"1s"}`); r.Code != 200 {
+		t.Fatalf("fault: %d %s", r.Code, r.Body)
+	}
+	// The body follows the headers a little later, so it is not already in
+	// the server's buffer when the headers are parsed.
+	pr, pw := io.Pipe()
+	go func() {
+		time.Sleep(20 * time.Millisecond) // a slow sender, not synchronisation
+		_, _ = io.WriteString(pw, "authtype=0&userid=alice&password=wonderland")
+		pw.Close()
+	}()
+	rq, _ := http.NewRequest("POST", ts.URL+"/api/v1/login", pr)
+	rq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rq.Header.Set("X-Api-Key", testKey)
+	start := time.Now()
+	res, err := ts.Client().Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("delayed login: %d %s", res.StatusCode, body)
+	}
+	if time.Since(start) < time.Second {
+		t.Fatalf("answered after %v, before the delay", time.Since(start))
+	}
+	// A body over the limit is still refused as too large.
+	adminDo(t, s, "POST", "/admin/api/faults", `{"path":"/api/v1/login","delay":"1ms"}`)
+	big := postForm(t, s, "/api/v1/login", url.Values{"userid": {strings.Repeat("a", maxBody)}}, map[string]string{"X-Api-Key": testKey})
+	if big.Code != 400 || !strings.Contains(string(big.Body), "1 MiB") {
+		t.Fatalf("big delayed body: %d %s", big.Code, big.Body)
 	}
 }
 

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -92,6 +94,9 @@ func (s *Server) takeFault(path string) *fault {
 // request should still be served normally (a pure delay).
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *fault) bool {
 	if f.Delay > 0 {
+		// A slow server has the request and is slow to answer: read the body
+		// now, so that the wait does not run into the read timeout.
+		bufferBody(r)
 		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
@@ -114,3 +119,25 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *fault) bo
 	}
 	return true
 }
+
+// bufferBody reads up to one byte more than maxBody of r's body into memory
+// and replaces the body with what was read (then the read error, if any), so
+// the body limit and error answers stay those of an unbuffered request.
+func bufferBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	rest := io.Reader(r.Body)
+	if err != nil {
+		rest = errReader{err}
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), rest), r.Body}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -425,6 +426,22 @@ func TestShutdownTimeout(t *testing.T) {
 	err := r.stop(t)
 	if err == nil || !strings.Contains(err.Error(), "graceful shutdown: context deadline exceeded") {
 		t.Fatalf("run = %v, want a graceful shutdown timeout", err)
+	}
+}
+
+// The http.Server guards against slow clients (slowloris), and its write
+// timeout leaves room for the longest injected fault delay plus the work of
+// the request itself, so a delayed request still gets its answer.
+func TestHTTPServerTimeouts(t *testing.T) {
+	hs := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.MaxHeaderBytes <= 0 {
+		t.Fatalf("missing a limit: %+v", hs)
+	}
+	if hs.ReadHeaderTimeout > 10*time.Second || hs.MaxHeaderBytes > 64<<10 {
+		t.Errorf("header limits too loose: %v, %d bytes", hs.ReadHeaderTimeout, hs.MaxHeaderBytes)
+	}
+	if margin := hs.WriteTimeout - server.MaxFaultDelay; margin < 20*time.Second {
+		t.Errorf("write timeout %v leaves %v after the longest fault delay %v", hs.WriteTimeout, margin, server.MaxFaultDelay)
 	}
 }
 
