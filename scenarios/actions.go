@@ -148,16 +148,11 @@ func (a *deviceAdminAction) setShorthand(d *decoder, n *yaml.Node) { a.Device = 
 func (a *deviceAdminAction) needs() []string                       { return []string{NeedAdmin} }
 
 func (a *deviceAdminAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
-	dev := r.device(a.Device)
-	p := "/admin/api/devices/" + url.PathEscape(dev.clientID)
-	switch a.op {
-	case "approve":
-		return r.admin(ctx, http.MethodPost, p+"/approve", nil)
-	case "refuse":
-		return r.admin(ctx, http.MethodPost, p+"/refuse", nil)
-	default:
+	p := "/admin/api/devices/" + url.PathEscape(r.device(a.Device).clientID)
+	if a.op == "untrust" {
 		return r.admin(ctx, http.MethodDelete, p, nil)
 	}
+	return r.admin(ctx, http.MethodPost, p+"/"+a.op, nil) // approve, refuse
 }
 
 // deviceTokenAction is POST /oauth/v1/token with grant_type=device_code.
@@ -422,7 +417,6 @@ func (a *loginAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 		s := r.session(name)
 		s.accessToken, _ = ex.jsonString("token", "access_token")
 		s.refreshToken, _ = ex.jsonString("token", "refresh_token")
-		s.apiKey = req.Header.Get("X-Api-Key")
 	}
 	return ex, nil
 }
@@ -484,21 +478,12 @@ func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 	if method == "" {
 		method = http.MethodGet
 	}
-	u := r.urlFor(apiPath(a.Path))
-	if len(a.Query) > 0 {
-		q := url.Values{}
-		for k, v := range a.Query {
-			q.Set(k, v)
-		}
-		u += "?" + q.Encode()
-	}
+	u := withQuery(r.urlFor(apiPath(a.Path)), a.Query)
 	var body []byte
 	ctype := ""
 	switch {
 	case a.Form != nil:
-		f := url.Values{}
-		applyForm(f, nil, a.Form)
-		body, ctype = []byte(f.Encode()), "application/x-www-form-urlencoded"
+		body, ctype = formBody(a.Form)
 	case a.Multipart != nil:
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
@@ -712,25 +697,12 @@ func (a *httpAction) needs() []string {
 }
 
 func (a *httpAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
-	u := r.urlFor(a.URL)
-	if len(a.Query) > 0 {
-		q := url.Values{}
-		for k, v := range a.Query {
-			q.Set(k, v)
-		}
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + q.Encode()
-	}
+	u := withQuery(r.urlFor(a.URL), a.Query)
 	var body []byte
 	ctype := ""
 	switch {
 	case a.Form != nil:
-		f := url.Values{}
-		applyForm(f, nil, a.Form)
-		body, ctype = []byte(f.Encode()), "application/x-www-form-urlencoded"
+		body, ctype = formBody(a.Form)
 	case a.Body != nil:
 		body = []byte(*a.Body)
 	case a.JSON != nil:
@@ -786,6 +758,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// withQuery adds the query parameters to u (after any it has).
+func withQuery(u string, query map[string]string) string {
+	if len(query) == 0 {
+		return u
+	}
+	q := url.Values{}
+	for k, v := range query {
+		q.Set(k, v)
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + q.Encode()
+}
+
+// formBody encodes fields as an application/x-www-form-urlencoded body and
+// returns it with its content type.
+func formBody(fields map[string]string) ([]byte, string) {
+	f := url.Values{}
+	applyForm(f, nil, fields)
+	return []byte(f.Encode()), "application/x-www-form-urlencoded"
 }
 
 // applyForm removes the omitted fields and sets the extra ones.

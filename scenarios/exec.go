@@ -125,7 +125,6 @@ type deviceState struct {
 type session struct {
 	accessToken  string
 	refreshToken string
-	apiKey       string
 }
 
 // exchange is one HTTP request and its answer.
@@ -303,48 +302,50 @@ func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omi
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	switch sign {
-	case "new-key":
-		key = newKey
-		fallthrough
-	case "", "auto":
-		if key == nil {
-			break
-		}
-		fallthrough
-	case "yes":
-		if key == nil {
-			return nil, fmt.Errorf("sign: %s, but the device has no key (register it with key: ed25519)", sign)
-		}
-		sig, err := key.sign(body)
-		if err != nil {
-			return nil, err
-		}
+	sig, err := signature(sign, body, key, newKey)
+	if err != nil {
+		return nil, err
+	}
+	if sig != "" {
 		r.mask.add(sig)
-		req.Header.Set(signatureHeader, sig)
-	case "wrong":
-		other, err := newDeviceKey("ed25519")
-		if err != nil {
-			return nil, err
-		}
-		if key != nil && key.keyType != "ed25519" {
-			// sign other bytes with the right key: a well-formed signature that does not verify
-			other = key
-			body2 := append(append([]byte{}, body...), '!')
-			sig, err := other.sign(body2)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set(signatureHeader, sig)
-			break
-		}
-		sig, err := other.sign(body)
-		if err != nil {
-			return nil, err
-		}
 		req.Header.Set(signatureHeader, sig)
 	}
 	return r.do(req, body)
+}
+
+// signature is the signature header's value for body as a step's sign field
+// says ("" for none): auto (or empty) signs with key when there is one, yes
+// must, new-key signs with newKey (the key the step registers), no never,
+// and wrong sends a well-formed signature that does not verify.
+func signature(sign string, body []byte, key, newKey *deviceKey) (string, error) {
+	signer, signed := key, body
+	switch sign {
+	case "new-key":
+		if signer = newKey; signer == nil {
+			return "", nil
+		}
+	case "", "auto":
+		if key == nil {
+			return "", nil
+		}
+	case "yes":
+		if key == nil {
+			return "", fmt.Errorf("sign: yes, but the device has no key (register it with key: ed25519)")
+		}
+	case "wrong":
+		if key != nil && key.keyType != "ed25519" {
+			signed = append(bytes.Clone(body), '!') // the right key over other bytes
+		} else {
+			other, err := newDeviceKey("ed25519") // another key over these bytes
+			if err != nil {
+				return "", err
+			}
+			signer = other
+		}
+	default: // no
+		return "", nil
+	}
+	return signer.sign(signed)
 }
 
 // admin calls the admin API with a JSON body (nil for none).
