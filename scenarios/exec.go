@@ -747,7 +747,7 @@ func (r *scenarioRun) render(ex *exchange) *Exchange {
 	writeHeaders(&b, ex.req.Header)
 	if len(ex.reqBody) > 0 {
 		b.WriteString("\n")
-		b.WriteString(shownBody(maskForm(ex.req.Header.Get("Content-Type"), ex.reqBody)))
+		b.WriteString(r.shownBody(maskForm(ex.req.Header.Get("Content-Type"), ex.reqBody)))
 		b.WriteString("\n")
 	}
 	out := &Exchange{Request: r.mask.apply(b.String())}
@@ -759,18 +759,21 @@ func (r *scenarioRun) render(ex *exchange) *Exchange {
 	writeHeaders(&b, ex.header)
 	if len(ex.body) > 0 {
 		b.WriteString("\n")
-		b.WriteString(shownBody(ex.body))
+		b.WriteString(r.shownBody(ex.body))
 		b.WriteString("\n")
 	}
 	out.Response = r.mask.apply(b.String())
 	return out
 }
 
-func shownBody(b []byte) string {
-	if len(b) > maxShownBody {
-		return string(b[:maxShownBody]) + fmt.Sprintf("\n… (%d more bytes)", len(b)-maxShownBody)
+// shownBody is a body as reports show it: masked, then cut to maxShownBody
+// bytes (in that order, so that no secret is cut in two and half shown).
+func (r *scenarioRun) shownBody(b []byte) string {
+	s := r.mask.apply(string(b))
+	if len(s) > maxShownBody {
+		return s[:maxShownBody] + fmt.Sprintf("\n… (%d more bytes)", len(s)-maxShownBody)
 	}
-	return string(b)
+	return s
 }
 
 func writeHeaders(b *strings.Builder, h http.Header) {

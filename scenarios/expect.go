@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,10 @@ type pathSeg struct {
 	isIdx bool
 }
 
-var segRe = regexp.MustCompile(`^([^\[\]]*)((?:\[\d+\])*)$`)
+var (
+	segRe   = regexp.MustCompile(`^([^\[\]]*)((?:\[\d+\])*)$`)
+	indexRe = regexp.MustCompile(`\d+`)
+)
 
 // parseJSONPath reads the JSONPath subset the format uses: $.a.b[0].c (the
 // leading "$." may be left out; "$" alone is the whole document).
@@ -41,7 +45,7 @@ func parseJSONPath(p string) ([]pathSeg, error) {
 		if m[1] != "" {
 			out = append(out, pathSeg{key: m[1]})
 		}
-		for _, idx := range regexp.MustCompile(`\d+`).FindAllString(m[2], -1) {
+		for _, idx := range indexRe.FindAllString(m[2], -1) {
 			n, _ := strconv.Atoi(idx)
 			out = append(out, pathSeg{index: n, isIdx: true})
 		}
@@ -156,7 +160,7 @@ func asText(v any) string {
 	return string(b)
 }
 
-// expandValueAny expands ${} in a string expected value.
+// expandAny expands ${} in a string expected value.
 func (r *scenarioRun) expandAny(v any) (any, error) {
 	if s, ok := v.(string); ok {
 		return r.expand(s)
@@ -278,7 +282,7 @@ func (r *scenarioRun) check(e *Expect, ex *exchange) []Failure {
 		if ex.status/100 != 2 {
 			fs = append(fs, Failure{Expectation: "status 2xx", Expected: "2xx", Actual: r.statusText(ex)})
 		}
-	} else if !containsInt(status, ex.status) {
+	} else if !slices.Contains(status, ex.status) {
 		want := make([]string, len(status))
 		for i, s := range status {
 			want[i] = strconv.Itoa(s)
@@ -326,15 +330,6 @@ func (r *scenarioRun) statusText(ex *exchange) string {
 	return r.mask.apply(s)
 }
 
-func containsInt(list []int, x int) bool {
-	for _, v := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
 // capture saves the step's captures; a missing value is a failure.
 func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 	var fs []Failure
@@ -364,7 +359,7 @@ func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 			continue
 		}
 		r.vars[c.Var] = val
-		if c.From == "header" && secretName(c.Path) || c.From == "json" && secretName(c.Path) {
+		if (c.From == "header" || c.From == "json") && secretName(c.Path) {
 			r.mask.add(val)
 		}
 	}

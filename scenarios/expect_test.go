@@ -218,3 +218,18 @@ steps:
 		t.Errorf("dropped request: %+v", last)
 	}
 }
+
+// A secret that straddles the cut of a long body is masked, not half shown.
+func TestLongBodyMaskedBeforeCut(t *testing.T) {
+	secret := "s3cr3t-token-abcdefghijklmnop"
+	r := newScenarioRun(&target{}, &Scenario{})
+	r.mask.add(secret)
+	body := strings.Repeat("x", maxShownBody-10) + secret + strings.Repeat("y", 100)
+	got := r.shownBody([]byte(body))
+	if strings.Contains(got, secret[:10]) {
+		t.Errorf("part of the secret is shown: …%s", got[len(got)-60:])
+	}
+	if !strings.Contains(got, "***") || !strings.Contains(got, "more bytes") {
+		t.Errorf("want the secret masked and the body cut: …%s", got[len(got)-60:])
+	}
+}

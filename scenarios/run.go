@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -394,16 +395,7 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 // changesServer reports whether a scenario changes the server's state
 // through the admin API (and so resets it first).
 func changesServer(sc *Scenario) bool {
-	return sc.Given != nil || contains(sc.Needs, NeedAdmin)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return sc.Given != nil || slices.Contains(sc.Needs, NeedAdmin)
 }
 
 func trimBase(u string, suffixes ...string) string {
