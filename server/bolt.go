@@ -1,9 +1,12 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -54,6 +57,9 @@ func OpenBoltStore(path string) (*BoltStore, error) {
 // openBoltStore is OpenBoltStore; noSync skips fsync (only for measuring file
 // sizes quickly: the file's contents are the same).
 func openBoltStore(path string, noSync bool) (*BoltStore, error) {
+	if err := checkTruncated(path); err != nil {
+		return nil, err
+	}
 	db, err := openBolt(path, noSync)
 	if err != nil {
 		switch {
@@ -80,14 +86,72 @@ func openBoltStore(path string, noSync bool) (*BoltStore, error) {
 }
 
 // openBolt opens the file, turning a bbolt panic on a damaged file (it may
-// panic reading a broken freelist) into an error.
+// panic reading a broken freelist) into an error. A memory fault reading the
+// mapped file panics too instead of crashing the process.
 func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if v := recover(); v != nil {
 			db, err = nil, fmt.Errorf("%w: %s is damaged: %v", ErrStateFile, path, v)
 		}
 	}()
 	return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: noSync})
+}
+
+// bbolt's meta page layout (go.etcd.io/bbolt/internal/common): a 16-byte
+// page header, then magic, version, page size, flags (4 bytes each), the
+// root bucket (16), the freelist page, the high-water page id, the
+// transaction id and an FNV-64a checksum of everything before it (8 each).
+const (
+	boltMagic       = 0xED0CDAED
+	boltPageHeader  = 16
+	boltMetaSumFrom = 56 // bytes of meta covered by the checksum
+)
+
+// checkTruncated refuses a file shorter than its own high-water page mark
+// (a truncated copy, a disk that filled up): bbolt maps the file into memory
+// and would crash with SIGBUS reading a page past its end. A missing or empty
+// file, or one without a valid meta page, is left to bbolt to judge.
+func checkTruncated(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return nil
+	}
+	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		b := make([]byte, boltMetaSumFrom+8)
+		if _, err := f.ReadAt(b, off+boltPageHeader); err != nil {
+			return 0, 0, 0, false
+		}
+		ne := binary.NativeEndian
+		h := fnv.New64a()
+		h.Write(b[:boltMetaSumFrom])
+		if ne.Uint32(b[0:]) != boltMagic || ne.Uint32(b[4:]) != 2 || h.Sum64() != ne.Uint64(b[boltMetaSumFrom:]) {
+			return 0, 0, 0, false
+		}
+		return uint64(ne.Uint32(b[8:])), ne.Uint64(b[40:]), ne.Uint64(b[48:]), true
+	}
+	sane := func(ps uint64) bool { return ps >= 512 && ps <= 1<<20 }
+	ps, pgid, txid, ok := meta(0)
+	if !ok || !sane(ps) {
+		ps, ok = uint64(os.Getpagesize()), false
+	}
+	// bbolt uses the valid meta page with the newer transaction.
+	if ps1, pg1, tx1, ok1 := meta(int64(ps)); ok1 && sane(ps1) && (!ok || tx1 > txid) {
+		ps, pgid, ok = ps1, pg1, true
+	}
+	if !ok {
+		return nil
+	}
+	if need := pgid * ps; uint64(fi.Size()) < need {
+		return fmt.Errorf("%w: %s is truncated: %d bytes, but its pages need %d; restore it from a copy or move it away to start afresh",
+			ErrStateFile, path, fi.Size(), need)
+	}
+	return nil
 }
 
 // init checks the file's consistency and format version, or stamps a new file.

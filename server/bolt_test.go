@@ -164,6 +164,34 @@ func TestBoltRefusesOtherFiles(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+	t.Run("truncated", func(t *testing.T) {
+		p := filepath.Join(dir, "cut.db")
+		s := boltServer(t, p, time.Now())
+		for i := 0; i < 50; i++ {
+			newTestDevice("dev-"+strings.Repeat("y", i)).register(t, s)
+		}
+		s.Close()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Cut inside the used pages: bbolt would map the file and crash
+		// (SIGBUS) reading past its end.
+		size := int64(3 * os.Getpagesize())
+		if fi.Size() <= size {
+			t.Fatalf("only %d bytes to cut", fi.Size())
+		}
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenBoltStore(p)
+		if !errors.Is(err, ErrStateFile) || !strings.Contains(err.Error(), "truncated") {
+			t.Fatalf("err %v", err)
+		}
+		if fi, _ := os.Stat(p); fi.Size() != size {
+			t.Fatalf("file was changed: %d bytes", fi.Size())
+		}
+	})
 	t.Run("damaged pages", func(t *testing.T) {
 		p := filepath.Join(dir, "pages.db")
 		s := boltServer(t, p, time.Now())
