@@ -10,7 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -116,7 +116,7 @@ type RunOptions struct {
 // Selection filters scenarios for Select. Empty fields select everything.
 type Selection struct {
 	Tags       []string // keep scenarios having at least one of these tags
-	Names      []string // keep scenarios whose name equals or matches (path.Match) one of these
+	Names      []string // keep scenarios whose name contains one of these or matches it as a regular expression
 	ShardIndex int      // 1-based shard to keep, with ShardCount
 	ShardCount int      // split into this many shards; 0 or 1: no sharding
 }
@@ -125,12 +125,18 @@ type Selection struct {
 // are deterministic: the matching scenarios are sorted by name and dealt out
 // round-robin, so shard I of N gets the same scenarios on every machine.
 func Select(list []*Scenario, s Selection) []*Scenario {
+	var nameREs []*regexp.Regexp
+	for _, p := range s.Names {
+		if re, err := regexp.Compile(p); err == nil {
+			nameREs = append(nameREs, re)
+		}
+	}
 	var out []*Scenario
 	for _, sc := range list {
 		if len(s.Tags) > 0 && !anyTag(sc.Tags, s.Tags) {
 			continue
 		}
-		if len(s.Names) > 0 && !anyName(sc.Name, s.Names) {
+		if len(s.Names) > 0 && !anyName(sc.Name, s.Names, nameREs) {
 			continue
 		}
 		out = append(out, sc)
@@ -169,12 +175,14 @@ func anyTag(have, want []string) bool {
 	return false
 }
 
-func anyName(name string, patterns []string) bool {
+func anyName(name string, patterns []string, res []*regexp.Regexp) bool {
 	for _, p := range patterns {
-		if p == name {
+		if strings.Contains(name, p) {
 			return true
 		}
-		if ok, _ := path.Match(p, name); ok {
+	}
+	for _, re := range res {
+		if re.MatchString(name) {
 			return true
 		}
 	}

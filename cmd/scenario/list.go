@@ -65,7 +65,7 @@ func listRun(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	list := scenarios.Select(nameFilter(all, opts.Names), scenarios.Selection{Tags: opts.Tags})
+	list := scenarios.Select(all, scenarios.Selection{Tags: opts.Tags, Names: opts.Names})
 	out := opts.IO.Out
 	if opts.JSON {
 		entries := make([]listEntry, 0, len(list))

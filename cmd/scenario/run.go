@@ -237,7 +237,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			plural(len(unknown), "scenario", "scenarios"), strings.Join(unknown, ", "))
 	}
 
-	matching := scenarios.Select(nameFilter(all, opts.Names), scenarios.Selection{Tags: opts.Tags})
+	matching := scenarios.Select(all, scenarios.Selection{Tags: opts.Tags, Names: opts.Names})
 	if len(matching) == 0 {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New("no scenario matches --tag and --name")}
 	}

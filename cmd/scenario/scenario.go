@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -59,38 +57,6 @@ func load(paths []string, w io.Writer) ([]*scenarios.Scenario, error) {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s in the scenario files", plural(len(ve.Problems), "problem", "problems"))}
 	}
 	return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
-}
-
-// nameFilter keeps scenarios whose name contains one of the patterns or
-// matches one read as a regular expression. No patterns keeps everything.
-func nameFilter(list []*scenarios.Scenario, patterns []string) []*scenarios.Scenario {
-	if len(patterns) == 0 {
-		return list
-	}
-	var res []*regexp.Regexp
-	for _, p := range patterns {
-		if re, err := regexp.Compile(p); err == nil {
-			res = append(res, re)
-		}
-	}
-	var out []*scenarios.Scenario
-	for _, s := range list {
-		keep := false
-		for _, p := range patterns {
-			if strings.Contains(s.Name, p) {
-				keep = true
-			}
-		}
-		for _, re := range res {
-			if re.MatchString(s.Name) {
-				keep = true
-			}
-		}
-		if keep {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // terminalWidth is the width of w when it is a terminal, else 0.
