@@ -257,14 +257,14 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	target := "embedded reference server"
 	var secrets []string
 	var hc *http.Client
-	if opts.Server != "" && opts.HTTPClient != nil {
-		if hc, err = opts.HTTPClient(); err != nil {
-			return err
-		}
-	}
 	if opts.Server != "" {
 		target = opts.Server
 		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
+		if opts.HTTPClient != nil {
+			if hc, err = opts.HTTPClient(); err != nil {
+				return err
+			}
+		}
 	}
 	if opts.ShardCount > 1 {
 		target += fmt.Sprintf(" · shard %d/%d", opts.ShardIndex, opts.ShardCount)
@@ -293,8 +293,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 				start()
 				term.Started(e.Scenario.Name)
 			case scenarios.ScenarioFinished:
-				one := &scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}
-				one = report.Redact(one, secrets...)
+				one := report.Redact(&scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}, secrets...)
 				markExpected(&one.Scenarios[0], baseline, opts.ExpectedFailures)
 				term.Finished(one.Scenarios[0])
 			}
