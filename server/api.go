@@ -383,9 +383,9 @@ type newDocument struct {
 }
 
 func parseDocument(r *http.Request) (any, *apiError) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return nil, errf(http.StatusBadRequest, "invalid_request", "a document is submitted as multipart/form-data")
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, errf(http.StatusBadRequest, "invalid_request", "a document is submitted as multipart/form-data with a boundary")
 	}
 	f, mf, e := parseAnyForm(r)
 	if e != nil {

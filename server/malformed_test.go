@@ -56,6 +56,11 @@ func TestMalformedRequests(t *testing.T) {
 			}
 		})
 	}
+	// A document without a boundary is told what it must be, not that it
+	// should be urlencoded.
+	if r := do(t, s, req{method: "PUT", path: "/api/v1/documents", body: "x", ctype: "multipart/form-data", headers: auth}); !strings.Contains(string(r.Body), "multipart/form-data with a boundary") {
+		t.Errorf("document without boundary: %s", r.Body)
+	}
 	// Two X-Api-Key headers.
 	q := req{method: "GET", path: "/api/v1/version"}
 	rr := doMulti(t, s, q, "X-Api-Key", testKey, testKey)
