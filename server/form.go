@@ -32,14 +32,19 @@ func parseQuery(q string) (form, *apiError) {
 
 // one returns a field that may be absent ("") but not repeated.
 func (f form) one(name string) (string, *apiError) {
-	vals := f.v[name]
+	return atMostOne(f.v[name], name)
+}
+
+// atMostOne returns the only value of vals, "" for none, and an error naming
+// what for more than one.
+func atMostOne(vals []string, what string) (string, *apiError) {
 	switch len(vals) {
 	case 0:
 		return "", nil
 	case 1:
 		return vals[0], nil
 	default:
-		return "", errf(http.StatusBadRequest, "invalid_request", "%s is given more than once", name)
+		return "", errf(http.StatusBadRequest, "invalid_request", "%s is given more than once", what)
 	}
 }
 
@@ -87,13 +92,5 @@ func (f form) fields(names ...string) (map[string]string, *apiError) {
 
 // singleHeader returns a header that may be absent but not repeated.
 func singleHeader(r *http.Request, name string) (string, *apiError) {
-	vals := r.Header.Values(name)
-	switch len(vals) {
-	case 0:
-		return "", nil
-	case 1:
-		return vals[0], nil
-	default:
-		return "", errf(http.StatusBadRequest, "invalid_request", "header %s is given more than once", name)
-	}
+	return atMostOne(r.Header.Values(name), "header "+name)
 }
