@@ -271,21 +271,21 @@ func TestAdminFaults(t *testing.T) {
 func TestFaultDelayReadsTheBodyFirst(t *testing.T) {
 	s := permissive(t)
 	ts := httptest.NewUnstartedServer(s)
-	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Config.ReadTimeout = time.Second
 	ts.Start()
 	defer ts.Close()
-	if r := adminDo(t, s, "POST", "/admin/api/faults", `{"path":"/api/v1/login","delay":"1s"}`); r.Code != 200 {
+	if r := adminDo(t, s, "POST", "/admin/api/faults", `{"path":"/api/v1/login","delay":"1500ms"}`); r.Code != 200 {
 		t.Fatalf("fault: %d %s", r.Code, r.Body)
 	}
 	// The body follows the headers a little later, so it is not already in
 	// the server's buffer when the headers are parsed.
-	pr, pw := io.Pipe()
+	bodyR, bodyW := io.Pipe()
 	go func() {
 		time.Sleep(20 * time.Millisecond) // a slow sender, not synchronisation
-		_, _ = io.WriteString(pw, "authtype=0&userid=alice&password=wonderland")
-		pw.Close()
+		_, _ = io.WriteString(bodyW, "authtype=0&userid=alice&password=wonderland")
+		bodyW.Close()
 	}()
-	rq, _ := http.NewRequest("POST", ts.URL+"/api/v1/login", pr)
+	rq, _ := http.NewRequest("POST", ts.URL+"/api/v1/login", bodyR)
 	rq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rq.Header.Set("X-Api-Key", testKey)
 	start := time.Now()
@@ -298,7 +298,7 @@ func TestFaultDelayReadsTheBodyFirst(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("delayed login: %d %s", res.StatusCode, body)
 	}
-	if time.Since(start) < time.Second {
+	if time.Since(start) < 1500*time.Millisecond {
 		t.Fatalf("answered after %v, before the delay", time.Since(start))
 	}
 	// A body over the limit is still refused as too large.
