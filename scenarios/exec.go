@@ -551,32 +551,38 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 	res = baseResult(r.sc)
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
-	fail := func() {
+	// stop ends the scenario at a step that did not pass: FAILED (WARNING
+	// for a warning), or SKIPPED when the run was cancelled meanwhile (the
+	// step was cut short; it did not fail).
+	stop := func(sr StepResult, next int) ScenarioResult {
 		res.Status = Failed
 		if res.Severity == SeverityWarning {
 			res.Status = Warning
 		}
+		if ctx.Err() != nil {
+			sr.Status = Skipped
+			res.Status, res.Reason = Skipped, "run cancelled"
+		}
+		res.Steps = append(res.Steps, sr)
+		onStep(sr)
+		r.skipRest(&res, next, onStep)
+		return res
 	}
 	if !r.t.embedded && changesServer(r.sc) {
 		sr := r.adminStep(ctx, "reset the server", func() (*exchange, error) {
 			return r.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
 		})
 		if sr.Status != Passed {
-			res.Steps = append(res.Steps, sr)
-			onStep(sr)
-			fail()
-			return res
+			return stop(sr, len(r.sc.Steps))
 		}
 	}
 	if g := r.sc.Given; g != nil {
 		sr := r.adminStep(ctx, "given", func() (*exchange, error) { return r.applyGiven(ctx, g) })
+		if sr.Status != Passed {
+			return stop(sr, 0)
+		}
 		res.Steps = append(res.Steps, sr)
 		onStep(sr)
-		if sr.Status != Passed {
-			fail()
-			r.skipRest(&res, 0, onStep)
-			return res
-		}
 	}
 	res.Status = Passed
 	for i, st := range r.sc.Steps {
@@ -586,13 +592,11 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 			return res
 		}
 		sr := r.step(ctx, st, i+1)
+		if sr.Status != Passed {
+			return stop(sr, i+1)
+		}
 		res.Steps = append(res.Steps, sr)
 		onStep(sr)
-		if sr.Status != Passed {
-			fail()
-			r.skipRest(&res, i+1, onStep)
-			return res
-		}
 	}
 	return res
 }

@@ -382,8 +382,11 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 			defer shared.Unlock()
 			sr := newScenarioRun(&tt, sc)
 			res := sr.run(ctx, onStep)
-			after := sr.adminStep(ctx, "reset the server afterwards", func() (*exchange, error) {
-				return sr.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
+			// also after Ctrl-C: the server should not stay as the scenario left it
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			after := sr.adminStep(rctx, "reset the server afterwards", func() (*exchange, error) {
+				return sr.admin(rctx, http.MethodPost, "/admin/api/reset", nil)
 			})
 			if after.Status != Passed {
 				res.Steps = append(res.Steps, after)

@@ -416,3 +416,47 @@ func TestStepsThatCannotRunSayWhy(t *testing.T) {
 		}
 	}
 }
+
+// A run cancelled while a step is under way reports that scenario SKIPPED
+// ("run cancelled"), not as a failure of the server.
+func TestCancelDuringStepSkips(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := `name: cut-short
+severity: warning
+steps:
+  - call: GET /version
+    expect: {status: 403}
+  - call: GET /account
+    expect: {status: 403}
+  - call: GET /account
+`
+	list, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the server answers the second request 500, as Ctrl-C arrives
+	wrap := func(h http.Handler, _ string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v1/account" {
+				cancel()
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	rep, err := Run(ctx, list, RunOptions{Target: Target{Wrap: wrap}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	r := rep.Scenarios[0]
+	if r.Status != Skipped || r.Reason != "run cancelled" || len(r.Steps) != 3 {
+		t.Fatalf("%s", describe(r))
+	}
+	for i, want := range []Status{Passed, Skipped, Skipped} {
+		if r.Steps[i].Status != want {
+			t.Errorf("step %d: %s, want %s", i+1, r.Steps[i].Status, want)
+		}
+	}
+}
