@@ -191,7 +191,7 @@ func TestOutsideTargetKeyNames(t *testing.T) {
 		srv.Close()
 		_ = s.Close()
 	})
-	list := Select(builtin(t), Selection{Names: []string{"key-user-token-bound-to-key", "key-inactive-refused", "untrusted-on-login-without-device", "refresh-user-token-bound-to-key"}})
+	list := Select(builtin(t), Selection{Names: []string{"^key-user-token-bound-to-key$", "^key-inactive-refused$", "^untrusted-on-login-without-device$", "^refresh-user-token-bound-to-key$"}})
 	if len(list) != 4 {
 		t.Fatalf("%d scenarios", len(list))
 	}
