@@ -60,6 +60,9 @@ type Report struct {
 	Started   time.Time
 	Duration  time.Duration
 	Scenarios []ScenarioResult
+	// Interrupted: the run was cancelled (Ctrl-C) before every scenario
+	// ended; the rest are SKIPPED with the reason "run cancelled".
+	Interrupted bool
 }
 
 // Counts returns how many scenarios ended in each status.

@@ -291,6 +291,7 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	wg.Wait()
 	rep.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
+		rep.Interrupted = true
 		return rep, err
 	}
 	return rep, nil

@@ -450,6 +450,9 @@ steps:
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v", err)
 	}
+	if !rep.Interrupted {
+		t.Error("the report does not say the run was interrupted")
+	}
 	r := rep.Scenarios[0]
 	if r.Status != Skipped || r.Reason != "run cancelled" || len(r.Steps) != 3 {
 		t.Fatalf("%s", describe(r))

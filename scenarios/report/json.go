@@ -14,12 +14,14 @@ const JSONVersion = 1
 
 // JSONReport is the document WriteJSON writes. Durations are milliseconds.
 type JSONReport struct {
-	Version    int            `json:"version"`
-	Target     string         `json:"target"`
-	Started    *time.Time     `json:"started,omitempty"`
-	DurationMS float64        `json:"duration_ms"`
-	Counts     JSONCounts     `json:"counts"`
-	Scenarios  []JSONScenario `json:"scenarios"`
+	Version    int        `json:"version"`
+	Target     string     `json:"target"`
+	Started    *time.Time `json:"started,omitempty"`
+	DurationMS float64    `json:"duration_ms"`
+	// Interrupted: the run was cancelled before every scenario ended.
+	Interrupted bool           `json:"interrupted,omitempty"`
+	Counts      JSONCounts     `json:"counts"`
+	Scenarios   []JSONScenario `json:"scenarios"`
 }
 
 // JSONCounts counts scenarios by status; expected failures are also
@@ -70,10 +72,11 @@ type JSONFailure struct {
 // ToJSON converts r into the JSON report's shape.
 func ToJSON(r *scenarios.Report) JSONReport {
 	out := JSONReport{
-		Version:    JSONVersion,
-		Target:     r.Target,
-		DurationMS: ms(r.Duration),
-		Scenarios:  make([]JSONScenario, 0, len(r.Scenarios)),
+		Version:     JSONVersion,
+		Target:      r.Target,
+		DurationMS:  ms(r.Duration),
+		Interrupted: r.Interrupted,
+		Scenarios:   make([]JSONScenario, 0, len(r.Scenarios)),
 	}
 	if !r.Started.IsZero() {
 		t := r.Started.UTC()

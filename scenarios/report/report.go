@@ -23,12 +23,13 @@ type Verdict struct {
 	ExpectedFailures int                      // FAILED but listed in the baseline
 	NowPassing       []string                 // listed in the baseline but no longer failing
 	Strict           bool                     // warnings count as failures
+	Interrupted      bool                     // the run was cancelled before it ended
 }
 
-// OK reports whether the run passed: nothing failed unexpectedly and, under
-// strict, nothing warned.
+// OK reports whether the run passed: it ran to the end, nothing failed
+// unexpectedly and, under strict, nothing warned.
 func (v Verdict) OK() bool {
-	if v.Strict && v.Warnings > 0 {
+	if v.Interrupted || v.Strict && v.Warnings > 0 {
 		return false
 	}
 	return v.Failed == 0
@@ -36,7 +37,7 @@ func (v Verdict) OK() bool {
 
 // Judge decides whether r passed. Under strict, warnings fail the run.
 func Judge(r *scenarios.Report, strict bool) Verdict {
-	v := Verdict{Counts: r.Counts(), Strict: strict}
+	v := Verdict{Counts: r.Counts(), Strict: strict, Interrupted: r.Interrupted}
 	for _, s := range r.Scenarios {
 		switch {
 		case s.Status == scenarios.Failed && s.Expected:

@@ -414,6 +414,9 @@ func (t *Terminal) verdict(v Verdict, total int) []string {
 	st := t.st
 	var out []string
 	var extra []string
+	if v.Interrupted && v.Failed > 0 {
+		extra = append(extra, fmt.Sprintf("%d failed", v.Failed))
+	}
 	if v.Warnings > 0 {
 		extra = append(extra, plural(v.Warnings, "warning", "warnings"))
 	}
@@ -440,6 +443,9 @@ func (t *Terminal) verdict(v Verdict, total int) []string {
 		return st.bad.Render("✗")
 	}
 	switch {
+	case v.Interrupted:
+		passed := v.Counts[scenarios.Passed] + v.Warnings
+		out = append(out, fmt.Sprintf("%s %s: %d of %d passed before it stopped%s", mark(false), st.bad.Render("interrupted"), passed, total, tail))
 	case v.Failed > 0:
 		out = append(out, fmt.Sprintf("%s %s of %d failed%s", mark(false), st.bad.Render(plural(v.Failed, "scenario", "scenarios")), total, tail))
 	case !v.OK():

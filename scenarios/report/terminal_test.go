@@ -138,6 +138,17 @@ func TestTerminalVerdicts(t *testing.T) {
 	if !strings.Contains(strict, "FAIL: 1 warning fail the run under --strict") || !strings.Contains(strict, "--strict: this warning fails the run") {
 		t.Errorf("strict verdict:\n%s", strict)
 	}
+	cut := &scenarios.Report{Target: "x", Interrupted: true, Scenarios: []scenarios.ScenarioResult{
+		{Name: "a", Status: scenarios.Passed},
+		{Name: "b", Status: scenarios.Failed},
+		{Name: "c", Status: scenarios.Skipped, Reason: "run cancelled"},
+	}}
+	if got := play(t, TerminalOptions{}, cut); !strings.Contains(got, "FAIL: interrupted: 1 of 3 passed before it stopped (1 failed, 1 skipped)\n") {
+		t.Errorf("interrupted verdict:\n%s", got)
+	}
+	if Judge(cut, false).OK() || !Judge(cut, false).Interrupted {
+		t.Error("an interrupted run is not OK")
+	}
 }
 
 func TestTerminalTruncatesLongExchanges(t *testing.T) {
