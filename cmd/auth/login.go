@@ -273,7 +273,7 @@ func reRegister(ctx context.Context, s *cmdutil.Session, opts *LoginOptions) (*c
 // promptErr explains a failed prompt; Ctrl-C is just "interrupted".
 func promptErr(what string, err error) error {
 	if errors.Is(err, context.Canceled) {
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted")}
+		return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }

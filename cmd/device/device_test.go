@@ -170,7 +170,7 @@ func TestRegisterCtrlCKeepsRegistration(t *testing.T) {
 		return httpmock.NewStringResponse(400, `{"error":"authorization_pending"}`), nil
 	})
 	err := cmdtest.Execute(ctx, NewCmdRegister(e.F, nil))
-	if err == nil || !strings.Contains(err.Error(), "stopped waiting; device") || cmdutil.ExitCode(err) != cmdutil.ExitFailure {
+	if err == nil || !strings.Contains(err.Error(), "stopped waiting; device") || cmdutil.ExitCode(err) != cmdutil.ExitInterrupted {
 		t.Fatalf("err %v", err)
 	}
 	if !strings.Contains(e.Get("default", cmdutil.ItemDeviceCode), "dc-1") {

@@ -177,7 +177,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	ios.StopProgress()
 	if err != nil {
 		if ctx.Err() != nil {
-			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("stopped waiting; device %s stays registered: once it is approved, run %s", id, s.Cmd("login"))}
+			return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: fmt.Errorf("stopped waiting; device %s stays registered: once it is approved, run %s", id, s.Cmd("login"))}
 		}
 		return s.Explain(err)
 	}

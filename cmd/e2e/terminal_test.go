@@ -122,7 +122,7 @@ func TestTerminalSession(t *testing.T) {
 		s.waitFor("Password for alice:")
 		s.send("C-c")
 		scr := s.waitFor("EXIT=")
-		if !strings.Contains(scr, "paragon: interrupted") || !strings.Contains(scr, "EXIT=1") {
+		if !strings.Contains(scr, "paragon: interrupted") || !strings.Contains(scr, "EXIT=130") {
 			t.Fatalf("Ctrl-C at the prompt; screen:\n%s", scr)
 		}
 		s.send("visible-again", "Enter")
@@ -143,7 +143,7 @@ func TestTerminalSession(t *testing.T) {
 		}
 		s.send("C-c")
 		scr = s.waitFor("EXIT=")
-		if !strings.Contains(scr, "stopped waiting; device") || !strings.Contains(scr, "EXIT=1") {
+		if !strings.Contains(scr, "stopped waiting; device") || !strings.Contains(scr, "EXIT=130") {
 			t.Fatalf("Ctrl-C did not stop cleanly; screen:\n%s", scr)
 		}
 	})

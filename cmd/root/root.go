@@ -81,6 +81,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []str
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(f.IOStreams.ErrOut, "paragon:", msg)
 	}
+	if ctx.Err() != nil {
+		return cmdutil.ExitInterrupted // stopped by Ctrl-C or SIGTERM, whatever the command made of it
+	}
 	var fe *cmdutil.FlagError
 	if errors.As(err, &fe) || isCobraUsageError(err) {
 		if executed != nil {

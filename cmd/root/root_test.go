@@ -2,8 +2,11 @@ package root
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
@@ -52,4 +55,31 @@ func TestCompletionScripts(t *testing.T) {
 func testFactory() *cmdutil.Factory {
 	ios, _, _, _ := iostreams.Test()
 	return &cmdutil.Factory{IOStreams: ios}
+}
+
+// TestInterruptedExits130 checks the one rule for Ctrl-C: whatever error a
+// command returns once the signal context is cancelled, paragon exits 130.
+func TestInterruptedExits130(t *testing.T) {
+	for _, interrupt := range []bool{true, false} {
+		ios, _, _, errOut := iostreams.Test()
+		f := &cmdutil.Factory{IOStreams: ios}
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := &cobra.Command{Use: "slow", SilenceErrors: true, SilenceUsage: true, RunE: func(c *cobra.Command, _ []string) error {
+			if interrupt {
+				cancel() // the user presses Ctrl-C while the command works
+			}
+			return errors.New("reading the answer: connection closed")
+		}}
+		want := cmdutil.ExitFailure
+		if interrupt {
+			want = cmdutil.ExitInterrupted
+		}
+		if code := Run(ctx, f, cmd, nil); code != want {
+			t.Errorf("interrupted %v: exit %d, want %d", interrupt, code, want)
+		}
+		if errOut.String() != "paragon: reading the answer: connection closed\n" {
+			t.Errorf("stderr %q", errOut)
+		}
+		cancel()
+	}
 }

@@ -148,7 +148,7 @@ func TestExplain(t *testing.T) {
 		{fmt.Errorf("get: %w", connRefused), ExitFailure, "cannot reach h:1: connection refused (is the server running? check --server)"},
 		{&net.DNSError{Err: "no such host", Name: "h"}, ExitFailure, "cannot reach h:1: unknown host (check --server)"},
 		{fmt.Errorf("x: %w", keystore.ErrTimeout), ExitFailure, "the OS keyring did not answer (is it locked?): unlock it and retry, or use --insecure-storage to keep secrets in a file"},
-		{context.Canceled, ExitFailure, "interrupted"},
+		{context.Canceled, ExitInterrupted, "interrupted"},
 		{errors.New("other"), ExitFailure, "other"},
 	}
 	for _, tt := range tests {

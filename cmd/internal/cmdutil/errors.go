@@ -14,6 +14,10 @@ const (
 	ExitUsage       = 2 // a usage mistake, or a scenario file is invalid
 	ExitUnreachable = 3 // the target server could not be reached (scenario run)
 	ExitAuth        = 4 // authentication needed: the message names the command to run
+	// ExitInterrupted is 128+SIGINT, what a shell reports for a program
+	// killed by Ctrl-C: paragon stops cleanly on Ctrl-C (or SIGTERM) and
+	// exits with it, so scripts can tell "stopped" from "failed".
+	ExitInterrupted = 130
 )
 
 // FlagError is a usage mistake; the command's usage hint is printed with it.

@@ -35,7 +35,7 @@ func Explain(err error, server string, cmd func(string) string) error {
 	var apiErr *client.APIError
 	switch {
 	case errors.Is(err, context.Canceled):
-		return &ExitError{Code: ExitFailure, Err: errors.New("interrupted")}
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted")}
 	case errors.Is(err, client.ErrLoginRequired):
 		return &AuthError{Err: errors.New("your login has expired or was revoked: log in again"), Hint: cmd("login")}
 	case errors.Is(err, client.ErrDeviceNotTrusted):
