@@ -52,7 +52,8 @@ not echoed). In scripts pass --user and --password-stdin. The insecure kinds
 allows them. --untrusted logs in without a device token, for API keys that
 allow untrusted endpoints.
 
---server, --oauth-url and --api-key create or update the profile.`,
+--server, --oauth-url and --api-key create or update the profile; on a
+terminal a new profile's API key is asked for (not echoed) when none is given.`,
 		Example: `  $ paragon login
   $ paragon login --user alice --password-stdin < password.txt
   $ echo "$PASSWORD" | paragon login --user alice --password-stdin --profile prod

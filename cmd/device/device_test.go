@@ -214,6 +214,33 @@ func TestRegisterMistakes(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+	t.Run("new profile without API key on a terminal: asked for", func(t *testing.T) {
+		e := cmdtest.New(t, true)
+		e.IO.SetNoColor(true)
+		stubRegister(t, e)
+		polls := 0
+		e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", pendingResponder(&polls, 99))
+		echoed := false
+		e.IO.SetPasswordReader(func() ([]byte, error) { echoed = true; return []byte(cmdtest.APIKey), nil })
+		err := cmdtest.Execute(bg, NewCmdRegister(e.F, nil), "--server", cmdtest.Server, "--no-wait")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !echoed || !strings.HasPrefix(e.ErrOut.String(), "API key for "+cmdtest.Server+": \n") {
+			t.Errorf("no prompt without echo; stderr %q", e.ErrOut)
+		}
+		if e.Get("default", keystore.ItemAPIKey) != cmdtest.APIKey {
+			t.Error("prompted API key not stored")
+		}
+	})
+	t.Run("new profile, empty API key typed", func(t *testing.T) {
+		e := cmdtest.New(t, true)
+		e.IO.SetPasswordReader(func() ([]byte, error) { return []byte("  "), nil })
+		err := cmdtest.Execute(bg, NewCmdRegister(e.F, nil), "--server", cmdtest.Server)
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || err.Error() != "the API key is empty: type it, or pass --api-key-stdin" {
+			t.Fatalf("err %v", err)
+		}
+	})
 	t.Run("bad server URL", func(t *testing.T) {
 		e := cmdtest.New(t, false)
 		err := cmdtest.Execute(bg, NewCmdRegister(e.F, nil), "--server", "localhost:7300", "--api-key", "k")

@@ -52,7 +52,8 @@ With --no-wait the command returns at once; the registration is kept and
 A registered device that is no longer trusted (its refresh token expired)
 re-registers with its key, which needs no new approval.
 
---server, --oauth-url and --api-key create or update the profile.`,
+--server, --oauth-url and --api-key create or update the profile; on a
+terminal a new profile's API key is asked for (not echoed) when none is given.`,
 		Example: `  # a fresh machine against a local reference server
   $ paragon device register --server http://127.0.0.1:7300 --api-key-stdin <<< paragon-dev-key
 

@@ -99,6 +99,11 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 	} else {
 		s.apiKey, err = s.Store.Get(name, keystore.ItemAPIKey)
 		switch {
+		case errors.Is(err, keystore.ErrNotFound) && ov != nil && f.IOStreams.IsStdinTTY():
+			if s.apiKey, err = f.promptAPIKey(ctx, s.Profile.Server); err != nil {
+				return nil, err
+			}
+			s.apiKeyNew = true
 		case errors.Is(err, keystore.ErrNotFound) && ov != nil:
 			return nil, FlagErrorf("no API key for profile %q: pass --api-key-stdin (or --api-key KEY, or set %s)", name, keystore.EnvAPIKey)
 		case errors.Is(err, keystore.ErrNotFound):
@@ -124,6 +129,19 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 		return nil, err
 	}
 	return s, nil
+}
+
+// promptAPIKey asks for a new profile's API key on the terminal, without
+// echo (it is a secret), as --api-key-stdin does on a terminal.
+func (f *Factory) promptAPIKey(ctx context.Context, server string) (string, error) {
+	k, err := f.IOStreams.PromptPassword(ctx, fmt.Sprintf("API key for %s: ", server))
+	if err != nil {
+		return "", Explain(err, server, func(sub string) string { return "paragon " + sub })
+	}
+	if k = strings.TrimSpace(k); k == "" {
+		return "", FlagErrorf("the API key is empty: type it, or pass --api-key-stdin")
+	}
+	return k, nil
 }
 
 func checkURL(s string) error {
