@@ -4,7 +4,10 @@
 package profile
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -110,21 +113,35 @@ func listRun(opts *ListOptions) error {
 		}
 		return nil
 	}
-	cs := opts.IO.ColorScheme()
-	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	// Align plain text first, then style: escape sequences counted as
+	// width would push the styled row's columns out of line.
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NAME\tSERVER\tOAUTH\tKEYSTORE")
 	for _, r := range rows {
-		mark, name := " ", r.Name
+		mark := " "
 		if r.Current {
-			mark, name = "*", cs.Bold(r.Name)
+			mark = "*"
 		}
-		ks := r.Keystore
-		if ks == keystore.ChoiceFile {
-			ks = cs.Yellow(ks)
-		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", mark, name, r.Server, r.OAuthURL, ks)
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", mark, r.Name, r.Server, r.OAuthURL, r.Keystore)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	cs := opts.IO.ColorScheme()
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i, r := range rows {
+		line := lines[i+1] // after the header
+		if r.Current {
+			line = "* " + cs.Bold(r.Name) + strings.TrimPrefix(line, "* "+r.Name)
+		}
+		if r.Keystore == keystore.ChoiceFile {
+			line = strings.TrimSuffix(line, keystore.ChoiceFile+"\n") + cs.Yellow(keystore.ChoiceFile) + "\n"
+		}
+		lines[i+1] = line
+	}
+	_, err = io.WriteString(opts.IO.Out, strings.Join(lines, ""))
+	return err
 }
 
 // UseOptions holds what `profile use` needs.

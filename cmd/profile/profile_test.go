@@ -2,6 +2,7 @@ package profile
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -93,6 +94,24 @@ func TestListRun(t *testing.T) {
 				t.Errorf("stdout:\n%q\nwant\n%q", e.Out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestListColumnsAlignWithColour: the current profile's bold name must not
+// push its row's columns out of line with the others.
+func TestListColumnsAlignWithColour(t *testing.T) {
+	e := setup(t, true)
+	if err := execute(NewCmdList(e.F, nil)); err != nil {
+		t.Fatal(err)
+	}
+	out := e.Out.String()
+	if !strings.Contains(out, "\x1b[1mdefault") {
+		t.Fatalf("current profile not bold: %q", out)
+	}
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(out, "")
+	want := "  NAME     SERVER                OAUTH                 KEYSTORE\n* default  https://paragon.test  https://paragon.test  \n  prod     https://paragon.test  https://oauth.test    file\n"
+	if plain != want {
+		t.Errorf("without escapes:\n%q\nwant\n%q", plain, want)
 	}
 }
 
