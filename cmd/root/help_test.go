@@ -18,7 +18,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
-			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+			if sub.Hidden || sub.Name() == "help" {
 				continue
 			}
 			walk(sub)

@@ -56,7 +56,30 @@ a reference server for tests.`,
 	cmd.AddCommand(serve.NewCmdServer(f))
 	cmd.AddCommand(docs.NewCmdDocs(f))
 	cmd.AddCommand(scenario.NewCmdScenario(f))
+	addCompletionExamples(cmd)
 	return cmd
+}
+
+// addCompletionExamples creates cobra's `completion` command now, rather
+// than at Execute, to give it and each shell's command an Example block
+// like every other command.
+func addCompletionExamples(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	comp, _, err := root.Find([]string{"completion"})
+	if err != nil || comp == root {
+		return
+	}
+	comp.Example = `  $ source <(paragon completion bash)
+  $ paragon completion zsh > "${fpath[1]}/_paragon"`
+	examples := map[string]string{
+		"bash":       "  $ source <(paragon completion bash)\n  $ paragon completion bash > /etc/bash_completion.d/paragon",
+		"zsh":        `  $ paragon completion zsh > "${fpath[1]}/_paragon"`,
+		"fish":       "  $ paragon completion fish > ~/.config/fish/completions/paragon.fish",
+		"powershell": "  PS> paragon completion powershell | Out-String | Invoke-Expression",
+	}
+	for _, sub := range comp.Commands() {
+		sub.Example = examples[sub.Name()]
+	}
 }
 
 // Main runs paragon with the process's arguments and returns its exit code.
