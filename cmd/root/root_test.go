@@ -31,6 +31,16 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+func TestVersionJSON(t *testing.T) {
+	old := build.Version
+	build.Version = "1.2.3"
+	defer func() { build.Version = old }()
+	code, out, _ := run(t, "version", "--json")
+	if want := `{"version":"1.2.3","commit":"` + build.Commit + `","date":"` + build.Date + `"}` + "\n"; code != 0 || out != want {
+		t.Fatalf("version --json: code %d, out %q, want %q", code, out, want)
+	}
+}
+
 func TestUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{{"no-such-command"}, {"version", "--no-such-flag"}, {"version", "extra"}} {
 		code, _, errOut := run(t, args...)
