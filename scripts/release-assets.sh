@@ -18,7 +18,10 @@ fi
 export SOURCE_DATE_EPOCH
 rm -rf completions manpages
 mkdir -p completions manpages
-go build -ldflags "-X github.com/paragon-cli/paragon/cmd/internal/build.Version=$version" \
+# The same compile settings as goreleaser's builds (CGO_ENABLED=0, -trimpath),
+# so its linux/amd64 build reuses these compiled packages and only links.
+CGO_ENABLED=0 go build -trimpath \
+  -ldflags "-X github.com/paragon-cli/paragon/cmd/internal/build.Version=$version" \
   -o completions/.paragon ./cmd/paragon
 ./completions/.paragon completion bash > completions/paragon.bash
 ./completions/.paragon completion zsh > completions/_paragon
