@@ -244,16 +244,40 @@ func (s *Server) Now() time.Time {
 	return s.nowLocked()
 }
 
-// commitLocked writes records to the store; s.mu must be held.
+// commitLocked writes records to the store; s.mu must be held. When the
+// store fails, the change is undone in memory too, so the 503 that follows
+// means "nothing happened": a refresh can be retried with the same token.
 func (s *Server) commitLocked(recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	if err := s.store.Commit(Batch{Records: recs}); err != nil {
 		s.log.Error("store commit failed", "err", err)
+		s.rollbackLocked()
 		return errStore
 	}
 	return nil
+}
+
+// rollbackLocked rebuilds the state from the account and the store, keeping
+// what is never stored (login throttling, injected faults, device polling
+// pace). If the store cannot even be read, the state stays as it is.
+func (s *Server) rollbackLocked() {
+	st, err := newState(s.initial, s.initUsers)
+	if err == nil {
+		err = s.store.Load(func(r Record) error { return st.load(r, s.fake, s.fakeBase) })
+	}
+	if err != nil {
+		s.log.Error("reloading the state after a failed commit", "err", err)
+		return
+	}
+	st.throttle, st.faults = s.st.throttle, s.st.faults
+	for id, d := range st.devices {
+		if old := s.st.devices[id]; old != nil && string(old.CodeHash) == string(d.CodeHash) {
+			d.polled, d.lastPollReal, d.lastPollOffset = old.polled, old.lastPollReal, old.lastPollOffset
+		}
+	}
+	s.st = st
 }
 
 var errStore = errors.New("the state could not be stored")
