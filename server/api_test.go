@@ -50,6 +50,16 @@ func TestFunctionsNeedToken(t *testing.T) {
 	}
 }
 
+// TestErrorsReadableInATerminal: error descriptions keep < and > as they
+// are (JSON answers are never HTML; people read them with curl).
+func TestErrorsReadableInATerminal(t *testing.T) {
+	s := permissive(t)
+	r := call(t, s, "GET", "/api/v1/version", "")
+	if !strings.Contains(string(r.Body), "Bearer <user token>") {
+		t.Fatalf("error description escaped: %s", r.Body)
+	}
+}
+
 func TestDeviceTokenOnFunction(t *testing.T) {
 	s := newTestServer(t)
 	dt, _ := trustedDevice(t, s, newTestDevice("scope"))

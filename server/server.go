@@ -12,6 +12,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -301,16 +302,21 @@ func errf(status int, code, format string, args ...any) *apiError {
 	return &apiError{status: status, code: code, desc: fmt.Sprintf(format, args...)}
 }
 
+// writeJSON answers v as JSON. Characters such as < and > stay as they are
+// (no \u003c): the answer is never HTML, and people read it in a terminal.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":"server_error","error_description":"response could not be encoded"}`)
+		buf.Reset()
+		buf.WriteString(`{"error":"server_error","error_description":"response could not be encoded"}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(buf.Bytes())
 }
 
 func writeErr(w http.ResponseWriter, e *apiError) {
