@@ -111,26 +111,43 @@ func Finish(ctx context.Context, s *cmdutil.Session, now time.Time, wait bool, i
 	if id == "" {
 		return nil, nil
 	}
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stillPending := false
-	tok, err := s.Client.PollDeviceToken(pctx, client.PollRequest{
-		ClientID: id, DeviceCode: p.DeviceCode, Key: key, Interval: interval,
-		Progress: func(ev client.PollEvent) {
-			// Without wait, stop at the first "not yet": pending, or a
-			// slow_down (polled again within 5 s, which says nothing
-			// about approval; the next command will know). Transient
-			// failures get a couple more polls.
-			if !wait && (ev.Status != "retry" || ev.Attempt >= maxQuickPolls) {
-				stillPending = true
-				cancel()
-				return
-			}
-			if progress != nil {
-				progress(ev)
-			}
-		},
-	})
+	poll := func() (tok *client.Token, stillPending, slowedDown bool, err error) {
+		pctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		tok, err = s.Client.PollDeviceToken(pctx, client.PollRequest{
+			ClientID: id, DeviceCode: p.DeviceCode, Key: key, Interval: interval,
+			Progress: func(ev client.PollEvent) {
+				// Without wait, stop at the first "not yet": pending, or a
+				// slow_down. Transient failures get a couple more polls.
+				if !wait && (ev.Status != "retry" || ev.Attempt >= maxQuickPolls) {
+					stillPending, slowedDown = true, ev.Status == "slow_down"
+					cancel()
+					return
+				}
+				if progress != nil {
+					progress(ev)
+				}
+			},
+		})
+		return tok, stillPending, slowedDown, err
+	}
+	tok, stillPending, slowedDown, err := poll()
+	if slowedDown && ctx.Err() == nil {
+		// Another command polled under 5 s ago, so the server said nothing
+		// about approval (it may have been given meanwhile): wait one
+		// interval and ask once more rather than report "not approved".
+		if interval <= 0 {
+			interval = client.DefaultPollInterval
+		}
+		ios := s.IOStreams()
+		ios.StartProgress(fmt.Sprintf("Checking again in %s whether device %s is approved (the server wants %s between polls)", interval, id, interval))
+		serr := s.Sleep(ctx, interval)
+		ios.StopProgress()
+		if serr != nil {
+			return nil, serr
+		}
+		tok, stillPending, _, err = poll()
+	}
 	if err != nil {
 		if stillPending && ctx.Err() == nil {
 			return nil, ErrStillPending

@@ -88,6 +88,30 @@ func pendingResponder(n *int, after int) httpmock.Responder {
 	}
 }
 
+// slowDownThen answers the first device-token poll with slow_down and the
+// next, which must come one poll interval later (the server counts from the
+// slow_down answer), with ok.
+func slowDownThen(t *testing.T, e *cmdtest.Env, ok string) httpmock.Responder {
+	var slept time.Duration
+	e.F.Sleep = func(ctx context.Context, d time.Duration) error {
+		if ctx.Err() == nil { // not the abandoned poll loop's wait
+			slept += d
+		}
+		return ctx.Err()
+	}
+	polls := 0
+	return func(r *http.Request) (*http.Response, error) {
+		polls++
+		if polls == 1 {
+			return httpmock.NewStringResponse(400, `{"error":"slow_down"}`), nil
+		}
+		if slept != client.DefaultPollInterval {
+			t.Errorf("polled again after waiting %s, want %s", slept, client.DefaultPollInterval)
+		}
+		return httpmock.NewStringResponse(200, ok), nil
+	}
+}
+
 func TestRegisterNoWaitNewProfile(t *testing.T) {
 	e := cmdtest.New(t, false)
 	stubRegister(t, e)
@@ -312,6 +336,16 @@ func TestStatus(t *testing.T) {
 			n := 0
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", pendingResponder(&n, 0))
 		}, wantOut: cmdtest.DeviceID + "\ttrusted\t2026-11-26T13:00:00Z\tmemory\n"},
+		{name: "approved, but polled too soon after another command", setup: func(t *testing.T, e *cmdtest.Env) {
+			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
+			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", slowDownThen(t, e, `{"access_token":"device-at","refresh_token":"device-rt","expires_in":3600}`))
+		}, wantOut: cmdtest.DeviceID + "\ttrusted\t2026-11-26T13:00:00Z\tmemory\n"},
+		{name: "slow_down twice is still pending", setup: func(t *testing.T, e *cmdtest.Env) {
+			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
+			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"slow_down"}`))
+		}, wantOut: cmdtest.DeviceID + "\tpending\t\tmemory\n", wantCode: cmdutil.ExitAuth, wantErr: "is waiting for approval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,9 +24,6 @@ type RegisterOptions struct {
 	IO          *iostreams.IOStreams
 	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
 	Now         func() time.Time
-	// Sleep waits (honouring ctx) between the first quick poll and the
-	// polling loop, so that the server does not answer slow_down.
-	Sleep func(ctx context.Context, d time.Duration) error
 
 	Type        string
 	Description string
@@ -39,7 +36,7 @@ type RegisterOptions struct {
 // NewCmdRegister returns `device register`. runF replaces the run function
 // in tests.
 func NewCmdRegister(f *cmdutil.Factory, runF func(context.Context, *RegisterOptions) error) *cobra.Command {
-	opts := &RegisterOptions{IO: f.IOStreams, OpenSession: f.OpenSession, Now: f.Clock, Sleep: f.Sleep}
+	opts := &RegisterOptions{IO: f.IOStreams, OpenSession: f.OpenSession, Now: f.Clock}
 	cmd := &cobra.Command{
 		Use:   "register",
 		Short: "Register this machine and wait for an administrator to trust it",
@@ -167,7 +164,9 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if interval <= 0 {
 		interval = client.DefaultPollInterval
 	}
-	err = sleep(ctx, opts.Sleep, interval) // the quick poll above was the first one
+	// The quick poll above was the first one: wait an interval so that the
+	// server does not answer slow_down.
+	err = s.Sleep(ctx, interval)
 	if err == nil {
 		tok, err = Finish(ctx, s, opts.Now(), true, interval, func(ev client.PollEvent) {
 			if ev.Status == "retry" && !ios.IsStderrTTY() {
@@ -194,19 +193,4 @@ func trusted(opts *RegisterOptions, s *cmdutil.Session, st stateJSON, tok *clien
 		st.TokenExpiry = &tok.Expiry
 	}
 	return printDone(opts.IO, opts.JSON, st)
-}
-
-// sleep waits d or until ctx is done, through f when set.
-func sleep(ctx context.Context, f func(context.Context, time.Duration) error, d time.Duration) error {
-	if f != nil {
-		return f(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

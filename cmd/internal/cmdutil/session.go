@@ -12,6 +12,7 @@ import (
 
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/keystore"
 	"github.com/paragon-cli/paragon/keystore/tokenstore"
 )
@@ -367,6 +368,25 @@ func (s *Session) DeviceSource() (*client.RefreshingSource, error) {
 		return nil, err
 	}
 	return s.Client.DeviceTokenSource(id, key, s.sourceConfig(keystore.DeviceTokens, tok)), nil
+}
+
+// IOStreams returns the streams of the command that opened the session.
+func (s *Session) IOStreams() *iostreams.IOStreams { return s.f.IOStreams }
+
+// Sleep waits d, or until ctx ends, through the factory's Sleep (tests
+// replace it).
+func (s *Session) Sleep(ctx context.Context, d time.Duration) error {
+	if s.f.Sleep != nil {
+		return s.f.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // SaveTokens stores a token pair of kind (after login or registration).
