@@ -98,9 +98,6 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []str
 	if err == nil {
 		return cmdutil.ExitOK
 	}
-	if errors.Is(err, cmdutil.SilentError) {
-		return cmdutil.ExitFailure
-	}
 	if msg := err.Error(); msg != "" {
 		fmt.Fprintln(f.IOStreams.ErrOut, "paragon:", msg)
 	}

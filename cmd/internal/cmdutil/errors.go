@@ -61,11 +61,6 @@ func (e *AuthError) Error() string {
 }
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// SilentError exits with ExitFailure without printing anything more.
-//
-//lint:ignore ST1012 the name follows GitHub CLI's cmdutil.SilentError
-var SilentError = errors.New("SilentError")
-
 // ExitCode maps an error returned by a command to the process exit code.
 func ExitCode(err error) int {
 	if err == nil {

@@ -75,11 +75,6 @@ type Factory struct {
 	warnedInsec bool
 }
 
-// NewFactory returns the factory the real program uses.
-func NewFactory(ios *iostreams.IOStreams) *Factory {
-	return &Factory{IOStreams: ios}
-}
-
 // Env returns the value of an environment variable through Getenv.
 func (f *Factory) Env(key string) string {
 	if f.Getenv != nil {

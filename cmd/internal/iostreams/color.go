@@ -32,9 +32,6 @@ func newScheme(w io.Writer, enabled bool) *ColorScheme {
 	return cs
 }
 
-// Enabled reports whether this scheme styles anything.
-func (c *ColorScheme) Enabled() bool { return c.enabled }
-
 func (c *ColorScheme) fg(color, s string) string {
 	if !c.enabled {
 		return s
