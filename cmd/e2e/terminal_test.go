@@ -113,6 +113,31 @@ func TestTerminalSession(t *testing.T) {
 		}
 	})
 
+	t.Run("colour only on a terminal without NO_COLOR or --no-color", func(t *testing.T) {
+		var colourEnv []string
+		for _, kv := range env {
+			if !strings.HasPrefix(kv, "NO_COLOR=") {
+				colourEnv = append(colourEnv, kv)
+			}
+		}
+		list := paragon + " profile list"
+		s := newTmux(t, colourEnv, "sh -c '"+list+"; echo MARK-no-color; "+list+" --no-color; echo MARK-NO_COLOR; NO_COLOR=1 "+list+"; echo MARK-piped; "+list+" | cat'")
+		s.waitFor("EXIT=0")
+		scr := s.run("capture-pane", "-p", "-e", "-J", "-t", "t") // with the cells' styles as escape sequences
+		parts := strings.Split(scr, "MARK-")
+		if len(parts) != 4 {
+			t.Fatalf("unexpected screen:\n%s", scr)
+		}
+		if !strings.Contains(parts[0], "\x1b[1m") {
+			t.Errorf("the current profile is not bold on a terminal:\n%q", parts[0])
+		}
+		for _, p := range parts[1:] {
+			if strings.Contains(p, "\x1b[1m") {
+				t.Errorf("styled output after %q:\n%q", strings.SplitN(p, "\n", 2)[0], p)
+			}
+		}
+	})
+
 	t.Run("Ctrl-C at the password prompt", func(t *testing.T) {
 		// After the interrupted prompt the shell reads a line: it must be
 		// echoed again, proving the terminal was restored.
