@@ -136,7 +136,7 @@ func (o *LoginOptions) request(ctx context.Context) (client.LoginRequest, error)
 	if user == "" {
 		u, err := ios.Prompt(ctx, "User name: ")
 		if err != nil {
-			return client.LoginRequest{}, promptErr("the user name", err)
+			return client.LoginRequest{}, cmdutil.PromptError("the user name", err)
 		}
 		if user = strings.TrimSpace(u); user == "" {
 			return client.LoginRequest{}, cmdutil.FlagErrorf("the user name is empty")
@@ -152,7 +152,7 @@ func (o *LoginOptions) request(ctx context.Context) (client.LoginRequest, error)
 			return client.LoginRequest{}, cmdutil.FlagErrorf("--password-stdin: nothing to read on standard input")
 		}
 	} else if pw, err = ios.PromptPassword(ctx, "Password for "+user+": "); err != nil {
-		return client.LoginRequest{}, promptErr("the password", err)
+		return client.LoginRequest{}, cmdutil.PromptError("the password", err)
 	}
 	if pw == "" {
 		return client.LoginRequest{}, cmdutil.FlagErrorf("the password is empty")
@@ -269,12 +269,4 @@ func reRegister(ctx context.Context, s *cmdutil.Session, opts *LoginOptions) (*c
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Renewed the trust of device %s (its token had expired).\n", id)
 	return s.DeviceSource()
-}
-
-// promptErr explains a failed prompt; Ctrl-C is just "interrupted".
-func promptErr(what string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return &cmdutil.ExitError{Code: cmdutil.ExitInterrupted, Err: errors.New("interrupted")}
-	}
-	return fmt.Errorf("reading %s: %w", what, err)
 }

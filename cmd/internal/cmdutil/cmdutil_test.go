@@ -362,3 +362,22 @@ func TestCACertRememberedByProfile(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestCtrlCAtTheAPIKeyPrompt: Ctrl-C while --api-key-stdin asks on a
+// terminal is "interrupted", exit 130, like every other prompt.
+func TestCtrlCAtTheAPIKeyPrompt(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	ios.SetTTY(true)
+	block := make(chan struct{})
+	defer close(block)
+	ios.SetPasswordReader(func() ([]byte, error) { <-block; return nil, errors.New("unblocked") })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := (&ProfileFlags{APIKeyStdin: true}).Overrides(ctx, ios)
+	if err == nil || err.Error() != "interrupted" || ExitCode(err) != ExitInterrupted {
+		t.Fatalf("err %v (exit %d)", err, ExitCode(err))
+	}
+	if err := PromptError("the password", io.ErrUnexpectedEOF); err.Error() != "reading the password: unexpected EOF" || ExitCode(err) != ExitFailure {
+		t.Errorf("other prompt failure: %v (exit %d)", err, ExitCode(err))
+	}
+}

@@ -3,6 +3,7 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -60,6 +61,15 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("%v; to fix this, run: %s", e.Err, e.Hint)
 }
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// PromptError explains a failed terminal prompt for what ("the password"):
+// Ctrl-C is just "interrupted" (ExitInterrupted).
+func PromptError(what string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted")}
+	}
+	return fmt.Errorf("reading %s: %w", what, err)
+}
 
 // ExitCode maps an error returned by a command to the process exit code.
 func ExitCode(err error) int {

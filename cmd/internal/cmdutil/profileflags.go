@@ -45,7 +45,7 @@ func (p *ProfileFlags) Overrides(ctx context.Context, ios *iostreams.IOStreams) 
 		if ios.IsStdinTTY() {
 			k, err := ios.PromptPassword(ctx, "API key: ")
 			if err != nil {
-				return nil, err
+				return nil, PromptError("the API key", err)
 			}
 			ov.APIKey = strings.TrimSpace(k)
 		} else {

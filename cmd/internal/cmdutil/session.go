@@ -137,7 +137,7 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 func (f *Factory) promptAPIKey(ctx context.Context, server string) (string, error) {
 	k, err := f.IOStreams.PromptPassword(ctx, fmt.Sprintf("API key for %s: ", server))
 	if err != nil {
-		return "", Explain(err, server, func(sub string) string { return "paragon " + sub })
+		return "", PromptError("the API key", err)
 	}
 	if k = strings.TrimSpace(k); k == "" {
 		return "", FlagErrorf("the API key is empty: type it, or pass --api-key-stdin")
