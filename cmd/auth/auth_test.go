@@ -200,6 +200,18 @@ func TestLoginUntrustedNewProfile(t *testing.T) {
 	}
 }
 
+func TestLoginUntrustedNotAllowed(t *testing.T) {
+	e := cmdtest.New(t, false)
+	e.AddProfile(t, "default")
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", httpmock.NewStringResponder(403, `{"error":"device_token_required"}`))
+	e.In.WriteString("wonderland\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--untrusted", "-u", "alice", "--password-stdin")
+	want := "this API key does not allow logging in without a trusted device (--untrusted): register this machine first; to fix this, run: paragon device register"
+	if err == nil || err.Error() != want || cmdutil.ExitCode(err) != cmdutil.ExitAuth {
+		t.Fatalf("err %v", err)
+	}
+}
+
 func TestLoginRefusesWithEnvToken(t *testing.T) {
 	e := withDevice(t, false)
 	e.Vars[keystore.EnvToken] = "x"

@@ -195,6 +195,11 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 			tok, err = s.Client.Login(ctx, req)
 		}
 	}
+	var apiErr *client.APIError
+	if opts.Untrusted && errors.As(err, &apiErr) && apiErr.Code == "device_token_required" {
+		// Not a device that lost its trust: there is none in the request.
+		return &cmdutil.AuthError{Err: errors.New("this API key does not allow logging in without a trusted device (--untrusted): register this machine first"), Hint: s.Cmd("device register")}
+	}
 	if err != nil {
 		return s.Explain(err)
 	}
