@@ -34,7 +34,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 (YSoft SAFEQ Cloud) public API: trust a device, log in, call the API with
 tokens that refresh themselves, check a server against the protocol, and run
 a reference server for tests.`,
-		Example: `  $ paragon server
+		Example: `  # against the reference server, in a second terminal
+  $ paragon server
+  $ paragon device register --server http://127.0.0.1:7300 --api-key-stdin <<< paragon-dev-key
+  $ paragon login --user alice
+  $ paragon api version
   $ paragon scenario run`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
