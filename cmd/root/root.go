@@ -34,8 +34,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 (YSoft SAFEQ Cloud) public API: trust a device, log in, call the API with
 tokens that refresh themselves, check a server against the protocol, and run
 a reference server for tests.`,
-		Example: `  # against the reference server, in a second terminal
-  $ paragon server
+		Example: `  $ paragon server        # in one terminal; then, in another:
   $ paragon device register --server http://127.0.0.1:7300 --api-key-stdin <<< paragon-dev-key
   $ paragon login --user alice
   $ paragon api version
