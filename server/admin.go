@@ -50,7 +50,9 @@ func (s *Server) adminDispatch(r *http.Request, p string) (int, any, *apiError) 
 				return nil
 			}
 		}
-		return errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(methods, ", "))
+		e := errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(methods, ", "))
+		e.header = map[string]string{"Allow": strings.Join(methods, ", ")}
+		return e
 	}
 	ok := map[string]string{"status": "ok"}
 	switch {

@@ -59,8 +59,8 @@ func TestAdminDevices(t *testing.T) {
 	if r := adminDo(t, s, "DELETE", "/admin/api/devices/none", ""); r.Code != 404 {
 		t.Errorf("delete unknown: %d", r.Code)
 	}
-	if r := adminDo(t, s, "GET", "/admin/api/devices/p1/approve", ""); r.Code != 405 {
-		t.Errorf("GET approve: %d", r.Code)
+	if r := adminDo(t, s, "GET", "/admin/api/devices/p1/approve", ""); r.Code != 405 || r.errCode(t) != "method_not_allowed" || r.Header.Get("Allow") != "POST" {
+		t.Errorf("GET approve: %d %q %s", r.Code, r.Header.Get("Allow"), r.Body)
 	}
 }
 
