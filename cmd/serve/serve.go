@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/server"
@@ -277,7 +278,7 @@ func run(ctx context.Context, o *Options) error {
 	}
 
 	info := &bannerInfo{
-		Version:    server.Version,
+		Version:    build.Version,
 		BaseURL:    baseURL(ln.Addr(), o.Addr, tlsConf != nil),
 		AdminToken: srv.AdminToken(),
 		Account:    acct,

@@ -621,7 +621,7 @@ func TestEnsureSelfSignedReuse(t *testing.T) {
 
 func demoBanner() *bannerInfo {
 	return &bannerInfo{
-		Version:    "1.0.0-paragon",
+		Version:    "1.2.3",
 		BaseURL:    "http://127.0.0.1:7300",
 		OAuthURL:   "http://127.0.0.1:7300",
 		AdminToken: "0123456789abcdef",
@@ -632,7 +632,7 @@ func demoBanner() *bannerInfo {
 
 func TestBannerPlain(t *testing.T) {
 	got := renderBanner(demoBanner(), false)
-	want := `paragon server 1.0.0-paragon: a reference Paragon Cloud API server for tests
+	want := `paragon server 1.2.3: a reference Paragon Cloud API server for tests
 
   API          http://127.0.0.1:7300/api/v1
   OAuth        http://127.0.0.1:7300/oauth/v1
