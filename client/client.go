@@ -67,7 +67,11 @@ func New(cfg Config) (*Client, error) {
 		now: cfg.Now, sleep: cfg.Sleep, ua: cfg.UserAgent}
 	if c.hc == nil {
 		c.hc = &http.Client{Timeout: 30 * time.Second}
+	} else {
+		hc := *c.hc // the caller's client is not modified
+		c.hc = &hc
 	}
+	c.hc.CheckRedirect = c.checkRedirect(c.hc.CheckRedirect)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -88,6 +92,36 @@ func parseBase(s, name string) (*url.URL, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
+}
+
+// checkRedirect returns the redirect policy of the client's requests: a
+// redirect is followed only to the host of the request that started the
+// chain or to a configured API or OAuth host, and never from https to http.
+// Go's http.Client would otherwise resend X-Api-Key, and on 307 and 308 the
+// whole form (client_secret, password, refresh_token), to whatever host the
+// Location names. next, the caller's own policy, is applied after this one.
+func (c *Client) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) == 0 {
+			return nil
+		}
+		prev, first := via[len(via)-1], via[0]
+		target := req.URL.Scheme + "://" + req.URL.Host
+		if strings.EqualFold(prev.URL.Scheme, "https") && !strings.EqualFold(req.URL.Scheme, "https") {
+			return errorf("refusing to follow a redirect from https to %s: it would send credentials unencrypted", target)
+		}
+		if !strings.EqualFold(req.URL.Host, first.URL.Host) && !strings.EqualFold(req.URL.Host, c.base.Host) &&
+			!strings.EqualFold(req.URL.Host, c.oauth.Host) {
+			return errorf("refusing to follow a redirect to %s: credentials are only sent to the configured server", target)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errorf("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 // sleepCtx waits d or until ctx is done.
