@@ -51,8 +51,11 @@ func TestMalformedRequests(t *testing.T) {
 			if r.Code != c.code {
 				t.Fatalf("code %d, want %d: %.200s", r.Code, c.code, r.Body)
 			}
-			if r.Code >= 400 && r.errCode(t) == "" {
-				t.Fatalf("no error code: %s", r.Body)
+			// Malformed requests are invalid_request; the other refusals
+			// keep the code of their own rule.
+			want := map[int]string{400: "invalid_request", 401: "invalid_token", 403: "invalid_api_key", 404: "not_found", 405: "method_not_allowed"}[r.Code]
+			if r.Code >= 400 && r.errCode(t) != want {
+				t.Fatalf("error %q, want %q: %s", r.errCode(t), want, r.Body)
 			}
 		})
 	}
@@ -64,10 +67,10 @@ func TestMalformedRequests(t *testing.T) {
 	// Two X-Api-Key headers.
 	q := req{method: "GET", path: "/api/v1/version"}
 	rr := doMulti(t, s, q, "X-Api-Key", testKey, testKey)
-	if rr.Code != 400 {
+	if rr.Code != 400 || rr.errCode(t) != "invalid_request" {
 		t.Errorf("two keys: %d", rr.Code)
 	}
-	if rr := doMulti(t, s, req{method: "POST", path: "/oauth/v1/token", body: url.Values{"grant_type": {"refresh_token"}}.Encode(), ctype: form}, signatureHeader, "a", "b"); rr.Code != 400 {
+	if rr := doMulti(t, s, req{method: "POST", path: "/oauth/v1/token", body: url.Values{"grant_type": {"refresh_token"}}.Encode(), ctype: form}, signatureHeader, "a", "b"); rr.Code != 400 || rr.errCode(t) != "invalid_request" {
 		t.Errorf("two signatures: %d", rr.Code)
 	}
 }

@@ -1,0 +1,289 @@
+package server
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests for decisions of docs/protocol-decisions.md that the other test files
+// did not pin down; each names the decision it checks.
+
+// "Without a user token (key allows unauthenticated requests) a caller may use
+// version, account and the user lists; creating or deleting users and the
+// documents functions answer 403 forbidden."
+func TestUnauthenticatedCallerLimits(t *testing.T) {
+	s := newTestServer(t, withKey(func(k *Key) { k.AllowUnauthenticated = true }))
+	key := map[string]string{"X-Api-Key": testKey}
+	for _, p := range []string{"/api/v1/version", "/api/v1/account", "/api/v1/users/all", "/api/v1/users?username=alice"} {
+		if r := do(t, s, req{method: "GET", path: p, headers: key}); r.Code != 200 {
+			t.Errorf("GET %s without a token: %d %s", p, r.Code, r.Body)
+		}
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("title", "anonymous")
+	fw, _ := mw.CreateFormFile("data", "doc.pdf")
+	_, _ = fw.Write([]byte("%PDF-"))
+	_ = mw.Close()
+	for _, q := range []req{
+		{method: "PUT", path: "/api/v1/users", body: "username=mallory", ctype: "application/x-www-form-urlencoded"},
+		{method: "DELETE", path: "/api/v1/users/bob"},
+		{method: "GET", path: "/api/v1/documents/history"},
+		{method: "PUT", path: "/api/v1/documents", body: buf.String(), ctype: mw.FormDataContentType()},
+	} {
+		q.headers = key
+		if r := do(t, s, q); r.Code != 403 || r.errCode(t) != "forbidden" {
+			t.Errorf("%s %s without a token: %d %s", q.method, q.path, r.Code, r.Body)
+		}
+	}
+	if r := call(t, s, "GET", "/api/v1/users?username=bob", carolToken(t, s)); !strings.Contains(string(r.Body), `"bob"`) {
+		t.Errorf("bob was deleted by an anonymous caller: %s", r.Body)
+	}
+}
+
+// carolToken logs the administrator in through a key that allows untrusted
+// endpoints for that one login.
+func carolToken(t *testing.T, s *Server) string {
+	t.Helper()
+	if r := adminDo(t, s, "PATCH", "/admin/api/keys/default", `{"allow_untrusted":true}`); r.Code != 200 {
+		t.Fatalf("key: %d %s", r.Code, r.Body)
+	}
+	at, _ := userToken(t, s, "", "carol", "queen-of-hearts")
+	return at
+}
+
+// "Creating an existing user, or one whose email, card ID or short ID another
+// user has → 409 user_exists." "GET /api/v1/users?username= answers
+// {"items": []} for an unknown user."
+func TestUserConflictsAndUnknownUser(t *testing.T) {
+	s := permissive(t)
+	carol, _ := userToken(t, s, "", "carol", "queen-of-hearts")
+	create := func(v url.Values) resp {
+		return do(t, s, req{method: "PUT", path: "/api/v1/users", body: v.Encode(), ctype: "application/x-www-form-urlencoded",
+			headers: map[string]string{"X-Api-Key": testKey, "Authorization": "Bearer " + carol}})
+	}
+	for name, v := range map[string]url.Values{
+		"same username":               {"username": {"alice"}},
+		"same email, other case":      {"username": {"erin"}, "detailtype": {"1"}, "detaildata": {"ALICE@example.com"}},
+		"same card ID":                {"username": {"erin"}, "detailtype": {"4"}, "detaildata": {"CARD-0002"}},
+		"same short ID":               {"username": {"erin"}, "detailtype": {"5"}, "detaildata": {"1003"}},
+		"new name, one field clashes": {"username": {"erin"}, "detailtype": {"1", "5"}, "detaildata": {"erin@example.com", "1001"}},
+	} {
+		if r := create(v); r.Code != 409 || r.errCode(t) != "user_exists" {
+			t.Errorf("%s: %d %s", name, r.Code, r.Body)
+		}
+	}
+	if r := create(url.Values{"username": {"erin"}, "detailtype": {"1", "4", "5"}, "detaildata": {"erin@example.com", "CARD-0005", "1005"}}); r.Code != 201 {
+		t.Fatalf("a user with fresh details: %d %s", r.Code, r.Body)
+	}
+	r := call(t, s, "GET", "/api/v1/users?username=nobody", carol)
+	if r.Code != 200 || strings.Join(strings.Fields(string(r.Body)), "") != `{"items":[]}` {
+		t.Fatalf("unknown user: %d %s", r.Code, r.Body)
+	}
+}
+
+// "Everyone, administrators included, sees only their own documents in the
+// history." "maxrecords (default 50, max 1000)".
+func TestHistoryOwnDocumentsAndDefaultPage(t *testing.T) {
+	s := permissive(t)
+	alice, _ := userToken(t, s, "", "alice", "wonderland")
+	carol, _ := userToken(t, s, "", "carol", "queen-of-hearts")
+	for i := 0; i < 51; i++ {
+		if r := submit(t, s, alice, "a"+strconv.Itoa(i), []byte("x")); r.Code != 201 {
+			t.Fatalf("submit %d: %d %s", i, r.Code, r.Body)
+		}
+	}
+	if m := call(t, s, "GET", "/api/v1/documents/history", carol).json(t); len(m["items"].([]any)) != 0 {
+		t.Errorf("the administrator sees alice's documents: %v", m)
+	}
+	m := call(t, s, "GET", "/api/v1/documents/history", alice).json(t)
+	if n := len(m["items"].([]any)); n != 50 {
+		t.Errorf("default page: %d items, want 50", n)
+	}
+	if _, ok := m["nextPageToken"].(string); !ok {
+		t.Errorf("no nextPageToken after a full default page")
+	}
+	if m := call(t, s, "GET", "/api/v1/documents/history?maxrecords=1000", alice).json(t); len(m["items"].([]any)) != 51 || m["nextPageToken"] != nil {
+		t.Errorf("maxrecords=1000: %d items, nextPageToken %v", len(m["items"].([]any)), m["nextPageToken"])
+	}
+}
+
+// "An Authorization header that is not one Bearer <token> → 401 invalid_token."
+func TestAuthorizationNotOneBearer(t *testing.T) {
+	s := permissive(t)
+	at, _ := userToken(t, s, "", "alice", "wonderland")
+	check := func(name string, r *http.Request) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 401 || !strings.Contains(w.Body.String(), `"invalid_token"`) || w.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s: %d %q %s", name, w.Code, w.Header().Get("WWW-Authenticate"), w.Body)
+		}
+	}
+	for name, auth := range map[string][]string{
+		"basic":      {"Basic " + at},
+		"no scheme":  {at},
+		"two tokens": {"Bearer " + at, "Bearer " + at},
+	} {
+		r := httptest.NewRequest("GET", "/api/v1/version", nil)
+		r.Header.Set("X-Api-Key", testKey)
+		for _, a := range auth {
+			r.Header.Add("Authorization", a)
+		}
+		check(name, r)
+	}
+	if r := call(t, s, "GET", "/api/v1/version", at); r.Code != 200 {
+		t.Fatalf("the token itself is good: %d %s", r.Code, r.Body)
+	}
+}
+
+// "A refresh gives a new refresh token that lives refresh_token_ttl from then
+// (sliding)."
+func TestRefreshLifetimeSlides(t *testing.T) {
+	s := permissive(t)
+	_, rt := userToken(t, s, "", "alice", "wonderland")
+	for i := 0; i < 2; i++ {
+		advance(t, s, 80*24*time.Hour) // 160 days in all: past the login's 90
+		r := refresh(t, s, "api", rt)
+		if r.Code != 200 {
+			t.Fatalf("refresh %d, 80 days after the previous one: %d %s", i, r.Code, r.Body)
+		}
+		rt = r.json(t)["refresh_token"].(string)
+	}
+	advance(t, s, 90*24*time.Hour)
+	if r := refresh(t, s, "api", rt); r.errCode(t) != "invalid_grant" {
+		t.Fatalf("90 days after the last refresh: %s", r.Body)
+	}
+}
+
+// "A signed registration with a new public_key replaces the device's key. A
+// new device that sends a signature with its first registration gets it
+// checked against the key it sends."
+func TestRegistrationKeys(t *testing.T) {
+	s := newTestServer(t)
+	d := newTestDevice("rk")
+	trustedDevice(t, s, d)
+	next := &testDevice{id: "rk", priv: newTestDevice("rk-next").priv}
+	r := d.signedPost(t, s, "/oauth/v1/register", regForm("rk", "public_key", next.pub(), "key_type", "ed25519"))
+	if r.Code != 200 {
+		t.Fatalf("signed registration with a new key: %d %s", r.Code, r.Body)
+	}
+	code := r.json(t)["device_code"].(string)
+	if r := d.poll(t, s, code); r.Code != 401 || r.errCode(t) != "invalid_client" {
+		t.Fatalf("signed with the replaced key: %d %s", r.Code, r.Body)
+	}
+	if r := next.poll(t, s, code); r.Code != 200 {
+		t.Fatalf("signed with the new key: %d %s", r.Code, r.Body)
+	}
+
+	// First registration: a signature by another key than the one sent.
+	liar := &testDevice{id: "first", priv: newTestDevice("someone-else").priv}
+	owner := newTestDevice("first")
+	if r := liar.signedPost(t, s, "/oauth/v1/register", regForm("first", "public_key", owner.pub(), "key_type", "ed25519")); r.Code != 401 || r.errCode(t) != "invalid_client" {
+		t.Fatalf("first registration signed by another key: %d %s", r.Code, r.Body)
+	}
+	if r := owner.signedPost(t, s, "/oauth/v1/register", regForm("first", "public_key", owner.pub(), "key_type", "ed25519")); r.Code != 200 {
+		t.Fatalf("first registration signed by its key: %d %s", r.Code, r.Body)
+	}
+}
+
+// "Expiry is judged on the server clock (fake clock too)."
+func TestKeyExpiryOnFakeClock(t *testing.T) {
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newTestServer(t, func(o *Options) { o.Now = func() time.Time { return base } },
+		withKey(func(k *Key) { k.AllowUntrusted = true; k.ExpiresAt = "2030-01-01T01:00:00Z" }))
+	if r := login(t, s, "", pw("alice", "wonderland")); r.Code != 200 {
+		t.Fatalf("before expiry: %d %s", r.Code, r.Body)
+	}
+	advance(t, s, time.Hour)
+	if r := login(t, s, "", pw("alice", "wonderland")); r.Code != 403 || r.errCode(t) != "invalid_api_key" {
+		t.Fatalf("after the fake clock passed expiry: %d %s", r.Code, r.Body)
+	}
+}
+
+// "Function permissions use the names above": login, version, account,
+// users, documents.
+func TestPermissionNames(t *testing.T) {
+	for _, fn := range []string{"login", "version", "account", "users", "documents"} {
+		t.Run(fn, func(t *testing.T) {
+			s := permissive(t)
+			at, _ := userToken(t, s, "", "alice", "wonderland")
+			paths := map[string]string{"version": "/api/v1/version", "account": "/api/v1/account",
+				"users": "/api/v1/users/all", "documents": "/api/v1/documents/history"}
+			if r := adminDo(t, s, "PATCH", "/admin/api/keys/default", `{"permissions":["`+fn+`"]}`); r.Code != 200 {
+				t.Fatalf("permissions: %d %s", r.Code, r.Body)
+			}
+			for other, p := range paths {
+				r := call(t, s, "GET", p, at)
+				if other == fn && r.Code != 200 {
+					t.Errorf("%s allowed: %d %s", p, r.Code, r.Body)
+				}
+				if other != fn && (r.Code != 403 || r.errCode(t) != "permission_denied") {
+					t.Errorf("%s not allowed: %d %s", p, r.Code, r.Body)
+				}
+			}
+			r := login(t, s, "", pw("alice", "wonderland"))
+			if fn == "login" && r.Code != 200 {
+				t.Errorf("login allowed: %d %s", r.Code, r.Body)
+			}
+			if fn != "login" && (r.Code != 403 || r.errCode(t) != "permission_denied") {
+				t.Errorf("login not allowed: %d %s", r.Code, r.Body)
+			}
+		})
+	}
+}
+
+// Admin API extras: "GET /admin/api/clock ({"now", "fake"}), GET
+// /admin/api/faults. A fault with a status answers {"error":
+// "injected_fault"}; count defaults to 1."
+func TestAdminClockAndFaultReads(t *testing.T) {
+	s := newTestServer(t)
+	m := adminDo(t, s, "GET", "/admin/api/clock", "").json(t)
+	if m["fake"] != true || m["now"] != s.Now().UTC().Format(time.RFC3339) {
+		t.Errorf("clock %v", m)
+	}
+	if m := adminDo(t, newTestServer(t, func(o *Options) { o.FakeClock = false }), "GET", "/admin/api/clock", "").json(t); m["fake"] != false {
+		t.Errorf("real clock %v", m)
+	}
+	if r := adminDo(t, s, "POST", "/admin/api/faults", `{"path":"/healthz","status":429}`); r.Code != 200 {
+		t.Fatalf("fault: %d %s", r.Code, r.Body)
+	}
+	if r := adminDo(t, s, "GET", "/admin/api/faults", ""); strings.Join(strings.Fields(string(r.Body)), "") != `{"items":[{"path":"/healthz","status":429,"drop":false,"count":1}]}` {
+		t.Errorf("faults %s", r.Body)
+	}
+	if r := do(t, s, req{method: "GET", path: "/healthz"}); r.Code != 429 || r.errCode(t) != "injected_fault" {
+		t.Errorf("faulty request: %d %s", r.Code, r.Body)
+	}
+	if r := do(t, s, req{method: "GET", path: "/healthz"}); r.Code != 200 {
+		t.Errorf("second request (count defaults to 1): %d", r.Code)
+	}
+	if r := adminDo(t, s, "GET", "/admin/api/faults", ""); strings.Join(strings.Fields(string(r.Body)), "") != `{"items":[]}` {
+		t.Errorf("faults after use %s", r.Body)
+	}
+}
+
+// "DELETE /admin/api/devices/{id} forgets the device (it must register
+// again)."
+func TestDeletedDeviceIsForgotten(t *testing.T) {
+	s := newTestServer(t)
+	d := newTestDevice("gone")
+	trustedDevice(t, s, d)
+	if r := adminDo(t, s, "DELETE", "/admin/api/devices/gone", ""); r.Code != 200 {
+		t.Fatalf("delete: %d %s", r.Code, r.Body)
+	}
+	if r := adminDo(t, s, "GET", "/admin/api/devices", ""); strings.Contains(string(r.Body), `"gone"`) {
+		t.Fatalf("still listed: %s", r.Body)
+	}
+	// Registering again starts from scratch: pending, approval needed.
+	code := d.register(t, s)
+	if r := d.poll(t, s, code); r.errCode(t) != "authorization_pending" {
+		t.Fatalf("after registering again: %s", r.Body)
+	}
+}
