@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -229,20 +230,50 @@ func (c *Client) send(req *http.Request) ([]byte, error) {
 func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		secrets := []string{c.apiKey}
-		if resp.Request != nil { // the request as sent, credentials included
-			secrets = append(secrets, resp.Request.Header.Get("X-Api-Key"))
-			if _, cred, ok := strings.Cut(resp.Request.Header.Get("Authorization"), " "); ok {
-				secrets = append(secrets, cred)
-			}
-		}
-		return nil, maskEcho(newAPIError(resp, b, c.now()), nil, secrets...)
+		return nil, c.AnswerError(resp, b)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, errorf("reading answer: %v", err)
 	}
 	return b, nil
+}
+
+// AnswerError returns the *APIError of a non-2xx answer whose body is body:
+// the server's code and description, with every secret the request carried
+// masked in the description (the API key, the Authorization credentials,
+// and the secret fields of the query and of a form body; see
+// [DebugTransport]), since some servers quote what they refuse.
+// resp.Request should be the request as sent, as http.Client leaves it.
+func (c *Client) AnswerError(resp *http.Response, body []byte) *APIError {
+	e := newAPIError(resp, body, c.now())
+	secrets := []string{c.apiKey}
+	var form url.Values
+	if r := resp.Request; r != nil { // the request as sent, credentials included
+		secrets = append(secrets, r.Header.Get("X-Api-Key"))
+		if _, cred, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok {
+			secrets = append(secrets, cred)
+		}
+		if r.URL != nil {
+			form = r.URL.Query()
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" && r.GetBody != nil {
+			if rc, err := r.GetBody(); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(rc, maxErrorBody))
+				_ = rc.Close()
+				if f, err := url.ParseQuery(string(b)); err == nil {
+					if form == nil {
+						form = url.Values{}
+					}
+					for k, vs := range f {
+						form[k] = append(form[k], vs...)
+					}
+				}
+			}
+		}
+	}
+	_ = maskEcho(e, form, secrets...)
+	return e
 }
 
 // scrubURLError removes the query string from a *url.Error's URL so that a

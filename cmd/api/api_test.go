@@ -456,3 +456,25 @@ func TestTokenStillRefusedAfterRefresh(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestErrorLineMasksEchoedSecrets(t *testing.T) {
+	e := loggedIn(t, false)
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/users", func(r *http.Request) (*http.Response, error) {
+		_ = r.ParseForm()
+		desc := "key " + r.Header.Get("X-Api-Key") + ", " + r.Header.Get("Authorization") + ", password " + r.PostForm.Get("password") +
+			`, as JSON {\"k\":\"` + r.Header.Get("X-Api-Key") + `\"}`
+		return httpmock.NewStringResponse(400, `{"error":"bad","error_description":"`+desc+`"}`), nil
+	})
+	err := runAPI(e, "users", "-f", "password=hunter2-secret", "-f", "username=x")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, secret := range []string{cmdtest.APIKey, "user-at", "hunter2-secret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error line %q shows the secret %q", err, secret)
+		}
+	}
+	if !strings.Contains(err.Error(), "the server answered 400 Bad Request: bad: key [redacted], Bearer [redacted]") {
+		t.Errorf("err %q", err)
+	}
+}

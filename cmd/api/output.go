@@ -13,7 +13,6 @@ import (
 
 	"github.com/itchyny/gojq"
 
-	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/jsoncolor"
 	"github.com/paragon-cli/paragon/keystore"
@@ -56,17 +55,9 @@ func unwrapURL(err error) error {
 // statusError is the error of a non-2xx answer: the server's code and
 // description, or its status.
 func statusError(s *cmdutil.Session, resp *http.Response, body []byte) error {
-	e := &client.APIError{StatusCode: resp.StatusCode}
-	var v struct {
-		Error            any    `json:"error"`
-		ErrorDescription string `json:"error_description"`
-	}
-	if json.Unmarshal(body, &v) == nil {
-		if c, ok := v.Error.(string); ok {
-			e.Code = c
-		}
-		e.Description = v.ErrorDescription
-	}
+	// The description is shown with the secrets the request carried masked:
+	// a server may quote the API key or the token it refuses.
+	e := s.Client.AnswerError(resp, body)
 	if resp.StatusCode == http.StatusUnauthorized && s.EnvToken() != "" {
 		return fmt.Errorf("the server refused the token in %s (%s): set a valid one, or unset it to use the stored login", keystore.EnvToken, strings.TrimPrefix(e.Error(), "paragon: "))
 	}
