@@ -333,7 +333,7 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 			name:   "allow unauthenticated requests cannot be switched on",
 			wrap:   ignoresKeyField("allow_unauthenticated"),
 			failed: []string{"unauthenticated-on-functions-without-token"},
-			warned: []string{"faults-injected-and-cleared", "unauthenticated-on-allows-insecure-login", "unauthenticated-on-insecure-login-from-trusted-device"},
+			warned: []string{"faults-injected-and-cleared", "functions-anonymous-changes-forbidden", "unauthenticated-on-allows-insecure-login", "unauthenticated-on-insecure-login-from-trusted-device"},
 		},
 		{
 			name:   "automatic endpoint trust cannot be switched on",
@@ -344,12 +344,12 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 		{
 			name:   "no WWW-Authenticate",
 			wrap:   noWWWAuthenticate,
-			warned: []string{"device-token-cannot-call-functions", "expired-access-token-401-www-authenticate", "unknown-token-401-www-authenticate"},
+			warned: []string{"device-token-cannot-call-functions", "errors-token-codes", "expired-access-token-401-www-authenticate", "unknown-token-401-www-authenticate"},
 		},
 		{
 			name:   "403 instead of 401 for a bad token",
 			wrap:   forbiddenNotUnauthorized,
-			warned: []string{"expired-access-token-401-www-authenticate", "refresh-after-revoke", "refresh-rotation-reuse-revokes-family", "unknown-token-401-www-authenticate"},
+			warned: []string{"errors-token-codes", "expired-access-token-401-www-authenticate", "refresh-after-revoke", "refresh-rotation-reuse-revokes-family", "unknown-token-401-www-authenticate"},
 		},
 	}
 	for _, c := range cases {
