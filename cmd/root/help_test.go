@@ -1,6 +1,7 @@
 package root
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -26,8 +27,8 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		if c.Short == "" || c.Short[len(c.Short)-1] == '.' {
 			t.Errorf("%s: Short %q must be a sentence without a full stop", c.CommandPath(), c.Short)
 		}
-		if c.Example == "" {
-			t.Errorf("%s: no Example", c.CommandPath())
+		if !strings.Contains(c.Example, "$ paragon ") && !strings.Contains(c.Example, "PS> paragon ") {
+			t.Errorf("%s: no Example block showing $ paragon … (PS> paragon … for PowerShell)", c.CommandPath())
 		}
 	}
 	walk(NewCmdRoot(f))
