@@ -680,6 +680,7 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 // masker replaces secrets with *** in text for reports.
 type masker struct {
 	secrets []string
+	forms   map[string][]string // each secret's encodings, computed once
 }
 
 // add remembers a secret; very short values are not masked (they would hide
@@ -694,6 +695,10 @@ func (m *masker) add(s string) {
 		}
 	}
 	m.secrets = append(m.secrets, s)
+	if m.forms == nil {
+		m.forms = map[string][]string{}
+	}
+	m.forms[s] = encodings(s)
 	// longest first, so a secret containing another is masked whole
 	for i := len(m.secrets) - 1; i > 0 && len(m.secrets[i]) > len(m.secrets[i-1]); i-- {
 		m.secrets[i], m.secrets[i-1] = m.secrets[i-1], m.secrets[i]
@@ -731,12 +736,59 @@ func secretName(k string) bool {
 
 func (m *masker) apply(s string) string {
 	for _, x := range m.secrets {
-		s = strings.ReplaceAll(s, x, "***")
-		if e := url.QueryEscape(x); e != x {
-			s = strings.ReplaceAll(s, e, "***")
+		for _, v := range m.forms[x] {
+			s = strings.ReplaceAll(s, v, "***")
 		}
 	}
 	return s
+}
+
+// encodings lists the forms in which a server may quote secret x: as it is,
+// JSON-escaped (with and without Go's HTML escapes, / also as \/) and
+// URL-encoded (+ or %20 for a space, upper- or lower-case hex).
+func encodings(x string) []string {
+	out := []string{x}
+	addForm := func(v string) {
+		for _, o := range out {
+			if o == v {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	var plain strings.Builder
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(x)
+	html, _ := json.Marshal(x)
+	for _, j := range []string{strings.TrimSpace(plain.String()), string(html)} {
+		j = j[1 : len(j)-1]
+		addForm(j)
+		addForm(strings.ReplaceAll(j, "/", `\/`))
+	}
+	for _, u := range []string{url.QueryEscape(x), url.PathEscape(x)} {
+		addForm(u)
+		addForm(lowerHex(u))
+	}
+	return out
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// lowerHex writes the hex digits of every %XX escape in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerASCII(b[i+1]), lowerASCII(b[i+2])
+		}
+	}
+	return string(b)
 }
 
 const maxShownBody = 2048

@@ -1,0 +1,75 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestEnvironmentSecretMaskedInEveryEncoding: a server may quote a secret
+// JSON-escaped (Go's default encoder turns < > & into \u003c..., other
+// encoders write \/) or URL-encoded (%20 or + for a space, lower-case hex);
+// the report shows none of these forms.
+func TestEnvironmentSecretMaskedInEveryEncoding(t *testing.T) {
+	const secret = `pa ss/w<o>&r"d`
+	t.Setenv("PARAGON_TEST_ODD_SECRET", secret)
+	j, _ := json.Marshal(secret) // HTML-escaped: \u003c \u003e \u0026 \"
+	jq := string(j[1 : len(j)-1])
+	forms := []string{
+		secret,
+		jq,
+		strings.ReplaceAll(jq, "/", `\/`),
+		url.QueryEscape(secret),
+		url.PathEscape(secret),
+		strings.ToLower(url.QueryEscape(secret)),
+	}
+	echo := func(h http.Handler, _ string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/api/v1/echo" {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Echo", strings.Join(forms[3:], " "))
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"bad","error_description":"` + strings.Join(forms[1:], " | ") + `"}`))
+		})
+	}
+	src := `name: odd
+steps:
+  - name: echo
+    http:
+      method: GET
+      url: /api/v1/echo
+      headers: {X-Custom: "${PARAGON_TEST_ODD_SECRET}"}
+    expect:
+      status: 200
+`
+	list, err := Parse("o.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{Wrap: echo}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Scenarios[0].Steps[0]
+	if st.Exchange == nil {
+		t.Fatalf("no exchange: %+v", st)
+	}
+	all := st.Exchange.Request + st.Exchange.Response + st.Error
+	for _, f := range st.Failures {
+		all += f.Expectation + f.Expected + f.Actual
+	}
+	for _, f := range forms {
+		if strings.Contains(all, f) {
+			t.Errorf("the report shows the secret as %q:\n%s", f, all)
+		}
+	}
+	if !strings.Contains(st.Exchange.Response, "400") {
+		t.Errorf("response not reported:\n%s", st.Exchange.Response)
+	}
+}
