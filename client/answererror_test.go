@@ -1,7 +1,9 @@
 package client
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -19,5 +21,30 @@ func TestAnswerErrorMasksWhatTheRequestCarried(t *testing.T) {
 	e := c.AnswerError(resp, []byte(body))
 	if e.Code != "bad" || e.Description != "[redacted] [redacted] [redacted] [redacted] bob" {
 		t.Errorf("code %q description %q", e.Code, e.Description)
+	}
+}
+
+func TestAnswerErrorMasksEveryEncodingOfASecret(t *testing.T) {
+	c, err := New(Config{BaseURL: "https://paragon.test", APIKey: "the-api-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pw = `pa ss/w<o>&r"d`
+	req, _ := http.NewRequest("POST", "https://paragon.test/api/v1/login", strings.NewReader(url.Values{"password": {pw}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	forms := []string{
+		`pa ss/w\u003co\u003e\u0026r\"d`, // Go's default JSON encoder
+		`pa ss\/w<o>&r\"d`,               // encoders that escape /
+		url.PathEscape(pw),
+		strings.ToLower(url.QueryEscape(pw)),
+	}
+	// The decoded description holds the forms as they are (a server quoting
+	// the secret JSON-escaped inside text that is itself JSON).
+	body, _ := json.Marshal(map[string]string{"error": "bad", "error_description": strings.Join(forms, " | ")})
+	e := c.AnswerError(&http.Response{StatusCode: 400, Request: req, Header: http.Header{}}, body)
+	for _, f := range append(forms, pw) {
+		if strings.Contains(e.Description, f) {
+			t.Errorf("description %q shows the password as %q", e.Description, f)
+		}
 	}
 }

@@ -389,10 +389,51 @@ func (sv secretValues) scrub(text string) string {
 	vals := slices.Collect(maps.Keys(sv))
 	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
 	for _, v := range vals {
-		j, _ := json.Marshal(v)
-		for _, form := range []string{v, url.QueryEscape(v), string(j[1 : len(j)-1])} {
+		for _, form := range secretForms(v) {
 			text = strings.ReplaceAll(text, form, Mask)
 		}
 	}
 	return text
+}
+
+// secretForms lists the forms in which a server may quote v: as it is,
+// JSON-escaped (with or without the HTML escapes \u003c..., / also as \/)
+// and URL-encoded (+ or %20 for a space, upper- or lower-case hex).
+func secretForms(v string) []string {
+	forms := []string{v}
+	add := func(f string) {
+		if !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	html, _ := json.Marshal(v)
+	for _, j := range []string{strings.TrimSpace(plain.String()), string(html)} {
+		j = j[1 : len(j)-1]
+		add(j)
+		add(strings.ReplaceAll(j, "/", `\/`))
+	}
+	for _, u := range []string{url.QueryEscape(v), url.PathEscape(v)} {
+		add(u)
+		add(lowerHexEscapes(u))
+	}
+	return forms
+}
+
+// lowerHexEscapes writes the hex digits of every %XX escape in lower case.
+func lowerHexEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			for k := i + 1; k <= i+2; k++ {
+				if b[k] >= 'A' && b[k] <= 'F' {
+					b[k] += 'a' - 'A'
+				}
+			}
+		}
+	}
+	return string(b)
 }
