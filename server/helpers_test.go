@@ -62,6 +62,7 @@ type req struct {
 	body    string
 	ctype   string
 	headers map[string]string
+	repeat  http.Header // headers given several times (Header.Add)
 	remote  string
 }
 
@@ -80,6 +81,11 @@ func do(t testing.TB, h http.Handler, q req) resp {
 	}
 	for k, v := range q.headers {
 		r.Header.Set(k, v)
+	}
+	for k, vs := range q.repeat {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -210,27 +216,4 @@ func call(t testing.TB, s *Server, method, path, token string) resp {
 func refresh(t testing.TB, h http.Handler, clientID, rt string) resp {
 	t.Helper()
 	return postForm(t, h, "/oauth/v1/token", url.Values{"client_id": {clientID}, "client_secret": {testKey}, "grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil)
-}
-
-// doMulti sends a request with a header given several times.
-func doMulti(t testing.TB, h http.Handler, q req, name string, values ...string) resp {
-	t.Helper()
-	var body io.Reader
-	if q.body != "" {
-		body = strings.NewReader(q.body)
-	}
-	r := httptest.NewRequest(q.method, q.path, body)
-	if q.ctype != "" {
-		r.Header.Set("Content-Type", q.ctype)
-	}
-	for _, v := range values {
-		r.Header.Add(name, v)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	b, _ := io.ReadAll(w.Result().Body)
-	if w.Code >= 500 {
-		t.Errorf("%s %s answered %d", q.method, q.path, w.Code)
-	}
-	return resp{Code: w.Code, Header: w.Result().Header, Body: b}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -65,12 +66,12 @@ func TestMalformedRequests(t *testing.T) {
 		t.Errorf("document without boundary: %s", r.Body)
 	}
 	// Two X-Api-Key headers.
-	q := req{method: "GET", path: "/api/v1/version"}
-	rr := doMulti(t, s, q, "X-Api-Key", testKey, testKey)
+	rr := do(t, s, req{method: "GET", path: "/api/v1/version", repeat: http.Header{"X-Api-Key": {testKey, testKey}}})
 	if rr.Code != 400 || rr.errCode(t) != "invalid_request" {
 		t.Errorf("two keys: %d", rr.Code)
 	}
-	if rr := doMulti(t, s, req{method: "POST", path: "/oauth/v1/token", body: url.Values{"grant_type": {"refresh_token"}}.Encode(), ctype: form}, signatureHeader, "a", "b"); rr.Code != 400 || rr.errCode(t) != "invalid_request" {
+	if rr := do(t, s, req{method: "POST", path: "/oauth/v1/token", body: url.Values{"grant_type": {"refresh_token"}}.Encode(), ctype: form,
+		repeat: http.Header{signatureHeader: {"a", "b"}}}); rr.Code != 400 || rr.errCode(t) != "invalid_request" {
 		t.Errorf("two signatures: %d", rr.Code)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,25 +118,16 @@ func TestHistoryOwnDocumentsAndDefaultPage(t *testing.T) {
 func TestAuthorizationNotOneBearer(t *testing.T) {
 	s := permissive(t)
 	at, _ := userToken(t, s, "", "alice", "wonderland")
-	check := func(name string, r *http.Request) {
-		t.Helper()
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, r)
-		if w.Code != 401 || !strings.Contains(w.Body.String(), `"invalid_token"`) || w.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
-			t.Errorf("%s: %d %q %s", name, w.Code, w.Header().Get("WWW-Authenticate"), w.Body)
-		}
-	}
 	for name, auth := range map[string][]string{
 		"basic":      {"Basic " + at},
 		"no scheme":  {at},
 		"two tokens": {"Bearer " + at, "Bearer " + at},
 	} {
-		r := httptest.NewRequest("GET", "/api/v1/version", nil)
-		r.Header.Set("X-Api-Key", testKey)
-		for _, a := range auth {
-			r.Header.Add("Authorization", a)
+		r := do(t, s, req{method: "GET", path: "/api/v1/version", headers: map[string]string{"X-Api-Key": testKey},
+			repeat: http.Header{"Authorization": auth}})
+		if r.Code != 401 || r.errCode(t) != "invalid_token" || r.Header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+			t.Errorf("%s: %d %q %s", name, r.Code, r.Header.Get("WWW-Authenticate"), r.Body)
 		}
-		check(name, r)
 	}
 	if r := call(t, s, "GET", "/api/v1/version", at); r.Code != 200 {
 		t.Fatalf("the token itself is good: %d %s", r.Code, r.Body)
