@@ -61,22 +61,34 @@ type Backend interface {
 	// CheckAdminToken reports, in constant time, whether tok is the admin token.
 	CheckAdminToken(tok string) bool
 
+	// Devices lists every registered device, pending, trusted or refused.
 	Devices() []Device
+	// ApproveDevice trusts a device; RefuseDevice refuses it (its next token
+	// request gets access_denied and its device tokens stop working);
+	// UntrustDevice forgets it (it must register again). Each fails for an
+	// unknown client id.
 	ApproveDevice(clientID string) error
 	RefuseDevice(clientID string) error
 	UntrustDevice(clientID string) error
 
+	// Keys lists the account's API keys; UpdateKey changes the fields of
+	// p that are set, all or none (an invalid value changes nothing).
 	Keys() []Key
 	UpdateKey(name string, p KeyPatch) error
 
+	// Settings are the account's lifetimes; UpdateSettings replaces them
+	// and fails, changing nothing, for a lifetime the server refuses.
 	Settings() Settings
 	UpdateSettings(s Settings) error
 
+	// Users lists the account's users, sorted by user name.
 	Users() []User
 	// RevokeUser revokes every token of the user.
 	RevokeUser(username string) error
 
-	// Now is the server's clock; FakeClock reports whether it can be moved.
+	// Now is the server's clock; FakeClock reports whether it can be moved;
+	// AdvanceClock moves a fake clock forward by d (not backwards) and
+	// returns the new time, or fails without a fake clock.
 	Now() time.Time
 	FakeClock() bool
 	AdvanceClock(d time.Duration) (time.Time, error)
