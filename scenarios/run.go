@@ -447,6 +447,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	if t.client == nil {
 		t.client = &http.Client{Timeout: 30 * time.Second}
 	}
+	t.client = sameOriginRedirects(t.client)
 	if t.secondKey != "" {
 		t.caps[NeedSecondKey] = true
 	} else {
@@ -585,4 +586,30 @@ func netErr(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// sameOriginRedirects returns a copy of hc that follows a redirect only on
+// the host (and scheme) of the request that started it: steps carry the API
+// key, the admin token, passwords and refresh tokens, which Go would resend
+// to another host (X-Api-Key always, the form on 307 and 308). A redirect
+// elsewhere is not followed; the step sees the 3xx answer itself.
+func sameOriginRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 {
+			first := via[0].URL
+			if !strings.EqualFold(req.URL.Host, first.Host) || !strings.EqualFold(req.URL.Scheme, first.Scheme) {
+				return http.ErrUseLastResponse
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
