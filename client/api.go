@@ -294,6 +294,9 @@ type HistoryQuery struct {
 
 // HistoryPage is one page of document history.
 type HistoryPage struct {
+	// Items are the page's documents as the server sent them (the reference
+	// server: oldest first, with id, title, copies, duplex, size, sha256
+	// and submittedAt).
 	Items []Object
 	// NextPageToken is empty on the last page.
 	NextPageToken string
