@@ -280,7 +280,7 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 			name:   "login without device token",
 			wrap:   acceptsLoginWithoutDeviceToken,
 			failed: []string{"unauthenticated-off-refuses-card-without-device", "unauthenticated-on-still-needs-device-token", "untrusted-off-login-needs-device-token"},
-			warned: []string{"insecure-login-error-code", "untrusted-off-login-error-codes"},
+			warned: []string{"admin-reset-restores-start-state", "insecure-login-error-code", "untrusted-off-login-error-codes"},
 		},
 		{
 			name:   "refresh does not rotate",
