@@ -19,8 +19,17 @@ const (
 	keyTypeX509    = "x509"
 )
 
-// minRSABits is the smallest RSA modulus accepted.
-const minRSABits = 2048
+// minRSABits and maxRSABits bound the RSA moduli accepted. Verifying with a
+// modulus of millions of bits takes minutes of CPU (a 1 MiB body holds one),
+// and it runs under the server's lock; 8192 bits is crypto/tls's limit too.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// maxPublicKeyBytes bounds a registered public key (decoded), certificates
+// included: every device's key is kept in memory and in the store.
+const maxPublicKeyBytes = 16 << 10
 
 // decodeB64 decodes standard base64, padded or not (URL-safe accepted too).
 func decodeB64(s string) ([]byte, error) {
@@ -39,6 +48,9 @@ func decodeB64(s string) ([]byte, error) {
 // parsePublicKey checks a registered key: keyType and the decoded key bytes.
 // It returns the public key (ed25519.PublicKey or *rsa.PublicKey).
 func parsePublicKey(keyType string, der []byte) (crypto.PublicKey, error) {
+	if len(der) > maxPublicKeyBytes {
+		return nil, fmt.Errorf("the key is larger than %d bytes", maxPublicKeyBytes)
+	}
 	switch keyType {
 	case keyTypeEd25519:
 		if len(der) == ed25519.PublicKeySize {
@@ -84,6 +96,9 @@ func checkRSA(pub any) (crypto.PublicKey, error) {
 	}
 	if k.N.BitLen() < minRSABits {
 		return nil, fmt.Errorf("the RSA key is shorter than %d bits", minRSABits)
+	}
+	if k.N.BitLen() > maxRSABits {
+		return nil, fmt.Errorf("the RSA key is longer than %d bits", maxRSABits)
 	}
 	return k, nil
 }
