@@ -452,6 +452,17 @@ func (s *Server) submitDocument(r *http.Request, c *caller, now time.Time) (int,
 	if c.user == nil {
 		return 0, nil, errf(http.StatusForbidden, "forbidden", "documents belong to a user: log in first")
 	}
+	if len(s.st.docs) >= s.maxDocs {
+		n := 0
+		for _, d := range s.st.docs {
+			if d.Owner == c.user.Username {
+				n++
+			}
+		}
+		if n >= s.maxDocs {
+			return 0, nil, errf(http.StatusConflict, "quota_exceeded", "a user may keep at most %d documents", s.maxDocs)
+		}
+	}
 	s.st.docSeq++
 	d := &document{ID: newID(), Seq: s.st.docSeq, Owner: c.user.Username, Title: nd.title, Copies: nd.copies,
 		Duplex: nd.duplex, Size: nd.size, SHA256: nd.sum, SubmittedAt: now}

@@ -129,6 +129,9 @@ func (s *Server) register(r *http.Request) (int, any, *apiError) {
 		}
 	}
 	if d == nil {
+		if s.pendingDevicesLocked() >= s.maxPending {
+			return 0, nil, errf(http.StatusTooManyRequests, "too_many_pending_devices", "too many devices are waiting for approval; try again later")
+		}
 		d = &device{ClientID: cid, Status: statusPending}
 		s.st.devices[cid] = d
 	} else {
@@ -321,4 +324,19 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 		return 0, nil, storeErr()
 	}
 	return http.StatusOK, tok, nil
+}
+
+// pendingDevicesLocked counts the devices waiting for approval (only when
+// there are enough devices for the count to matter).
+func (s *Server) pendingDevicesLocked() int {
+	if len(s.st.devices) < s.maxPending {
+		return len(s.st.devices)
+	}
+	n := 0
+	for _, d := range s.st.devices {
+		if d.Status == statusPending {
+			n++
+		}
+	}
+	return n
 }

@@ -37,6 +37,15 @@ const Version = "1.0.0-paragon"
 // maxBody is the largest request body accepted (1 MiB).
 const maxBody = 1 << 20
 
+// maxPendingDevices bounds the devices waiting for approval: anyone with
+// the API key can register, and each pending device (its key up to 16 KiB)
+// is kept until its device code expires.
+const maxPendingDevices = 10000
+
+// maxDocumentsPerUser bounds each user's documents (there is no function
+// to delete one; POST /admin/api/reset forgets them).
+const maxDocumentsPerUser = 10000
+
 // sweepInterval is how often expired tokens and stale devices are swept.
 const sweepInterval = time.Minute
 
@@ -62,6 +71,8 @@ type Server struct {
 	fakeBase   time.Time
 	cost       int
 	dummyHash  []byte
+	maxPending int // new devices waiting for approval at once (maxPendingDevices)
+	maxDocs    int // documents per user (maxDocumentsPerUser)
 
 	initial   *Account
 	initUsers map[string]*user
@@ -106,8 +117,11 @@ func New(opts Options) (*Server, error) {
 		fake:    opts.FakeClock,
 		cost:    cost,
 		initial: acct,
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+
+		maxPending: maxPendingDevices,
+		maxDocs:    maxDocumentsPerUser,
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

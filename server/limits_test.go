@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/url"
+	"strconv"
+	"testing"
+)
+
+// Anyone with the API key may register devices; the ones waiting for
+// approval are bounded, so registrations cannot fill the memory.
+func TestPendingDevicesAreBounded(t *testing.T) {
+	s := newTestServer(t)
+	s.maxPending = 3
+	reg := func(id string) resp {
+		return postForm(t, s, "/oauth/v1/register", url.Values{
+			"client_id": {id}, "client_secret": {testKey}, "client_type": {"server"}, "response_type": {"device_code"},
+		}, nil)
+	}
+	for i := 0; i < 3; i++ {
+		if r := reg("d" + strconv.Itoa(i)); r.Code != 200 {
+			t.Fatalf("register %d: %d %s", i, r.Code, r.Body)
+		}
+	}
+	if r := reg("d3"); r.Code != 429 || r.errCode(t) != "too_many_pending_devices" {
+		t.Fatalf("a 4th pending device: %d %s", r.Code, r.Body)
+	}
+	// A known device registers again; an approved one frees a place.
+	if r := reg("d0"); r.Code != 200 {
+		t.Fatalf("re-registration: %d %s", r.Code, r.Body)
+	}
+	if r := adminDo(t, s, "POST", "/admin/api/devices/d0/approve", ""); r.Code != 200 {
+		t.Fatalf("approve: %d %s", r.Code, r.Body)
+	}
+	if r := reg("d3"); r.Code != 200 {
+		t.Fatalf("after an approval: %d %s", r.Code, r.Body)
+	}
+}
+
+func TestDocumentsPerUserAreBounded(t *testing.T) {
+	s := permissive(t)
+	s.maxDocs = 2
+	alice, _ := userToken(t, s, "", "alice", "wonderland")
+	bob, _ := userToken(t, s, "", "bob", "builder")
+	for i := 0; i < 2; i++ {
+		if r := submit(t, s, alice, "a", []byte("x")); r.Code != 201 {
+			t.Fatalf("submit %d: %d %s", i, r.Code, r.Body)
+		}
+	}
+	if r := submit(t, s, alice, "a", []byte("x")); r.Code != 409 || r.errCode(t) != "quota_exceeded" {
+		t.Fatalf("a 3rd document: %d %s", r.Code, r.Body)
+	}
+	if r := submit(t, s, bob, "b", []byte("x")); r.Code != 201 {
+		t.Fatalf("another user's document: %d %s", r.Code, r.Body)
+	}
+}
