@@ -138,8 +138,18 @@ func TestUsers(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.Code, r.Body)
 		}
 	}
-	// dave can log in with the password and the card ID (from a device) .
+	// dave can log in with his password, and (the key allowing insecure
+	// credentials) with his card ID, short ID and email, which no other user
+	// has: the detail types landed in the right fields.
 	daveTok, _ := userToken(t, s, "", "dave", "pw-dave")
+	adminDo(t, s, "PATCH", "/admin/api/keys/default", `{"allow_unauthenticated":true}`)
+	for _, c := range [][2]string{{"1", "CARD-0004"}, {"2", "1004"}, {"4", "dave@example.com"}} {
+		r := login(t, s, "", url.Values{"authtype": {c[0]}, "userid": {c[1]}})
+		if r.Code != 200 {
+			t.Fatalf("dave by authtype %s: %d %s", c[0], r.Code, r.Body)
+		}
+	}
+	adminDo(t, s, "PATCH", "/admin/api/keys/default", `{"allow_unauthenticated":false}`)
 
 	del := func(tok, name string) resp {
 		return call(t, s, "DELETE", "/api/v1/users/"+name, tok)
