@@ -363,6 +363,14 @@ func (s *Server) deleteUser(r *http.Request, c *caller, _ time.Time) (int, any, 
 	}
 	delete(s.st.users, name)
 	recs := s.revokeLocked(func(f *family) bool { return f.Kind == familyUser && f.Username == name })
+	// Their documents go too: a user created later under the same name must
+	// not see them in its history.
+	for id, d := range s.st.docs {
+		if d.Owner == name {
+			delete(s.st.docs, id)
+			recs = append(recs, Record{Kind: KindDocument, Key: id})
+		}
+	}
 	if _, inFile := s.initUsers[name]; inFile {
 		recs = append(recs, userRecord(&user{Username: name, Deleted: true}))
 	} else {

@@ -53,3 +53,38 @@ func TestDocumentsPerUserAreBounded(t *testing.T) {
 		t.Fatalf("another user's document: %d %s", r.Code, r.Body)
 	}
 }
+
+// A user created under the name of a deleted one starts with an empty
+// history, in memory and after a restart from the store.
+func TestDeletedUsersDocumentsGoWithThem(t *testing.T) {
+	store := NewMemoryStore()
+	s := newTestServer(t, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) { o.Store = store })
+	carol, _ := userToken(t, s, "", "carol", "queen-of-hearts") // an administrator
+	create := func() {
+		t.Helper()
+		v := url.Values{"username": {"dave"}, "detailtype": {"3"}, "detaildata": {"pw-dave"}}
+		r := do(t, s, req{method: "PUT", path: "/api/v1/users", body: v.Encode(), ctype: "application/x-www-form-urlencoded",
+			headers: map[string]string{"X-Api-Key": testKey, "Authorization": "Bearer " + carol}})
+		if r.Code != 201 {
+			t.Fatalf("create dave: %d %s", r.Code, r.Body)
+		}
+	}
+	create()
+	dave, _ := userToken(t, s, "", "dave", "pw-dave")
+	if r := submit(t, s, dave, "private", []byte("x")); r.Code != 201 {
+		t.Fatalf("submit: %d %s", r.Code, r.Body)
+	}
+	if r := call(t, s, "DELETE", "/api/v1/users/dave", carol); r.Code != 200 {
+		t.Fatalf("delete: %d %s", r.Code, r.Body)
+	}
+	create()
+	check := func(s *Server) {
+		t.Helper()
+		tok, _ := userToken(t, s, "", "dave", "pw-dave")
+		if items := call(t, s, "GET", "/api/v1/documents/history", tok).json(t)["items"].([]any); len(items) != 0 {
+			t.Errorf("the new dave sees %v", items)
+		}
+	}
+	check(s)
+	check(newTestServer(t, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) { o.Store = store }))
+}
