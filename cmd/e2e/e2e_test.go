@@ -76,6 +76,23 @@ func TestScripts(t *testing.T) {
 	})
 }
 
+// referenceServer starts a reference server (fake clock, cheapest password
+// cost, the admin token adminToken) for a Go test and returns its URL; it
+// stops when the test ends.
+func referenceServer(t *testing.T) string {
+	t.Helper()
+	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return hs.URL
+}
+
 // setup starts a reference server for one script and points paragon's
 // files at the script's work directory.
 func setup(env *testscript.Env) error {

@@ -2,17 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/paragon-cli/paragon/server"
 )
 
 // TestLockedKeyring runs paragon against a real Secret Service that is
@@ -34,20 +29,14 @@ func TestLockedKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer srv.Close()
-	defer hs.Close()
+	base := referenceServer(t)
 	home := t.TempDir()
 	cfgDir := filepath.Join(home, ".config", "paragon")
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	// A profile whose secrets are in the keyring, as device register left it.
-	config := "profiles:\n    default:\n        server: " + hs.URL + "\n        keystore: keyring\n"
+	config := "profiles:\n    default:\n        server: " + base + "\n        keystore: keyring\n"
 	if err := os.WriteFile(filepath.Join(cfgDir, "config.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +48,8 @@ func TestLockedKeyring(t *testing.T) {
 	cmds := map[string]string{
 		"status":   "status",
 		"token":    "token",
-		"keyring":  "device register --keystore keyring --profile other --server " + hs.URL + " --api-key paragon-dev-key --no-wait",
-		"newauto":  "device register --profile fresh --server " + hs.URL + " --api-key paragon-dev-key --no-wait",
+		"keyring":  "device register --keystore keyring --profile other --server " + base + " --api-key paragon-dev-key --no-wait",
+		"newauto":  "device register --profile fresh --server " + base + " --api-key paragon-dev-key --no-wait",
 		"loggedin": "api version",
 	}
 	script := `set -e

@@ -3,17 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/paragon-cli/paragon/server"
 )
 
 // tmuxSession drives a program in a real terminal (tmux) for tests.
@@ -83,23 +78,17 @@ func TestTerminalSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{FakeClock: true, PasswordCost: bcrypt.MinCost, AdminToken: adminToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer srv.Close()
-	defer hs.Close()
+	base := referenceServer(t)
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "NO_COLOR=1", "LANG=C.UTF-8", "TERM=xterm-256color"}
 
 	// Set up a trusted device without a terminal.
-	cmd := exec.Command(paragon, "device", "register", "--server", hs.URL, "--api-key", "paragon-dev-key", "--insecure-storage", "--no-wait")
+	cmd := exec.Command(paragon, "device", "register", "--server", base, "--api-key", "paragon-dev-key", "--insecure-storage", "--no-wait")
 	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("register: %v\n%s", err, out)
 	}
-	ts := &adminClient{url: hs.URL}
+	ts := &adminClient{url: base}
 	ts.approveAll(t)
 	ts.post(t, "/admin/api/clock", `{"advance":"6s"}`)
 
@@ -110,7 +99,7 @@ func TestTerminalSession(t *testing.T) {
 		s.waitFor("Password for alice:")
 		s.send("wonderland", "Enter")
 		scr := s.waitFor("EXIT=")
-		if !strings.Contains(scr, "✓ Logged in to "+hs.URL+" as alice") || !strings.Contains(scr, "EXIT=0") {
+		if !strings.Contains(scr, "✓ Logged in to "+base+" as alice") || !strings.Contains(scr, "EXIT=0") {
 			t.Fatalf("login failed; screen:\n%s", scr)
 		}
 		if strings.Contains(scr, "wonderland") {
@@ -163,12 +152,12 @@ func TestTerminalSession(t *testing.T) {
 	})
 
 	t.Run("spinner and Ctrl-C", func(t *testing.T) {
-		s := newTmux(t, env, paragon+" device register --profile second --server "+hs.URL+" --api-key paragon-dev-key --insecure-storage")
+		s := newTmux(t, env, paragon+" device register --profile second --server "+base+" --api-key paragon-dev-key --insecure-storage")
 		scr := s.waitFor("Waiting for approval of device")
 		if !strings.ContainsAny(scr, "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏") {
 			t.Errorf("no spinner on the terminal; screen:\n%s", scr)
 		}
-		if !strings.Contains(scr, hs.URL+"/admin") {
+		if !strings.Contains(scr, base+"/admin") {
 			t.Errorf("the screen does not say where to approve; screen:\n%s", scr)
 		}
 		s.send("C-c")
