@@ -277,3 +277,18 @@ func TestDeletedDeviceIsForgotten(t *testing.T) {
 		t.Fatalf("after registering again: %s", r.Body)
 	}
 }
+
+// §2: "A key has ... type (general, embedded, chrome, edge)"; every one of
+// the four is accepted in the account file and shown by the admin API.
+func TestKeyTypes(t *testing.T) {
+	for _, typ := range []string{"general", "embedded", "chrome", "edge"} {
+		a, err := ParseAccount([]byte("keys:\n  - name: k\n    value: v\n    type: " + typ + "\n"))
+		if err != nil || a.Keys[0].Type != typ {
+			t.Errorf("type %s: %+v %v", typ, a, err)
+		}
+		s := newTestServer(t, withKey(func(k *Key) { k.Type = typ }))
+		if r := adminDo(t, s, "GET", "/admin/api/keys", ""); !strings.Contains(string(r.Body), `"type":"`+typ+`"`) {
+			t.Errorf("type %s: admin API shows %s", typ, r.Body)
+		}
+	}
+}
