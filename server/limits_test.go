@@ -88,3 +88,27 @@ func TestDeletedUsersDocumentsGoWithThem(t *testing.T) {
 	check(s)
 	check(newTestServer(t, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) { o.Store = store }))
 }
+
+// Failed logins for made-up user IDs do not grow the throttling table
+// beyond its bound, and a real user's count still throttles.
+func TestThrottleTableIsBounded(t *testing.T) {
+	s := permissive(t)
+	s.maxThrottled = 8
+	for i := 0; i < 50; i++ {
+		if r := login(t, s, "", pw("nobody-"+strconv.Itoa(i), "x")); r.Code != 401 {
+			t.Fatalf("login %d: %d %s", i, r.Code, r.Body)
+		}
+		s.mu.Lock()
+		n := len(s.st.throttle)
+		s.mu.Unlock()
+		if n > 8 {
+			t.Fatalf("after %d made-up IDs the table has %d entries", i+1, n)
+		}
+	}
+	for i := 0; i < throttleMax; i++ {
+		login(t, s, "", pw("alice", "wrong"))
+	}
+	if r := login(t, s, "", pw("alice", "wonderland")); r.Code != 429 {
+		t.Errorf("alice after %d failures: %d %s", throttleMax, r.Code, r.Body)
+	}
+}

@@ -16,6 +16,13 @@ const (
 	throttleWindow = 15 * time.Minute
 )
 
+// maxThrottledIDs bounds the user IDs with failures remembered at once: the IDs
+// are the caller's choice, so without a bound the table grows with every
+// made-up one. When it is full the expired entries go, then, if still
+// full, a random half; an attacker who floods it to clear someone's count
+// pays tens of thousands of requests for each 5 guesses.
+const maxThrottledIDs = 100000
+
 // Authentication types of /api/v1/login (section 4).
 const (
 	authPassword = 0
@@ -98,6 +105,9 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 	defer s.mu.Unlock()
 	now := s.nowLocked()
 	if !ok {
+		if _, known := s.st.throttle[throttleID]; !known && len(s.st.throttle) >= s.maxThrottled {
+			s.shrinkThrottleLocked(now)
+		}
 		s.st.throttle[throttleID] = append(s.st.throttle[throttleID], now)
 		return nil, errf(http.StatusUnauthorized, "invalid_credentials", "the user ID or the password is wrong")
 	}
@@ -155,6 +165,23 @@ func (s *Server) loginChecks(r *http.Request, authtype int, userid, tok string, 
 		return key, nil, nil, nil
 	}
 	return key, u, u.PasswordHash, nil
+}
+
+// shrinkThrottleLocked makes room in the full throttle table: it drops the
+// entries whose window has passed, then, if that is not enough, entries at
+// random (map order) until it is half full.
+func (s *Server) shrinkThrottleLocked(now time.Time) {
+	for id, fails := range s.st.throttle {
+		if len(fails) == 0 || now.Sub(fails[len(fails)-1]) >= throttleWindow {
+			delete(s.st.throttle, id)
+		}
+	}
+	for id := range s.st.throttle {
+		if len(s.st.throttle) <= s.maxThrottled/2 {
+			break
+		}
+		delete(s.st.throttle, id)
+	}
 }
 
 // throttledLocked returns how long userid must still wait, or 0.

@@ -73,6 +73,8 @@ type Server struct {
 	dummyHash  []byte
 	maxPending int // new devices waiting for approval at once (maxPendingDevices)
 	maxDocs    int // documents per user (maxDocumentsPerUser)
+	// maxThrottled bounds the login throttling table (maxThrottledIDs).
+	maxThrottled int
 
 	initial   *Account
 	initUsers map[string]*user
@@ -118,10 +120,11 @@ func New(opts Options) (*Server, error) {
 		cost:    cost,
 		initial: acct,
 
-		maxPending: maxPendingDevices,
-		maxDocs:    maxDocumentsPerUser,
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
+		maxPending:   maxPendingDevices,
+		maxDocs:      maxDocumentsPerUser,
+		maxThrottled: maxThrottledIDs,
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
