@@ -122,10 +122,18 @@ func (s *Server) register(r *http.Request) (int, any, *apiError) {
 		if err := verifySignature(d.KeyType, d.PublicKey, body, sig); err != nil {
 			return 0, nil, invalidClient("request signature: " + err.Error())
 		}
+		if err := certUsable(d.KeyType, d.PublicKey, now); err != nil {
+			return 0, nil, invalidClient("the device's registered key: " + err.Error())
+		}
 		signed = true
 	case sig != "" && newKey != nil:
 		if err := verifySignature(p["key_type"], newKey, body, sig); err != nil {
 			return 0, nil, invalidClient("request signature: " + err.Error())
+		}
+	}
+	if newKey != nil {
+		if err := certUsable(p["key_type"], newKey, now); err != nil {
+			return 0, nil, errf(http.StatusBadRequest, "invalid_request", "public_key: %v", err)
 		}
 	}
 	if d == nil {
@@ -217,6 +225,9 @@ func (s *Server) token(r *http.Request) (int, any, *apiError) {
 		}
 		if err := verifySignature(d.KeyType, d.PublicKey, body, sig); err != nil {
 			return invalidClient("request signature: " + err.Error())
+		}
+		if err := certUsable(d.KeyType, d.PublicKey, now); err != nil {
+			return invalidClient("the device's registered key: " + err.Error())
 		}
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Key types a device may register (section 3.2).
@@ -124,6 +125,28 @@ func verifySignature(keyType string, der, body []byte, sig string) error {
 		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], raw) != nil {
 			return errors.New("the signature does not verify")
 		}
+	}
+	return nil
+}
+
+// certUsable checks, for an x509 key, that the certificate may sign at now
+// (server clock): inside its validity period, and, when it states key
+// usages, with digitalSignature among them. Other key types pass.
+func certUsable(keyType string, der []byte, now time.Time) error {
+	if keyType != keyTypeX509 {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return errors.New("an x509 key must be a DER certificate")
+	}
+	switch {
+	case now.Before(cert.NotBefore):
+		return errors.New("the certificate is not valid yet")
+	case now.After(cert.NotAfter):
+		return errors.New("the certificate has expired")
+	case cert.KeyUsage != 0 && cert.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		return errors.New("the certificate's key usage does not allow digital signatures")
 	}
 	return nil
 }
