@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // Anyone with the API key may register devices; the ones waiting for
@@ -110,5 +111,47 @@ func TestThrottleTableIsBounded(t *testing.T) {
 	}
 	if r := login(t, s, "", pw("alice", "wonderland")); r.Code != 429 {
 		t.Errorf("alice after %d failures: %d %s", throttleMax, r.Code, r.Body)
+	}
+}
+
+// Each login is a token family that lives as long as its refresh token; a
+// user's (or a device's) families are bounded, the oldest going first.
+func TestFamiliesPerOwnerAreBounded(t *testing.T) {
+	s := permissive(t)
+	s.maxFamilies = 3
+	bob, _ := userToken(t, s, "", "bob", "builder")
+	var alice []string
+	for i := 0; i < 4; i++ {
+		at, _ := userToken(t, s, "", "alice", "wonderland")
+		alice = append(alice, at)
+		advance(t, s, time.Second)
+	}
+	for i, at := range alice {
+		want := 200
+		if i == 0 {
+			want = 401
+		}
+		if r := call(t, s, "GET", "/api/v1/version", at); r.Code != want {
+			t.Errorf("alice's login %d: %d %s, want %d", i, r.Code, r.Body, want)
+		}
+	}
+	if r := call(t, s, "GET", "/api/v1/version", bob); r.Code != 200 {
+		t.Errorf("bob's login: %d %s", r.Code, r.Body)
+	}
+
+	d := newTestDevice("fam-dev")
+	_, firstRT := trustedDevice(t, s, d)
+	for i := 0; i < 3; i++ {
+		advance(t, s, time.Second)
+		code := d.register(t, s) // signed: exchangeable at once
+		advance(t, s, 5*time.Second)
+		if r := d.poll(t, s, code); r.Code != 200 {
+			t.Fatalf("exchange %d: %d %s", i, r.Code, r.Body)
+		}
+	}
+	r := d.signedPost(t, s, "/oauth/v1/token", url.Values{"client_id": {d.id}, "client_secret": {testKey},
+		"grant_type": {"refresh_token"}, "refresh_token": {firstRT}})
+	if r.Code != 400 || r.errCode(t) != "invalid_grant" {
+		t.Errorf("the device's oldest refresh token after 3 more exchanges: %d %s", r.Code, r.Body)
 	}
 }

@@ -272,10 +272,11 @@ func (s *Server) deviceCodeGrantLocked(p map[string]string, key *apiKey, now tim
 		d.Status = statusTrusted
 	}
 	d.CodeUsed = true
+	recs := s.capFamiliesLocked(familyDevice, cid)
 	fam := &family{ID: newID(), Kind: familyDevice, ClientID: cid, KeyName: key.Name, CreatedAt: now}
 	s.st.families[fam.ID] = fam
 	tok := s.issueLocked(fam, now)
-	if err := s.commitLocked(deviceRecord(d), familyRecord(fam)); err != nil {
+	if err := s.commitLocked(append(recs, deviceRecord(d), familyRecord(fam))...); err != nil {
 		return 0, nil, storeErr()
 	}
 	return http.StatusOK, tok, nil

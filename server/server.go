@@ -75,6 +75,7 @@ type Server struct {
 	maxDocs    int // documents per user (maxDocumentsPerUser)
 	// maxThrottled bounds the login throttling table (maxThrottledIDs).
 	maxThrottled int
+	maxFamilies  int // live token families per user or device (maxFamiliesPerOwner)
 
 	initial   *Account
 	initUsers map[string]*user
@@ -123,6 +124,7 @@ func New(opts Options) (*Server, error) {
 		maxPending:   maxPendingDevices,
 		maxDocs:      maxDocumentsPerUser,
 		maxThrottled: maxThrottledIDs,
+		maxFamilies:  maxFamiliesPerOwner,
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
