@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,6 +55,24 @@ type DebugTransport struct {
 	MaxBody int
 
 	mu sync.Mutex
+}
+
+// secretsKey is the context key of [WithSecrets].
+type secretsKey struct{}
+
+// WithSecrets returns a copy of ctx whose requests DebugTransport traces
+// with values masked wherever they appear (plain, URL-encoded or
+// JSON-escaped), whatever field or header carries them: secrets the caller
+// knows by their origin (an environment variable, say) rather than by a
+// field name.
+func WithSecrets(ctx context.Context, values ...string) context.Context {
+	prev := secretsIn(ctx)
+	return context.WithValue(ctx, secretsKey{}, append(slices.Clip(prev), values...))
+}
+
+func secretsIn(ctx context.Context) []string {
+	v, _ := ctx.Value(secretsKey{}).([]string)
+	return v
 }
 
 // normName lower-cases a field or header name and drops the separators, so
@@ -111,6 +130,9 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var b strings.Builder
 	sv := secretValues{}
+	for _, v := range secretsIn(req.Context()) {
+		sv.add(v)
+	}
 	fmt.Fprintf(&b, "> %s %s\n", req.Method, redactURL(req.URL, sv))
 	writeHeaders(&b, "> ", req.Header, sv)
 	if req.Body != nil && req.Body != http.NoBody {

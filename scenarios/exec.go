@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/paragon-cli/paragon/client"
 )
 
 // signatureHeader carries a device's signature over the request body.
@@ -271,6 +273,9 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 	for _, v := range req.Header.Values("Authorization") {
 		r.mask.add(strings.TrimPrefix(v, "Bearer "))
 	}
+	// A --debug trace masks by field name; the run's secrets (environment
+	// variables in any field included) are masked there too.
+	req = req.WithContext(client.WithSecrets(req.Context(), r.mask.secrets...))
 	start := time.Now()
 	resp, err := r.t.client.Do(req)
 	if err != nil {

@@ -1,12 +1,17 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/paragon-cli/paragon/client"
 )
 
 // TestEnvironmentSecretMaskedInEveryEncoding: a server may quote a secret
@@ -72,4 +77,61 @@ steps:
 	if !strings.Contains(st.Exchange.Response, "400") {
 		t.Errorf("response not reported:\n%s", st.Exchange.Response)
 	}
+}
+
+// paragon scenario run --debug traces through client.DebugTransport, which
+// masks by field name; a secret from the environment in any field is masked
+// there too.
+func TestEnvironmentSecretMaskedInTheDebugTrace(t *testing.T) {
+	t.Setenv("PARAGON_TEST_TRACE_SECRET", "trace-secret-42")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"echo":"` + r.Header.Get("X-Custom") + `"}`))
+	}))
+	defer srv.Close()
+	var trace syncBuffer
+	src := `name: trace
+steps:
+  - name: env secret in a custom header and the query
+    http:
+      method: GET
+      url: /api/v1/version
+      headers: {X-Custom: "${PARAGON_TEST_TRACE_SECRET}"}
+      query: {note: "${PARAGON_TEST_TRACE_SECRET}"}
+    expect:
+      status: 200
+`
+	list, err := Parse("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &client.DebugTransport{Log: &trace}}
+	if _, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL, HTTPClient: hc}}); err != nil {
+		t.Fatal(err)
+	}
+	out := trace.String()
+	if !strings.Contains(out, "X-Custom: [redacted]") {
+		t.Errorf("no masked request in the trace:\n%s", out)
+	}
+	if strings.Contains(out, "trace-secret-42") {
+		t.Errorf("the trace shows the secret:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the transport's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
