@@ -131,7 +131,12 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request) {
 	if pre != nil {
 		// Check the caller before reading a body.
 		s.mu.Lock()
-		_, e := s.authLocked(r, fn, s.nowLocked())
+		c, e := s.authLocked(r, fn, s.nowLocked())
+		if e == nil && p == "users" && (c.user == nil || !c.user.Admin) {
+			// Before parsing: the new user's password is hashed with
+			// bcrypt, work that only an administrator may make us do.
+			e = errf(http.StatusForbidden, "forbidden", "only an administrator may create users")
+		}
 		s.mu.Unlock()
 		if e != nil {
 			writeErr(w, e)

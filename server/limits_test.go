@@ -155,3 +155,18 @@ func TestFamiliesPerOwnerAreBounded(t *testing.T) {
 		t.Errorf("the device's oldest refresh token after 3 more exchanges: %d %s", r.Code, r.Body)
 	}
 }
+
+// Creating a user hashes its password with bcrypt: a caller who may not
+// create users is refused before the body is even parsed, so that it
+// cannot make the server do that work (here: a malformed body from a
+// non-administrator gets 403, not 400).
+func TestNonAdminCreateRefusedBeforeParsing(t *testing.T) {
+	s := permissive(t)
+	alice, _ := userToken(t, s, "", "alice", "wonderland")
+	v := url.Values{"username": {"eve"}, "detailtype": {"3", "0"}, "detaildata": {"some-password"}}
+	r := do(t, s, req{method: "PUT", path: "/api/v1/users", body: v.Encode(), ctype: "application/x-www-form-urlencoded",
+		headers: map[string]string{"X-Api-Key": testKey, "Authorization": "Bearer " + alice}})
+	if r.Code != 403 || r.errCode(t) != "forbidden" {
+		t.Errorf("%d %s, want 403 forbidden", r.Code, r.Body)
+	}
+}
