@@ -228,14 +228,16 @@ func (h *handler) takeFlash(key [32]byte) *flash {
 
 // throttled reports whether addr sent too many wrong admin tokens lately.
 func (h *handler) throttled(addr string) bool {
+	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.failures[addr]
+	key := h.bucketLocked(addr, now)
+	f := h.failures[key]
 	if f == nil {
 		return false
 	}
-	if h.now().Sub(f.since) >= loginWindow {
-		delete(h.failures, addr)
+	if now.Sub(f.since) >= loginWindow {
+		delete(h.failures, key)
 		return false
 	}
 	return f.count >= maxLoginFailures
@@ -246,22 +248,36 @@ func (h *handler) noteFailure(addr string) {
 	now := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.failures[addr]
+	key := h.bucketLocked(addr, now)
+	f := h.failures[key]
 	if f == nil || now.Sub(f.since) >= loginWindow {
-		if len(h.failures) >= maxFailureRecords {
-			for a, g := range h.failures {
-				if now.Sub(g.since) >= loginWindow {
-					delete(h.failures, a)
-				}
-			}
-			if len(h.failures) >= maxFailureRecords {
-				clear(h.failures)
-			}
-		}
 		f = &failure{since: now}
-		h.failures[addr] = f
+		h.failures[key] = f
 	}
 	f.count++
+}
+
+// overflowAddr is the failure record shared by the addresses that found the
+// table full. (Emptying a full table instead would let anyone with enough
+// addresses, say an IPv6 prefix, wipe every count and guess on.)
+const overflowAddr = "*"
+
+// bucketLocked returns the key under which addr's failures are counted:
+// its own record, or the shared overflow record when the table has no room
+// for another address even after forgetting the expired ones.
+func (h *handler) bucketLocked(addr string, now time.Time) string {
+	if _, ok := h.failures[addr]; ok || len(h.failures) < maxFailureRecords-1 {
+		return addr
+	}
+	for a, g := range h.failures {
+		if now.Sub(g.since) >= loginWindow {
+			delete(h.failures, a)
+		}
+	}
+	if len(h.failures) < maxFailureRecords-1 {
+		return addr
+	}
+	return overflowAddr
 }
 
 func (h *handler) dropSession(key [32]byte) {

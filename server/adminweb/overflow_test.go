@@ -1,0 +1,48 @@
+package adminweb
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// postFrom signs in from addr with token and returns the status.
+func postFrom(h http.Handler, addr, token string) int {
+	req := httptest.NewRequest("POST", "/admin/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = addr + ":4444"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// Filling the table of failing addresses used to empty it, wiping every
+// count: with enough addresses one could guess without end. Addresses that
+// find it full now share one count.
+func TestSignInThrottlingSurvivesAFullTable(t *testing.T) {
+	c, st := newClient(t, newFakeBackend())
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st.now = func() time.Time { return now }
+	for i := range maxFailureRecords - 1 { // the table is then full
+		st.noteFailure(fmt.Sprintf("2001:db8::%x", i))
+	}
+	for i := range maxLoginFailures {
+		if code := postFrom(c.h, fmt.Sprintf("2001:db8:1::%x", i), "guess"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if code := postFrom(c.h, "2001:db8:2::1", testAdminToken); code != http.StatusTooManyRequests {
+		t.Errorf("a new address while the overflow count is spent: %d, want 429", code)
+	}
+	if n := len(st.failures); n > maxFailureRecords {
+		t.Errorf("%d failure records, bound is %d", n, maxFailureRecords)
+	}
+	now = now.Add(loginWindow)
+	if code := postFrom(c.h, "2001:db8:2::1", testAdminToken); code != http.StatusSeeOther {
+		t.Errorf("after the window: %d, want 303", code)
+	}
+}
