@@ -377,6 +377,27 @@ func redactJSON(v any, sv secretValues) any {
 	return v
 }
 
+// ScrubAnswerSecrets masks in text (an error message about body, say) the
+// values of body's secret JSON fields (see [DebugTransport]) in every
+// encoding, also when text quotes one cut short and followed by " ..."
+// (as gojq's errors abbreviate long values). text is returned unchanged
+// when body is not JSON.
+func ScrubAnswerSecrets(text string, body []byte) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return text
+	}
+	sv := secretValues{}
+	redactJSON(v, sv)
+	text = sv.scrub(text)
+	for s := range sv {
+		for n := len(s) - 1; n >= minSecretLen; n-- {
+			text = strings.ReplaceAll(text, s[:n]+" ...", Mask+" ...")
+		}
+	}
+	return text
+}
+
 // secretValues collects the values masked in one exchange, so that they are
 // masked wherever else they appear too: an answer that echoes the API key
 // in a field of an unknown name, a token quoted in an error description. A

@@ -34,3 +34,14 @@ func TestWithSecretsMasksValuesInAnyField(t *testing.T) {
 		t.Errorf("trace:\n%s", out)
 	}
 }
+
+func TestScrubAnswerSecrets(t *testing.T) {
+	body := []byte(`{"token":{"access_token":"access-0123456789","token_type":"Bearer"},"user":"alice"}`)
+	got := ScrubAnswerSecrets(`object ({"access_token":"access-0123 ...}) and access-0123456789 for alice, Bearer`, body)
+	if want := `object ({"access_token":"[redacted] ...}) and [redacted] for alice, Bearer`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := ScrubAnswerSecrets("text", []byte("not json")); got != "text" {
+		t.Errorf("not JSON: %q", got)
+	}
+}

@@ -478,3 +478,21 @@ func TestErrorLineMasksEchoedSecrets(t *testing.T) {
 		t.Errorf("err %q", err)
 	}
 }
+
+// A --jq error quotes the answer (gojq abbreviates long values with " ..."):
+// the tokens in it stay masked, whole or cut short.
+func TestJQErrorMasksTokens(t *testing.T) {
+	const at, rt = "AT-abcdefghijklmnopqrstuvwxyz0123456789ABCDEF", "RT-abcdefghijklmnopqrstuvwxyz0123456789ABCDEF"
+	for _, q := range []string{".token | .[0]", ".token.access_token | tonumber", "error"} {
+		e := loggedIn(t, false)
+		e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login",
+			httpmock.NewStringResponder(200, `{"token":{"access_token":"`+at+`","refresh_token":"`+rt+`","expires_in":3600}}`))
+		err := runAPI(e, "login", "-f", "authtype=0", "--jq", q)
+		if err == nil || !strings.Contains(err.Error(), "--jq: ") || !strings.Contains(err.Error(), "[redacted]") {
+			t.Fatalf("%s: err %v, want a masked --jq error", q, err)
+		}
+		if strings.Contains(err.Error(), "AT-abcd") || strings.Contains(err.Error(), "RT-abcd") {
+			t.Errorf("%s: the error shows a token: %v", q, err)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/itchyny/gojq"
 
+	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/jsoncolor"
 	"github.com/paragon-cli/paragon/keystore"
@@ -126,7 +127,8 @@ func (o *Options) runJQ(body []byte) error {
 			if errors.As(err, &he) && he.Value() == nil {
 				return nil
 			}
-			return fmt.Errorf("--jq: %v", err)
+			// The message may quote the answer: its tokens stay masked.
+			return errors.New("--jq: " + client.ScrubAnswerSecrets(err.Error(), body))
 		}
 		if s, ok := r.(string); ok {
 			fmt.Fprintln(o.IO.Out, s)
