@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,31 @@ func (s *tmuxSession) waitFor(want string) string {
 	}
 }
 
+// waitEchoOff polls the pane's terminal (stty -F) until its echo is off.
+// paragon prints the password prompt and then turns echo off, so keys sent
+// as soon as the prompt shows can reach the terminal first: typed text is
+// echoed, and a Ctrl-C can end paragon before it has switched echo off, its
+// reader then switching it off after the restore. The tests type at a
+// password prompt only once the terminal no longer echoes.
+func (s *tmuxSession) waitEchoOff() {
+	s.t.Helper()
+	tty := strings.TrimSpace(s.run("display-message", "-p", "-t", "t", "#{pane_tty}"))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := exec.Command("stty", "-a", "-F", tty).CombinedOutput()
+		if err != nil {
+			s.t.Fatalf("stty -a -F %s: %v: %s", tty, err, out)
+		}
+		if slices.Contains(strings.Fields(string(out)), "-echo") {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the terminal still echoes after the password prompt; stty -a:\n%s\nscreen:\n%s", out, s.screen())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the terminal, bounded by the deadline
+	}
+}
+
 func (s *tmuxSession) send(keys ...string) {
 	s.run(append([]string{"send-keys", "-t", "t"}, keys...)...)
 }
@@ -97,6 +123,7 @@ func TestTerminalSession(t *testing.T) {
 		s.waitFor("User name:")
 		s.send("alice", "Enter")
 		s.waitFor("Password for alice:")
+		s.waitEchoOff()
 		s.send("wonderland", "Enter")
 		scr := s.waitFor("EXIT=")
 		if !strings.Contains(scr, "✓ Logged in to "+base+" as alice") || !strings.Contains(scr, "EXIT=0") {
@@ -139,6 +166,7 @@ func TestTerminalSession(t *testing.T) {
 		s.waitFor("User name:")
 		s.send("alice", "Enter")
 		s.waitFor("Password for alice:")
+		s.waitEchoOff()
 		s.send("C-c")
 		scr := s.waitFor("EXIT=")
 		if !strings.Contains(scr, "paragon: interrupted") || !strings.Contains(scr, "EXIT=130") {
