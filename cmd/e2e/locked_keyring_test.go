@@ -52,8 +52,20 @@ func TestLockedKeyring(t *testing.T) {
 		"newauto":  "device register --profile fresh --server " + base + " --api-key paragon-dev-key --no-wait",
 		"loggedin": "api version",
 	}
+	// gnome-keyring-daemon --unlock returns before its daemon owns the name
+	// org.freedesktop.secrets (some 50 ms later): a call before that has
+	// D-Bus start a second daemon, which can outlive the session and keep
+	// its output open, so that Run never returns. The script waits for the
+	// name first.
 	script := `set -e
 echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+n=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets | grep -q 'boolean true'; do
+  n=$((n + 1))
+  if [ "$n" -ge 600 ]; then echo "gnome-keyring-daemon did not take org.freedesktop.secrets in 30 s" >&2; exit 1; fi
+  sleep 0.05
+done
 dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
   org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null
 set +e
@@ -67,6 +79,8 @@ set +e
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"), "PARAGON="+paragon, "OUT="+out, "NO_COLOR=1")
 	var session bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &session, &session
+	// A process left holding the output must fail the test, not hang it.
+	cmd.WaitDelay = 30 * time.Second
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("dbus-run-session: %v\n%s", err, session.String())
