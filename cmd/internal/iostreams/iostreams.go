@@ -32,6 +32,10 @@ type IOStreams struct {
 	// readPassword reads a line without echo; nil means "read a line from
 	// In" (tests, or a stdin that is not a terminal).
 	readPassword func() ([]byte, error)
+	// noEcho, when set, turns the terminal's echo off before the prompt is
+	// written (readPassword then only reads); saveTerminal's restore turns
+	// it back on.
+	noEcho func()
 	// saveTerminal saves the terminal's state and returns a function that
 	// restores it (echo back on after an interrupted password prompt).
 	saveTerminal func() func()
@@ -44,17 +48,17 @@ type IOStreams struct {
 // System returns the process's streams.
 func System() *IOStreams {
 	noColor := os.Getenv("NO_COLOR") != "" // no-color.org: set and not empty
+	noEcho, readPassword := passwordFunctions()
 	return &IOStreams{
-		In:        os.Stdin,
-		Out:       os.Stdout,
-		ErrOut:    os.Stderr,
-		stdinTTY:  isTerminal(os.Stdin),
-		stdoutTTY: isTerminal(os.Stdout),
-		stderrTTY: isTerminal(os.Stderr),
-		noColor:   noColor || os.Getenv("TERM") == "dumb",
-		readPassword: func() ([]byte, error) {
-			return term.ReadPassword(int(os.Stdin.Fd()))
-		},
+		In:           os.Stdin,
+		Out:          os.Stdout,
+		ErrOut:       os.Stderr,
+		stdinTTY:     isTerminal(os.Stdin),
+		stdoutTTY:    isTerminal(os.Stdout),
+		stderrTTY:    isTerminal(os.Stderr),
+		noColor:      noColor || os.Getenv("TERM") == "dumb",
+		readPassword: readPassword,
+		noEcho:       noEcho,
 		saveTerminal: func() func() {
 			st, err := term.GetState(int(os.Stdin.Fd()))
 			if err != nil {
@@ -134,18 +138,28 @@ func (s *IOStreams) PromptPassword(ctx context.Context, label string) (string, e
 	if !s.stdinTTY {
 		return "", ErrNoTTY
 	}
-	fmt.Fprint(s.ErrOut, label)
 	if s.readPassword == nil {
+		fmt.Fprint(s.ErrOut, label)
 		return s.await(ctx, func() (string, error) { return s.ReadLine() }, nil)
 	}
 	restore := func() {}
 	if s.saveTerminal != nil {
 		restore = s.saveTerminal()
 	}
+	// Echo goes off before the prompt appears, so that keys typed the
+	// moment it does are never echoed, and a Ctrl-C cannot race a reader
+	// that turns echo off after the restore.
+	if s.noEcho != nil {
+		s.noEcho()
+	}
+	fmt.Fprint(s.ErrOut, label)
 	v, err := s.await(ctx, func() (string, error) {
 		b, err := s.readPassword()
 		return string(b), err
 	}, restore)
+	if s.noEcho != nil {
+		restore()
+	}
 	fmt.Fprintln(s.ErrOut) // the user's Enter was not echoed
 	return v, err
 }

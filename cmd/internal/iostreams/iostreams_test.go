@@ -3,6 +3,8 @@ package iostreams
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -121,5 +123,27 @@ func TestSystemHonoursNoColor(t *testing.T) {
 	t.Setenv("TERM", "dumb")
 	if !System().noColor {
 		t.Error("TERM=dumb ignored")
+	}
+}
+
+// Echo must be off before the prompt appears (keys typed the moment it does
+// are never echoed), and back on once the line is read.
+func TestPasswordPromptEchoOffBeforePrompt(t *testing.T) {
+	ios, _, _, errOut := Test()
+	ios.SetTTY(true)
+	var events []string
+	ios.saveTerminal = func() func() { return func() { events = append(events, "restore") } }
+	ios.noEcho = func() { events = append(events, "echo off, stderr "+strconv.Quote(errOut.String())) }
+	ios.SetPasswordReader(func() ([]byte, error) {
+		events = append(events, "read, stderr "+strconv.Quote(errOut.String()))
+		return []byte("wonderland"), nil
+	})
+	pw, err := ios.PromptPassword(context.Background(), "Password: ")
+	if err != nil || pw != "wonderland" {
+		t.Fatalf("PromptPassword = %q, %v", pw, err)
+	}
+	want := []string{`echo off, stderr ""`, `read, stderr "Password: "`, "restore"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
 	}
 }
