@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/internal/testutil/headless"
 	"github.com/paragon-cli/paragon/server"
 )
 
@@ -40,54 +40,16 @@ const (
 	testBudget = 25 * time.Second
 )
 
-// newBrowser starts Debian's headless chromium with a fresh profile for one
-// test and returns a chromedp context for one tab. Everything (the browser
-// included) stops after timeout or when the test ends. It skips the test
-// when chromium is not installed. The browser trusts exactly the server
-// certificate cert (and no other invalid one); nil means plain HTTP only.
-// (Copied from server/adminweb/browser_test.go, plus the certificate.)
+// newBrowser starts headless chromium for one test (headless.NewBrowser)
+// that trusts exactly the server certificate cert (and no other invalid
+// one); nil means plain HTTP only.
 func newBrowser(t *testing.T, timeout time.Duration, width, height int, cert []byte) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		path = "/usr/bin/chromium"
-		if _, err := os.Stat(path); err != nil {
-			t.Skip("chromium not installed: apt-get install chromium to run the browser test")
-		}
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless, // --headless
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	}
+	var extra []chromedp.ExecAllocatorOption
 	if cert != nil {
-		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(t, cert)))
+		extra = append(extra, chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(t, cert)))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	// Cleanups run last-in first-out: the browser stops (and the allocator
-	// waits for its process) before t.TempDir removes the profile.
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancel()
-	})
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return bctx
+	return headless.NewBrowser(t, timeout, width, height, extra...)
 }
 
 // spkiHash is the form --ignore-certificate-errors-spki-list wants: base64
@@ -98,29 +60,10 @@ func spkiHash(t *testing.T, spki []byte) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-// browserDo runs steps and fails the test with what was being done.
-func browserDo(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// browserRun runs one action and returns its value, failing the test with
-// what was being done.
-func browserRun[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
-}
-
 // browserCookies returns the browser's cookies for u.
 func browserCookies(t *testing.T, ctx context.Context, u string) []*network.Cookie {
 	t.Helper()
-	res := browserRun(t, ctx, "read cookies", func(ctx context.Context, tg *chromedp.Target) (*network.GetCookiesResult, error) {
+	res := headless.Run(t, ctx, "read cookies", func(ctx context.Context, tg *chromedp.Target) (*network.GetCookiesResult, error) {
 		r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
 		return &r, err
 	})
@@ -307,8 +250,8 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 
 	// 2a. Not signed in: /admin sends the browser to the sign-in form, and
 	// a wrong admin token is refused there.
-	browserDo(t, ctx, "open /admin", chromedp.Navigate(ts.URL+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
-	if loc := browserRun(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
+	headless.Do(t, ctx, "open /admin", chromedp.Navigate(ts.URL+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
+	if loc := headless.Run(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
 		t.Fatalf("not signed in, /admin went to %s", loc)
 	}
 	wrong, err := chromedp.RunResponse(ctx,
@@ -320,27 +263,27 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 	if wrong.Status != http.StatusUnauthorized {
 		t.Fatalf("wrong admin token: status %d, want 401", wrong.Status)
 	}
-	browserDo(t, ctx, "sign-in error", chromedp.WaitVisible(chromedp.ID("login-error")))
-	if msg := browserRun(t, ctx, "sign-in error", chromedp.Text(chromedp.ID("login-error"))); !strings.Contains(msg, "admin token is not right") {
+	headless.Do(t, ctx, "sign-in error", chromedp.WaitVisible(chromedp.ID("login-error")))
+	if msg := headless.Run(t, ctx, "sign-in error", chromedp.Text(chromedp.ID("login-error"))); !strings.Contains(msg, "admin token is not right") {
 		t.Fatalf("wrong admin token: message %q", msg)
 	}
-	if loc := browserRun(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
+	if loc := headless.Run(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
 		t.Fatalf("after a wrong admin token the browser is at %s, want the sign-in form", loc)
 	}
 	if c := findCookie(browserCookies(t, ctx, ts.URL+"/admin"), cookieName); c != nil {
 		t.Fatal("a wrong admin token got a session cookie")
 	}
-	if n := browserRun(t, ctx, "count tables", chromedp.Evaluate[int](`document.querySelectorAll('#pending, #trusted').length`)); n != 0 {
+	if n := headless.Run(t, ctx, "count tables", chromedp.Evaluate[int](`document.querySelectorAll('#pending, #trusted').length`)); n != 0 {
 		t.Fatal("the sign-in form with a wrong token shows the device tables")
 	}
 
 	// 2b. The right token signs in; the pending device is listed with what
 	// the client registered.
 	row := `#pending tr[data-client-id="` + dev + `"]`
-	browserDo(t, ctx, "sign in",
+	headless.Do(t, ctx, "sign in",
 		chromedp.SendKeys(chromedp.ID("token"), adminToken+"\r"),
 		chromedp.WaitVisible(chromedp.CSS(row)))
-	if txt := browserRun(t, ctx, "pending row", chromedp.Text(chromedp.CSS(row))); !strings.Contains(txt, desc) || !strings.Contains(txt, client.ClientTypeDesktop) {
+	if txt := headless.Run(t, ctx, "pending row", chromedp.Text(chromedp.CSS(row))); !strings.Contains(txt, desc) || !strings.Contains(txt, client.ClientTypeDesktop) {
 		t.Fatalf("pending row lacks the description or type: %q", txt)
 	}
 	sess := findCookie(browserCookies(t, ctx, ts.URL+"/admin"), cookieName)
@@ -367,7 +310,7 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 	if resp.Status != http.StatusForbidden {
 		t.Fatalf("approve without CSRF token from the page: status %d, want 403", resp.Status)
 	}
-	if h := browserRun(t, ctx, "403 heading", chromedp.Text(chromedp.CSS("h1"))); h != "Request refused" {
+	if h := headless.Run(t, ctx, "403 heading", chromedp.Text(chromedp.CSS("h1"))); h != "Request refused" {
 		t.Fatalf("approve without CSRF token: page heading %q", h)
 	}
 	req, err := http.NewRequestWithContext(tctx, http.MethodPost, ts.URL+"/admin/devices/"+url.PathEscape(dev)+"/approve", strings.NewReader(""))
@@ -395,12 +338,12 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 	}
 
 	// 2c. Approve from a fresh page; the device moves to the trusted table.
-	browserDo(t, ctx, "approve",
+	headless.Do(t, ctx, "approve",
 		chromedp.Navigate(ts.URL+"/admin"),
 		chromedp.WaitVisible(chromedp.CSS(row)),
 		chromedp.Click(chromedp.CSS(row+` button.approve`)),
 		chromedp.WaitVisible(chromedp.CSS(`#trusted tr[data-client-id="`+dev+`"]`)))
-	if flash := browserRun(t, ctx, "flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(flash, "Approved") {
+	if flash := headless.Run(t, ctx, "flash", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(flash, "Approved") {
 		t.Fatalf("flash after approval: %q", flash)
 	}
 	if st := api.deviceStatus(t, tctx, dev); st != "trusted" {
@@ -438,7 +381,7 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 
 	// 5. A full-page screenshot of the page after the approval, in the
 	// test's temp dir, or in $PARAGON_SCREENSHOT_DIR to keep it.
-	shot := browserRun(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+	shot := headless.Run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 	dir := os.Getenv("PARAGON_SCREENSHOT_DIR")
 	if dir == "" {
 		dir = t.TempDir()

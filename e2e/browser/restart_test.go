@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/internal/testutil/headless"
 )
 
 // The real binary, built once for the tests that need it.
@@ -201,7 +202,7 @@ func TestBrowserApprovalSurvivesKill9(t *testing.T) {
 	// Sign in and approve on the page.
 	signIn := func(base string) {
 		t.Helper()
-		browserDo(t, ctx, "sign in",
+		headless.Do(t, ctx, "sign in",
 			chromedp.Navigate(base+"/admin"),
 			chromedp.WaitVisible(chromedp.ID("token")),
 			chromedp.SendKeys(chromedp.ID("token"), adminToken+"\r"),
@@ -209,7 +210,7 @@ func TestBrowserApprovalSurvivesKill9(t *testing.T) {
 	}
 	signIn(srv.url)
 	row := `tr[data-client-id="` + dev + `"]`
-	browserDo(t, ctx, "approve",
+	headless.Do(t, ctx, "approve",
 		chromedp.Click(chromedp.CSS(`#pending `+row+` button.approve`)),
 		chromedp.WaitVisible(chromedp.CSS(`#trusted `+row)))
 
@@ -268,9 +269,9 @@ func TestBrowserApprovalSurvivesKill9(t *testing.T) {
 
 	// The page: signed out (sessions are in memory), then the device is
 	// listed as trusted.
-	browserDo(t, ctx, "open /admin after the restart", chromedp.Navigate(srv2.url+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
+	headless.Do(t, ctx, "open /admin after the restart", chromedp.Navigate(srv2.url+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
 	signIn(srv2.url)
-	if n := browserRun(t, ctx, "trusted row", chromedp.Evaluate[int](`document.querySelectorAll('#trusted `+row+`').length`)); n != 1 {
+	if n := headless.Run(t, ctx, "trusted row", chromedp.Evaluate[int](`document.querySelectorAll('#trusted `+row+`').length`)); n != 1 {
 		t.Fatalf("after kill -9 and a restart the device is not in the trusted table")
 	}
 	t.Logf("approve, kill -9, restart, refresh: %s", time.Since(start).Round(time.Millisecond))

@@ -1,10 +1,8 @@
 package adminweb
 
 import (
-	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,98 +10,37 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/paragon-cli/paragon/internal/testutil/headless"
 )
-
-// newBrowser starts Debian's headless chromium with a fresh profile for one
-// test and returns a chromedp context for one tab. Everything (the browser
-// included) stops after timeout or when the test ends. It skips the test
-// when chromium is not installed. The helper is self-contained so that a
-// test in another package can copy it as it is.
-func newBrowser(t *testing.T, timeout time.Duration, width, height int) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		path = "/usr/bin/chromium"
-		if _, err := os.Stat(path); err != nil {
-			t.Skip("chromium not installed: apt-get install chromium to run the browser test")
-		}
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless, // --headless
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	// Cleanups run last-in first-out: the browser stops (and the allocator
-	// waits for its process) before t.TempDir removes the profile.
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancel()
-	})
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return bctx
-}
-
-// browserDo runs steps and fails the test with what was being done.
-func browserDo(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func browserRun[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
-}
 
 func TestBrowserSignInAndApprove(t *testing.T) {
 	fb := newFakeBackend()
 	ts := httptest.NewServer(New(fb))
 	t.Cleanup(ts.Close)
-	ctx := newBrowser(t, 30*time.Second, 1280, 900)
+	ctx := headless.NewBrowser(t, 30*time.Second, 1280, 900)
 	const dev = "6f1c2a7e-3b1d-4c55-9a0e-5d2f8b7c9e01"
 
 	// Not signed in: the page sends the browser to the sign-in form.
-	browserDo(t, ctx, "open /admin", chromedp.Navigate(ts.URL+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
-	if loc := browserRun(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
+	headless.Do(t, ctx, "open /admin", chromedp.Navigate(ts.URL+"/admin"), chromedp.WaitVisible(chromedp.ID("token")))
+	if loc := headless.Run(t, ctx, "location", chromedp.Location()); loc != ts.URL+"/admin/login" {
 		t.Fatalf("not signed in, /admin went to %s", loc)
 	}
 
 	// A wrong token is refused with a message and the form again.
-	browserDo(t, ctx, "wrong token",
+	headless.Do(t, ctx, "wrong token",
 		chromedp.SendKeys(chromedp.ID("token"), "not-the-token"),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("login-error")))
-	if msg := browserRun(t, ctx, "error text", chromedp.Text(chromedp.ID("login-error"))); !strings.Contains(msg, "That admin token is not right") {
+	if msg := headless.Run(t, ctx, "error text", chromedp.Text(chromedp.ID("login-error"))); !strings.Contains(msg, "That admin token is not right") {
 		t.Fatalf("wrong token message: %q", msg)
 	}
 
 	// The right token, typed and submitted with Enter.
-	browserDo(t, ctx, "sign in",
+	headless.Do(t, ctx, "sign in",
 		chromedp.SendKeys(chromedp.ID("token"), testAdminToken+"\r"),
 		chromedp.WaitVisible(chromedp.ID("pending-h")))
-	pending := browserRun(t, ctx, "pending devices", chromedp.Text(chromedp.ID("pending")))
+	pending := headless.Run(t, ctx, "pending devices", chromedp.Text(chromedp.ID("pending")))
 	for _, want := range []string{dev, "desktop_client", "QA laptop, build agent 3"} {
 		if !strings.Contains(pending, want) {
 			t.Fatalf("pending devices lack %q:\n%s", want, pending)
@@ -113,11 +50,11 @@ func TestBrowserSignInAndApprove(t *testing.T) {
 	// A form whose CSRF token is gone is refused and changes nothing. (The
 	// page's CSP forbids scripts; DevTools evaluation is not subject to it.)
 	refuseSel := `#pending form[action$="/refuse"]`
-	browserDo(t, ctx, "drop the CSRF token",
+	headless.Do(t, ctx, "drop the CSRF token",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+refuseSel+` input[name=csrf]').remove()`),
 		chromedp.Click(chromedp.CSS(refuseSel+` button`)),
 		chromedp.WaitVisible(chromedp.CSS(`p.flash.error`)))
-	if h := browserRun(t, ctx, "403 heading", chromedp.Text(chromedp.CSS("h1"))); h != "Request refused" {
+	if h := headless.Run(t, ctx, "403 heading", chromedp.Text(chromedp.CSS("h1"))); h != "Request refused" {
 		t.Fatalf("a form without CSRF token gave %q", h)
 	}
 	if calls := fb.Calls(); len(calls) != 0 {
@@ -125,7 +62,7 @@ func TestBrowserSignInAndApprove(t *testing.T) {
 	}
 
 	// Approve the device; it moves to the trusted table.
-	browserDo(t, ctx, "approve",
+	headless.Do(t, ctx, "approve",
 		chromedp.Navigate(ts.URL+"/admin"),
 		chromedp.WaitVisible(chromedp.ID("pending-h")),
 		chromedp.Click(chromedp.CSS(`#pending tr[data-client-id="`+dev+`"] button.approve`)),
@@ -136,19 +73,19 @@ func TestBrowserSignInAndApprove(t *testing.T) {
 	if s := fb.status(dev); s != "trusted" {
 		t.Fatalf("device status %q", s)
 	}
-	flash := browserRun(t, ctx, "flash", chromedp.Text(chromedp.ID("flash")))
+	flash := headless.Run(t, ctx, "flash", chromedp.Text(chromedp.ID("flash")))
 	if !strings.Contains(flash, "Approved device") {
 		t.Fatalf("flash %q", flash)
 	}
-	if p := browserRun(t, ctx, "pending after approval", chromedp.Text(chromedp.ID("pending"))); strings.Contains(p, dev) {
+	if p := headless.Run(t, ctx, "pending after approval", chromedp.Text(chromedp.ID("pending"))); strings.Contains(p, dev) {
 		t.Fatalf("device still pending:\n%s", p)
 	}
 
 	// On a phone-sized window nothing needs sideways scrolling and the
 	// buttons are inside the window.
-	browserDo(t, ctx, "narrow window", chromedp.EmulateViewport(390, 800), chromedp.Reload(),
+	headless.Do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 800), chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.ID("pending-h")))
-	fits := browserRun(t, ctx, "measure", chromedp.Evaluate[bool](`(() => {
+	fits := headless.Run(t, ctx, "measure", chromedp.Evaluate[bool](`(() => {
 		const w = document.documentElement.clientWidth;
 		if (document.documentElement.scrollWidth > w) return false;
 		return [...document.querySelectorAll('button')].every(b => {
@@ -160,7 +97,7 @@ func TestBrowserSignInAndApprove(t *testing.T) {
 		t.Fatal("on a 390 px wide window the page scrolls sideways or a button is outside the window")
 	}
 
-	shot := browserRun(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+	shot := headless.Run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 	file := filepath.Join(t.TempDir(), "admin-page.png")
 	if err := os.WriteFile(file, shot, 0o644); err != nil {
 		t.Fatal(err)
@@ -182,18 +119,18 @@ func TestUpdateScreenshot(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	shoot := func(width int, file string) {
-		ctx := newBrowser(t, 30*time.Second, 1280, 900)
-		browserDo(t, ctx, "sign in and approve",
+		ctx := headless.NewBrowser(t, 30*time.Second, 1280, 900)
+		headless.Do(t, ctx, "sign in and approve",
 			chromedp.EmulateViewport(int64(width), 900),
 			chromedp.Navigate(ts.URL+"/admin/login"),
 			chromedp.SendKeys(chromedp.ID("token"), testAdminToken+"\r"),
 			chromedp.WaitVisible(chromedp.ID("pending-h")))
 		if fb.status("b41e0c9d-77aa-4f0e-8d4c-2a1f3e5c6b70") == "pending" {
-			browserDo(t, ctx, "approve",
+			headless.Do(t, ctx, "approve",
 				chromedp.Click(chromedp.CSS(`tr[data-client-id="b41e0c9d-77aa-4f0e-8d4c-2a1f3e5c6b70"] button.approve`)),
 				chromedp.WaitVisible(chromedp.ID("flash")))
 		}
-		shot := browserRun(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+		shot := headless.Run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
 		if err := os.WriteFile(file, shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
