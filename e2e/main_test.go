@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/paragon-cli/paragon/internal/testutil"
 )
 
 // paragonBin is the binary built once by TestMain; buildErr says why there
@@ -75,30 +76,12 @@ func needTools(t *testing.T, names ...string) {
 	}
 }
 
-// syncBuffer collects a subprocess's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serverProc is a running `paragon server`.
 type serverProc struct {
 	cmd    *exec.Cmd
 	URL    string // from the banner's "listening on URL" line
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	exited chan struct{} // closed once the process was waited for
 	state  *os.ProcessState
 }
@@ -114,7 +97,7 @@ func testEnv(t *testing.T) []string {
 // The process is killed when the test ends.
 func startServer(t *testing.T, args ...string) *serverProc {
 	t.Helper()
-	p := &serverProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &serverProc{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), append([]string{"server"}, args...)...)
 	p.cmd.Env = testEnv(t)
 	p.cmd.Stderr = p.stderr

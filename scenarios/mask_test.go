@@ -1,17 +1,17 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/paragon-cli/paragon/client"
+
+	"github.com/paragon-cli/paragon/internal/testutil"
 )
 
 // TestEnvironmentSecretMaskedInEveryEncoding: a server may quote a secret
@@ -89,7 +89,7 @@ func TestEnvironmentSecretMaskedInTheDebugTrace(t *testing.T) {
 		_, _ = w.Write([]byte(`{"echo":"` + r.Header.Get("X-Custom") + `"}`))
 	}))
 	defer srv.Close()
-	var trace syncBuffer
+	var trace testutil.SyncBuffer
 	src := `name: trace
 steps:
   - name: env secret in a custom header and the query
@@ -116,22 +116,4 @@ steps:
 	if strings.Contains(out, "trace-secret-42") {
 		t.Errorf("the trace shows the secret:\n%s", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the transport's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

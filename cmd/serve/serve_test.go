@@ -18,13 +18,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/server"
+
+	"github.com/paragon-cli/paragon/internal/testutil"
 )
 
 func TestFlags(t *testing.T) {
@@ -120,29 +121,11 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a server started by startServer.
 type running struct {
 	info   *bannerInfo
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run returned
 	err    error         // run's result, set before done is closed
@@ -175,7 +158,7 @@ func startServer(t *testing.T, o *Options) *running {
 	if ios == nil {
 		ios, _, _, _ = iostreams.Test()
 	}
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &running{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	ios.Out, ios.ErrOut = r.stdout, r.stderr
 	o.IO = ios
 	if o.Addr == "" {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/paragon-cli/paragon/scenarios"
+
+	"github.com/paragon-cli/paragon/internal/testutil"
 )
 
 func play(t *testing.T, opts TerminalOptions, r *scenarios.Report) string {
@@ -163,7 +165,7 @@ func TestTerminalTruncatesLongExchanges(t *testing.T) {
 // Events arrive from parallel workers while the spinner redraws; the race
 // detector checks the locking, and every scenario gets exactly one line.
 func TestTerminalConcurrentEvents(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	term := NewTerminal(&buf, TerminalOptions{TTY: true, Spin: time.Millisecond, Width: 80})
 	r := &scenarios.Report{Target: "embedded"}
 	for i := range 40 {
@@ -192,23 +194,6 @@ func TestTerminalConcurrentEvents(t *testing.T) {
 	if !strings.Contains(out, "✓ 40 of 40 passed") {
 		t.Errorf("verdict:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestPrintable(t *testing.T) {
