@@ -72,10 +72,9 @@ func keepsRefreshToken(h http.Handler, _ string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
+		body := peekBody(r)
 		f, _ := url.ParseQuery(string(body))
 		if f.Get("grant_type") != "refresh_token" {
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -90,8 +89,7 @@ func keepsRefreshToken(h http.Handler, _ string) http.Handler {
 			nb = f.Encode()
 			req.Header.Del(signatureHeader) // the body changed: this server takes it unsigned
 		}
-		req.Body = io.NopCloser(strings.NewReader(nb))
-		req.ContentLength = int64(len(nb))
+		setBody(req, []byte(nb))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		out := rec.Body.Bytes()
@@ -154,14 +152,11 @@ func ignoresKeyBinding(h http.Handler, _ string) http.Handler {
 			r.Header.Set("X-Api-Key", DemoAPIKey)
 		}
 		if r.URL.Path == "/oauth/v1/token" {
-			body, _ := io.ReadAll(r.Body)
-			f, _ := url.ParseQuery(string(body))
+			f, _ := url.ParseQuery(string(peekBody(r)))
 			if f.Get("client_id") == "api" && f.Get("client_secret") == embeddedSecondKey {
 				f.Set("client_secret", DemoAPIKey)
-				body = []byte(f.Encode())
+				setBody(r, []byte(f.Encode()))
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -176,9 +171,7 @@ func acceptsInsecureLogin(h http.Handler, adminToken string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		f, _ := url.ParseQuery(string(body))
+		f, _ := url.ParseQuery(string(peekBody(r)))
 		if at := f.Get("authtype") + r.URL.Query().Get("authtype"); at == "" || at == "0" {
 			h.ServeHTTP(w, r)
 			return
@@ -208,14 +201,12 @@ func ignoresKeyField(field string) func(http.Handler, string) http.Handler {
 	return func(h http.Handler, _ string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/admin/api/keys/") {
-				body, _ := io.ReadAll(r.Body)
 				var patch map[string]any
-				if json.Unmarshal(body, &patch) == nil {
+				if json.Unmarshal(peekBody(r), &patch) == nil {
 					delete(patch, field)
-					body, _ = json.Marshal(patch)
+					body, _ := json.Marshal(patch)
+					setBody(r, body)
 				}
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				r.ContentLength = int64(len(body))
 			}
 			h.ServeHTTP(w, r)
 		})
@@ -230,8 +221,7 @@ func trustsEveryDevice(h http.Handler, adminToken string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		body := peekBody(r)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		if rec.Code == http.StatusOK {
@@ -408,4 +398,18 @@ func TestFailureNamesExpectedAndActual(t *testing.T) {
 	if !strings.Contains(ex.Response, `"access_token":"***"`) {
 		t.Errorf("the access token is not masked:\n%s", ex.Response)
 	}
+}
+
+// peekBody reads r's body and puts it back, so the wrapped server still
+// reads it whole.
+func peekBody(r *http.Request) []byte {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body
+}
+
+// setBody replaces r's body with body.
+func setBody(r *http.Request, body []byte) {
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
 }
