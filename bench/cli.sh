@@ -27,14 +27,7 @@ RUNS=${RUNS:-50}
 KEY=paragon-dev-key
 ADMIN_TOKEN=bench-admin-token
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # $tmp, $pids, wait_url
 
 echo "== building paragon"
 go build -o "$tmp/paragon" ./cmd/paragon
@@ -46,16 +39,6 @@ mkdir -p "$HOME"
 echo "== unlocking a gnome-keyring for this D-Bus session"
 eval "$(echo -n paragon-bench | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-
-wait_url() {
-  for _ in $(seq 100); do
-    url=$(sed -n 's/^listening on \(http[^ ]*\)$/\1/p' "$1")
-    if [ -n "$url" ]; then echo "$url"; return 0; fi
-    sleep 0.1
-  done
-  echo "no 'listening on' line in $1" >&2
-  return 1
-}
 
 echo "== starting paragon server"
 "$P" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" >"$tmp/server.out" 2>"$tmp/server.log" &

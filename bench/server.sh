@@ -19,30 +19,12 @@ ROUNDS=${ROUNDS:-3}
 KEY=paragon-dev-key
 ADMIN_TOKEN=bench-admin-token
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # $tmp, $pids, wait_url
 
 echo "== building paragon, bench/bare and bench/load"
 go build -o "$tmp/paragon" ./cmd/paragon
 go build -o "$tmp/bare" ./bench/bare
 go build -o "$tmp/load" ./bench/load
-
-# wait_url FILE: print the URL of the "listening on URL" line once FILE has it.
-wait_url() {
-  for _ in $(seq 100); do
-    url=$(sed -n 's/^listening on \(http[^ ]*\)$/\1/p' "$1")
-    if [ -n "$url" ]; then echo "$url"; return 0; fi
-    sleep 0.1
-  done
-  echo "no 'listening on' line in $1" >&2
-  return 1
-}
 
 echo "== starting paragon server (request logs to a file, as a real deployment would)"
 "$tmp/paragon" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" --log-format json \

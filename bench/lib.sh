@@ -1,0 +1,23 @@
+# bench/lib.sh: what the benchmark scripts share. Source it after `cd` to the
+# repository root; it sets $tmp (removed at exit), the $pids array (killed at
+# exit) and defines wait_url.
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# wait_url FILE: print the URL of the "listening on URL" line once FILE has it.
+wait_url() {
+  for _ in $(seq 100); do
+    url=$(sed -n 's/^listening on \(http[^ ]*\)$/\1/p' "$1")
+    if [ -n "$url" ]; then echo "$url"; return 0; fi
+    sleep 0.1
+  done
+  echo "no 'listening on' line in $1" >&2
+  return 1
+}
