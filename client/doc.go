@@ -1,5 +1,5 @@
 // Package client speaks the Dispatcher Paragon Cloud auth protocol
-// (docs/paragon-api.md in the shared docs): it trusts a device with an
+// (docs/protocol.md in this repository): it trusts a device with an
 // Ed25519 key (register, then poll for a device token), logs a user in with
 // that device token, keeps user and device tokens fresh with single-flight,
 // persist-before-use refresh, and makes authorized API calls that survive an

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -224,6 +225,42 @@ func TestDidYouMean(t *testing.T) {
 	for word, want := range cases {
 		if got := didYouMean(word, opts); got != want {
 			t.Errorf("didYouMean(%q) = %q, want %q", word, got, want)
+		}
+	}
+}
+
+// TestBuiltinRulesCiteProtocol keeps the built-in suite tied to the
+// contract: every rule starts with a section of docs/protocol.md, every
+// section it cites exists there, and it names where the rule comes from
+// ([doc], [client] or [ours]).
+func TestBuiltinRulesCiteProtocol(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#{2,4} (\d+(?:\.\d+)*)\.? `).FindAllStringSubmatch(string(data), -1) {
+		sections[m[1]] = true
+	}
+	if len(sections) < 20 {
+		t.Fatalf("only %d numbered sections in docs/protocol.md", len(sections))
+	}
+	list, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cite := regexp.MustCompile(`§(\d+(?:\.\d+)*)`)
+	for _, s := range list {
+		if !strings.HasPrefix(s.Rule, "§") {
+			t.Errorf("%s: rule %q does not start with a section of docs/protocol.md", s.Name, s.Rule)
+		}
+		for _, m := range cite.FindAllStringSubmatch(s.Rule, -1) {
+			if !sections[m[1]] {
+				t.Errorf("%s: rule cites §%s, which docs/protocol.md does not have", s.Name, m[1])
+			}
+		}
+		if !strings.Contains(s.Rule, "[doc]") && !strings.Contains(s.Rule, "[client]") && !strings.Contains(s.Rule, "[ours") {
+			t.Errorf("%s: rule %q names no source ([doc], [client] or [ours])", s.Name, s.Rule)
 		}
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// Tests for decisions of docs/protocol-decisions.md that the other test files
+// Tests for decisions ([ours] rules) of docs/protocol.md that the other test files
 // did not pin down; each names the decision it checks.
 
-// "Without a user token (key allows unauthenticated requests) a caller may use
-// version, account and the user lists; creating or deleting users and the
-// documents functions answer 403 forbidden."
+// §5.3: without a user token (allowed by the key) a caller may use version,
+// account and the two user lists; creating or deleting users and both
+// document functions answer 403 forbidden.
 func TestUnauthenticatedCallerLimits(t *testing.T) {
 	s := newTestServer(t, withKey(func(k *Key) { k.AllowUnauthenticated = true }))
 	key := map[string]string{"X-Api-Key": testKey}
@@ -58,9 +58,9 @@ func carolToken(t *testing.T, s *Server) string {
 	return at
 }
 
-// "Creating an existing user, or one whose email, card ID or short ID another
-// user has → 409 user_exists." "GET /api/v1/users?username= answers
-// {"items": []} for an unknown user."
+// §5.3: creating a user whose name, email, card ID or short ID another user
+// has → 409 user_exists. §5.2: GET /api/v1/users?username= answers
+// {"items": []} for an unknown name.
 func TestUserConflictsAndUnknownUser(t *testing.T) {
 	s := permissive(t)
 	carol, _ := userToken(t, s, "", "carol", "queen-of-hearts")
@@ -88,8 +88,8 @@ func TestUserConflictsAndUnknownUser(t *testing.T) {
 	}
 }
 
-// "Everyone, administrators included, sees only their own documents in the
-// history." "maxrecords (default 50, max 1000)".
+// §5.3: everyone, administrators too, sees only their own documents;
+// history maxrecords is 1 to 1000, default 50.
 func TestHistoryOwnDocumentsAndDefaultPage(t *testing.T) {
 	s := permissive(t)
 	alice, _ := userToken(t, s, "", "alice", "wonderland")
@@ -114,7 +114,8 @@ func TestHistoryOwnDocumentsAndDefaultPage(t *testing.T) {
 	}
 }
 
-// "An Authorization header that is not one Bearer <token> → 401 invalid_token."
+// §5.1: an Authorization header that is not exactly one Bearer <token> →
+// 401 invalid_token.
 func TestAuthorizationNotOneBearer(t *testing.T) {
 	s := permissive(t)
 	at, _ := userToken(t, s, "", "alice", "wonderland")
@@ -134,8 +135,8 @@ func TestAuthorizationNotOneBearer(t *testing.T) {
 	}
 }
 
-// "A refresh gives a new refresh token that lives refresh_token_ttl from then
-// (sliding)."
+// §3.4: each new refresh token lives refresh_token_ttl from its issue
+// (sliding).
 func TestRefreshLifetimeSlides(t *testing.T) {
 	s := permissive(t)
 	_, rt := userToken(t, s, "", "alice", "wonderland")
@@ -153,9 +154,9 @@ func TestRefreshLifetimeSlides(t *testing.T) {
 	}
 }
 
-// "A signed registration with a new public_key replaces the device's key. A
-// new device that sends a signature with its first registration gets it
-// checked against the key it sends."
+// §3.1: a signed re-registration that sends a new public_key replaces the
+// device's key; a first registration that sends a signature has it checked
+// against the key in the same request.
 func TestRegistrationKeys(t *testing.T) {
 	s := newTestServer(t)
 	d := newTestDevice("rk")
@@ -184,7 +185,8 @@ func TestRegistrationKeys(t *testing.T) {
 	}
 }
 
-// "Expiry is judged on the server clock (fake clock too)."
+// §2.3: a key's expiry is judged on the server's clock, the fake one
+// included.
 func TestKeyExpiryOnFakeClock(t *testing.T) {
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := newTestServer(t, func(o *Options) { o.Now = func() time.Time { return base } },
@@ -198,8 +200,8 @@ func TestKeyExpiryOnFakeClock(t *testing.T) {
 	}
 }
 
-// "Function permissions use the names above": login, version, account,
-// users, documents.
+// §2.3: permissions name functions by the first path segment after
+// /api/v1/: login, version, account, users, documents.
 func TestPermissionNames(t *testing.T) {
 	for _, fn := range []string{"login", "version", "account", "users", "documents"} {
 		t.Run(fn, func(t *testing.T) {
@@ -230,9 +232,9 @@ func TestPermissionNames(t *testing.T) {
 	}
 }
 
-// Admin API extras: "GET /admin/api/clock ({"now", "fake"}), GET
-// /admin/api/faults. A fault with a status answers {"error":
-// "injected_fault"}; count defaults to 1."
+// §7.3: GET /admin/api/clock ({"now", "fake"}) and GET /admin/api/faults; a
+// fault with a status answers {"error": "injected_fault"}; count defaults
+// to 1.
 func TestAdminClockAndFaultReads(t *testing.T) {
 	s := newTestServer(t)
 	m := adminDo(t, s, "GET", "/admin/api/clock", "").json(t)
@@ -259,8 +261,8 @@ func TestAdminClockAndFaultReads(t *testing.T) {
 	}
 }
 
-// "DELETE /admin/api/devices/{id} forgets the device (it must register
-// again)."
+// §7.3: DELETE /admin/api/devices/{client_id} forgets the device (it must
+// register again).
 func TestDeletedDeviceIsForgotten(t *testing.T) {
 	s := newTestServer(t)
 	d := newTestDevice("gone")

@@ -1,6 +1,6 @@
 // Package server is paragon's reference server: an http.Handler that
 // implements the Dispatcher Paragon Cloud auth protocol as described in
-// docs/paragon-api.md (API keys, device trust through the OAuth service,
+// docs/protocol.md (API keys, device trust through the OAuth service,
 // login, token refresh with rotation, the API functions) plus the testing
 // interface of section 7 (fake clock, admin API, fault injection, reset).
 //
