@@ -101,7 +101,9 @@ into a temporary directory removed at exit) and prints its path and SHA-256
 fingerprint: give the path to clients as a CA file (curl --cacert).
 
 The admin token may also come from PARAGON_ADMIN_TOKEN (as for paragon
-scenario run), which keeps it out of the process list.`,
+scenario run), which keeps it out of the process list. Listening beyond
+loopback (--addr 0.0.0.0:7300, as in a container) needs one of the two: the
+server refuses to start with a random admin token there.`,
 		Example: `  # the demo server on 127.0.0.1:7300
   $ paragon server
 
@@ -110,6 +112,9 @@ scenario run), which keeps it out of the process list.`,
 
   # state that survives restarts, served over HTTPS with a generated certificate
   $ paragon server --data state.db --tls-self-signed
+
+  # every interface (a container): the admin token must be your own
+  $ PARAGON_ADMIN_TOKEN=secret paragon server --addr 0.0.0.0:7300
 
   # the OAuth service on a second port, as in the vendor's deployment
   $ paragon server --addr 127.0.0.1:7300 --oauth-addr 127.0.0.1:7400
@@ -156,6 +161,9 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
+	if o.AdminToken == "" && !loopback(o.Addr) {
+		return cmdutil.FlagErrorf("--addr %s listens beyond loopback, where anyone who reaches the port could use a printed admin token: set PARAGON_ADMIN_TOKEN (or --admin-token) to a token of your own", o.Addr)
+	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return cmdutil.FlagErrorf("--tls-cert and --tls-key must be given together")
 	}
@@ -187,6 +195,17 @@ func checkAddr(flag, addr string) error {
 		return cmdutil.FlagErrorf("invalid %s %q: bad host %q", flag, addr, host)
 	}
 	return nil
+}
+
+// loopback reports whether addr (a valid HOST:PORT) listens on loopback
+// only: localhost or a loopback IP. An empty host means every interface.
+func loopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func addrErrText(err error) string {

@@ -72,6 +72,23 @@ func TestFlags(t *testing.T) {
 				t.Error("TLSSelfSigned not set")
 			}
 		}},
+		{name: "every interface with the token from the environment", env: "from-env", args: []string{"--addr", "0.0.0.0:7300"}, check: func(t *testing.T, o *Options) {
+			if o.AdminToken != "from-env" || o.Addr != "0.0.0.0:7300" {
+				t.Errorf("parsed: %+v", o)
+			}
+		}},
+		{name: "loopback without a token", args: []string{"--addr", "localhost:0", "--oauth-addr", "0.0.0.0:7400"}, check: func(t *testing.T, o *Options) {
+			if o.AdminToken != "" {
+				t.Errorf("AdminToken %q", o.AdminToken)
+			}
+		}},
+		{name: "IPv6 loopback without a token", args: []string{"--addr", "[::1]:0"}, check: func(t *testing.T, o *Options) {}},
+		{name: "every interface without a token", args: []string{"--addr", "0.0.0.0:7300"},
+			wantErr: "--addr 0.0.0.0:7300 listens beyond loopback, where anyone who reaches the port could use a printed admin token: set PARAGON_ADMIN_TOKEN (or --admin-token) to a token of your own"},
+		{name: "empty host without a token", args: []string{"--addr", ":7300"},
+			wantErr: "--addr :7300 listens beyond loopback, where anyone who reaches the port could use a printed admin token: set PARAGON_ADMIN_TOKEN (or --admin-token) to a token of your own"},
+		{name: "a host name without a token", args: []string{"--addr", "paragon.example:7300"},
+			wantErr: "--addr paragon.example:7300 listens beyond loopback, where anyone who reaches the port could use a printed admin token: set PARAGON_ADMIN_TOKEN (or --admin-token) to a token of your own"},
 		{name: "missing port", args: []string{"--addr", "localhost"}, wantErr: `invalid --addr "localhost": missing port in address; use HOST:PORT, e.g. 127.0.0.1:7300`},
 		{name: "bad port", args: []string{"--addr", "127.0.0.1:http"}, wantErr: `invalid --addr "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
 		{name: "port too big", args: []string{"--addr", "127.0.0.1:70000"}, wantErr: `invalid --addr "127.0.0.1:70000": port "70000" is not a number from 0 to 65535`},
