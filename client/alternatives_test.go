@@ -81,7 +81,7 @@ func TestClientCopesWithRealServerAlternatives(t *testing.T) {
 		t.Fatalf("bare login answer read as %+v", tok)
 	}
 	var saved []*Token
-	s := c.Session(c.UserTokenSource(SourceConfig{Token: tok, Persist: func(t *Token) error { saved = append(saved, t); return nil }}))
+	s := c.Session(c.UserTokenSource(SourceConfig{Token: tok, Store: funcStore{save: func(t *Token) error { saved = append(saved, t); return nil }}}))
 	if o, err := s.Account(ctx); err != nil || o.String("name") != "alt" {
 		t.Fatalf("first call: %v %v", o, err)
 	}
@@ -171,12 +171,12 @@ func TestErrorsDoNotRepeatEchoedSecrets(t *testing.T) {
 		t.Fatalf("refresh: %v", err)
 	}
 	errs := []error{err}
-	_, err = c.Login(ctx, LoginRequest{UserID: "alice", Password: pw, DeviceToken: StaticToken(devTok)})
+	_, err = c.Login(ctx, LoginRequest{UserID: "alice", Password: pw, DeviceToken: StaticTokenSource(&Token{AccessToken: devTok})})
 	if !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("login: %v", err)
 	}
 	errs = append(errs, err)
-	err = c.Session(StaticToken(devTok)).CreateUser(ctx, NewUser{Username: "dave", Password: newPW})
+	err = c.Session(StaticTokenSource(&Token{AccessToken: devTok})).CreateUser(ctx, NewUser{Username: "dave", Password: newPW})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Code != "user_exists" {
 		t.Fatalf("create user: %v", err)

@@ -35,7 +35,7 @@ func BenchmarkRefresh(b *testing.B) {
 	}
 	var saved *Token
 	src := c.UserTokenSource(SourceConfig{Token: &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: time.Now().Add(time.Hour)},
-		Persist: func(t *Token) error { saved = t; return nil }})
+		Store: funcStore{save: func(t *Token) error { saved = t; return nil }}})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,9 +6,11 @@
 // expired or revoked access token by refreshing once and retrying once.
 //
 // The package has no globals: everything hangs off a [Client] built by [New]
-// from a [Config]. Token storage and cross-process locking are hooks on
-// [SourceConfig], so that callers (the paragon CLI uses package keystore) can
-// keep secrets in the OS keyring and coordinate parallel processes.
+// from a [Config]. Token storage and cross-process locking are one small
+// interface, [TokenStore], set on [SourceConfig], so that callers (the
+// paragon CLI backs it with package keystore) can keep secrets in the OS
+// keyring and coordinate parallel processes; the package itself knows
+// nothing of storage.
 //
 // Errors from the server are [*APIError] values. Outcomes a program must act
 // on are also matched by sentinel errors with [errors.Is]: [ErrLoginRequired]

@@ -30,7 +30,7 @@ func startRefServer(t testing.TB) *refServer {
 	return r
 }
 
-// memStore is an in-memory persist hook that counts saves.
+// memStore is an in-memory TokenStore that counts saves.
 type memStore struct {
 	mu    sync.Mutex
 	tok   *client.Token
@@ -43,6 +43,8 @@ func (m *memStore) Save(t *client.Token) error {
 	m.tok, m.saves = t, m.saves+1
 	return nil
 }
+
+func (m *memStore) Lock(context.Context) (func(), error) { return func() {}, nil }
 
 func (m *memStore) Load() (*client.Token, error) {
 	m.mu.Lock()
@@ -84,7 +86,7 @@ func trustedDevice(t *testing.T, r *refServer, c *client.Client, store *memStore
 		t.Errorf("poll events %+v, want one authorization_pending", events)
 	}
 	_ = store.Save(tok)
-	return id, key, c.DeviceTokenSource(id, key, client.SourceConfig{Token: tok, Persist: store.Save})
+	return id, key, c.DeviceTokenSource(id, key, client.SourceConfig{Token: tok, Store: store})
 }
 
 // newE2EClient returns a client whose poll waits approve pending devices
@@ -110,7 +112,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = userStore.Save(tok)
-	user := c.UserTokenSource(client.SourceConfig{Token: tok, Persist: userStore.Save, Load: userStore.Load})
+	user := c.UserTokenSource(client.SourceConfig{Token: tok, Store: userStore})
 	s := c.Session(user)
 	users, err := s.ListUsers(ctx, 0)
 	if err != nil || len(users) != 3 || users[0].String("username") != "alice" {
@@ -313,7 +315,7 @@ func TestE2EConcurrentSessionOneRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &memStore{}
-	s := c.Session(c.UserTokenSource(client.SourceConfig{Token: tok, Persist: store.Save}))
+	s := c.Session(c.UserTokenSource(client.SourceConfig{Token: tok, Store: store}))
 	r.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	for range 64 {

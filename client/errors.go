@@ -100,10 +100,10 @@ var (
 	// wrapped *APIError's RetryAfter says for how long.
 	ErrTooManyAttempts = errors.New("paragon: too many attempts")
 
-	// ErrPersist means a rotated token was received but the Persist hook
-	// failed to save it. The new token is kept in memory (and saving is
+	// ErrPersist means a rotated token was received but the TokenStore's
+	// Save failed to save it. The new token is kept in memory (and saving is
 	// retried on the next call), but if the process ends now the stored
-	// refresh token is already spent. The hook's error is wrapped too.
+	// refresh token is already spent. Save's error is wrapped too.
 	ErrPersist = errors.New("paragon: saving the rotated token failed")
 )
 

@@ -20,7 +20,7 @@ import (
 // for 90 simulated days. Access tokens last an hour, so every call finds an
 // expired token; the token sources renew (and save) them silently.
 // TestNinetyDaysWithSecretsInTheOSKeyring runs the same program with the
-// secrets in the OS keyring (packages keystore and keystore/tokenstore).
+// secrets in the OS keyring (through the TokenStore of ExampleTokenStore).
 func Example() {
 	ctx := context.Background()
 	ref := startExampleServer() // reference server, fake clock, an admin approving devices
@@ -36,10 +36,10 @@ func Example() {
 	check(err)
 	devTok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
 	check(err)
-	device := c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Persist: vault.Saver("device")})
+	device := c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Store: vault.Store("device")})
 	userTok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: device})
 	check(err)
-	api := c.Session(c.UserTokenSource(client.SourceConfig{Token: userTok, Persist: vault.Saver("user")}))
+	api := c.Session(c.UserTokenSource(client.SourceConfig{Token: userTok, Store: vault.Store("user")}))
 	for day := 1; day <= 90; day++ {
 		ref.Advance(24 * time.Hour)
 		users, err := api.ListUsers(ctx, 10)
@@ -62,24 +62,39 @@ func check(err error) {
 	}
 }
 
-// vault is an in-memory persist hook.
+// vault keeps tokens in memory: vault.Store(name) is a TokenStore.
 type vault struct {
 	mu     sync.Mutex
 	tokens map[string]*client.Token
 	saves  map[string]int
 }
 
-func (v *vault) Saver(name string) func(*client.Token) error {
-	return func(t *client.Token) error {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		if v.tokens == nil {
-			v.tokens, v.saves = map[string]*client.Token{}, map[string]int{}
-		}
-		v.tokens[name] = t
-		v.saves[name]++
-		return nil
+// Store returns the TokenStore of the tokens called name.
+func (v *vault) Store(name string) client.TokenStore { return vaultStore{v, name} }
+
+type vaultStore struct {
+	v    *vault
+	name string
+}
+
+// Lock: one process, and the source itself serializes its refreshes.
+func (vaultStore) Lock(context.Context) (func(), error) { return func() {}, nil }
+
+func (s vaultStore) Load() (*client.Token, error) {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	return s.v.tokens[s.name], nil
+}
+
+func (s vaultStore) Save(t *client.Token) error {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	if s.v.tokens == nil {
+		s.v.tokens, s.v.saves = map[string]*client.Token{}, map[string]int{}
 	}
+	s.v.tokens[s.name] = t
+	s.v.saves[s.name]++
+	return nil
 }
 
 func (v *vault) Count(name string) int {

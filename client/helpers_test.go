@@ -123,3 +123,32 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// funcStore is a TokenStore made of functions, for tests: a nil lock does
+// nothing, a nil load finds nothing stored, a nil save succeeds.
+type funcStore struct {
+	lock func(context.Context) (func(), error)
+	load func() (*Token, error)
+	save func(*Token) error
+}
+
+func (f funcStore) Lock(ctx context.Context) (func(), error) {
+	if f.lock == nil {
+		return func() {}, nil
+	}
+	return f.lock(ctx)
+}
+
+func (f funcStore) Load() (*Token, error) {
+	if f.load == nil {
+		return nil, nil
+	}
+	return f.load()
+}
+
+func (f funcStore) Save(t *Token) error {
+	if f.save == nil {
+		return nil
+	}
+	return f.save(t)
+}

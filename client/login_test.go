@@ -107,8 +107,8 @@ func TestLoginRefreshesExpiredDeviceTokenFirst(t *testing.T) {
 	})
 	var saved []*Token
 	dev := c.DeviceTokenSource("dev-1", key, SourceConfig{
-		Token:   &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(-time.Minute)},
-		Persist: func(t *Token) error { saved = append(saved, t); return nil },
+		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(-time.Minute)},
+		Store: funcStore{save: func(t *Token) error { saved = append(saved, t); return nil }},
 	})
 	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev}); err != nil {
 		t.Fatal(err)

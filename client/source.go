@@ -36,12 +36,6 @@ type Refresher interface {
 // StaticTokenSource(&Token{AccessToken: s})).
 func StaticTokenSource(t *Token) TokenSource { return staticSource{t} }
 
-// StaticToken returns a TokenSource for a bare access token string, e.g. a
-// device token given on the command line or in PARAGON_TOKEN.
-func StaticToken(accessToken string) TokenSource {
-	return staticSource{&Token{AccessToken: accessToken, TokenType: "Bearer"}}
-}
-
 type staticSource struct{ t *Token }
 
 func (s staticSource) Token(context.Context) (*Token, error) {
@@ -55,10 +49,38 @@ func (s staticSource) Token(context.Context) (*Token, error) {
 // when SourceConfig.RefreshTimeout is zero.
 const DefaultRefreshTimeout = 2 * time.Minute
 
-// SourceConfig configures a [RefreshingSource]. The hooks let the caller keep
-// the token in durable storage and coordinate refreshes between processes.
+// TokenStore is what a [RefreshingSource] needs from durable storage: the
+// token saved across processes, and a lock that makes "load, refresh if still
+// needed, save" one step among all processes sharing the storage. It knows
+// nothing of the protocol; the CLI backs it with the OS keyring and a file
+// lock (see the Example of TokenStore for a small adapter).
+//
+// Concurrency contract: a RefreshingSource calls its store from one refresh
+// at a time (calls never overlap within one source), as Lock, Load, Save (if
+// it refreshed), unlock; and Save alone to retry a save that failed.
+// Several sources, in one process or many, may share one storage: Lock must
+// exclude all of them until unlock is called.
+type TokenStore interface {
+	// Lock takes the storage's lock, waiting for another holder to let go
+	// and honouring ctx while it waits (returning ctx's error when it
+	// ends). On success unlock is non-nil and releases the lock.
+	Lock(ctx context.Context) (unlock func(), err error)
+	// Load reads the stored token afresh (not from a cache: another process
+	// may have refreshed meanwhile); (nil, nil) means nothing is stored.
+	Load() (*Token, error)
+	// Save stores a newly obtained token with its rotated refresh token,
+	// whole or not at all as far as the storage allows (a half-saved pair
+	// must keep its refresh token). It is called before the new access
+	// token is given to anyone. If it fails, the refresh's result is an
+	// error wrapping [ErrPersist] and Save's error; the token is kept in
+	// memory and Save is retried on the next call.
+	Save(*Token) error
+}
+
+// SourceConfig configures a [RefreshingSource].
 type SourceConfig struct {
-	// Token is the initial token; nil means none yet (Load may supply one).
+	// Token is the initial token; nil means none yet (Store.Load may supply
+	// one).
 	Token *Token
 	// Refresh exchanges a refresh token for a new pair. [Client.UserTokenSource]
 	// and [Client.DeviceTokenSource] set it.
@@ -68,21 +90,9 @@ type SourceConfig struct {
 	Skew time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Persist saves a newly obtained token (with its rotated refresh token).
-	// It is called before the new access token is returned to anyone. If it
-	// fails, the refresh's result is an error wrapping [ErrPersist] and the
-	// hook's error; the token is kept in memory and Persist is retried on
-	// the next call. Calls never overlap.
-	Persist func(*Token) error
-	// Lock, if set, is held around "load stored token, refresh if still
-	// needed, persist" to coordinate with other processes (e.g. a file
-	// lock). It must honour ctx and return a non-nil unlock on success.
-	Lock func(ctx context.Context) (unlock func(), err error)
-	// Load, if set, re-reads the stored token inside Lock: when another
-	// process already refreshed, its token is adopted instead of refreshing
-	// again (which, with rotation, would spend a dead refresh token).
-	// (nil, nil) means nothing stored.
-	Load func() (*Token, error)
+	// Store, if set, keeps the token in durable storage and coordinates
+	// refreshes with other processes; nil means memory only.
+	Store TokenStore
 	// RefreshTimeout bounds one refresh; zero means [DefaultRefreshTimeout].
 	// A refresh runs to completion (and persists) even if the callers
 	// waiting for it give up, so that a rotated token is never lost.
@@ -95,14 +105,14 @@ type SourceConfig struct {
 
 // RefreshingSource is the reuse-and-refresh TokenSource: it hands out its
 // token until it expires within the skew, then refreshes it once for all
-// concurrent callers (single flight), saving the rotated token through
-// Persist before anyone gets the new access token. It implements
+// concurrent callers (single flight), saving the rotated token in its
+// [TokenStore] before anyone gets the new access token. It implements
 // [Refresher] and is safe for concurrent use by multiple goroutines.
 type RefreshingSource struct {
 	cfg     SourceConfig
 	mu      sync.Mutex
 	tok     *Token
-	unsaved bool // tok came from a refresh whose Persist failed
+	unsaved bool // tok came from a refresh whose Store.Save failed
 	flight  *flight
 }
 
@@ -237,25 +247,26 @@ func (s *RefreshingSource) run(ctx context.Context, force bool, stale *Token) (*
 	s.mu.Unlock()
 	now := s.cfg.Now()
 
+	store := s.cfg.Store
 	if unsaved && !force && cur.Valid(now, s.cfg.Skew) {
 		// A previous refresh could not be saved: save it now.
-		if err := s.cfg.Persist(cur); err != nil {
+		if err := store.Save(cur); err != nil {
 			return nil, wrap(ErrPersist, err)
 		}
 		s.set(cur, false)
 		return cur, nil
 	}
 
-	if s.cfg.Lock != nil {
-		unlock, err := s.cfg.Lock(ctx)
+	base := cur
+	if store != nil {
+		unlock, err := store.Lock(ctx)
 		if err != nil {
 			return nil, errorf("locking the token store: %w", err)
 		}
 		defer unlock()
 	}
-	base := cur
-	if s.cfg.Load != nil && !unsaved {
-		stored, err := s.cfg.Load()
+	if store != nil && !unsaved {
+		stored, err := store.Load()
 		if err != nil {
 			return nil, errorf("loading the stored token: %w", err)
 		}
@@ -281,8 +292,8 @@ func (s *RefreshingSource) run(ctx context.Context, force bool, stale *Token) (*
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.Persist != nil {
-		if err := s.cfg.Persist(tok); err != nil {
+	if store != nil {
+		if err := store.Save(tok); err != nil {
 			s.set(tok, true)
 			return nil, wrap(ErrPersist, err)
 		}

@@ -68,7 +68,7 @@ func TestSourcePersistBeforeUse(t *testing.T) {
 		Token:   &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now().Add(-time.Second)},
 		Refresh: func(ctx context.Context, rt string) (*Token, error) { log("refresh:" + rt); return refresh(ctx, rt) },
 		Now:     clk.Now,
-		Persist: func(t *Token) error { log("persist:" + t.RefreshToken); return nil },
+		Store:   funcStore{save: func(t *Token) error { log("persist:" + t.RefreshToken); return nil }},
 	})
 	c, mt := newMockClient(t, clk, nil)
 	mt.RegisterResponder("GET", testBase+"/api/v1/version", func(req *http.Request) (*http.Response, error) {
@@ -93,13 +93,13 @@ func TestSourceFailedPersistIsReturnedAndRetried(t *testing.T) {
 	s := NewRefreshingSource(SourceConfig{
 		Token:   &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now().Add(-time.Second)},
 		Refresh: refresh, Now: clk.Now,
-		Persist: func(t *Token) error {
+		Store: funcStore{save: func(t *Token) error {
 			if fail {
 				return diskFull
 			}
 			saved = append(saved, t.RefreshToken)
 			return nil
-		},
+		}},
 	})
 	tok, err := s.Token(context.Background())
 	if !errors.Is(err, ErrPersist) || !errors.Is(err, diskFull) || tok != nil {
@@ -127,12 +127,14 @@ func TestSourceLockAndLoadAdoptsOtherProcessToken(t *testing.T) {
 	s := NewRefreshingSource(SourceConfig{
 		Token:   &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now().Add(-time.Second)},
 		Refresh: refresh, Now: clk.Now,
-		Lock: func(ctx context.Context) (func(), error) {
-			locks++
-			return func() { unlocks++ }, nil
+		Store: funcStore{
+			lock: func(ctx context.Context) (func(), error) {
+				locks++
+				return func() { unlocks++ }, nil
+			},
+			load: func() (*Token, error) { return stored, nil },
+			save: func(*Token) error { t.Error("persisted a token that was loaded"); return nil },
 		},
-		Load:    func() (*Token, error) { return stored, nil },
-		Persist: func(*Token) error { t.Error("persisted a token that was loaded"); return nil },
 	})
 	tok, err := s.Token(context.Background())
 	if err != nil || tok.AccessToken != "OTHER" || n.Load() != 0 || locks != 1 || unlocks != 1 {
@@ -149,8 +151,10 @@ func TestSourceLoadedExpiredTokenRefreshesWithStoredRefreshToken(t *testing.T) {
 			used = rt
 			return &Token{AccessToken: "A9", RefreshToken: "R9", Expiry: clk.Now().Add(time.Hour)}, nil
 		},
-		Now:  clk.Now,
-		Load: func() (*Token, error) { return &Token{AccessToken: "A5", RefreshToken: "R5", Expiry: clk.Now()}, nil },
+		Now: clk.Now,
+		Store: funcStore{load: func() (*Token, error) {
+			return &Token{AccessToken: "A5", RefreshToken: "R5", Expiry: clk.Now()}, nil
+		}},
 	})
 	if _, err := s.Token(context.Background()); err != nil || used != "R5" {
 		t.Fatalf("refreshed with %q (err %v), want the stored R5", used, err)
@@ -162,7 +166,7 @@ func TestSourceLockErrorIsReturned(t *testing.T) {
 	refresh, n := stubRefresh(clk, nil)
 	busy := errors.New("lock busy")
 	s := NewRefreshingSource(SourceConfig{Token: &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now()},
-		Refresh: refresh, Now: clk.Now, Lock: func(context.Context) (func(), error) { return nil, busy }})
+		Refresh: refresh, Now: clk.Now, Store: funcStore{lock: func(context.Context) (func(), error) { return nil, busy }}})
 	if _, err := s.Token(context.Background()); !errors.Is(err, busy) || n.Load() != 0 {
 		t.Fatalf("err %v refreshes %d", err, n.Load())
 	}
@@ -209,7 +213,7 @@ func TestSourceSingleFlightAndCancelledWaiter(t *testing.T) {
 	refresh, n := stubRefresh(clk, block)
 	persisted := make(chan *Token, 1)
 	s := NewRefreshingSource(SourceConfig{Token: &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now()},
-		Refresh: refresh, Now: clk.Now, Persist: func(t *Token) error { persisted <- t; return nil }})
+		Refresh: refresh, Now: clk.Now, Store: funcStore{save: func(t *Token) error { persisted <- t; return nil }}})
 
 	// A caller that gives up while the refresh is in flight gets ctx.Err()
 	// at once; the refresh still completes and is persisted.
@@ -312,7 +316,7 @@ func TestSourceForcedRefreshIgnoresStoredRejectedToken(t *testing.T) {
 	refresh, n := stubRefresh(clk, nil)
 	cur := &Token{AccessToken: "A0", RefreshToken: "R0", Expiry: clk.Now().Add(time.Hour)}
 	s := NewRefreshingSource(SourceConfig{Token: cur, Refresh: refresh, Now: clk.Now,
-		Load: func() (*Token, error) { return cur, nil }})
+		Store: funcStore{load: func() (*Token, error) { return cur, nil }}})
 	tok, err := s.ForceRefresh(context.Background(), cur)
 	if err != nil || tok.AccessToken != "A1" || n.Load() != 1 {
 		t.Fatalf("%+v %v refreshes %d: the stored token is the rejected one, a refresh was needed", tok, err, n.Load())

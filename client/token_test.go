@@ -184,14 +184,14 @@ func TestUserAgentOnEveryRequest(t *testing.T) {
 	if _, err := c.Login(ctx, LoginRequest{UserID: "u", Password: "p", Untrusted: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Session(StaticToken("A")).ListUsers(ctx, 0); err != nil {
+	if _, err := c.Session(StaticTokenSource(&Token{AccessToken: "A"})).ListUsers(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("GET", testBase+"/api/v1/version", nil)
-	resp, err := c.Session(StaticToken("A")).Do(req)
+	resp, err := c.Session(StaticTokenSource(&Token{AccessToken: "A"})).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,6 @@
 // [Lock] is a cross-process lock per profile, held around "read the stored
 // tokens → refresh if still needed → store", so that parallel paragon
 // processes refresh once and none is logged out by refresh-token rotation.
-// Package tokenstore (keystore/tokenstore) turns a Store and this lock into
-// the Lock, Load and Persist hooks of the client library's token source.
 //
 // Values never appear in error messages; item and profile names do.
 package keystore

@@ -374,7 +374,7 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 	if user.AccessToken == "" || user.AccessToken == r.tok.AccessToken {
 		t.Fatal("login gave no user token of its own")
 	}
-	_, err = cl.Login(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticToken("not-a-device-token")})
+	_, err = cl.Login(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(&client.Token{AccessToken: "not-a-device-token"})})
 	if !errors.Is(err, client.ErrDeviceNotTrusted) {
 		t.Fatalf("login with a made-up device token: %v, want ErrDeviceNotTrusted", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/tokenstore"
 	"github.com/paragon-cli/paragon/keystore"
-	"github.com/paragon-cli/paragon/keystore/tokenstore"
 )
 
 // ProfileOverrides are the settings `device register` and `login` accept to
@@ -262,27 +262,25 @@ func (s *Session) APIKeySource() string {
 // EnvToken returns PARAGON_TOKEN, which wins over stored user tokens.
 func (s *Session) EnvToken() string { return s.f.Env(keystore.EnvToken) }
 
-// tokenHooks keeps tokens of kind in the profile's backing store (never the
+// tokenStore keeps tokens of kind in the profile's backing store (never the
 // environment) under the factory's refresh lock: the same
-// keystore/tokenstore hooks whose multi-process test proves that parallel
-// paragon processes refresh once and every rotated refresh token is saved
-// before its access token is used.
-func (s *Session) tokenHooks(kind keystore.TokenKind) tokenstore.Hooks {
-	return tokenstore.Hooks{Store: s.Store.Store, Profile: s.Name, Kind: kind, LockFunc: s.f.LockProfile}
+// cmd/internal/tokenstore adapter whose multi-process test proves that
+// parallel paragon processes refresh once and every rotated refresh token
+// is saved before its access token is used.
+func (s *Session) tokenStore(kind keystore.TokenKind) tokenstore.Store {
+	return tokenstore.Store{Keys: s.Store.Store, Profile: s.Name, Kind: kind, LockFunc: s.f.LockProfile}
 }
 
 // sourceConfig is the configuration of a refreshing token source of kind
 // starting from initial.
 func (s *Session) sourceConfig(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
-	cfg := client.SourceConfig{Token: initial}
-	s.tokenHooks(kind).Wire(&cfg)
-	return cfg
+	return client.SourceConfig{Token: initial, Store: s.tokenStore(kind)}
 }
 
 // loadTokens reads stored tokens of kind from the backing store (never the
 // environment); nil when none are stored.
 func (s *Session) loadTokens(kind keystore.TokenKind) (*client.Token, error) {
-	t, err := s.tokenHooks(kind).Load()
+	t, err := s.tokenStore(kind).Load()
 	if err != nil {
 		return nil, s.Explain(err)
 	}
@@ -391,7 +389,7 @@ func (s *Session) Sleep(ctx context.Context, d time.Duration) error {
 
 // SaveTokens stores a token pair of kind (after login or registration).
 func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
-	if err := s.tokenHooks(kind).Persist(t); err != nil {
+	if err := s.tokenStore(kind).Save(t); err != nil {
 		return s.Explain(err)
 	}
 	return nil

@@ -17,14 +17,14 @@ import (
 	"github.com/paragon-cli/paragon/keystore"
 )
 
-func TestLoadPersistRoundTrip(t *testing.T) {
+func TestLoadSaveRoundTrip(t *testing.T) {
 	s := keystore.NewMemory()
-	h := Hooks{Store: s, Profile: "p", Kind: keystore.DeviceTokens, LockDir: t.TempDir()}
+	h := Store{Keys: s, Profile: "p", Kind: keystore.DeviceTokens, LockDir: t.TempDir()}
 	if tok, err := h.Load(); tok != nil || err != nil {
 		t.Fatalf("empty store: %v, %v; want nil, nil", tok, err)
 	}
 	exp := time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC)
-	if err := h.Persist(&client.Token{AccessToken: "d-at", RefreshToken: "d-rt", Expiry: exp}); err != nil {
+	if err := h.Save(&client.Token{AccessToken: "d-at", RefreshToken: "d-rt", Expiry: exp}); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Get("p", keystore.ItemDeviceRefreshToken); v != "d-rt" {
@@ -34,20 +34,16 @@ func TestLoadPersistRoundTrip(t *testing.T) {
 	if err != nil || tok.AccessToken != "d-at" || tok.RefreshToken != "d-rt" || !tok.Expiry.Equal(exp) {
 		t.Fatalf("Load = %+v, %v", tok, err)
 	}
-	if _, err := (Hooks{Store: s, Profile: "p", Kind: keystore.UserTokens}).Load(); err != nil {
+	if _, err := (Store{Keys: s, Profile: "p", Kind: keystore.UserTokens}).Load(); err != nil {
 		t.Errorf("user kind: %v", err)
 	}
-	if err := h.Persist(nil); err == nil {
+	if err := h.Save(nil); err == nil {
 		t.Error("nil token persisted")
-	}
-	cfg, err := h.Config()
-	if err != nil || cfg.Token == nil || cfg.Token.RefreshToken != "d-rt" || cfg.Lock == nil || cfg.Load == nil || cfg.Persist == nil {
-		t.Errorf("Config = %+v, %v", cfg, err)
 	}
 }
 
 func TestLockHookExcludesAndHonoursContext(t *testing.T) {
-	h := Hooks{Store: keystore.NewMemory(), Profile: "p", LockDir: t.TempDir()}
+	h := Store{Keys: keystore.NewMemory(), Profile: "p", LockDir: t.TempDir()}
 	unlock, err := h.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -92,21 +88,29 @@ func seedExpired(t *testing.T, s keystore.Store) {
 	}
 }
 
+// uncoordinated is the control's store: it saves, but neither locks nor
+// re-reads what another process stored.
+type uncoordinated struct{ Store }
+
+func (uncoordinated) Lock(context.Context) (func(), error) { return func() {}, nil }
+func (uncoordinated) Load() (*client.Token, error)         { return nil, nil }
+
 // newSession builds what a paragon process builds: a client, a user token
-// source over the store (with or without the cross-process hooks) and a
-// session.
-func newSession(t *testing.T, baseURL string, h Hooks, coordinated bool) *client.Session {
+// source over the store (with or without the cross-process coordination)
+// and a session.
+func newSession(t *testing.T, baseURL string, h Store, coordinated bool) *client.Session {
 	t.Helper()
 	c, err := client.New(client.Config{BaseURL: baseURL, APIKey: testAPIKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := h.Config()
+	tok, err := h.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := client.SourceConfig{Token: tok, Store: h}
 	if !coordinated { // the control: every process for itself
-		cfg.Lock, cfg.Load = nil, nil
+		cfg.Store = uncoordinated{h}
 	}
 	return c.Session(c.UserTokenSource(cfg))
 }
@@ -121,7 +125,7 @@ func TestChildProcess(t *testing.T) {
 		t.Skip("only runs as a child process of another test")
 	}
 	store := keystore.NewFile(os.Getenv("STORE_PATH"))
-	h := Hooks{Store: store, Profile: "p", Kind: keystore.UserTokens, LockDir: os.Getenv("LOCK_DIR")}
+	h := Store{Keys: store, Profile: "p", Kind: keystore.UserTokens, LockDir: os.Getenv("LOCK_DIR")}
 	base := os.Getenv("SERVER_URL")
 	switch mode {
 	case "call", "call-uncoordinated":
@@ -137,7 +141,7 @@ func TestChildProcess(t *testing.T) {
 		}
 	case "crash-before-save":
 		// The rotated token arrives, and the process dies before saving it.
-		h.Store = crashingStore{store}
+		h.Keys = crashingStore{store}
 		sess := newSession(t, base, h, true)
 		sess.Version(context.Background())
 		t.Fatal("survived the crash")
@@ -253,7 +257,7 @@ func TestCrashBeforeSaveIsReported(t *testing.T) {
 	res := runChildren(t, "crash-before-save", 1, env...)
 	var ee *exec.ExitError
 	if !errors.As(res[0].err, &ee) || ee.ExitCode() != 3 {
-		t.Fatalf("child did not crash in Persist: %v\n%s", res[0].err, res[0].output)
+		t.Fatalf("child did not crash in Save: %v\n%s", res[0].err, res[0].output)
 	}
 	if refreshes, _, _ := srv.stats(); refreshes != 1 {
 		t.Fatalf("refreshes = %d, want the 1 whose result was lost", refreshes)
@@ -285,15 +289,15 @@ func (f *failingStore) Set(profile, item, value string) error {
 	return f.Store.Set(profile, item, value)
 }
 
-// A Persist that fails is returned to the caller (ErrPersist), the store
+// A Save that fails is returned to the caller (ErrPersist), the store
 // keeps its old whole pair, and the next call saves the token it holds
 // instead of refreshing again (which would spend a dead refresh token).
-func TestFailedPersistIsReturned(t *testing.T) {
+func TestFailedSaveIsReturned(t *testing.T) {
 	srv := newRotationServer(t)
 	mem := keystore.NewMemory()
 	seedExpired(t, mem)
 	fs := &failingStore{Store: mem, broken: true}
-	h := Hooks{Store: fs, Profile: "p", Kind: keystore.UserTokens, LockDir: t.TempDir()}
+	h := Store{Keys: fs, Profile: "p", Kind: keystore.UserTokens, LockDir: t.TempDir()}
 	sess := newSession(t, srv.URL, h, true)
 
 	_, err := sess.Version(context.Background())
