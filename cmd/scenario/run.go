@@ -179,7 +179,7 @@ report.`,
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "Skip the remaining scenarios after the first failure")
 	fl.StringVar(&opts.ExpectedFailures, "expected-failures", "", "Baseline `FILE` of scenario names allowed to fail")
 	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
-	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
+	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
 	return cmd
 }
 
@@ -224,6 +224,9 @@ func parseReports(specs []string) ([]ReportSpec, error) {
 
 func runRun(ctx context.Context, opts *RunOptions) error {
 	ios := opts.IO
+	if err := prepareReportDirs(opts.Reports); err != nil {
+		return err
+	}
 	all, err := load(opts.Paths, ios.ErrOut)
 	if err != nil {
 		return err
@@ -419,6 +422,46 @@ func markExpected(s *scenarios.ScenarioResult, baseline map[string]bool, file st
 	}
 }
 
+// prepareReportDirs makes sure, before anything runs, that each --report
+// file can be written: missing parent directories are created (as Hurl and
+// most reporters do), and a path that cannot hold a file is a usage mistake
+// (exit 2) rather than a finished run whose report is lost.
+func prepareReportDirs(specs []ReportSpec) error {
+	for _, spec := range specs {
+		if spec.Path == "-" {
+			continue
+		}
+		fail := func(err error) error {
+			return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--report %s=%s: %w", spec.Format, spec.Path, err)}
+		}
+		dir := filepath.Dir(spec.Path)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fail(fmt.Errorf("cannot create the directory %s: %w", dir, pathErrorCause(err)))
+		}
+		if fi, err := os.Stat(spec.Path); err == nil && fi.IsDir() {
+			return fail(errors.New("is a directory; name a file"))
+		}
+		// Create and remove a file beside it: permissions are checked now.
+		probe, err := os.CreateTemp(dir, "."+filepath.Base(spec.Path)+".*")
+		if err != nil {
+			return fail(fmt.Errorf("cannot write in %s: %w", dir, pathErrorCause(err)))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	return nil
+}
+
+// pathErrorCause is the reason inside an *os.PathError (such as "permission
+// denied"), without the path, which may be a temporary file's name.
+func pathErrorCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // writeReports writes each --report. A file is written beside its final
 // name and renamed into place, so CI never reads half a report.
 func writeReports(opts *RunOptions, rep *scenarios.Report) error {
@@ -431,7 +474,7 @@ func writeReports(opts *RunOptions, rep *scenarios.Report) error {
 			continue
 		}
 		if err := writeFileAtomic(spec.Path, func(w io.Writer) error { return write(w, rep) }); err != nil {
-			return fmt.Errorf("%s report: %w", spec.Format, err)
+			return fmt.Errorf("%s report: cannot write %s: %w", spec.Format, spec.Path, pathErrorCause(err))
 		}
 	}
 	return nil

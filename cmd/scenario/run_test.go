@@ -424,12 +424,45 @@ func validateJUnit(t *testing.T, file string) {
 	}
 }
 
-func TestReportToUnwritablePath(t *testing.T) {
+// TestReportMissingDirectoryCreated: --report into a directory that does
+// not exist yet creates it, as Hurl and most reporters do.
+func TestReportMissingDirectoryCreated(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "out", "ci", "j.xml")
 	code, _, _, err := runWith(t, false, fakeReport(), nil, func(o *RunOptions) {
-		o.Reports = []ReportSpec{{Format: "junit", Path: filepath.Join(t.TempDir(), "no", "such", "dir", "j.xml")}}
+		o.Reports = []ReportSpec{{Format: "junit", Path: file}}
 	})
-	if code != 1 || err == nil || !strings.Contains(err.Error(), "junit report") {
+	if code != 0 || err != nil {
 		t.Fatalf("exit %d, err %v", code, err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReportToUnwritablePath: a report path that cannot hold a file is a
+// usage mistake found before any scenario runs, and the message names the
+// path given, never a temporary file.
+func TestReportToUnwritablePath(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(notDir, "j.xml"), filepath.Join(notDir, "sub", "j.xml"), dir} {
+		ran := false
+		ios, _, _, _ := iostreams.Test()
+		err := runRun(context.Background(), &RunOptions{IO: ios, Parallel: 1, Reports: []ReportSpec{{Format: "junit", Path: path}},
+			Runner: func(context.Context, []*scenarios.Scenario, scenarios.RunOptions) (*scenarios.Report, error) {
+				ran = true
+				return fakeReport(), nil
+			}})
+		if code := cmdutil.ExitCode(err); code != cmdutil.ExitUsage || ran {
+			t.Errorf("%s: exit %d, ran %v, err %v", path, code, ran, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "--report junit="+path) || strings.Contains(msg, ".j.xml.") {
+			t.Errorf("%s: message %q", path, msg)
+		}
 	}
 }
 
