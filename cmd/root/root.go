@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -47,6 +48,11 @@ a reference server for tests.`,
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// `paragon device regster --server URL`: the typo, not the
+		// flag the group does not know, is the mistake.
+		if isGroup(c) && c.Flags().NArg() > 0 {
+			return unknownSubcommand(c, c.Flags().Arg(0))
+		}
 		return &cmdutil.FlagError{Err: err}
 	})
 	cmdutil.AddGlobalFlags(cmd, f)
@@ -60,7 +66,63 @@ a reference server for tests.`,
 	cmd.AddCommand(docs.NewCmdDocs(f))
 	cmd.AddCommand(scenario.NewCmdScenario(f))
 	addCompletionExamples(cmd)
+	rejectUnknownSubcommands(cmd)
 	return cmd
+}
+
+// rejectUnknownSubcommands makes every command group below root refuse a
+// word that names none of its commands: cobra checks only the root's, and
+// would print the group's help and exit 0 for `paragon scenario rn`. Each
+// group runs this instead: help when called alone, else exit 2 with cobra's
+// own "Did you mean this?" suggestions, as for a top-level typo.
+func rejectUnknownSubcommands(root *cobra.Command) {
+	// A group's usage is its Use line alone (`paragon scenario COMMAND`),
+	// not that and cobra's "paragon scenario [command]" as well.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),
+		"Usage:{{if .Runnable}}\n  {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}\n  {{.CommandPath}} [command]{{end}}",
+		"Usage:\n  {{.UseLine}}", 1))
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.HasSubCommands() && !sub.Runnable() {
+				if sub.Annotations == nil {
+					sub.Annotations = map[string]string{}
+				}
+				sub.Annotations[groupAnnotation] = "true"
+				if sub.SuggestionsMinimumDistance <= 0 {
+					sub.SuggestionsMinimumDistance = 2 // cobra's default, set only when it checks the root
+				}
+				sub.Args = cobra.ArbitraryArgs
+				sub.RunE = func(c *cobra.Command, args []string) error {
+					if len(args) == 0 {
+						return c.Help()
+					}
+					return unknownSubcommand(c, args[0])
+				}
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// groupAnnotation marks the command groups rejectUnknownSubcommands set up.
+const groupAnnotation = "paragon:group"
+
+// isGroup reports whether c is a command group below root: it only holds
+// other commands.
+func isGroup(c *cobra.Command) bool {
+	return c.Annotations[groupAnnotation] != ""
+}
+
+// unknownSubcommand is the usage error for a word that names no command of
+// group c, worded as cobra words it for the root.
+func unknownSubcommand(c *cobra.Command, arg string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", arg, c.CommandPath())
+	if suggestions := c.SuggestionsFor(arg); len(suggestions) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(suggestions, "\n\t") + "\n"
+	}
+	return &cmdutil.FlagError{Err: errors.New(msg)}
 }
 
 // addCompletionExamples creates cobra's `completion` command now, rather

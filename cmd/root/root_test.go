@@ -93,3 +93,49 @@ func TestInterruptedExits130(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestSubcommandTypos: a word that names no command of a group is a usage
+// mistake (exit 2) with cobra's suggestions, in every group, as at the top
+// level; a group alone still shows its help.
+func TestSubcommandTypos(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scenario", "rn"}, "unknown command \"rn\" for \"paragon scenario\"\n\nDid you mean this?\n\trun\n"},
+		{[]string{"device", "regster", "--server", "http://127.0.0.1:1"}, "unknown command \"regster\" for \"paragon device\"\n\nDid you mean this?\n\tregister\n"},
+		{[]string{"profile", "lst"}, "Did you mean this?\n\tlist\n"},
+		{[]string{"docs", "mn", "dir"}, "Did you mean this?\n\tman\n"},
+		{[]string{"completion", "bsh"}, "Did you mean this?\n\tbash\n"},
+		{[]string{"scenario", "xyzzy"}, "unknown command \"xyzzy\" for \"paragon scenario\"\nRun 'paragon scenario --help' for usage.\n"},
+	} {
+		code, out, errOut := run(t, tt.args...)
+		if code != cmdutil.ExitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+	// Every group, found by walking the tree, refuses a typo.
+	f := testFactory()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.HasSubCommands() {
+				args := append(strings.Fields(strings.TrimPrefix(sub.CommandPath(), "paragon ")), "no-such-command")
+				if code, _, errOut := run(t, args...); code != cmdutil.ExitUsage || !strings.Contains(errOut, "unknown command") {
+					t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+				}
+			}
+			walk(sub)
+		}
+	}
+	walk(NewCmdRoot(f))
+	for _, args := range [][]string{{"scenario"}, {"profile", "--help"}} {
+		code, out, errOut := run(t, args...)
+		if code != 0 || !strings.Contains(out, "Available Commands:") || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		if strings.Contains(out, "\n  paragon "+args[0]+" [command]\n") || !strings.Contains(out, "Usage:\n  paragon "+args[0]+" ") {
+			t.Errorf("%v: the usage is not the one Use line:\n%s", args, out)
+		}
+	}
+}
