@@ -451,7 +451,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	if t.secondKey != "" {
 		t.caps[NeedSecondKey] = true
 	} else {
-		t.missing[NeedSecondKey] = "no second API key given (--second-api-key)"
+		t.missing[NeedSecondKey] = "no second API key given (add --second-api-key KEY)"
 	}
 	probe := func(method, u string) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
@@ -475,8 +475,8 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		}
 	}
 	if t.admin == "" {
-		t.missing[NeedAdmin] = "no --admin-url given"
-		t.missing[NeedClock] = "no --admin-url given"
+		t.missing[NeedAdmin] = "no --admin-url given (add --admin-url URL --admin-token TOKEN)"
+		t.missing[NeedClock] = t.missing[NeedAdmin]
 		return t, nil
 	}
 	adminReq := func(method, p, body string) (int, []byte, error) {

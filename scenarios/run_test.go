@@ -165,7 +165,7 @@ func TestOutsideTarget(t *testing.T) {
 	for _, r := range rep.Scenarios {
 		switch {
 		case slices.Contains(list[indexOf(list, r.Name)].Needs, NeedSecondKey):
-			if r.Status != Skipped || r.Reason != "needs second-key: no second API key given (--second-api-key)" {
+			if r.Status != Skipped || r.Reason != "needs second-key: no second API key given (add --second-api-key KEY)" {
 				t.Errorf("%s: %s %q", r.Name, r.Status, r.Reason)
 			}
 		case r.Status != Passed:
@@ -226,7 +226,7 @@ func TestOutsideTargetWithoutAdminOrClock(t *testing.T) {
 		reason map[string]string
 	}{
 		{"no admin", Target{BaseURL: srv.URL}, map[string]string{
-			NeedAdmin: "needs admin: no --admin-url given", NeedClock: "needs admin: no --admin-url given"}},
+			NeedAdmin: "needs admin: no --admin-url given (add --admin-url URL --admin-token TOKEN)", NeedClock: "needs admin: no --admin-url given (add --admin-url URL --admin-token TOKEN)"}},
 		{"real clock", Target{BaseURL: srv.URL, OAuthURL: srv.URL, AdminURL: srv.URL, AdminToken: tok}, map[string]string{
 			NeedClock: "needs clock: the server's clock is not fake (start it with --fake-clock)"}},
 	} {
@@ -244,7 +244,7 @@ func TestOutsideTargetWithoutAdminOrClock(t *testing.T) {
 					}
 				}
 				if slices.Contains(list[i].Needs, NeedSecondKey) && missing == "" {
-					missing = "needs second-key: no second API key given (--second-api-key)"
+					missing = "needs second-key: no second API key given (add --second-api-key KEY)"
 				}
 				switch {
 				case missing != "":

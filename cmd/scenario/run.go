@@ -97,6 +97,13 @@ target's admin API refuses, 3 the target (its API, OAuth service or admin
 API) could not be reached. When the run cannot start, only the error is
 printed, naming the server and what to check.
 
+--admin-url gives the runner the reference server's admin API: the scenarios
+that need it (most of the suite) run, and it RESETS the target, before the
+run and again before every scenario that changes server state: devices,
+logins, tokens and settings on that server are wiped. Point it only at a
+server kept for testing. Without it those scenarios are skipped, counted in
+one line per reason.
+
 --expected-failures FILE names scenarios a known-imperfect server is allowed
 to fail, one name a line (# starts a comment). Their failures are reported but
 do not fail the run; a listed scenario that passes is pointed out so the file
@@ -168,7 +175,7 @@ report.`,
 	fl.StringVar(&opts.Server, "server", "", "Run against the server at `URL` (its API root) instead of the embedded one")
 	fl.StringVar(&opts.OAuthURL, "oauth-url", "", "Root `URL` of the OAuth service, when not the --server one")
 	fl.StringVar(&opts.APIKey, "api-key", "", "API `KEY` for --server (default $PARAGON_API_KEY, else the demo key)")
-	fl.StringVar(&opts.AdminURL, "admin-url", "", "Root `URL` of the reference server's admin API; without it scenarios that need it are skipped")
+	fl.StringVar(&opts.AdminURL, "admin-url", "", "Root `URL` of the reference server's admin API; the run resets that server before it starts and during the run (without it, scenarios that need it are skipped)")
 	fl.StringVar(&opts.AdminToken, "admin-token", "", "Admin API `TOKEN` (default $PARAGON_ADMIN_TOKEN)")
 	fl.StringVar(&opts.SecondAPIKey, "second-api-key", "", "Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
 	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")

@@ -127,7 +127,8 @@ func (t *Terminal) Started(name string) {
 	}
 }
 
-// Finished prints the line for a scenario that ended.
+// Finished prints the line for a scenario that ended; skipped ones are
+// counted and summarised by Finish.
 func (t *Terminal) Finished(s scenarios.ScenarioResult) {
 	s = mapScenario(s, printable)
 	t.mu.Lock()
@@ -139,6 +140,14 @@ func (t *Terminal) Finished(s scenarios.ScenarioResult) {
 		}
 	}
 	t.done++
+	if s.Status == scenarios.Skipped {
+		// Skips are summarised by reason at the end: one line per reason,
+		// not one per scenario.
+		if t.opts.TTY {
+			t.drawStatus()
+		}
+		return
+	}
 	t.clearStatus()
 	if t.opts.TTY {
 		t.ttyLine(&s)
@@ -152,8 +161,6 @@ func (t *Terminal) Finished(s scenarios.ScenarioResult) {
 func (t *Terminal) ttyLine(s *scenarios.ScenarioResult) {
 	icon, why := t.st.icon(s), ""
 	switch {
-	case s.Status == scenarios.Skipped:
-		why = "skipped: " + oneLine(s.Reason)
 	case s.Status == scenarios.Failed && s.Expected:
 		why = "expected failure: " + firstProblem(s)
 	case s.Status == scenarios.Failed, s.Status == scenarios.Warning:
@@ -171,11 +178,6 @@ func (t *Terminal) ttyLine(s *scenarios.ScenarioResult) {
 
 // plainLine: "FAILED   name (3ms)" and why on the next line, indented.
 func (t *Terminal) plainLine(s *scenarios.ScenarioResult) {
-	switch s.Status {
-	case scenarios.Skipped:
-		fmt.Fprintf(t.w, "%-8s %s: %s\n", s.Status, oneLine(s.Name), oneLine(s.Reason))
-		return
-	}
 	note := ""
 	if s.Expected && s.Status == scenarios.Failed {
 		note = " [expected failure]"
@@ -223,8 +225,43 @@ func (t *Terminal) Finish(r *scenarios.Report) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.clearStatus()
+	t.skips(r)
 	t.digest(r)
 	t.summary(r)
+}
+
+// skips prints the skipped scenarios, one line per reason (the reason says
+// what to pass to run them): a run without --admin-url skips most of the
+// suite for the same reason, and Ctrl-C skips the rest as "run cancelled".
+// A reason only one scenario has keeps its name. The report files list
+// every skipped scenario.
+func (t *Terminal) skips(r *scenarios.Report) {
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, s := range r.Scenarios {
+		if s.Status != scenarios.Skipped {
+			continue
+		}
+		reason := oneLine(s.Reason)
+		if _, seen := byReason[reason]; !seen {
+			reasons = append(reasons, reason)
+		}
+		byReason[reason] = append(byReason[reason], oneLine(s.Name))
+	}
+	for _, reason := range reasons {
+		names := byReason[reason]
+		what := names[0]
+		if len(names) > 1 {
+			what = plural(len(names), "scenario", "scenarios")
+		}
+		if !t.opts.TTY {
+			fmt.Fprintf(t.w, "%-8s %s: %s\n", scenarios.Skipped, what, reason)
+			continue
+		}
+		name := ansi.Truncate(what, t.opts.Width-4, "…")
+		fmt.Fprintf(t.w, "  %s %s\n", t.st.skip.Render("○"), t.st.dim.Render(name))
+		fmt.Fprintf(t.w, "      %s\n", t.st.dim.Render(ansi.Truncate("skipped: "+reason, t.opts.Width-7, "…")))
+	}
 }
 
 func (t *Terminal) digest(r *scenarios.Report) {

@@ -209,3 +209,49 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminalSkipsSummarised: skipped scenarios get one line per reason
+// with their count, not one line each; a reason only one scenario has keeps
+// its name.
+func TestTerminalSkipsSummarised(t *testing.T) {
+	r := &scenarios.Report{Target: "http://127.0.0.1:7300", Scenarios: []scenarios.ScenarioResult{
+		{Name: "version answers", Status: scenarios.Passed, Duration: 2 * time.Millisecond},
+	}}
+	noAdmin := "needs admin: no --admin-url given (add --admin-url URL --admin-token TOKEN)"
+	for i := range 84 {
+		r.Scenarios = append(r.Scenarios, scenarios.ScenarioResult{Name: fmt.Sprintf("admin-%d", i), Status: scenarios.Skipped, Reason: noAdmin})
+		if i == 40 {
+			r.Scenarios = append(r.Scenarios, scenarios.ScenarioResult{Name: "bound-key", Status: scenarios.Skipped, Reason: "needs second-key: no second API key given"})
+		}
+	}
+	got := play(t, TerminalOptions{}, r)
+	want := `Running 86 scenarios against http://127.0.0.1:7300
+PASSED   version answers (2ms)
+SKIPPED  84 scenarios: ` + noAdmin + `
+SKIPPED  bound-key: needs second-key: no second API key given
+
+PASSED  WARNING  FAILED  SKIPPED  DURATION  TARGET
+1       0        0       85       <1ms      http://127.0.0.1:7300
+
+OK: 1 of 86 passed (85 skipped)
+`
+	if got != want {
+		t.Errorf("plain output:\n%s\nwant:\n%s", got, want)
+	}
+
+	tty := play(t, TerminalOptions{TTY: true, Width: 200}, r)
+	if n := strings.Count(tty, "skipped: "); n != 2 {
+		t.Errorf("TTY: %d skip lines, want 2:\n%s", n, tty)
+	}
+	for _, want := range []string{"  ○ 84 scenarios\n      skipped: " + noAdmin + "\n", "  ○ bound-key\n      skipped: needs second-key"} {
+		if !strings.Contains(tty, want) {
+			t.Errorf("TTY output lacks %q:\n%s", want, tty)
+		}
+	}
+	// What stays on screen: each line after the progress line's last redraw.
+	for _, l := range strings.Split(tty, "\n") {
+		if l = l[strings.LastIndex(l, "\x1b[2K")+1:]; strings.Contains(l, "admin-3") {
+			t.Errorf("TTY output names a skipped scenario of a group: %q", l)
+		}
+	}
+}
