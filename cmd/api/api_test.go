@@ -382,7 +382,7 @@ func TestNotLoggedIn(t *testing.T) {
 func TestNoProfile(t *testing.T) {
 	e := cmdtest.New(t, false)
 	err := runAPI(e, "version")
-	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), `profile "default" is not set up`) || !strings.Contains(err.Error(), "paragon device register --server URL") {
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || !strings.Contains(err.Error(), `profile "default" is not set up`) || !strings.Contains(err.Error(), "paragon device register --server <URL>") {
 		t.Fatalf("err %v", err)
 	}
 	e = cmdtest.New(t, false)

@@ -79,7 +79,7 @@ func AdminHint(s *cmdutil.Session, id string) string {
 func PendingError(s *cmdutil.Session, id string) error {
 	return &cmdutil.AuthError{
 		Err:  fmt.Errorf("device %s is waiting for approval: an administrator of %s must approve it (on a paragon reference server: at %s/admin)", id, s.Profile.Server, s.Profile.OAuthBase()),
-		Hint: s.Cmd("login") + " once it is approved",
+		Hint: s.Cmd("login"), When: "once it is approved",
 	}
 }
 

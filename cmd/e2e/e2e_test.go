@@ -4,13 +4,18 @@
 // in-process server on a fake clock.
 //
 // $SERVER is the server over HTTP, $TLS_SERVER the same server over HTTPS
-// with its certificate in $WORK/ca.pem. Besides paragon, the scripts have
+// with its certificate in $WORK/ca.pem; $HOSTPORT and $TLS_HOSTPORT are
+// their host:port. Besides paragon, the scripts have
 // these commands:
 //
 //	admin approve              approve every pending device
 //	admin clock DURATION       move the server's fake clock forward
 //	admin key NAME FIELD VALUE change an API key (PATCH /admin/api/keys)
 //	exits CODE paragon ARGS... run paragon and check its exit code
+//	hint CODE [ARGS...]        run the command the last command's stderr
+//	                           suggested ("run: paragon ..." ending a line)
+//	                           as printed, ARGS appended, and check its
+//	                           exit code
 package e2e
 
 import (
@@ -27,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +78,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"admin": adminCmd,
 			"exits": exitsCmd,
+			"hint":  hintCmd,
 		},
 	})
 }
@@ -116,6 +123,9 @@ func setup(env *testscript.Env) error {
 	}
 	env.Setenv("SERVER", hs.URL)
 	env.Setenv("TLS_SERVER", tlsSrv.URL)
+	// host:port of each, to try the wrong scheme.
+	env.Setenv("HOSTPORT", strings.TrimPrefix(hs.URL, "http://"))
+	env.Setenv("TLS_HOSTPORT", strings.TrimPrefix(tlsSrv.URL, "https://"))
 	env.Setenv("ADMIN_TOKEN", adminToken)
 	env.Setenv("HOME", env.WorkDir)
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, ".config"))
@@ -227,6 +237,26 @@ func exitsCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// suggestion finds the last "run: paragon ..." that ends a line.
+var suggestion = regexp.MustCompile(`(?m)run: paragon ([^\n]*)$`)
+
+// hintCmd runs the command the last command suggested, exactly as printed,
+// with args[1:] appended (such as --no-wait, or --user and --password-stdin
+// where a terminal would prompt), and checks its exit code: suggested
+// commands must work as printed.
+func hintCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: hint CODE [ARGS...]")
+	}
+	m := suggestion.FindAllStringSubmatch(ts.ReadFile("stderr"), -1)
+	if len(m) == 0 {
+		ts.Fatalf("the last command suggested no command (no \"run: paragon ...\" line)")
+	}
+	words := strings.Fields(m[len(m)-1][1])
+	ts.Logf("running the suggestion: paragon %s", strings.Join(words, " "))
+	exitsCmd(ts, false, append(append([]string{args[0], "paragon"}, words...), args[1:]...))
 }
 
 func httptestRequest(ctx context.Context, method, url, body string) (*http.Request, error) {

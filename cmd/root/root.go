@@ -163,7 +163,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []str
 	if err == nil {
 		return cmdutil.ExitOK
 	}
-	if msg := err.Error(); msg != "" {
+	if msg := cmdutil.Message(err); msg != "" {
 		fmt.Fprintln(f.IOStreams.ErrOut, "paragon:", msg)
 	}
 	if ctx.Err() != nil {

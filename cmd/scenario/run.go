@@ -144,6 +144,23 @@ report.`,
 				// Secrets from the environment are for outside servers.
 				opts.APIKey, opts.AdminToken = "", ""
 			}
+			// The same URL checks as every command that takes a server.
+			for _, u := range []struct {
+				flag string
+				v    *string
+			}{{"--server", &opts.Server}, {"--oauth-url", &opts.OAuthURL}, {"--admin-url", &opts.AdminURL}} {
+				if *u.v == "" {
+					continue
+				}
+				root, note, err := cmdutil.ServerURL(u.flag, *u.v)
+				if err != nil {
+					return err
+				}
+				if note != "" {
+					fmt.Fprintln(opts.IO.ErrOut, note)
+				}
+				*u.v = root
+			}
 			if fl.Changed("admin-token") && opts.AdminURL == "" {
 				return cmdutil.FlagErrorf("--admin-token needs --admin-url")
 			}
@@ -350,7 +367,10 @@ func targetError(err error) error {
 		flag := map[string]string{scenarios.ServiceAPI: "--server", scenarios.ServiceOAuth: "--oauth-url", scenarios.ServiceAdmin: "--admin-url"}[ue.Service]
 		hint := fmt.Sprintf("check %s and that the server is running and reachable from here", flag)
 		var cve *tls.CertificateVerificationError
-		if errors.As(err, &cve) {
+		var se *cmdutil.SchemeError
+		if errors.As(err, &se) {
+			hint, _ = cmdutil.ConnectionProblem(err, cmdutil.Target{Flag: flag, URL: ue.URL})
+		} else if errors.As(err, &cve) {
 			hint = "the server's certificate is not trusted: give its CA with --cacert FILE (or --insecure to skip the check)"
 		}
 		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: fmt.Errorf("%w\n%s", err, hint)}

@@ -144,7 +144,7 @@ func TestExplain(t *testing.T) {
 		{&client.APIError{StatusCode: 401, Code: "invalid_credentials"}, ExitFailure, "wrong user name or password (the server refused the credentials); try again"},
 		{&client.APIError{StatusCode: 429, Code: "too_many_attempts", RetryAfter: 90 * time.Second}, ExitFailure, "too many failed logins for this user; try again in 1m30s"},
 		{&client.APIError{StatusCode: 403, Code: "invalid_api_key"}, ExitAuth, "the server refused the API key (403 invalid_api_key): it is unknown, inactive, expired or not allowed from this address; to fix this, run: paragon login --api-key-stdin --profile p"},
-		{&client.APIError{StatusCode: 500, Code: "server_error"}, ExitFailure, "paragon: 500 Internal Server Error: server_error"},
+		{&client.APIError{StatusCode: 500, Code: "server_error"}, ExitFailure, "the server answered 500 Internal Server Error: server_error"},
 		{fmt.Errorf("get: %w", connRefused), ExitFailure, "cannot reach h:1: connection refused (is the server running? check --server)"},
 		{&net.DNSError{Err: "no such host", Name: "h"}, ExitFailure, "cannot reach h:1: unknown host (check --server)"},
 		{fmt.Errorf("x: %w", keystore.ErrTimeout), ExitFailure, "the OS keyring did not answer (is it locked?): unlock it and retry, or use --insecure-storage to keep secrets in a file"},
@@ -152,7 +152,7 @@ func TestExplain(t *testing.T) {
 		{errors.New("other"), ExitFailure, "other"},
 	}
 	for _, tt := range tests {
-		got := Explain(tt.err, "http://h:1", cmd)
+		got := explain(tt.err, []Target{{Flag: "--server", URL: "http://h:1"}}, cmd)
 		if got.Error() != tt.want || ExitCode(got) != tt.code {
 			t.Errorf("%v:\n got %q (exit %d)\nwant %q (exit %d)", tt.err, got, ExitCode(got), tt.want, tt.code)
 		}
@@ -208,7 +208,7 @@ func TestTLSOptions(t *testing.T) {
 	if !errors.As(err, &ua) {
 		t.Fatalf("untrusted certificate accepted: %v", err)
 	}
-	if msg := Explain(err, hs.URL, func(s string) string { return s }).Error(); !strings.Contains(msg, "cannot verify the TLS certificate of 127.0.0.1") || !strings.Contains(msg, "--cacert") {
+	if msg := explain(err, []Target{{Flag: "--server", URL: hs.URL}}, func(s string) string { return s }).Error(); !strings.Contains(msg, "cannot verify the TLS certificate of 127.0.0.1") || !strings.Contains(msg, "--cacert") {
 		t.Errorf("message %q", msg)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Exit codes, decided here and nowhere else. They are documented in README.md.
@@ -49,16 +50,25 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // AuthError means the user must authenticate; Hint is the next command to
 // run. Its message is one line: what happened, then the command.
+//
+// Hint is a command that works as printed (tests run them): it ends the
+// line, so that it can be copied. When says when to run it instead of the
+// default "to fix this" ("once it is approved").
 type AuthError struct {
 	Err  error
 	Hint string
+	When string
 }
 
 func (e *AuthError) Error() string {
 	if e.Hint == "" {
 		return e.Err.Error()
 	}
-	return fmt.Sprintf("%v; to fix this, run: %s", e.Err, e.Hint)
+	when := e.When
+	if when == "" {
+		when = "to fix this"
+	}
+	return fmt.Sprintf("%v; %s, run: %s", e.Err, when, e.Hint)
 }
 func (e *AuthError) Unwrap() error { return e.Err }
 
@@ -69,6 +79,13 @@ func PromptError(what string, err error) error {
 		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted")}
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
+}
+
+// Message is the text paragon prints for err after its own "paragon: ":
+// the error's message without the "paragon: " that package client starts
+// its errors with, so that it is never printed twice.
+func Message(err error) string {
+	return strings.ReplaceAll(strings.TrimPrefix(err.Error(), "paragon: "), ": paragon: ", ": ")
 }
 
 // ExitCode maps an error returned by a command to the process exit code.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 
 	"github.com/paragon-cli/paragon/client"
@@ -26,12 +27,22 @@ func (s *Session) Explain(err error) error {
 	if errors.As(err, &ae) || errors.As(err, &fe) {
 		return err
 	}
-	return Explain(err, s.Profile.Server, s.Cmd)
+	return explain(err, s.Targets(), s.Cmd)
 }
 
-// Explain is Session.Explain for callers without a session: server names the
-// host for connection errors, cmd builds the hint commands.
-func Explain(err error, server string, cmd func(string) string) error {
+// Targets are the profile's URLs with the flags that set them, for
+// ConnectionProblem.
+func (s *Session) Targets() []Target {
+	t := []Target{{Flag: "--server", URL: s.Profile.Server}}
+	if s.Profile.OAuthURL != "" {
+		t = append(t, Target{Flag: "--oauth-url", URL: s.Profile.OAuthURL})
+	}
+	return t
+}
+
+// explain is Session.Explain: targets name the URLs for connection errors,
+// cmd builds the hint commands.
+func explain(err error, targets []Target, cmd func(string) string) error {
 	var apiErr *client.APIError
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -61,7 +72,7 @@ func Explain(err error, server string, cmd func(string) string) error {
 	case errors.As(err, &apiErr):
 		return explainAPIError(apiErr, cmd)
 	}
-	if msg, ok := connectionProblem(err, server); ok {
+	if msg, ok := ConnectionProblem(err, targets...); ok {
 		return errors.New(msg)
 	}
 	return err
@@ -79,14 +90,56 @@ func explainAPIError(e *client.APIError, cmd func(string) string) error {
 	case "insecure_credentials_not_allowed":
 		return errors.New("this API key does not allow logging in with a card ID, short ID, user name only or email: log in with user name and password")
 	}
-	return e
+	return &serverAnswer{e}
 }
 
-// connectionProblem recognises errors reaching the server and names it.
-func connectionProblem(err error, server string) (string, bool) {
-	host := server
-	if u, perr := url.Parse(server); perr == nil && u.Host != "" {
+// serverAnswer is an error answer no command explains better: the status,
+// code and description, without the "paragon:" of package client's errors
+// (the command line adds its own).
+type serverAnswer struct{ e *client.APIError }
+
+func (a *serverAnswer) Error() string {
+	return "the server answered " + strings.TrimPrefix(a.e.Error(), "paragon: ")
+}
+func (a *serverAnswer) Unwrap() error { return a.e }
+
+// Target is a URL given to a command and the flag that gives it
+// (--server, --oauth-url, --admin-url), for ConnectionProblem.
+type Target struct {
+	Flag, URL string
+}
+
+// ConnectionProblem recognises an error reaching a server (refused, unknown
+// host, timeout, TLS, a scheme the server does not speak) and says what
+// happened and what to change, naming the first target (or, for a wrong
+// scheme, the target on that host). Every command that takes a server URL
+// explains connection errors with it.
+func ConnectionProblem(err error, targets ...Target) (string, bool) {
+	if len(targets) == 0 {
+		targets = []Target{{Flag: "--server"}}
+	}
+	host, flag := targets[0].URL, targets[0].Flag
+	if u, perr := url.Parse(host); perr == nil && u.Host != "" {
 		host = u.Host
+	}
+	var se *SchemeError
+	if errors.As(err, &se) {
+		t := targets[0]
+		for _, c := range targets {
+			if u, perr := url.Parse(c.URL); perr == nil && strings.EqualFold(u.Host, se.URL.Host) && u.Scheme != se.URL.Scheme {
+				t = c
+				break
+			}
+		}
+		fixed := se.URL.String()
+		if u, perr := url.Parse(t.URL); perr == nil && u.Host != "" {
+			u.Scheme = se.URL.Scheme
+			fixed = u.String()
+		}
+		if se.WantHTTPS {
+			return fmt.Sprintf("%s: this server speaks HTTPS, not plain HTTP: use %s %s", se.URL.Host, t.Flag, fixed), true
+		}
+		return fmt.Sprintf("%s: this server speaks plain HTTP, not HTTPS: use %s %s", se.URL.Host, t.Flag, fixed), true
 	}
 	var ce *x509.CertificateInvalidError
 	var ua x509.UnknownAuthorityError
@@ -95,11 +148,11 @@ func connectionProblem(err error, server string) (string, bool) {
 		return fmt.Sprintf("cannot verify the TLS certificate of %s: %v (pass --cacert FILE with its CA)", host, err), true
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Sprintf("cannot reach %s: connection refused (is the server running? check --server)", host), true
+		return fmt.Sprintf("cannot reach %s: connection refused (is the server running? check %s)", host, flag), true
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return fmt.Sprintf("cannot reach %s: unknown host (check --server)", host), true
+		return fmt.Sprintf("cannot reach %s: unknown host (check %s)", host, flag), true
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {

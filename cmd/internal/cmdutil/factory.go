@@ -233,6 +233,7 @@ func (f *Factory) HTTPClient(cacert string) (*http.Client, error) {
 		cs := f.IOStreams.ColorSchemeStderr()
 		fmt.Fprintf(f.IOStreams.ErrOut, "%s warning: --insecure: TLS certificates are not verified; anyone on the network path can read your tokens\n", cs.WarningIcon())
 	}
+	rt = schemeTransport{base: rt}
 	if f.Globals.Debug {
 		rt = &client.DebugTransport{Base: rt, Log: f.IOStreams.ErrOut}
 	}

@@ -23,8 +23,8 @@ type ProfileFlags struct {
 // Add defines the flags on cmd.
 func (p *ProfileFlags) Add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&p.Server, "server", "", "Base `URL` of the API; creates or updates the profile")
-	fl.StringVar(&p.OAuthURL, "oauth-url", "", "Base `URL` of the OAuth service (default: the server)")
+	fl.StringVar(&p.Server, "server", "", "Root `URL` of the server, such as http://127.0.0.1:7300 (a trailing /api/v1 is dropped); creates or updates the profile")
+	fl.StringVar(&p.OAuthURL, "oauth-url", "", "Root `URL` of the OAuth service (default: the server; a trailing /oauth/v1 is dropped)")
 	fl.StringVar(&p.APIKey, "api-key", "", "API key to store in the keystore (visible in shell history: prefer --api-key-stdin)")
 	fl.BoolVar(&p.APIKeyStdin, "api-key-stdin", false, "Read the API key from standard input")
 }

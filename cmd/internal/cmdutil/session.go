@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -72,20 +71,25 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 		s.IsNew = true
 	}
 	if ov != nil {
-		if ov.Server != "" {
-			s.Profile.Server = strings.TrimRight(ov.Server, "/")
-		}
-		if ov.OAuthURL != "" {
-			s.Profile.OAuthURL = strings.TrimRight(ov.OAuthURL, "/")
+		for _, o := range []struct {
+			flag, val string
+			dst       *string
+		}{{"--server", ov.Server, &s.Profile.Server}, {"--oauth-url", ov.OAuthURL, &s.Profile.OAuthURL}} {
+			if o.val == "" {
+				continue
+			}
+			u, note, err := ServerURL(o.flag, o.val)
+			if err != nil {
+				return nil, err
+			}
+			if note != "" {
+				fmt.Fprintln(f.IOStreams.ErrOut, note)
+			}
+			*o.dst = u
 		}
 	}
 	if s.Profile.Server == "" {
 		return nil, FlagErrorf("profile %q has no server: pass --server URL (for example --server http://127.0.0.1:7300)", name)
-	}
-	for flag, u := range map[string]string{"--server": s.Profile.Server, "--oauth-url": s.Profile.OAuthURL} {
-		if err := checkURL(u); u != "" && err != nil {
-			return nil, FlagErrorf("%s %q: %v", flag, u, err)
-		}
 	}
 	var existing *config.Profile
 	if !s.IsNew {
@@ -145,35 +149,69 @@ func (f *Factory) promptAPIKey(ctx context.Context, server string) (string, erro
 	return k, nil
 }
 
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("not an http(s) URL")
-	}
-	return nil
-}
-
 // unknownProfile explains a profile that is not in the config.
 func (f *Factory) unknownProfile(cfg *config.Config, name string, named bool) error {
 	names := cfg.Names()
 	if named && len(names) > 0 {
 		return FlagErrorf("unknown profile %q; profiles: %s (see paragon profile list)", name, strings.Join(names, ", "))
 	}
-	hint := "paragon device register --server URL --api-key-stdin"
+	create := "paragon device register --server <URL> --api-key-stdin"
 	if name != config.DefaultProfile {
-		hint += " --profile " + name
+		create += " --profile " + name
 	}
-	return &AuthError{Err: fmt.Errorf("profile %q is not set up", name), Hint: hint}
+	// No "run:" line: only the user knows the server's URL.
+	return &AuthError{Err: fmt.Errorf("profile %q is not set up: create it with %s", name, create)}
 }
 
-// Cmd returns "paragon <sub>" with --profile added when this profile is not
-// the one paragon would pick anyway, for the hints in error messages.
+// Cmd returns "paragon <sub>" for the hints in error messages, as a
+// command that works when run as printed: with --profile when this profile
+// is not the one paragon would pick anyway, and, for a profile this command
+// was about to create (nothing saved yet), the settings it was given:
+// --server, --oauth-url, --cacert, --insecure, and --api-key-stdin when no
+// API key is stored.
 func (s *Session) Cmd(sub string) string {
-	c := "paragon " + sub
+	words, flags, _ := strings.Cut(sub, " -")
+	if flags != "" {
+		flags = " -" + flags
+	}
+	c := "paragon " + words
+	has := func(flag string) bool { return strings.Contains(flags+" ", " "+flag+" ") }
+	add := func(flag, v string) {
+		if !has(flag) {
+			c += " " + flag
+			if v != "" {
+				c += " " + shellQuote(v)
+			}
+		}
+	}
+	if s.IsNew && (strings.HasPrefix(sub, "device register") || strings.HasPrefix(sub, "login")) {
+		add("--server", s.Profile.Server)
+		if s.Profile.OAuthURL != "" {
+			add("--oauth-url", s.Profile.OAuthURL)
+		}
+		if ca := s.f.Globals.CACert; ca != "" {
+			add("--cacert", ca)
+		}
+		if s.f.Globals.Insecure {
+			add("--insecure", "")
+		}
+		if s.apiKeyNew && s.f.Env(keystore.EnvAPIKey) == "" {
+			add("--api-key-stdin", "")
+		}
+	}
+	c += flags
 	if s.Named {
 		c += " --profile " + s.Name
 	}
 	return c
+}
+
+// shellQuote quotes v for a POSIX shell when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 // Save stores a new API key, records which store holds the secrets, and
