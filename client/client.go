@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 // Config configures a [Client]. Only BaseURL and APIKey are required.
@@ -197,16 +199,16 @@ func maskEcho(err error, form url.Values, extra ...string) error {
 	if !errors.As(err, &ae) || ae.Description == "" {
 		return err
 	}
-	sv := secretValues{}
+	sv := &redact.Set{}
 	copied := url.Values{}
 	for k, vs := range form {
 		copied[k] = slices.Clone(vs)
 	}
-	redactForm(copied, sv)
+	redact.Form(copied, sv)
 	for _, s := range extra {
-		sv.add(s)
+		sv.Add(s)
 	}
-	ae.Description = sv.scrub(ae.Description)
+	ae.Description = sv.Scrub(ae.Description)
 	return err
 }
 
@@ -282,7 +284,7 @@ func scrubURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
-			u.RawQuery = "[redacted]"
+			u.RawQuery = redact.Mask
 			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,11 +13,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
+
+	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 // Mask replaces every secret in DebugTransport's output.
-const Mask = "[redacted]"
+const Mask = redact.Mask
 
 // DebugTransport is an http.RoundTripper that logs each request and answer
 // to Log: method, URL, status, headers and (text) bodies, with every secret
@@ -75,50 +75,6 @@ func secretsIn(ctx context.Context) []string {
 	return v
 }
 
-// normName lower-cases a field or header name and drops the separators, so
-// that refresh_token, refreshToken and Refresh-Token compare equal.
-func normName(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '_', '-', '.', ' ':
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, name)
-}
-
-// secretName reports whether a form, query or JSON field name names a
-// secret (see [DebugTransport]).
-func secretName(name string) bool {
-	n := normName(name)
-	switch n {
-	case "tokentype", "pagetoken", "nextpagetoken":
-		return false
-	case "password", "passwd", "pwd", "pin", "key", "devicecode", "usercode", "cardid", "shortid":
-		return true
-	}
-	for _, part := range []string{"secret", "password", "signature", "apikey", "privatekey"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return strings.HasSuffix(n, "token") || strings.HasSuffix(n, "tokens")
-}
-
-// isSecretHeader reports whether a header's whole value is a secret.
-func isSecretHeader(k string) bool {
-	n := normName(k)
-	for _, part := range []string{"authorization", "cookie", "token", "secret", "password", "signature", "apikey", "session"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return false
-}
-
-// urlHeaders hold a URL whose query or fragment may carry secrets.
-var urlHeaders = map[string]bool{"location": true, "contentlocation": true, "referer": true}
-
 // RoundTrip implements http.RoundTripper.
 func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
@@ -129,11 +85,11 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return base.RoundTrip(req)
 	}
 	var b strings.Builder
-	sv := secretValues{}
+	sv := &redact.Set{}
 	for _, v := range secretsIn(req.Context()) {
-		sv.add(v)
+		sv.Add(v)
 	}
-	fmt.Fprintf(&b, "> %s %s\n", req.Method, redactURL(req.URL, sv))
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, redact.URL(req.URL, sv))
 	writeHeaders(&b, "> ", req.Header, sv)
 	if req.Body != nil && req.Body != http.NoBody {
 		body, err := t.readRequestBody(req)
@@ -150,7 +106,7 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := base.RoundTrip(req)
 	if err != nil {
 		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), scrubURLError(err))
-		t.write(sv.scrub(b.String()))
+		t.write(sv.Scrub(b.String()))
 		return nil, err
 	}
 	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
@@ -161,7 +117,7 @@ func (t *DebugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(peek), resp.Body), c: resp.Body}
 		b.WriteString(t.redactBody(resp.Header.Get("Content-Type"), peek, sv))
 	}
-	t.write(sv.scrub(b.String()))
+	t.write(sv.Scrub(b.String()))
 	return resp, nil
 }
 
@@ -192,7 +148,7 @@ func (t *DebugTransport) readRequestBody(req *http.Request) ([]byte, error) {
 	return io.ReadAll(req.Body)
 }
 
-func writeHeaders(b *strings.Builder, prefix string, h http.Header, sv secretValues) {
+func writeHeaders(b *strings.Builder, prefix string, h http.Header, sv *redact.Set) {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -200,110 +156,18 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header, sv secretVal
 	slices.Sort(keys)
 	for _, k := range keys {
 		for _, v := range h[k] {
-			switch {
-			case isSecretHeader(k):
-				v = redactHeaderValue(v, sv)
-			case urlHeaders[normName(k)]:
-				v = redactURLString(v, sv)
-			}
-			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, redact.HeaderValue(k, v, sv))
 		}
 	}
-}
-
-// redactHeaderValue keeps an auth scheme name ("Bearer") and masks the rest.
-func redactHeaderValue(v string, sv secretValues) string {
-	if scheme, rest, ok := strings.Cut(v, " "); ok && !strings.ContainsAny(scheme, "=;,") {
-		sv.add(rest)
-		return scheme + " " + Mask
-	}
-	sv.add(v)
-	return Mask
 }
 
 // RedactURL returns u as a string with secret query parameters masked (see
 // [DebugTransport]) and any user info removed. A fragment of the form
 // "name=value&..." (as in OAuth implicit redirects) is treated like a query.
-func RedactURL(u *url.URL) string { return redactURL(u, nil) }
-
-func redactURL(u *url.URL, sv secretValues) string {
-	c := *u
-	if p, ok := c.User.Password(); ok {
-		sv.add(p)
-	}
-	c.User = nil
-	c.RawQuery = redactQuery(c.RawQuery, sv)
-	frag := c.EscapedFragment()
-	c.Fragment, c.RawFragment = "", ""
-	s := c.String()
-	if frag != "" {
-		if strings.Contains(frag, "=") {
-			frag = redactQuery(frag, sv)
-		}
-		s += "#" + frag
-	}
-	return s
-}
-
-// redactURLString is RedactURL for a URL in a header value; a value that is
-// not a URL is masked whole.
-func redactURLString(v string, sv secretValues) string {
-	u, err := url.Parse(v)
-	if err != nil {
-		return Mask
-	}
-	return redactURL(u, sv)
-}
-
-// redactQuery masks the secret fields of an encoded query; one that does not
-// parse is masked whole.
-func redactQuery(raw string, sv secretValues) string {
-	if raw == "" {
-		return ""
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return Mask
-	}
-	redactForm(q, sv)
-	return encodeRedacted(q)
-}
-
-// redactForm masks secret fields of a form in place, noting their values
-// in sv.
-func redactForm(v url.Values, sv secretValues) {
-	mask := func(vs []string, i int) {
-		sv.add(vs[i])
-		vs[i] = Mask
-	}
-	for k, vs := range v {
-		if secretName(k) {
-			for i := range vs {
-				mask(vs, i)
-			}
-		}
-	}
-	if at := v.Get("authtype"); at != "" && at != "0" {
-		for i := range v["userid"] {
-			mask(v["userid"], i)
-		}
-	}
-	types, data := v["detailtype"], v["detaildata"]
-	for i := range data {
-		if i < len(types) && (types[i] == "0" || types[i] == "1") {
-			continue // full name, email
-		}
-		mask(data, i) // a credential, or unpaired: cannot tell, so mask
-	}
-}
-
-// encodeRedacted encodes v like url.Values.Encode but leaves Mask readable.
-func encodeRedacted(v url.Values) string {
-	return strings.ReplaceAll(v.Encode(), url.QueryEscape(Mask), Mask)
-}
+func RedactURL(u *url.URL) string { return redact.URL(u, nil) }
 
 // redactBody renders a body for the log with its secrets masked.
-func (t *DebugTransport) redactBody(contentType string, body []byte, sv secretValues) string {
+func (t *DebugTransport) redactBody(contentType string, body []byte, sv *redact.Set) string {
 	if len(body) == 0 {
 		return ""
 	}
@@ -317,12 +181,10 @@ func (t *DebugTransport) redactBody(contentType string, body []byte, sv secretVa
 		if truncated != "" {
 			return fmt.Sprintf("  [form body, %d+ bytes, not shown]\n", len(body))
 		}
-		v, err := url.ParseQuery(string(body))
-		if err != nil {
+		if _, err := url.ParseQuery(string(body)); err != nil {
 			return fmt.Sprintf("  [unparsable form body, %d bytes]\n", len(body))
 		}
-		redactForm(v, sv)
-		return "  " + encodeRedacted(v) + "\n"
+		return "  " + redact.Query(string(body), sv) + "\n"
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || (mt == "" && json.Valid(body)):
 		if truncated != "" {
 			return fmt.Sprintf("  [JSON body, %d+ bytes, not shown]\n", len(body))
@@ -331,50 +193,15 @@ func (t *DebugTransport) redactBody(contentType string, body []byte, sv secretVa
 		if err := json.Unmarshal(body, &v); err != nil {
 			return fmt.Sprintf("  [unparsable JSON body, %d bytes]\n", len(body))
 		}
-		out, _ := json.Marshal(redactJSON(v, sv))
+		out, _ := json.Marshal(redact.JSON(v, sv))
 		return "  " + string(out) + "\n"
 	case strings.HasPrefix(mt, "multipart/"):
 		return fmt.Sprintf("  [multipart body, %d bytes, not shown]\n", len(body))
-	case strings.HasPrefix(mt, "text/") && !looksSecret(body):
+	case strings.HasPrefix(mt, "text/") && !redact.MentionsSecret(body):
 		return "  " + string(body[:min(len(body), t.maxBody())]) + truncated + "\n"
 	default:
 		return fmt.Sprintf("  [%s body, %d bytes, not shown]\n", mt, len(body))
 	}
-}
-
-// looksSecret reports whether a text body mentions a secret's name, in
-// which case it is not shown at all.
-func looksSecret(body []byte) bool {
-	n := []byte(normName(string(body)))
-	for _, w := range []string{"token", "secret", "password", "passwd", "signature", "apikey", "privatekey", "devicecode", "bearer", "cookie"} {
-		if bytes.Contains(n, []byte(w)) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactJSON masks the secret fields of a decoded JSON value in place, at
-// any depth, noting their values in sv.
-func redactJSON(v any, sv secretValues) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if secretName(k) {
-				if _, isObj := val.(map[string]any); !isObj {
-					sv.addJSON(val)
-					x[k] = Mask
-					continue
-				}
-			}
-			x[k] = redactJSON(val, sv)
-		}
-	case []any:
-		for i := range x {
-			x[i] = redactJSON(x[i], sv)
-		}
-	}
-	return v
 }
 
 // ScrubAnswerSecrets masks in text (an error message about body, say) the
@@ -387,96 +214,13 @@ func ScrubAnswerSecrets(text string, body []byte) string {
 	if json.Unmarshal(body, &v) != nil {
 		return text
 	}
-	sv := secretValues{}
-	redactJSON(v, sv)
-	text = sv.scrub(text)
-	for s := range sv {
-		for n := len(s) - 1; n >= minSecretLen; n-- {
+	sv := &redact.Set{}
+	sv.AddFieldsIn(v)
+	text = sv.Scrub(text)
+	for _, s := range sv.Values() {
+		for n := len(s) - 1; n >= redact.MinLen; n-- {
 			text = strings.ReplaceAll(text, s[:n]+" ...", Mask+" ...")
 		}
 	}
 	return text
-}
-
-// secretValues collects the values masked in one exchange, so that they are
-// masked wherever else they appear too: an answer that echoes the API key
-// in a field of an unknown name, a token quoted in an error description. A
-// nil secretValues collects nothing.
-type secretValues map[string]bool
-
-// minSecretLen is the shortest value masked wherever it appears; shorter
-// ones would mask unrelated text.
-const minSecretLen = 4
-
-func (sv secretValues) add(v string) {
-	if sv != nil && len(strings.TrimSpace(v)) >= minSecretLen {
-		sv[v] = true
-	}
-}
-
-// addJSON adds the strings of a JSON value (a string, or arrays of them).
-func (sv secretValues) addJSON(v any) {
-	switch x := v.(type) {
-	case string:
-		sv.add(x)
-	case []any:
-		for _, e := range x {
-			sv.addJSON(e)
-		}
-	}
-}
-
-// scrub masks every collected value in text, in its plain, URL-encoded and
-// JSON-escaped forms, longest first.
-func (sv secretValues) scrub(text string) string {
-	vals := slices.Collect(maps.Keys(sv))
-	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vals {
-		for _, form := range secretForms(v) {
-			text = strings.ReplaceAll(text, form, Mask)
-		}
-	}
-	return text
-}
-
-// secretForms lists the forms in which a server may quote v: as it is,
-// JSON-escaped (with or without the HTML escapes \u003c..., / also as \/)
-// and URL-encoded (+ or %20 for a space, upper- or lower-case hex).
-func secretForms(v string) []string {
-	forms := []string{v}
-	add := func(f string) {
-		if !slices.Contains(forms, f) {
-			forms = append(forms, f)
-		}
-	}
-	var plain bytes.Buffer
-	enc := json.NewEncoder(&plain)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	html, _ := json.Marshal(v)
-	for _, j := range []string{strings.TrimSpace(plain.String()), string(html)} {
-		j = j[1 : len(j)-1]
-		add(j)
-		add(strings.ReplaceAll(j, "/", `\/`))
-	}
-	for _, u := range []string{url.QueryEscape(v), url.PathEscape(v)} {
-		add(u)
-		add(lowerHexEscapes(u))
-	}
-	return forms
-}
-
-// lowerHexEscapes writes the hex digits of every %XX escape in lower case.
-func lowerHexEscapes(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			for k := i + 1; k <= i+2; k++ {
-				if b[k] >= 'A' && b[k] <= 'F' {
-					b[k] += 'a' - 'A'
-				}
-			}
-		}
-	}
-	return string(b)
 }

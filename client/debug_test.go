@@ -140,7 +140,7 @@ func TestDebugTransportMasksEverySecret(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	u, _ := url.Parse("https://u:p@h/api/v1/login?authtype=0&userid=alice&password=x%26y&refresh_token=r")
 	got := RedactURL(u)
-	if want := "https://h/api/v1/login?authtype=0&password=[redacted]&refresh_token=[redacted]&userid=alice"; got != want {
+	if want := "https://h/api/v1/login?authtype=0&userid=alice&password=[redacted]&refresh_token=[redacted]"; got != want {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
 }

@@ -358,14 +358,14 @@ func (a *loginAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 	}
 	userid = deref(a.UserID, userid)
 	if code == "1" || code == "2" {
-		r.mask.add(userid) // a card or short ID is all it takes to log in: a secret
+		r.mask.Add(userid) // a card or short ID is all it takes to log in: a secret
 	}
 	f := url.Values{}
 	f.Set("authtype", code)
 	f.Set("userid", userid)
 	if code == "0" || a.Password != nil {
 		pw := deref(a.Password, du.password)
-		r.mask.add(pw)
+		r.mask.Add(pw)
 		f.Set("password", pw)
 	}
 	applyForm(f, a.Omit, a.Form)
@@ -735,7 +735,7 @@ func (a *httpAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 		if err != nil {
 			return nil, err
 		}
-		r.mask.add(sig)
+		r.mask.Add(sig)
 		req.Header.Set(signatureHeader, sig)
 	}
 	for k, v := range a.Headers {

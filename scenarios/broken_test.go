@@ -395,7 +395,7 @@ func TestFailureNamesExpectedAndActual(t *testing.T) {
 			t.Errorf("exchange shows the secret %q:\n%s\n%s", secret, ex.Request, ex.Response)
 		}
 	}
-	if !strings.Contains(ex.Response, `"access_token":"***"`) {
+	if !strings.Contains(ex.Response, `"access_token":"[redacted]"`) {
 		t.Errorf("the access token is not masked:\n%s", ex.Response)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 // signatureHeader carries a device's signature over the request body.
@@ -180,15 +181,15 @@ type scenarioRun struct {
 	vars     map[string]string
 	devices  map[string]*deviceState
 	sessions map[string]*session
-	mask     *masker
+	mask     *redact.Set
 	last     *exchange
 }
 
 func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
-	r := &scenarioRun{t: t, sc: sc, vars: map[string]string{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &masker{}}
-	r.mask.add(t.apiKey)
-	r.mask.add(t.secondKey)
-	r.mask.add(t.adminToken)
+	r := &scenarioRun{t: t, sc: sc, vars: map[string]string{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &redact.Set{}}
+	r.mask.Add(t.apiKey)
+	r.mask.Add(t.secondKey)
+	r.mask.Add(t.adminToken)
 	return r
 }
 
@@ -226,7 +227,7 @@ func (r *scenarioRun) apiKeyOr(p *string) string {
 	if p == nil {
 		return r.t.apiKey
 	}
-	r.mask.add(*p)
+	r.mask.Add(*p)
 	return *p
 }
 
@@ -271,16 +272,21 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	for _, v := range req.Header.Values("Authorization") {
-		r.mask.add(strings.TrimPrefix(v, "Bearer "))
+		r.mask.Add(strings.TrimPrefix(v, "Bearer "))
+	}
+	if json.Valid(body) { // secret fields of a JSON request body
+		var v any
+		_ = json.Unmarshal(body, &v)
+		r.mask.AddFieldsIn(v)
 	}
 	// A --debug trace masks by field name; the run's secrets (environment
 	// variables in any field included) are masked there too.
-	req = req.WithContext(client.WithSecrets(req.Context(), r.mask.secrets...))
+	req = req.WithContext(client.WithSecrets(req.Context(), r.mask.Values()...))
 	start := time.Now()
 	resp, err := r.t.client.Do(req)
 	if err != nil {
 		r.last = &exchange{req: req, reqBody: body}
-		return nil, fmt.Errorf("%s %s: %v", req.Method, req.URL.Path, r.mask.apply(err.Error()))
+		return nil, fmt.Errorf("%s %s: %v", req.Method, req.URL.Path, r.mask.Scrub(err.Error()))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
@@ -290,7 +296,7 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 		return nil, fmt.Errorf("%s %s: reading the answer: %v", req.Method, req.URL.Path, err)
 	}
 	if v, err := ex.parsedJSON(); err == nil {
-		r.mask.addSecretsIn(v, "")
+		r.mask.AddFieldsIn(v)
 	}
 	return ex, nil
 }
@@ -299,7 +305,7 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omit []string, extra map[string]string, sign string, key, newKey *deviceKey) (*exchange, error) {
 	applyForm(f, omit, extra)
 	for _, k := range []string{"client_secret", "device_code", "refresh_token"} {
-		r.mask.add(f.Get(k))
+		r.mask.Add(f.Get(k))
 	}
 	body := []byte(f.Encode())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.t.oauth+p, nil)
@@ -312,7 +318,7 @@ func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omi
 		return nil, err
 	}
 	if sig != "" {
-		r.mask.add(sig)
+		r.mask.Add(sig)
 		req.Header.Set(signatureHeader, sig)
 	}
 	return r.do(req, body)
@@ -450,7 +456,7 @@ func (r *scenarioRun) lookupVar(name string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("${%s}: the environment variable %s is not set", name, name)
 		}
-		r.mask.add(v)
+		r.mask.Add(v)
 		return v, nil
 	}
 	return "", fmt.Errorf("${%s}: no such variable", name)
@@ -621,7 +627,7 @@ func (r *scenarioRun) adminStep(_ context.Context, name string, f func() (*excha
 	ex, err := f()
 	sr := StepResult{Name: name, Status: Passed, Duration: time.Since(start)}
 	if err != nil {
-		sr.Status, sr.Error = Failed, r.mask.apply(err.Error())
+		sr.Status, sr.Error = Failed, r.mask.Scrub(err.Error())
 	} else if ex.status/100 != 2 {
 		sr.Status = Failed
 		sr.Failures = []Failure{{Expectation: "status 2xx", Expected: "2xx", Actual: fmt.Sprint(ex.status)}}
@@ -667,7 +673,7 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 		ex, err = a.(action).run(ctx, r)
 	}
 	if err != nil {
-		sr.Status, sr.Error = Failed, r.mask.apply(err.Error())
+		sr.Status, sr.Error = Failed, r.mask.Scrub(err.Error())
 		sr.Exchange = r.render(r.last)
 		return sr
 	}
@@ -680,193 +686,4 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 	}
 	sr.Exchange = r.render(ex)
 	return sr
-}
-
-// masker replaces secrets with *** in text for reports.
-type masker struct {
-	secrets []string
-	forms   map[string][]string // each secret's encodings, computed once
-}
-
-// add remembers a secret; very short values are not masked (they would hide
-// ordinary words).
-func (m *masker) add(s string) {
-	if len(s) < 4 {
-		return
-	}
-	for _, x := range m.secrets {
-		if x == s {
-			return
-		}
-	}
-	m.secrets = append(m.secrets, s)
-	if m.forms == nil {
-		m.forms = map[string][]string{}
-	}
-	m.forms[s] = encodings(s)
-	// longest first, so a secret containing another is masked whole
-	for i := len(m.secrets) - 1; i > 0 && len(m.secrets[i]) > len(m.secrets[i-1]); i-- {
-		m.secrets[i], m.secrets[i-1] = m.secrets[i-1], m.secrets[i]
-	}
-}
-
-// addSecretsIn remembers the string values of secret-looking JSON fields.
-func (m *masker) addSecretsIn(v any, key string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			m.addSecretsIn(e, k)
-		}
-	case []any:
-		for _, e := range x {
-			m.addSecretsIn(e, key)
-		}
-	case string:
-		if secretName(key) {
-			m.add(x)
-		}
-	}
-}
-
-// secretName reports whether a field or header of this name holds a secret.
-func secretName(k string) bool {
-	k = strings.ToLower(k)
-	for _, w := range []string{"token", "secret", "password", "device_code", "api-key", "api_key", "authorization", "signature", "pagetoken"} {
-		if strings.Contains(k, w) && k != "token_type" && !strings.HasPrefix(k, "nextpage") {
-			return true
-		}
-	}
-	return false
-}
-
-func (m *masker) apply(s string) string {
-	for _, x := range m.secrets {
-		for _, v := range m.forms[x] {
-			s = strings.ReplaceAll(s, v, "***")
-		}
-	}
-	return s
-}
-
-// encodings lists the forms in which a server may quote secret x: as it is,
-// JSON-escaped (with and without Go's HTML escapes, / also as \/) and
-// URL-encoded (+ or %20 for a space, upper- or lower-case hex).
-func encodings(x string) []string {
-	out := []string{x}
-	addForm := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
-	var plain strings.Builder
-	enc := json.NewEncoder(&plain)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(x)
-	html, _ := json.Marshal(x)
-	for _, j := range []string{strings.TrimSpace(plain.String()), string(html)} {
-		j = j[1 : len(j)-1]
-		addForm(j)
-		addForm(strings.ReplaceAll(j, "/", `\/`))
-	}
-	for _, u := range []string{url.QueryEscape(x), url.PathEscape(x)} {
-		addForm(u)
-		addForm(lowerHex(u))
-	}
-	return out
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// lowerHex writes the hex digits of every %XX escape in lower case.
-func lowerHex(s string) string {
-	b := []byte(s)
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == '%' {
-			b[i+1], b[i+2] = lowerASCII(b[i+1]), lowerASCII(b[i+2])
-		}
-	}
-	return string(b)
-}
-
-const maxShownBody = 2048
-
-// render turns an exchange into report text with every secret masked.
-func (r *scenarioRun) render(ex *exchange) *Exchange {
-	if ex == nil || ex.req == nil {
-		return nil
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\n", ex.req.Method, ex.req.URL.String())
-	writeHeaders(&b, ex.req.Header)
-	if len(ex.reqBody) > 0 {
-		b.WriteString("\n")
-		b.WriteString(r.shownBody(maskForm(ex.req.Header.Get("Content-Type"), ex.reqBody)))
-		b.WriteString("\n")
-	}
-	out := &Exchange{Request: r.mask.apply(b.String())}
-	if ex.header == nil {
-		return out
-	}
-	b.Reset()
-	fmt.Fprintf(&b, "HTTP %d %s\n", ex.status, http.StatusText(ex.status))
-	writeHeaders(&b, ex.header)
-	if len(ex.body) > 0 {
-		b.WriteString("\n")
-		b.WriteString(r.shownBody(ex.body))
-		b.WriteString("\n")
-	}
-	out.Response = r.mask.apply(b.String())
-	return out
-}
-
-// shownBody is a body as reports show it: masked, then cut to maxShownBody
-// bytes (in that order, so that no secret is cut in two and half shown).
-func (r *scenarioRun) shownBody(b []byte) string {
-	s := r.mask.apply(string(b))
-	if len(s) > maxShownBody {
-		return s[:maxShownBody] + fmt.Sprintf("\n… (%d more bytes)", len(s)-maxShownBody)
-	}
-	return s
-}
-
-func writeHeaders(b *strings.Builder, h http.Header) {
-	for _, k := range sortedKeys(h) {
-		for _, v := range h[k] {
-			if secretName(k) || strings.EqualFold(k, signatureHeader) {
-				if strings.HasPrefix(v, "Bearer ") {
-					v = "Bearer ***"
-				} else {
-					v = "***"
-				}
-			}
-			name := k
-			if strings.EqualFold(k, signatureHeader) {
-				name = signatureHeader // as the contract spells it
-			}
-			fmt.Fprintf(b, "%s: %s\n", name, v)
-		}
-	}
-}
-
-// maskForm masks secret fields of a form body.
-func maskForm(ctype string, body []byte) []byte {
-	if !strings.HasPrefix(ctype, "application/x-www-form-urlencoded") {
-		return body
-	}
-	parts := strings.Split(string(body), "&")
-	for i, kv := range parts {
-		k, _, _ := strings.Cut(kv, "=")
-		if name, err := url.QueryUnescape(k); err == nil && secretName(name) {
-			parts[i] = k + "=***"
-		}
-	}
-	return []byte(strings.Join(parts, "&"))
 }

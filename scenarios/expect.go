@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 func reflectOf(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
@@ -173,7 +175,7 @@ func (r *scenarioRun) expandAny(v any) (any, error) {
 func (r *scenarioRun) checkOne(what string, c Check, got any, present bool, textual bool) []Failure {
 	var fs []Failure
 	add := func(exp, want, actual string) {
-		fs = append(fs, Failure{Expectation: r.mask.apply(what + " " + exp), Expected: r.mask.apply(want), Actual: r.mask.apply(actual)})
+		fs = append(fs, Failure{Expectation: r.mask.Scrub(what + " " + exp), Expected: r.mask.Scrub(want), Actual: r.mask.Scrub(actual)})
 	}
 	actual := "absent"
 	if present {
@@ -303,7 +305,7 @@ func (r *scenarioRun) check(e *Expect, ex *exchange) []Failure {
 	if len(e.JSON) > 0 {
 		doc, err := ex.parsedJSON()
 		if err != nil {
-			fs = append(fs, Failure{Expectation: "body is JSON", Expected: "a JSON document", Actual: r.mask.apply("not JSON: " + err.Error())})
+			fs = append(fs, Failure{Expectation: "body is JSON", Expected: "a JSON document", Actual: r.mask.Scrub("not JSON: " + err.Error())})
 		} else {
 			for _, j := range e.JSON {
 				v, ok := lookupJSON(doc, j.Field)
@@ -327,7 +329,7 @@ func (r *scenarioRun) statusText(ex *exchange) string {
 	if code, ok := ex.jsonString("error"); ok {
 		s += fmt.Sprintf(" (error %q)", code)
 	}
-	return r.mask.apply(s)
+	return r.mask.Scrub(s)
 }
 
 // capture saves the step's captures; a missing value is a failure.
@@ -359,8 +361,8 @@ func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 			continue
 		}
 		r.vars[c.Var] = val
-		if (c.From == "header" || c.From == "json") && secretName(c.Path) {
-			r.mask.add(val)
+		if c.From == "header" && redact.Header(c.Path) || c.From == "json" && redact.Name(strings.TrimRight(c.Path, `'"]`)) {
+			r.mask.Add(val)
 		}
 	}
 	return fs

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 // stub answers every request with the same JSON document.
@@ -223,13 +225,13 @@ steps:
 func TestLongBodyMaskedBeforeCut(t *testing.T) {
 	secret := "s3cr3t-token-abcdefghijklmnop"
 	r := newScenarioRun(&target{}, &Scenario{})
-	r.mask.add(secret)
+	r.mask.Add(secret)
 	body := strings.Repeat("x", maxShownBody-10) + secret + strings.Repeat("y", 100)
-	got := r.shownBody([]byte(body))
+	got := r.shownBody(body)
 	if strings.Contains(got, secret[:10]) {
 		t.Errorf("part of the secret is shown: …%s", got[len(got)-60:])
 	}
-	if !strings.Contains(got, "***") || !strings.Contains(got, "more bytes") {
+	if !strings.Contains(got, redact.Mask) || !strings.Contains(got, "more bytes") {
 		t.Errorf("want the secret masked and the body cut: …%s", got[len(got)-60:])
 	}
 }

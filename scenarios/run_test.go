@@ -326,7 +326,7 @@ steps:
 			t.Errorf("report shows %q:\n%s", secret, all)
 		}
 	}
-	if !strings.Contains(st.Exchange.Request, "X-Custom: ***") || !strings.Contains(st.Exchange.Request, "password=***") || !strings.Contains(st.Exchange.Request, "note=***") {
+	if !strings.Contains(st.Exchange.Request, "X-Custom: [redacted]") || !strings.Contains(st.Exchange.Request, "password=[redacted]") || !strings.Contains(st.Exchange.Request, "note=[redacted]") {
 		t.Errorf("request not masked as expected:\n%s", st.Exchange.Request)
 	}
 	if st.Failures[0].Expectation != "status 200" || !strings.Contains(st.Failures[0].Actual, "401") {

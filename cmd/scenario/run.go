@@ -19,6 +19,7 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/internal/redact"
 	"github.com/paragon-cli/paragon/scenarios"
 	"github.com/paragon-cli/paragon/scenarios/report"
 )
@@ -384,12 +385,11 @@ func targetError(err error) error {
 
 // scrub masks secrets in an error's message.
 func scrub(err error, secrets []string) error {
-	msg := err.Error()
+	set := &redact.Set{}
 	for _, s := range secrets {
-		if len(s) >= 4 {
-			msg = strings.ReplaceAll(msg, s, report.Mask(s))
-		}
+		set.Add(s)
 	}
+	msg := set.Scrub(err.Error())
 	if msg == err.Error() {
 		return err
 	}

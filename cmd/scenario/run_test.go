@@ -402,7 +402,7 @@ func TestReportsWrittenAndValid(t *testing.T) {
 			t.Errorf("an API key leaked into %s", name)
 		}
 	}
-	if !strings.Contains(string(junitData), "X-Api-Key: to****") {
+	if !strings.Contains(string(junitData), "X-Api-Key: [redacted]") {
 		t.Error("masked key missing from the JUnit report")
 	}
 	entries, _ := os.ReadDir(dir)

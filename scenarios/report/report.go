@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paragon-cli/paragon/internal/redact"
 	"github.com/paragon-cli/paragon/scenarios"
 )
 
@@ -54,20 +55,16 @@ func Judge(r *scenarios.Report, strict bool) Verdict {
 	return v
 }
 
-// Redact returns a deep copy of r in which every occurrence of each non-empty
-// secret is replaced by a masked form. Secrets shorter than 4 characters are
+// Redact returns a deep copy of r in which every occurrence of each
+// secret, in any of its encodings (JSON-escaped, percent-encoded), is
+// replaced by redact.Mask. Secrets shorter than redact.MinLen characters are
 // ignored: masking them would garble ordinary text without protecting much.
 func Redact(r *scenarios.Report, secrets ...string) *scenarios.Report {
-	var pairs []string
+	set := &redact.Set{}
 	for _, s := range secrets {
-		if len(s) >= 4 {
-			pairs = append(pairs, s, Mask(s))
-		}
+		set.Add(s)
 	}
-	if len(pairs) == 0 {
-		return mapStrings(r, func(s string) string { return s })
-	}
-	return mapStrings(r, strings.NewReplacer(pairs...).Replace)
+	return mapStrings(r, set.Scrub)
 }
 
 // mapStrings returns a deep copy of r with f applied to every free-text
@@ -105,15 +102,6 @@ func mapScenario(s scenarios.ScenarioResult, f func(string) string) scenarios.Sc
 	}
 	s.Steps = steps
 	return s
-}
-
-// Mask hides a secret. Long secrets keep their first two characters so a
-// person can tell which one was meant; short ones are hidden entirely.
-func Mask(secret string) string {
-	if len(secret) <= 6 {
-		return "****"
-	}
-	return secret[:2] + "****"
 }
 
 // problemSteps returns the steps that explain a scenario's status: those

@@ -35,7 +35,7 @@ func small() *scenarios.Report {
 			{Name: "403 without a user token", File: "a.yaml", Rule: "§5 no token: 403 [doc]", Status: scenarios.Failed, Duration: 5 * time.Millisecond,
 				Steps: []scenarios.StepResult{{Name: "list users", Status: scenarios.Failed,
 					Failures: []scenarios.Failure{{Expectation: "status in [403]", Expected: "403", Actual: "200"}},
-					Exchange: &scenarios.Exchange{Request: "GET /api/v1/users/all HTTP/1.1\r\nX-Api-Key: pa****\r\n", Response: "HTTP/1.1 200 OK\r\n\r\n{\"items\":[]}\x1b[31m"}}}},
+					Exchange: &scenarios.Exchange{Request: "GET /api/v1/users/all HTTP/1.1\r\nX-Api-Key: [redacted]\r\n", Response: "HTTP/1.1 200 OK\r\n\r\n{\"items\":[]}\x1b[31m"}}}},
 			{Name: "clock", Status: scenarios.Skipped, Reason: "needs clock"},
 		},
 	}
@@ -58,7 +58,7 @@ FAILED 403 without a user token
                actual   200
              ▸ request
                GET /api/v1/users/all HTTP/1.1
-               X-Api-Key: pa****
+               X-Api-Key: [redacted]
              ▸ response
                HTTP/1.1 200 OK
                
