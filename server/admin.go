@@ -26,185 +26,99 @@ var (
 	ErrNoFakeClock = errors.New("the fake clock is off: start the server with the fake clock to move time")
 )
 
-// routeAdmin serves /admin/api/... (section 7.3).
-func (s *Server) routeAdmin(w http.ResponseWriter, r *http.Request) {
-	tok, present, bad := bearer(r)
-	if !present || bad || !s.checkAdminToken(tok) {
-		e := invalidToken("the admin API needs Authorization: Bearer <admin token>")
-		writeErr(w, e)
-		return
+// adminPatchKey is PATCH /admin/api/keys/{name}.
+func (s *Server) adminPatchKey(r *http.Request) (int, any, *apiError) {
+	var kp keyPatchJSON
+	if e := decodeJSON(r, &kp); e != nil {
+		return 0, nil, e
 	}
-	p := strings.TrimPrefix(r.URL.Path, "/admin/api")
-	status, v, e := s.adminDispatch(r, p)
-	if e != nil {
-		writeErr(w, e)
-		return
+	k, err := s.patchKey(r.PathValue("name"), kp)
+	if err != nil {
+		return 0, nil, adminErr(err)
 	}
-	writeJSON(w, status, v)
+	return http.StatusOK, k, nil
 }
 
-func (s *Server) adminDispatch(r *http.Request, p string) (int, any, *apiError) {
-	allow := func(methods ...string) *apiError {
-		for _, m := range methods {
-			if r.Method == m {
-				return nil
-			}
-		}
-		e := errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(methods, ", "))
-		e.header = map[string]string{"Allow": strings.Join(methods, ", ")}
-		return e
+// adminPatchSettings is PATCH /admin/api/settings.
+func (s *Server) adminPatchSettings(r *http.Request) (int, any, *apiError) {
+	var sj settingsJSON
+	if e := decodeJSON(r, &sj); e != nil {
+		return 0, nil, e
 	}
-	ok := map[string]string{"status": "ok"}
-	switch {
-	case p == "/devices":
-		if e := allow("GET"); e != nil {
-			return 0, nil, e
-		}
-		items := []deviceJSON{}
-		for _, d := range s.devices() {
-			items = append(items, deviceJSON{d.ClientID, d.ClientType, d.Description, d.Status, d.RegisteredAt.UTC().Format(time.RFC3339)})
-		}
-		return http.StatusOK, map[string]any{"items": items}, nil
-	case strings.HasPrefix(p, "/devices/"):
-		rest := strings.TrimPrefix(p, "/devices/")
-		var err error
-		switch {
-		case strings.HasSuffix(rest, "/approve"):
-			if e := allow("POST"); e != nil {
-				return 0, nil, e
-			}
-			err = s.setDeviceStatus(strings.TrimSuffix(rest, "/approve"), statusTrusted)
-		case strings.HasSuffix(rest, "/refuse"):
-			if e := allow("POST"); e != nil {
-				return 0, nil, e
-			}
-			err = s.setDeviceStatus(strings.TrimSuffix(rest, "/refuse"), statusRefused)
-		default:
-			if e := allow("DELETE"); e != nil {
-				return 0, nil, e
-			}
-			err = s.untrustDevice(rest)
-		}
-		if err != nil {
-			return 0, nil, adminErr(err)
-		}
-		return http.StatusOK, ok, nil
-	case p == "/keys":
-		if e := allow("GET"); e != nil {
-			return 0, nil, e
-		}
-		return http.StatusOK, map[string]any{"items": s.keys()}, nil
-	case strings.HasPrefix(p, "/keys/"):
-		if e := allow("PATCH"); e != nil {
-			return 0, nil, e
-		}
-		var kp keyPatchJSON
-		if e := decodeJSON(r, &kp); e != nil {
-			return 0, nil, e
-		}
-		k, err := s.patchKey(strings.TrimPrefix(p, "/keys/"), kp)
-		if err != nil {
-			return 0, nil, adminErr(err)
-		}
-		return http.StatusOK, k, nil
-	case p == "/settings":
-		if e := allow("GET", "PATCH"); e != nil {
-			return 0, nil, e
-		}
-		if r.Method == http.MethodPatch {
-			var sj settingsJSON
-			if e := decodeJSON(r, &sj); e != nil {
-				return 0, nil, e
-			}
-			if _, err := s.patchSettings(sj); err != nil {
-				return 0, nil, adminErr(err)
-			}
-		}
-		return http.StatusOK, settingsToJSON(s.settings()), nil
-	case p == "/revoke":
-		if e := allow("POST"); e != nil {
-			return 0, nil, e
-		}
-		var req struct {
-			Username *string `json:"username"`
-			ClientID *string `json:"client_id"`
-		}
-		if e := decodeJSON(r, &req); e != nil {
-			return 0, nil, e
-		}
-		if (req.Username == nil) == (req.ClientID == nil) {
-			return 0, nil, errf(http.StatusBadRequest, "invalid_request", "give exactly one of username and client_id")
-		}
-		var n int
-		var err error
-		if req.Username != nil {
-			n, err = s.revokeUser(*req.Username)
-		} else {
-			n, err = s.revokeClient(*req.ClientID)
-		}
-		if err != nil {
-			return 0, nil, adminErr(err)
-		}
-		return http.StatusOK, map[string]int{"revoked": n}, nil
-	case p == "/clock":
-		if e := allow("POST", "GET"); e != nil {
-			return 0, nil, e
-		}
-		if r.Method == http.MethodGet {
-			return http.StatusOK, map[string]any{"now": s.Now().UTC().Format(time.RFC3339), "fake": s.fake}, nil
-		}
-		var req struct {
-			Advance string `json:"advance"`
-		}
-		if e := decodeJSON(r, &req); e != nil {
-			return 0, nil, e
-		}
-		d, err := time.ParseDuration(req.Advance)
-		if err != nil || d < 0 {
-			return 0, nil, errf(http.StatusBadRequest, "invalid_request", "advance must be a non-negative Go duration such as \"61m\"")
-		}
-		now, err := s.advanceClock(d)
-		if err != nil {
-			return 0, nil, adminErr(err)
-		}
-		return http.StatusOK, map[string]string{"now": now.UTC().Format(time.RFC3339)}, nil
-	case p == "/faults":
-		if e := allow("POST", "DELETE", "GET"); e != nil {
-			return 0, nil, e
-		}
-		switch r.Method {
-		case http.MethodDelete:
-			s.mu.Lock()
-			s.st.faults = nil
-			s.faulty.Store(false)
-			s.mu.Unlock()
-			return http.StatusOK, ok, nil
-		case http.MethodGet:
-			return http.StatusOK, map[string]any{"items": s.faults()}, nil
-		}
-		var fj faultJSON
-		if e := decodeJSON(r, &fj); e != nil {
-			return 0, nil, e
-		}
-		f, e := fj.toFault()
-		if e != nil {
-			return 0, nil, e
-		}
-		s.mu.Lock()
-		s.st.faults = append(s.st.faults, f)
-		s.faulty.Store(true)
-		s.mu.Unlock()
-		return http.StatusOK, ok, nil
-	case p == "/reset":
-		if e := allow("POST"); e != nil {
-			return 0, nil, e
-		}
-		if err := s.reset(); err != nil {
-			return 0, nil, adminErr(err)
-		}
-		return http.StatusOK, ok, nil
+	set, err := s.patchSettings(sj)
+	if err != nil {
+		return 0, nil, adminErr(err)
 	}
-	return 0, nil, errf(http.StatusNotFound, "not_found", "no such admin endpoint: %s", r.URL.Path)
+	return http.StatusOK, settingsToJSON(set), nil
+}
+
+// adminRevoke is POST /admin/api/revoke.
+func (s *Server) adminRevoke(r *http.Request) (int, any, *apiError) {
+	var req struct {
+		Username *string `json:"username"`
+		ClientID *string `json:"client_id"`
+	}
+	if e := decodeJSON(r, &req); e != nil {
+		return 0, nil, e
+	}
+	if (req.Username == nil) == (req.ClientID == nil) {
+		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "give exactly one of username and client_id")
+	}
+	var n int
+	var err error
+	if req.Username != nil {
+		n, err = s.revokeUser(*req.Username)
+	} else {
+		n, err = s.revokeClient(*req.ClientID)
+	}
+	if err != nil {
+		return 0, nil, adminErr(err)
+	}
+	return http.StatusOK, map[string]int{"revoked": n}, nil
+}
+
+// adminAdvanceClock is POST /admin/api/clock.
+func (s *Server) adminAdvanceClock(r *http.Request) (int, any, *apiError) {
+	var req struct {
+		Advance string `json:"advance"`
+	}
+	if e := decodeJSON(r, &req); e != nil {
+		return 0, nil, e
+	}
+	d, err := time.ParseDuration(req.Advance)
+	if err != nil || d < 0 {
+		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "advance must be a non-negative Go duration such as \"61m\"")
+	}
+	now, err := s.advanceClock(d)
+	if err != nil {
+		return 0, nil, adminErr(err)
+	}
+	return http.StatusOK, map[string]string{"now": now.UTC().Format(time.RFC3339)}, nil
+}
+
+// adminAddFault is POST /admin/api/faults.
+func (s *Server) adminAddFault(r *http.Request) (int, any, *apiError) {
+	var fj faultJSON
+	if e := decodeJSON(r, &fj); e != nil {
+		return 0, nil, e
+	}
+	f, e := fj.toFault()
+	if e != nil {
+		return 0, nil, e
+	}
+	s.mu.Lock()
+	s.st.faults = append(s.st.faults, f)
+	s.faulty.Store(true)
+	s.mu.Unlock()
+	return http.StatusOK, map[string]string{"status": "ok"}, nil
+}
+
+// clearFaults forgets every injected fault.
+func (s *Server) clearFaults() {
+	s.mu.Lock()
+	s.st.faults = nil
+	s.faulty.Store(false)
+	s.mu.Unlock()
 }
 
 type deviceJSON struct {

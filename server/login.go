@@ -38,10 +38,6 @@ type loginAnswer struct {
 
 // login is GET or POST /api/v1/login.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		methodNotAllowed(w, r, "GET", "POST")
-		return
-	}
 	v, e := s.doLogin(r)
 	if e != nil {
 		writeErr(w, e)

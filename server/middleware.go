@@ -8,16 +8,24 @@ import (
 	"time"
 )
 
-// statusWriter records the status code for the request log.
+// statusWriter records the status code for the request log. When muxReq is
+// set (jsonErrors), it also replaces the ServeMux's own plain-text 404 and
+// 405 answers to muxReq with JSON errors.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status  int
+	wrote   bool
+	muxReq  *http.Request
+	discard bool // the mux's plain-text body, replaced by JSON
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		if muxError(w.ResponseWriter, w.muxReq, code) {
+			w.discard = true
+			return
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -25,6 +33,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
+	}
+	if w.discard {
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }

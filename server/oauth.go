@@ -13,29 +13,6 @@ const signatureHeader = "HCP-Request-Signature"
 
 var clientTypes = []string{"printer", "chrome_extension", "desktop_client", "mobile_device", "server"}
 
-func (s *Server) routeOAuth(w http.ResponseWriter, r *http.Request) {
-	var h func(*http.Request) (int, any, *apiError)
-	switch r.URL.Path {
-	case "/oauth/v1/register":
-		h = s.register
-	case "/oauth/v1/token":
-		h = s.token
-	default:
-		notFound(w, r)
-		return
-	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, "POST")
-		return
-	}
-	status, v, e := h(r)
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	writeJSON(w, status, v)
-}
-
 func invalidClient(desc string) *apiError {
 	return errf(http.StatusUnauthorized, "invalid_client", "%s", desc)
 }

@@ -23,7 +23,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,8 +184,9 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s.adminPage = s.newAdminPage()
-	s.handler = s.middleware(http.HandlerFunc(s.route))
-	s.oauth = s.middleware(http.HandlerFunc(s.routeOAuthOnly))
+	all, oauthOnly := s.routes()
+	s.handler = s.middleware(all)
+	s.oauth = s.middleware(oauthOnly)
 	go s.sweeper()
 	return s, nil
 }
@@ -343,52 +343,6 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 		w.Header().Set(k, v)
 	}
 	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.desc})
-}
-
-func notFound(w http.ResponseWriter, r *http.Request) {
-	writeErr(w, errf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeErr(w, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
-}
-
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == "/healthz":
-		s.healthz(w, r)
-	case strings.HasPrefix(p, "/oauth/v1/"):
-		s.routeOAuth(w, r)
-	case strings.HasPrefix(p, "/api/v1/"):
-		s.routeAPI(w, r)
-	case p == "/admin/api" || strings.HasPrefix(p, "/admin/api/"):
-		s.routeAdmin(w, r)
-	case p == "/admin" || strings.HasPrefix(p, "/admin/"):
-		s.adminPage.ServeHTTP(w, r)
-	default:
-		notFound(w, r)
-	}
-}
-
-func (s *Server) routeOAuthOnly(w http.ResponseWriter, r *http.Request) {
-	switch p := r.URL.Path; {
-	case p == "/healthz":
-		s.healthz(w, r)
-	case strings.HasPrefix(p, "/oauth/v1/"):
-		s.routeOAuth(w, r)
-	default:
-		notFound(w, r)
-	}
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, r, "GET", "HEAD")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // readBody reads the whole body, at most maxBody bytes.
