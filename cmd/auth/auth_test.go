@@ -233,6 +233,21 @@ func TestLoginWithoutDevice(t *testing.T) {
 	}
 }
 
+// TestLoginOtherServer: a device trusted by one server is never offered to
+// another; the hint registers with the new server, as printed.
+func TestLoginOtherServer(t *testing.T) {
+	e := withDevice(t, false) // no HTTP stub: nothing may be sent
+	e.In.WriteString("pw\n")
+	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin", "--server", "https://other.test")
+	want := `profile "default"'s device is registered with ` + cmdtest.Server + `, not https://other.test: register this machine with the new server first; to fix this, run: paragon device register --server https://other.test`
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || err.Error() != want {
+		t.Fatalf("err %v\nwant %s", err, want)
+	}
+	if p, _ := e.Config(t).Profile("default"); p.Server != cmdtest.Server {
+		t.Errorf("profile moved to %s by a failed login", p.Server)
+	}
+}
+
 func TestLoginDeviceNotApprovedYet(t *testing.T) {
 	e := cmdtest.New(t, false)
 	e.AddProfile(t, "default")

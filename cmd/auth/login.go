@@ -172,6 +172,11 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil {
 		return err
 	}
+	if s.MovedFrom != "" && !opts.Untrusted {
+		// The device is trusted by the old server only: never send its
+		// token to another one.
+		return &cmdutil.AuthError{Err: fmt.Errorf("profile %q's device is registered with %s, not %s: register this machine with the new server first", s.Name, s.MovedFrom, s.Profile.Server), Hint: s.Cmd("device register")}
+	}
 	var devSrc *client.RefreshingSource
 	if !opts.Untrusted {
 		if devSrc, err = deviceSource(ctx, s, opts.Now()); err != nil {
@@ -207,6 +212,13 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		return err
 	}
 	s.WarnStorage()
+	if s.MovedFrom != "" {
+		// An untrusted login to another server: the old server's device
+		// means nothing there.
+		if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
+			return err
+		}
+	}
 	if err := s.SaveTokens(keystore.UserTokens, tok); err != nil {
 		return err
 	}

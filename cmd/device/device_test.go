@@ -412,3 +412,58 @@ func TestLockedKeyring(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestRegisterOtherServer: pointing a profile at another server is a fresh
+// registration there (new id, new key), not the old server's pending one;
+// the old server's device and login are forgotten once it succeeds.
+func TestRegisterOtherServer(t *testing.T) {
+	const other = "https://other.test"
+	for _, trusted := range []bool{false, true} {
+		e := cmdtest.New(t, false)
+		e.IO.SetNoColor(true)
+		e.AddProfile(t, "default")
+		e.SetDevice(t, "default")
+		if !trusted {
+			e.DeleteDeviceTokens(t, "default")
+			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-old"}`)
+		}
+		e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+		oldKey := e.Get("default", keystore.ItemDevicePrivateKey)
+		var registered string
+		e.HTTP.RegisterResponder("POST", other+"/oauth/v1/register", func(r *http.Request) (*http.Response, error) {
+			r.ParseForm()
+			registered = r.PostForm.Get("client_id")
+			return httpmock.NewStringResponse(200, `{"device_code":"dc-new","expires_in":259200}`), nil
+		})
+		e.HTTP.RegisterResponder("POST", other+"/oauth/v1/token", func(r *http.Request) (*http.Response, error) {
+			r.ParseForm()
+			if r.PostForm.Get("device_code") != "dc-new" {
+				t.Errorf("polled %s with %q", other, r.PostForm.Get("device_code"))
+				return httpmock.NewStringResponse(400, `{"error":"invalid_grant"}`), nil
+			}
+			return httpmock.NewStringResponse(400, `{"error":"authorization_pending"}`), nil
+		})
+		err := cmdtest.Execute(bg, NewCmdRegister(e.F, nil), "--server", other, "--no-wait")
+		if err != nil {
+			t.Fatalf("trusted=%v: %v\n%s", trusted, err, e.ErrOut)
+		}
+		id := e.Get("default", keystore.ItemDeviceID)
+		if registered == "" || registered == cmdtest.DeviceID || id != registered {
+			t.Errorf("trusted=%v: registered %q, stored %q; want a new device id", trusted, registered, id)
+		}
+		if e.Get("default", keystore.ItemDevicePrivateKey) == oldKey {
+			t.Errorf("trusted=%v: the old server's device key was reused", trusted)
+		}
+		for _, it := range []string{keystore.ItemUserRefreshToken, keystore.ItemUserAccessToken, keystore.ItemDeviceRefreshToken} {
+			if e.Get("default", it) != "" {
+				t.Errorf("trusted=%v: %s of the old server kept", trusted, it)
+			}
+		}
+		if p, _ := e.Config(t).Profile("default"); p.Server != other {
+			t.Errorf("trusted=%v: server %q", trusted, p.Server)
+		}
+		if !strings.Contains(e.ErrOut.String(), "Profile default moves from "+cmdtest.Server+" to "+other) {
+			t.Errorf("trusted=%v: stderr %q", trusted, e.ErrOut)
+		}
+	}
+}

@@ -50,7 +50,9 @@ A registered device that is no longer trusted (its refresh token expired)
 re-registers with its key, which needs no new approval.
 
 --server, --oauth-url and --api-key create or update the profile; on a
-terminal a new profile's API key is asked for (not echoed) when none is given.`,
+terminal a new profile's API key is asked for (not echoed) when none is given.
+Pointing a profile at another server registers a new device there; the old
+server's device and login are forgotten once that succeeds.`,
 		Example: `  # a fresh machine against a local reference server
   $ paragon device register --server http://127.0.0.1:7300 --api-key-stdin <<< paragon-dev-key
 
@@ -105,6 +107,11 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if err != nil {
 		return err
 	}
+	if s.MovedFrom != "" {
+		// Another server: a fresh registration with a new id and key,
+		// nothing of the old server's device reused or sent there.
+		p, id, key = nil, "", nil
+	}
 	if p == nil || id == "" || key == nil {
 		if id == "" || key == nil {
 			id = client.NewDeviceID()
@@ -125,6 +132,13 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 			return err
 		}
 		s.WarnStorage()
+		if s.MovedFrom != "" {
+			// The login was for the old server too.
+			if err := s.DeleteItems(keystore.ItemUserAccessToken, keystore.ItemUserRefreshToken, keystore.ItemUserName); err != nil {
+				return err
+			}
+			fmt.Fprintf(ios.ErrOut, "Profile %s moves from %s to %s: its device and login for %s are forgotten.\n", s.Name, s.MovedFrom, s.Profile.Server, s.MovedFrom)
+		}
 		if err := keystore.SetItems(s.Store, s.Name, []keystore.Entry{
 			{Item: keystore.ItemDeviceID, Value: id},
 			{Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)},

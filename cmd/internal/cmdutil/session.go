@@ -37,6 +37,10 @@ type Session struct {
 	Profile config.Profile
 	// IsNew is true when the profile did not exist before this command.
 	IsNew bool
+	// MovedFrom is the profile's stored server when --server or --oauth-url
+	// point it at another server: its device and login there mean nothing
+	// to the new one (and must not be sent to it).
+	MovedFrom string
 	// Store is the profile's secret store with the environment over it.
 	Store *keystore.Layered
 	// Notice is what opening the store had to say (a fallback to a file).
@@ -70,6 +74,7 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 	} else {
 		s.IsNew = true
 	}
+	stored := s.Profile
 	if ov != nil {
 		for _, o := range []struct {
 			flag, val string
@@ -86,6 +91,12 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 				fmt.Fprintln(f.IOStreams.ErrOut, note)
 			}
 			*o.dst = u
+		}
+	}
+	if !s.IsNew && (stored.Server != s.Profile.Server || stored.OAuthBase() != s.Profile.OAuthBase()) {
+		s.MovedFrom = stored.Server
+		if stored.Server == s.Profile.Server {
+			s.MovedFrom = stored.OAuthBase()
 		}
 	}
 	if s.Profile.Server == "" {
@@ -184,7 +195,7 @@ func (s *Session) Cmd(sub string) string {
 			}
 		}
 	}
-	if s.IsNew && (strings.HasPrefix(sub, "device register") || strings.HasPrefix(sub, "login")) {
+	if (s.IsNew || s.MovedFrom != "") && (strings.HasPrefix(sub, "device register") || strings.HasPrefix(sub, "login")) {
 		add("--server", s.Profile.Server)
 		if s.Profile.OAuthURL != "" {
 			add("--oauth-url", s.Profile.OAuthURL)
