@@ -248,9 +248,10 @@ func deviceSource(ctx context.Context, s *cmdutil.Session, now time.Time) (*clie
 		return nil, &cmdutil.AuthError{Err: fmt.Errorf("no trusted device for profile %q: register this machine first (or use --untrusted if the API key allows it)", s.Name), Hint: s.Cmd("device register")}
 	}
 	_, ferr := device.Finish(ctx, s, now, false, 0, nil)
+	var still *device.StillPendingError
 	switch {
-	case errors.Is(ferr, device.ErrStillPending):
-		return nil, device.PendingError(s, id)
+	case errors.As(ferr, &still):
+		return nil, device.PendingError(s, id, still.Next)
 	case ferr != nil:
 		return nil, s.Explain(ferr)
 	}

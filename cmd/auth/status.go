@@ -59,19 +59,15 @@ type tokenJSON struct {
 }
 
 type statusJSON struct {
-	Profile       string `json:"profile"`
-	Server        string `json:"server"`
-	OAuthURL      string `json:"oauth_url"`
-	Store         string `json:"store"`
-	StoreLocation string `json:"store_location"`
-	APIKeySource  string `json:"api_key_source"`
-	APIKey        string `json:"api_key,omitempty"`
-	Device        struct {
-		ID     string `json:"id,omitempty"`
-		Status string `json:"status"`
-		tokenJSON
-	} `json:"device"`
-	User struct {
+	Profile       string             `json:"profile"`
+	Server        string             `json:"server"`
+	OAuthURL      string             `json:"oauth_url"`
+	Store         string             `json:"store"`
+	StoreLocation string             `json:"store_location"`
+	APIKeySource  string             `json:"api_key_source"`
+	APIKey        string             `json:"api_key,omitempty"`
+	Device        cmdutil.DeviceJSON `json:"device"`
+	User          struct {
 		Name        string `json:"name,omitempty"`
 		LoggedIn    bool   `json:"logged_in"`
 		TokenSource string `json:"token_source,omitempty"`
@@ -136,7 +132,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	if dev != nil && id != "" {
 		st.Device.Status = "trusted"
-		st.Device.Expiry, st.Device.RefreshToken = expiryPtr(dev.Expiry), dev.RefreshToken != ""
+		st.Device.TokenExpiry, st.Device.RefreshToken = expiryPtr(dev.Expiry), dev.RefreshToken != ""
 		if opts.ShowToken {
 			st.Device.AccessToken = dev.AccessToken
 		}
@@ -192,7 +188,7 @@ func printStatusTTY(opts *StatusOptions, st *statusJSON) {
 	case "pending":
 		fmt.Fprintf(out, "  Device:        %s %s\n", st.Device.ID, cs.Yellow("waiting for approval"))
 	default:
-		fmt.Fprintf(out, "  Device:        %s %s; token %s\n", st.Device.ID, cs.Green("trusted"), describe(st.Device.tokenJSON, now))
+		fmt.Fprintf(out, "  Device:        %s %s; token %s\n", st.Device.ID, cs.Green("trusted"), describe(tokenJSON{Expiry: st.Device.TokenExpiry, RefreshToken: st.Device.RefreshToken}, now))
 		if st.Device.AccessToken != "" {
 			fmt.Fprintf(out, "  Device token:  %s\n", st.Device.AccessToken)
 		}
@@ -249,7 +245,7 @@ func printStatusPlain(opts *StatusOptions, st *statusJSON) {
 		{"profile", st.Profile}, {"server", st.Server}, {"oauth_url", st.OAuthURL},
 		{"store", st.Store}, {"store_location", st.StoreLocation},
 		{"api_key", mask(st.APIKey != "", st.APIKey) + " (" + st.APIKeySource + ")"},
-		{"device_id", st.Device.ID}, {"device_status", st.Device.Status}, {"device_token_expiry", rfc(st.Device.Expiry)},
+		{"device_id", st.Device.ID}, {"device_status", st.Device.Status}, {"device_token_expiry", rfc(st.Device.TokenExpiry)},
 		{"user", st.User.Name}, {"logged_in", fmt.Sprint(st.User.LoggedIn)}, {"user_token_source", st.User.TokenSource},
 		{"user_token_expiry", rfc(st.User.Expiry)},
 		{"check", check},

@@ -40,6 +40,9 @@ in the keystore; nothing needs to be copied by hand.`,
 type pending struct {
 	DeviceCode string    `json:"device_code"`
 	Expiry     time.Time `json:"expiry,omitzero"`
+	// Next is the earliest time the server wants to be asked again (the
+	// last poll plus its interval), so that a status question can say it.
+	Next time.Time `json:"next,omitzero"`
 }
 
 // loadPending returns the stored registration, or nil when there is none or
@@ -75,26 +78,37 @@ func AdminHint(s *cmdutil.Session, id string) string {
 	return fmt.Sprintf("An administrator of %s must approve device %s (on a paragon reference server: at %s/admin)", s.Profile.Server, id, s.Profile.OAuthBase())
 }
 
-// PendingError is the error of a device still waiting for approval.
-func PendingError(s *cmdutil.Session, id string) error {
-	return &cmdutil.AuthError{
-		Err:  fmt.Errorf("device %s is waiting for approval: an administrator of %s must approve it (on a paragon reference server: at %s/admin)", id, s.Profile.Server, s.Profile.OAuthBase()),
-		Hint: s.Cmd("login"), When: "once it is approved",
+// StillPendingError is Finish's answer without wait when nobody has decided
+// yet (errors.Is(err, ErrStillPending) holds): Next is when the server may
+// be asked again.
+type StillPendingError struct{ Next time.Time }
+
+func (e *StillPendingError) Error() string        { return ErrStillPending.Error() }
+func (e *StillPendingError) Is(target error) bool { return target == ErrStillPending }
+
+// PendingError is the error of a device still waiting for approval; next,
+// when known, is when paragon may ask the server again.
+func PendingError(s *cmdutil.Session, id string, next time.Time) error {
+	msg := fmt.Sprintf("device %s is waiting for approval: an administrator of %s must approve it (on a paragon reference server: at %s/admin)", id, s.Profile.Server, s.Profile.OAuthBase())
+	if !next.IsZero() {
+		msg += fmt.Sprintf("; the next paragon command asks the server again, from %s", next.Local().Format("15:04:05"))
 	}
+	return &cmdutil.AuthError{Err: errors.New(msg), Hint: s.Cmd("login"), When: "once it is approved"}
 }
 
 // maxQuickPolls bounds the polls of a Finish without wait.
 const maxQuickPolls = 3
 
 // ErrStillPending is returned by Finish with wait=false when the
-// administrator has not decided yet.
+// administrator has not decided yet (as a *StillPendingError).
 var ErrStillPending = errors.New("device not approved yet")
 
 // Finish exchanges a stored pending registration for a device token and
 // stores it. With wait it polls until the administrator decides (progress
-// reports each poll); without, it polls once and returns ErrStillPending if
-// nobody has decided. It returns (nil, nil) when there is no pending
-// registration.
+// reports each poll); without, it asks the server once and answers at once:
+// a *StillPendingError if nobody has decided, or if the server wants more
+// time between polls (slow_down: another command asked it moments ago). It
+// returns (nil, nil) when there is no pending registration.
 func Finish(ctx context.Context, s *cmdutil.Session, now time.Time, wait bool, interval time.Duration, progress func(client.PollEvent)) (*client.Token, error) {
 	p, err := loadPending(s, now)
 	if err != nil || p == nil {
@@ -111,46 +125,38 @@ func Finish(ctx context.Context, s *cmdutil.Session, now time.Time, wait bool, i
 	if id == "" {
 		return nil, nil
 	}
-	poll := func() (tok *client.Token, stillPending, slowedDown bool, err error) {
-		pctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		tok, err = s.Client.PollDeviceToken(pctx, client.PollRequest{
-			ClientID: id, DeviceCode: p.DeviceCode, Key: key, Interval: interval,
-			Progress: func(ev client.PollEvent) {
-				// Without wait, stop at the first "not yet": pending, or a
-				// slow_down. Transient failures get a couple more polls.
-				if !wait && (ev.Status != "retry" || ev.Attempt >= maxQuickPolls) {
-					stillPending, slowedDown = true, ev.Status == "slow_down"
-					cancel()
-					return
-				}
-				if progress != nil {
-					progress(ev)
-				}
-			},
-		})
-		return tok, stillPending, slowedDown, err
+	var stillPending bool
+	next := interval
+	if next <= 0 {
+		next = client.DefaultPollInterval
 	}
-	tok, stillPending, slowedDown, err := poll()
-	if slowedDown && ctx.Err() == nil {
-		// Another command polled under 5 s ago, so the server said nothing
-		// about approval (it may have been given meanwhile): wait one
-		// interval and ask once more rather than report "not approved".
-		if interval <= 0 {
-			interval = client.DefaultPollInterval
-		}
-		ios := s.IOStreams()
-		ios.StartProgress(fmt.Sprintf("Checking again in %s whether device %s is approved (the server wants %s between polls)", interval, id, interval))
-		serr := s.Sleep(ctx, interval)
-		ios.StopProgress()
-		if serr != nil {
-			return nil, serr
-		}
-		tok, stillPending, _, err = poll()
-	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tok, err := s.Client.PollDeviceToken(pctx, client.PollRequest{
+		ClientID: id, DeviceCode: p.DeviceCode, Key: key, Interval: interval,
+		Progress: func(ev client.PollEvent) {
+			// Without wait, stop at the first "not yet": pending, or a
+			// slow_down. Transient failures get a couple more polls.
+			if !wait && (ev.Status != "retry" || ev.Attempt >= maxQuickPolls) {
+				stillPending = true
+				if ev.Interval > next {
+					next = ev.Interval
+				}
+				cancel()
+				return
+			}
+			if progress != nil {
+				progress(ev)
+			}
+		},
+	})
 	if err != nil {
 		if stillPending && ctx.Err() == nil {
-			return nil, ErrStillPending
+			p.Next = now.Add(next)
+			if err := savePending(s, *p); err != nil {
+				return nil, err
+			}
+			return nil, &StillPendingError{Next: p.Next}
 		}
 		if errors.Is(err, client.ErrAccessDenied) || errors.Is(err, client.ErrDeviceCodeExpired) || errors.Is(err, client.ErrDeviceCodeInvalid) {
 			_ = s.DeleteItems(cmdutil.ItemDeviceCode)
@@ -166,23 +172,20 @@ func Finish(ctx context.Context, s *cmdutil.Session, now time.Time, wait bool, i
 	return tok, nil
 }
 
-// stateJSON is `device status --json` and `device register --json`.
+// stateJSON is `device status --json` and `device register --json`: the
+// device in the shape `paragon status --json` has it.
 type stateJSON struct {
-	Profile     string     `json:"profile"`
-	DeviceID    string     `json:"device_id,omitempty"`
-	Status      string     `json:"status"` // none, pending, trusted
-	ApproveAt   string     `json:"approve_at,omitempty"`
-	TokenExpiry *time.Time `json:"token_expiry,omitempty"`
-	Refresh     bool       `json:"refresh_token_stored"`
-	Store       string     `json:"store"`
+	Profile string             `json:"profile"`
+	Device  cmdutil.DeviceJSON `json:"device"`
+	Store   string             `json:"store"`
 }
 
 func printDone(ios *iostreams.IOStreams, jsonOut bool, st stateJSON) error {
 	if jsonOut {
 		return cmdutil.WriteJSON(ios, st)
 	}
-	if st.DeviceID != "" {
-		fmt.Fprintln(ios.Out, st.DeviceID)
+	if st.Device.ID != "" {
+		fmt.Fprintln(ios.Out, st.Device.ID)
 	}
 	return nil
 }

@@ -88,30 +88,6 @@ func pendingResponder(n *int, after int) httpmock.Responder {
 	}
 }
 
-// slowDownThen answers the first device-token poll with slow_down and the
-// next, which must come one poll interval later (the server counts from the
-// slow_down answer), with ok.
-func slowDownThen(t *testing.T, e *cmdtest.Env, ok string) httpmock.Responder {
-	var slept time.Duration
-	e.F.Sleep = func(ctx context.Context, d time.Duration) error {
-		if ctx.Err() == nil { // not the abandoned poll loop's wait
-			slept += d
-		}
-		return ctx.Err()
-	}
-	polls := 0
-	return func(r *http.Request) (*http.Response, error) {
-		polls++
-		if polls == 1 {
-			return httpmock.NewStringResponse(400, `{"error":"slow_down"}`), nil
-		}
-		if slept != client.DefaultPollInterval {
-			t.Errorf("polled again after waiting %s, want %s", slept, client.DefaultPollInterval)
-		}
-		return httpmock.NewStringResponse(200, ok), nil
-	}
-}
-
 func TestRegisterNoWaitNewProfile(t *testing.T) {
 	e := cmdtest.New(t, false)
 	stubRegister(t, e)
@@ -301,7 +277,7 @@ func TestRegisterJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := e.Get("default", keystore.ItemDeviceID)
-	want := `{"profile":"default","device_id":"` + id + `","status":"pending","approve_at":"` + cmdtest.Server + `/admin","refresh_token_stored":false,"store":"memory"}` + "\n"
+	want := `{"profile":"default","device":{"id":"` + id + `","status":"pending","approve_at":"` + cmdtest.Server + `/admin","next_check":"2026-11-26T12:00:05Z","refresh_token_stored":false},"store":"memory"}` + "\n"
 	if e.Out.String() != want {
 		t.Errorf("stdout %q\nwant %q", e.Out, want)
 	}
@@ -323,7 +299,7 @@ func TestStatus(t *testing.T) {
 		{name: "trusted tty", tty: true, setup: func(t *testing.T, e *cmdtest.Env) { e.SetDevice(t, "default") },
 			wantOut: "Device " + cmdtest.DeviceID + ": trusted\n  Server:        " + cmdtest.Server + "\n  Device token:  valid until " + exp.Local().Format("2006-01-02 15:04:05 MST") + " (in 1h0m0s)\n  Refresh token: stored\n  Stored in:     memory\n"},
 		{name: "trusted json", json: true, setup: func(t *testing.T, e *cmdtest.Env) { e.SetDevice(t, "default") },
-			wantOut: `{"profile":"default","device_id":"` + cmdtest.DeviceID + `","status":"trusted","token_expiry":"2026-11-26T13:00:00Z","refresh_token_stored":true,"store":"memory"}` + "\n"},
+			wantOut: `{"profile":"default","device":{"id":"` + cmdtest.DeviceID + `","status":"trusted","token_expiry":"2026-11-26T13:00:00Z","refresh_token_stored":true},"store":"memory"}` + "\n"},
 		{name: "none", wantCode: cmdutil.ExitAuth, wantErr: "no device registered for profile \"default\"; to fix this, run: paragon device register"},
 		{name: "pending", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
@@ -336,11 +312,23 @@ func TestStatus(t *testing.T) {
 			n := 0
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", pendingResponder(&n, 0))
 		}, wantOut: cmdtest.DeviceID + "\ttrusted\t2026-11-26T13:00:00Z\tmemory\n"},
-		{name: "approved, but polled too soon after another command", setup: func(t *testing.T, e *cmdtest.Env) {
+		{name: "polled moments ago by another command: answers at once", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
 			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
-			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", slowDownThen(t, e, `{"access_token":"device-at","refresh_token":"device-rt","expires_in":3600}`))
-		}, wantOut: cmdtest.DeviceID + "\ttrusted\t2026-11-26T13:00:00Z\tmemory\n"},
+			e.F.Sleep = func(ctx context.Context, _ time.Duration) error {
+				if ctx.Err() == nil { // not the abandoned poll loop's wait
+					t.Error("device status waited")
+				}
+				return ctx.Err()
+			}
+			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"slow_down"}`))
+		}, wantOut: cmdtest.DeviceID + "\tpending\t\tmemory\n", wantCode: cmdutil.ExitAuth,
+			wantErr: "the next paragon command asks the server again, from " + time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC).Local().Format("15:04:05") + "; once it is approved, run: paragon login"},
+		{name: "pending json says when it asks again", json: true, setup: func(t *testing.T, e *cmdtest.Env) {
+			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
+			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"authorization_pending"}`))
+		}, wantOut: `{"profile":"default","device":{"id":"` + cmdtest.DeviceID + `","status":"pending","approve_at":"` + cmdtest.Server + `/admin","next_check":"2026-11-26T12:00:05Z","refresh_token_stored":false},"store":"memory"}` + "\n", wantCode: cmdutil.ExitAuth},
 		{name: "slow_down twice is still pending", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
 			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)

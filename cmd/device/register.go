@@ -156,7 +156,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	} else {
 		fmt.Fprintf(ios.ErrOut, "Device %s is already registered and waiting for approval.\n", cs.Bold(id))
 	}
-	st := stateJSON{Profile: s.Name, DeviceID: id, Status: "pending", ApproveAt: s.Profile.OAuthBase() + "/admin", Store: s.Store.Name()}
+	st := stateJSON{Profile: s.Name, Device: cmdutil.DeviceJSON{ID: id, Status: "pending", ApproveAt: s.Profile.OAuthBase() + "/admin"}, Store: s.Store.Name()}
 
 	// Re-registering a trusted device (signed with its key) is approved at
 	// once: try one poll before talking about administrators.
@@ -164,8 +164,12 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if err == nil && tok != nil {
 		return trusted(opts, s, st, tok)
 	}
-	if err != nil && !errors.Is(err, ErrStillPending) {
+	var still *StillPendingError
+	if err != nil && !errors.As(err, &still) {
 		return s.Explain(err)
+	}
+	if still != nil {
+		st.Device.NextCheck = &still.Next
 	}
 	fmt.Fprintln(ios.ErrOut, AdminHint(s, id)+".")
 	if opts.NoWait {
@@ -200,11 +204,11 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 
 func trusted(opts *RegisterOptions, s *cmdutil.Session, st stateJSON, tok *client.Token) error {
 	cs := opts.IO.ColorSchemeStderr()
-	fmt.Fprintf(opts.IO.ErrOut, "%s Device %s is trusted; keys and tokens are in %s.\n", cs.SuccessIcon(), st.DeviceID, s.StorePath())
+	fmt.Fprintf(opts.IO.ErrOut, "%s Device %s is trusted; keys and tokens are in %s.\n", cs.SuccessIcon(), st.Device.ID, s.StorePath())
 	fmt.Fprintf(opts.IO.ErrOut, "Next, log in: %s\n", s.Cmd("login"))
-	st.Status, st.ApproveAt, st.Refresh = "trusted", "", tok.RefreshToken != ""
+	st.Device.Status, st.Device.ApproveAt, st.Device.RefreshToken = "trusted", "", tok.RefreshToken != ""
 	if !tok.Expiry.IsZero() {
-		st.TokenExpiry = &tok.Expiry
+		st.Device.TokenExpiry = &tok.Expiry
 	}
 	return printDone(opts.IO, opts.JSON, st)
 }

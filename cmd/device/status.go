@@ -28,7 +28,10 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 		Short: "Show whether this device is registered and trusted",
 		Long: `Show the profile's device: its id, whether it waits for approval or is
 trusted, and when its device token expires. A registration that was approved
-meanwhile is finished here. Exits 4 when no trusted device is stored.`,
+meanwhile is finished here. It asks the server once and answers at once: a
+device still waiting says when paragon asks the server again (the server
+wants a few seconds between questions). Exits 4 when no trusted device is
+stored.`,
 		Example: `  $ paragon device status
   $ paragon device status --json | jq -r .status`,
 		Args: cobra.NoArgs,
@@ -54,10 +57,13 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	st := stateJSON{Profile: s.Name, DeviceID: id, Status: "none", Store: s.Store.Name()}
+	st := stateJSON{Profile: s.Name, Device: cmdutil.DeviceJSON{ID: id, Status: "none"}, Store: s.Store.Name()}
 	var notTrusted error
+	var still *StillPendingError
 	if id != "" {
-		if _, err := Finish(ctx, s, opts.Now(), false, 0, nil); err != nil && !errors.Is(err, ErrStillPending) {
+		// One question to the server, answered at once: a registration
+		// approved meanwhile is finished, else it says when it asks again.
+		if _, err := Finish(ctx, s, opts.Now(), false, 0, nil); err != nil && !errors.As(err, &still) {
 			return s.Explain(err)
 		}
 	}
@@ -69,12 +75,17 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	case id == "":
 		notTrusted = &cmdutil.AuthError{Err: fmt.Errorf("no device registered for profile %q", s.Name), Hint: s.Cmd("device register")}
 	case tok == nil:
-		st.Status, st.ApproveAt = "pending", s.Profile.OAuthBase()+"/admin"
-		notTrusted = PendingError(s, id)
+		st.Device.Status, st.Device.ApproveAt = "pending", s.Profile.OAuthBase()+"/admin"
+		var next time.Time
+		if still != nil {
+			next = still.Next
+			st.Device.NextCheck = &next
+		}
+		notTrusted = PendingError(s, id, next)
 	default:
-		st.Status, st.Refresh = "trusted", tok.RefreshToken != ""
+		st.Device.Status, st.Device.RefreshToken = "trusted", tok.RefreshToken != ""
 		if !tok.Expiry.IsZero() {
-			st.TokenExpiry = &tok.Expiry
+			st.Device.TokenExpiry = &tok.Expiry
 		}
 	}
 	if opts.JSON {
@@ -88,11 +99,11 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	if !ios.IsStdoutTTY() {
 		exp := ""
-		if st.TokenExpiry != nil {
-			exp = st.TokenExpiry.UTC().Format(time.RFC3339)
+		if st.Device.TokenExpiry != nil {
+			exp = st.Device.TokenExpiry.UTC().Format(time.RFC3339)
 		}
 		if id != "" {
-			fmt.Fprintf(ios.Out, "%s\t%s\t%s\t%s\n", id, st.Status, exp, st.Store)
+			fmt.Fprintf(ios.Out, "%s\t%s\t%s\t%s\n", id, st.Device.Status, exp, st.Store)
 		}
 		return notTrusted
 	}

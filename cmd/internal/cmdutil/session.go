@@ -475,3 +475,17 @@ func DescribeExpiry(exp, now time.Time) string {
 	}
 	return fmt.Sprintf("expired %s (%s ago)", at, now.Sub(exp).Round(time.Second))
 }
+
+// DeviceJSON is a profile's device in `paragon status --json`, `device
+// status --json` and `device register --json`: one shape everywhere.
+type DeviceJSON struct {
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status"` // none, pending, trusted
+	// ApproveAt is the admin page of a reference server (pending).
+	ApproveAt string `json:"approve_at,omitempty"`
+	// NextCheck is when paragon may ask the server again (pending).
+	NextCheck    *time.Time `json:"next_check,omitempty"`
+	TokenExpiry  *time.Time `json:"token_expiry,omitempty"`
+	RefreshToken bool       `json:"refresh_token_stored"`
+	AccessToken  string     `json:"access_token,omitempty"`
+}
