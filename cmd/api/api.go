@@ -58,9 +58,10 @@ A path without a leading slash is relative to /api/v1/, so "version" means
 name it with -X or as the first argument.
 
 Fields: -f key=value adds a string; -F key=value adds a typed value (true,
-false, null and numbers become JSON literals) or a file's content: @path
-(sent as a file part of a multipart form) or @- (standard input). For GET
-and HEAD the fields go in the query string. Otherwise the body is a form
+false, null and numbers become JSON literals) or a file's content: @path,
+or @- for standard input, each sent as a file part of a multipart form (@-
+as a file named "stdin"). For GET and HEAD the fields go in the query
+string (a value from @- without its final line break). Otherwise the body is a form
 (application/x-www-form-urlencoded, what the Paragon API reads), multipart
 when a field is a file, or a JSON object when you pass
 -H "Content-Type: application/json". Repeat a key to send it more than once.
@@ -71,6 +72,7 @@ an expired login exits 4 and says to run paragon login.`,
   $ paragon api GET /api/v1/users/all -f maxrecords=10 --jq '.items[].username'
   $ paragon api -X PUT users -f username=dave -f detailtype=3 -f detaildata=s3cret
   $ paragon api PUT documents -F data=@report.pdf -f title=Report -F copies=2
+  $ echo 'Hello, printer' | paragon api PUT documents -F data=@- -f title=Hello
   $ paragon api documents/history --paginate --jq '.items | length'
   $ paragon api -i HEAD account`,
 		Args: cobra.RangeArgs(1, 2),

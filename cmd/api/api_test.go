@@ -185,37 +185,62 @@ func TestJSONBody(t *testing.T) {
 	}
 }
 
+// TestMultipartFileAndStdin: -F key=@path and -F key=@- are both file parts
+// (the documents function wants its data as one), with every byte.
 func TestMultipartFileAndStdin(t *testing.T) {
-	e := loggedIn(t, false)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "report.pdf")
 	os.WriteFile(file, []byte("%PDF-1.4"), 0o600)
-	e.In.WriteString("from stdin")
-	e.HTTP.RegisterResponder("PUT", cmdtest.Server+"/api/v1/documents", func(r *http.Request) (*http.Response, error) {
-		mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if mt != "multipart/form-data" {
-			t.Errorf("content type %q", mt)
-		}
-		mr := multipart.NewReader(r.Body, params["boundary"])
-		got := map[string]string{}
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
+	for _, tt := range []struct {
+		arg, part, content string
+	}{
+		{"data=@" + file, "data|report.pdf", "%PDF-1.4"},
+		{"data=@-", "data|stdin", "Hello, printer\n"},
+	} {
+		e := loggedIn(t, false)
+		e.In.WriteString("Hello, printer\n")
+		e.HTTP.RegisterResponder("PUT", cmdtest.Server+"/api/v1/documents", func(r *http.Request) (*http.Response, error) {
+			mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if mt != "multipart/form-data" {
+				t.Errorf("%s: content type %q", tt.arg, mt)
 			}
-			b, _ := io.ReadAll(p)
-			got[p.FormName()+"|"+p.FileName()] = string(b)
+			mr := multipart.NewReader(r.Body, params["boundary"])
+			got := map[string]string{}
+			for {
+				p, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				b, _ := io.ReadAll(p)
+				got[p.FormName()+"|"+p.FileName()] = string(b)
+			}
+			if len(got) != 3 || got[tt.part] != tt.content || got["title|"] != "Report" || got["copies|"] != "2" {
+				t.Errorf("%s: parts %q", tt.arg, got)
+			}
+			return httpmock.NewStringResponse(200, `{"id":"doc-1"}`), nil
+		})
+		if err := runAPI(e, "PUT", "documents", "-F", tt.arg, "-f", "title=Report", "-F", "copies=2"); err != nil {
+			t.Fatal(err)
 		}
-		if got["data|report.pdf"] != "%PDF-1.4" || got["title|"] != "from stdin" || got["copies|"] != "2" {
-			t.Errorf("parts %v", got)
+		if e.Out.String() != `{"id":"doc-1"}` {
+			t.Errorf("stdout %q", e.Out)
 		}
-		return httpmock.NewStringResponse(200, `{"id":"doc-1"}`), nil
-	})
-	if err := runAPI(e, "PUT", "documents", "-F", "data=@"+file, "-F", "title=@-", "-F", "copies=2"); err != nil {
-		t.Fatal(err)
 	}
-	if e.Out.String() != `{"id":"doc-1"}` {
-		t.Errorf("stdout %q", e.Out)
+}
+
+// TestStdinFieldInQuery: for GET, a value from @- goes in the query string
+// without the line break that ends what was typed or piped.
+func TestStdinFieldInQuery(t *testing.T) {
+	e := loggedIn(t, false)
+	e.In.WriteString("alice\n")
+	e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/users/all", func(r *http.Request) (*http.Response, error) {
+		if q := r.URL.Query(); q.Get("username") != "alice" {
+			t.Errorf("query %q", r.URL.RawQuery)
+		}
+		return httpmock.NewStringResponse(200, `{}`), nil
+	})
+	if err := runAPI(e, "GET", "users/all", "-F", "username=@-"); err != nil {
+		t.Fatal(err)
 	}
 }
 

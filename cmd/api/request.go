@@ -21,7 +21,18 @@ import (
 type field struct {
 	key   string
 	value any    // string, or a JSON literal for -F
-	file  string // the file name when the value came from @path
+	file  string // the file name when the value came from @path or @- ("stdin")
+	stdin bool   // the value came from @-
+}
+
+// text is the value in a query string, a form or a JSON object, where a
+// value piped in from standard input loses its final line break (a file
+// part keeps every byte).
+func (f field) text() any {
+	if s, ok := f.value.(string); ok && f.stdin {
+		return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+	}
+	return f.value
 }
 
 // fields reads the -f and -F values (files, standard input, typed literals).
@@ -40,9 +51,8 @@ func (o *Options) fields() ([]field, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading standard input for field %s: %w", k, err)
 			}
-			// A value typed or piped in ends with a line break that is not
-			// part of it.
-			fd.value = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+			// Like @path: a file part named "stdin" in a multipart form.
+			fd.value, fd.file, fd.stdin = string(b), "stdin", true
 		case strings.HasPrefix(v, "@"):
 			b, err := os.ReadFile(v[1:])
 			if err != nil {
@@ -111,7 +121,7 @@ func (o *Options) buildRequest(ctx context.Context, server string, extraQuery ur
 	switch {
 	case bodyInQuery:
 		for _, f := range fields {
-			q.Add(f.key, formString(f.value))
+			q.Add(f.key, formString(f.text()))
 		}
 	case len(fields) == 0:
 	case strings.Contains(strings.ToLower(hdr.Get("Content-Type")), "json"):
@@ -119,12 +129,12 @@ func (o *Options) buildRequest(ctx context.Context, server string, extraQuery ur
 		for _, f := range fields {
 			if prev, ok := obj[f.key]; ok {
 				if arr, ok := prev.([]any); ok {
-					obj[f.key] = append(arr, f.value)
+					obj[f.key] = append(arr, f.text())
 				} else {
-					obj[f.key] = []any{prev, f.value}
+					obj[f.key] = []any{prev, f.text()}
 				}
 			} else {
-				obj[f.key] = f.value
+				obj[f.key] = f.text()
 			}
 		}
 		body, _ = json.Marshal(obj)
