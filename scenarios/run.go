@@ -28,6 +28,40 @@ var ErrUnreachable = errors.New("target unreachable")
 // admin API answers but refuses Target.AdminToken (401 or 403).
 var ErrAdminTokenRefused = errors.New("admin token refused")
 
+// ErrAPIKeyRefused is wrapped by Run's error when the outside target refuses
+// an API key of the run before anything runs. The error is then a
+// *KeyRefusedError saying which key.
+var ErrAPIKeyRefused = errors.New("API key refused")
+
+// The keys of a run, as KeyRefusedError.Key names them (and scenarios name
+// them in key: fields).
+const (
+	KeyDefault = "default" // Target.APIKey
+	KeySecond  = "second"  // Target.SecondAPIKey
+)
+
+// KeyRefusedError says which API key of the run an outside target refused:
+// GET /api/v1/version with it answered 403 invalid_api_key (docs/protocol.md
+// 2.3: unknown, inactive or expired, or not allowed from this address).
+// errors.Is(err, ErrAPIKeyRefused) holds for it. It never holds the key.
+type KeyRefusedError struct {
+	Key string // KeyDefault or KeySecond
+	URL string // the API root asked
+}
+
+// Error leaves out the server's error_description: the server's text, which
+// could echo the key or hold escape sequences, stays out of the message.
+func (e *KeyRefusedError) Error() string {
+	which := "API key"
+	if e.Key == KeySecond {
+		which = "second API key"
+	}
+	return fmt.Sprintf("the API at %s refused the %s (GET /api/v1/version answered 403 invalid_api_key)", e.URL, which)
+}
+
+// Is makes errors.Is(err, ErrAPIKeyRefused) hold.
+func (e *KeyRefusedError) Is(target error) bool { return target == ErrAPIKeyRefused }
+
 // The services of an outside target, as UnreachableError.Service names them.
 const (
 	ServiceAPI   = "API"
@@ -474,6 +508,14 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 			return nil, &UnreachableError{Service: ServiceOAuth, URL: t.oauth, Err: netErr(err)}
 		}
 	}
+	for _, k := range []struct{ name, value string }{{KeyDefault, t.apiKey}, {KeySecond, t.secondKey}} {
+		if k.value == "" {
+			continue
+		}
+		if err := checkAPIKey(ctx, t, k.name, k.value); err != nil {
+			return nil, err
+		}
+	}
 	if t.admin == "" {
 		t.missing[NeedAdmin] = "no --admin-url given (add --admin-url URL --admin-token TOKEN)"
 		t.missing[NeedClock] = t.missing[NeedAdmin]
@@ -527,6 +569,30 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		t.missing[NeedClock] = "the server's clock is not fake (start it with --fake-clock)"
 	}
 	return t, nil
+}
+
+// checkAPIKey asks the target's version function with the key: 403
+// invalid_api_key is a key the target refuses, which would otherwise fail
+// or skip scenarios all through the run as if the server were at fault. Any
+// other answer (a missing user token among them) passes.
+func checkAPIKey(ctx context.Context, t *target, name, key string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/api/v1/version", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Api-Key", key)
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return &UnreachableError{Service: ServiceAPI, URL: t.base, Err: netErr(err)}
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusForbidden || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body) != nil || body.Error != "invalid_api_key" {
+		return nil
+	}
+	return &KeyRefusedError{Key: name, URL: t.base}
 }
 
 // keyNames reads GET /admin/api/keys and maps each alias to the name of

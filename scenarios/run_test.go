@@ -463,3 +463,40 @@ steps:
 		}
 	}
 }
+
+// TestRefusedAPIKeys: a key the outside target refuses stops the run before
+// anything runs, saying which key, instead of failing scenarios as if the
+// server were at fault.
+func TestRefusedAPIKeys(t *testing.T) {
+	srv, tok := startServer(t, true)
+	for _, c := range []struct {
+		target Target
+		key    string
+	}{
+		{Target{BaseURL: srv.URL, APIKey: "wrong-key"}, KeyDefault},
+		{Target{BaseURL: srv.URL, SecondAPIKey: "wrong-second"}, KeySecond},
+		{Target{BaseURL: srv.URL, SecondAPIKey: "wrong-second", AdminURL: srv.URL, AdminToken: tok}, KeySecond},
+	} {
+		ran := false
+		rep, err := Run(context.Background(), builtin(t), RunOptions{Target: c.target, OnEvent: func(Event) { ran = true }})
+		var kre *KeyRefusedError
+		if rep != nil || ran || !errors.Is(err, ErrAPIKeyRefused) || !errors.As(err, &kre) || kre.Key != c.key || kre.URL != srv.URL {
+			t.Errorf("%+v: report %v, ran %v, err %v", c.target, rep != nil, ran, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "wrong") {
+			t.Errorf("the key is in the error: %v", err)
+		}
+	}
+	// The demo key passes (the reference server's demo account has no second key).
+	list := []*Scenario{}
+	for _, s := range builtin(t) {
+		if len(s.Needs) == 0 {
+			list = append(list, s)
+			break
+		}
+	}
+	if _, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL, APIKey: DemoAPIKey}}); err != nil {
+		t.Errorf("good keys: %v", err)
+	}
+}

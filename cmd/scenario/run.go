@@ -29,9 +29,12 @@ type RunOptions struct {
 	IO    *iostreams.IOStreams
 	Paths []string
 
-	Server       string
-	OAuthURL     string
-	APIKey       string
+	Server   string
+	OAuthURL string
+	APIKey   string
+	// APIKeyFrom names where APIKey came from, for messages: "--api-key",
+	// "PARAGON_API_KEY", or "" when none was given (the demo key is used).
+	APIKeyFrom   string
 	AdminURL     string
 	AdminToken   string
 	SecondAPIKey string
@@ -93,8 +96,9 @@ API). A person gets live progress, every failure in detail with the masked
 request and response, and a summary; --report writes files for CI.
 
 Exit status: 0 all passed (warnings allowed unless --strict), 1 a scenario
-failed, 2 a usage mistake, an invalid scenario file or an admin token the
-target's admin API refuses, 3 the target (its API, OAuth service or admin
+failed, 2 a usage mistake, an invalid scenario file, or an API key
+(--api-key, PARAGON_API_KEY, --second-api-key) or admin token the target
+refuses, checked before anything runs, 3 the target (its API, OAuth service or admin
 API) could not be reached. When the run cannot start, only the error is
 printed, naming the server and what to check.
 
@@ -130,8 +134,10 @@ report.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
-			if !fl.Changed("api-key") {
-				opts.APIKey = os.Getenv("PARAGON_API_KEY")
+			if fl.Changed("api-key") {
+				opts.APIKeyFrom = "--api-key"
+			} else if opts.APIKey = os.Getenv("PARAGON_API_KEY"); opts.APIKey != "" {
+				opts.APIKeyFrom = "PARAGON_API_KEY"
 			}
 			if !fl.Changed("admin-token") {
 				opts.AdminToken = os.Getenv("PARAGON_ADMIN_TOKEN")
@@ -143,7 +149,7 @@ report.`,
 					}
 				}
 				// Secrets from the environment are for outside servers.
-				opts.APIKey, opts.AdminToken = "", ""
+				opts.APIKey, opts.APIKeyFrom, opts.AdminToken = "", "", ""
 			}
 			// The same URL checks as every command that takes a server.
 			for _, u := range []struct {
@@ -331,7 +337,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		if err == nil {
 			err = errors.New("the runner returned no report")
 		}
-		return targetError(scrub(err, secrets))
+		return targetError(scrub(err, secrets), opts.APIKeyFrom)
 	}
 	start()
 	rep = report.Redact(rep, secrets...)
@@ -359,11 +365,24 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 
 // targetError turns an error that kept the run from starting into the exit
 // code and a message that says what to check: 3 when a service of the target
-// cannot be reached, 2 when its admin API refuses the admin token (the
-// invocation is wrong, like a bad flag), else 1.
-func targetError(err error) error {
+// cannot be reached, 2 when it refuses an API key or its admin API refuses
+// the admin token (the invocation is wrong, like a bad flag), else 1.
+// keyFrom names where the API key came from (RunOptions.APIKeyFrom).
+func targetError(err error, keyFrom string) error {
 	var ue *scenarios.UnreachableError
+	var kre *scenarios.KeyRefusedError
 	switch {
+	case errors.As(err, &kre):
+		hint := "check --second-api-key: it must be another active API key of the same account"
+		if kre.Key != scenarios.KeySecond {
+			switch keyFrom {
+			case "":
+				hint = fmt.Sprintf("no --api-key was given, so the reference server's demo key %s was tried: pass the server's key with --api-key KEY (or PARAGON_API_KEY)", scenarios.DemoAPIKey)
+			default:
+				hint = fmt.Sprintf("check %s: it must be an active API key of the server's account, allowed from this address", keyFrom)
+			}
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\n%s", err, hint)}
 	case errors.As(err, &ue):
 		flag := map[string]string{scenarios.ServiceAPI: "--server", scenarios.ServiceOAuth: "--oauth-url", scenarios.ServiceAdmin: "--admin-url"}[ue.Service]
 		hint := fmt.Sprintf("check %s and that the server is running and reachable from here", flag)
