@@ -47,7 +47,7 @@ func NewCmdAPI(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
 		return f.OpenSession(ctx, nil)
 	}}
 	cmd := &cobra.Command{
-		Use:   "api [<method>] <path>",
+		Use:   "api [METHOD] PATH",
 		Short: "Make an authorized request to the Paragon API",
 		Long: `Send an HTTP request to the profile's server with its API key and the
 logged-in user's token, refreshing the token when it has expired, and print

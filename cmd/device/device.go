@@ -21,7 +21,7 @@ import (
 // NewCmdDevice returns the device command group.
 func NewCmdDevice(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "device <command>",
+		Use:   "device COMMAND",
 		Short: "Register this machine as a trusted device",
 		Long: `Before users can log in, the API key usually requires a trusted device: this
 machine registers with its own Ed25519 key, an administrator approves it,

@@ -19,7 +19,7 @@ import (
 // NewCmdDocs returns the docs command group.
 func NewCmdDocs(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:    "docs <command>",
+		Use:    "docs COMMAND",
 		Short:  "Generate man pages and Markdown reference for paragon",
 		Hidden: true,
 		Args:   cobra.NoArgs,

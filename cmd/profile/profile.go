@@ -21,7 +21,7 @@ import (
 // NewCmdProfile returns the profile command group.
 func NewCmdProfile(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "profile <command>",
+		Use:   "profile COMMAND",
 		Short: "List, select and remove profiles",
 		Long: `A profile is one server and account: its URLs live in the config file
 (` + "`os.UserConfigDir()/paragon/config.yml`" + `), its API key, device key and tokens in
@@ -155,7 +155,7 @@ type UseOptions struct {
 func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command {
 	opts := &UseOptions{IO: f.IOStreams, Config: f.Config}
 	return &cobra.Command{
-		Use:     "use <name>",
+		Use:     "use NAME",
 		Short:   "Make a profile the current one",
 		Args:    cobra.ExactArgs(1),
 		Example: `  $ paragon profile use staging`,
@@ -207,7 +207,7 @@ type RemoveOptions struct {
 func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Command {
 	opts := &RemoveOptions{IO: f.IOStreams, Config: f.Config, Store: f.Store}
 	return &cobra.Command{
-		Use:     "remove <name>",
+		Use:     "remove NAME",
 		Aliases: []string{"rm"},
 		Short:   "Remove a profile and every secret stored for it",
 		Long: `Remove a profile from the config file and delete its API key, device key and

@@ -1,6 +1,9 @@
 package root
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,5 +60,68 @@ func TestGlobalFlags(t *testing.T) {
 	}
 	if f.Globals.Profile != "" {
 		t.Error("profile set without the flag")
+	}
+}
+
+// TestUseNamesArguments walks the command tree: a command that takes
+// arguments names them in its Use line in capitals (`api [METHOD] PATH`,
+// `profile remove NAME`, a group's COMMAND), never in <angle brackets>,
+// which the man page generator drops as HTML; and the man page's synopsis
+// shows them.
+func TestUseNamesArguments(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios}
+	root := NewCmdRoot(f)
+	placeholder := regexp.MustCompile(`\b[A-Z][A-Z_]*\b`)
+	synopses := map[string]string{} // man page file → the Use line it must show
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if !sub.IsAvailableCommand() {
+				continue
+			}
+			walk(sub)
+		}
+		args := strings.TrimPrefix(c.Use, c.Name())
+		if strings.ContainsAny(c.Use, "<>") {
+			t.Errorf("%s: Use %q has <angle brackets>; name arguments in capitals", c.CommandPath(), c.Use)
+		}
+		if c.Args == nil && c.HasParent() {
+			t.Errorf("%s: no Args validator: extra words would be ignored", c.CommandPath())
+		}
+		takesArgs := c.ValidateArgs([]string{"x"}) == nil || c.ValidateArgs([]string{"x", "y"}) == nil
+		if takesArgs && !placeholder.MatchString(args) {
+			t.Errorf("%s takes arguments, but Use %q does not name them", c.CommandPath(), c.Use)
+		}
+		if !takesArgs && placeholder.MatchString(args) {
+			t.Errorf("%s takes no arguments, but Use %q names some", c.CommandPath(), c.Use)
+		}
+		if takesArgs {
+			synopses[strings.ReplaceAll(c.CommandPath(), " ", "-")+".1"] = strings.TrimSuffix(c.UseLine(), " [flags]")
+		}
+	}
+	walk(root)
+	if len(synopses) < 5 {
+		t.Fatalf("only %d commands take arguments: %v", len(synopses), synopses)
+	}
+
+	dir := t.TempDir()
+	root.SetArgs([]string{"docs", "man", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for file, use := range synopses {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		// go-md2man writes the synopsis in bold: \fBparagon api [METHOD] PATH [flags]\fP
+		page := string(b)
+		_, syn, _ := strings.Cut(page, ".SH SYNOPSIS\n")
+		syn, _, _ = strings.Cut(syn, "\n.SH")
+		if want := `\fB` + use + ` [flags]\fP`; !strings.Contains(syn, want) {
+			t.Errorf("%s: synopsis %q lacks %q", file, syn, want)
+		}
 	}
 }

@@ -29,7 +29,7 @@ import (
 // NewCmdRoot returns the root command with every command group attached.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "paragon <command> <subcommand> [flags]",
+		Use:   "paragon COMMAND [flags]",
 		Short: "Dispatcher Paragon Cloud API client and protocol tester",
 		Long: `Work with the token authentication of the Dispatcher Paragon Cloud
 (YSoft SAFEQ Cloud) public API: trust a device, log in, call the API with
@@ -134,6 +134,7 @@ func addCompletionExamples(root *cobra.Command) {
 	if err != nil || comp == root {
 		return
 	}
+	comp.Use = "completion SHELL"
 	comp.Example = `  $ source <(paragon completion bash)
   $ paragon completion zsh > "${fpath[1]}/_paragon"`
 	examples := map[string]string{

@@ -27,6 +27,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 	opts := &ListOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "list [PATH...]",
+		Args:  cobra.ArbitraryArgs,
 		Short: "List scenarios with their tags and the rule each checks",
 		Long: `List the scenarios in the given files, directories or globs, or with no PATH
 the built-in suite: name, tags and rule. On a terminal this is a table; piped,

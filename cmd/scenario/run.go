@@ -85,6 +85,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	var reports []string
 	cmd := &cobra.Command{
 		Use:   "run [PATH...]",
+		Args:  cobra.ArbitraryArgs,
 		Short: "Run compliance scenarios against a server",
 		Long: `Run scenario files (files, directories or globs), or with no PATH the
 built-in compliance suite. Without --server, the scenarios run against an

@@ -19,7 +19,7 @@ import (
 // NewCmdScenario returns the `scenario` command group.
 func NewCmdScenario(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "scenario <command>",
+		Use:   "scenario COMMAND",
 		Short: "Check a server against the protocol with compliance scenarios",
 		Long: `Run compliance scenarios: YAML files of protocol steps and expectations,
 each naming the rule it checks. With no files, the built-in suite runs against

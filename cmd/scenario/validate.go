@@ -21,6 +21,7 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobr
 	opts := &ValidateOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "validate [PATH...]",
+		Args:  cobra.ArbitraryArgs,
 		Short: "Check scenario files without running them",
 		Long: `Read scenario files (files, directories or globs; with no PATH the built-in
 suite) and report every problem as file:line:column: message, one a line, the
