@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Generates what release archives and packages carry besides the binary:
-# shell completions and man pages, from the command tree itself (never
-# committed by hand). goreleaser runs this in its before hooks with the
+# Generates what release archives, packages and the container image carry
+# besides the binary: shell completions and man pages, from the command tree
+# itself (never committed by hand), and the image's CA certificates. goreleaser runs this in its before hooks with the
 # release version:
 #
 #   scripts/release-assets.sh [VERSION]
@@ -29,3 +29,8 @@ CGO_ENABLED=0 go build -trimpath \
 ./completions/.paragon docs man manpages 2>/dev/null
 gzip -9n manpages/*.1
 rm completions/.paragon
+# The CA certificates the container image carries (Containerfile): the build
+# host's bundle, since the image is FROM scratch.
+[ -s /etc/ssl/certs/ca-certificates.crt ] || { echo "no CA bundle at /etc/ssl/certs/ca-certificates.crt" >&2; exit 1; }
+mkdir -p container/etc/ssl/certs
+cp /etc/ssl/certs/ca-certificates.crt container/etc/ssl/certs/
