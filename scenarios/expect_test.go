@@ -93,6 +93,24 @@ func TestChecks(t *testing.T) {
 		{"body", `
       status: 201
       body: {matches: "^nope"}`, []string{`body matches|matching /^nope/|`}},
+		{"several nodes: any one satisfies the checks", `
+      status: 201
+      json:
+        $.a[*]: 1
+        $..k: {equals: v, type: string}
+        $.a[?@.k == 'v']: {count: 1, type: object}
+        $.nothing[*]: {absent: true, count: 0}`, nil},
+		{"several nodes: none satisfies", `
+      status: 201
+      json:
+        $.a[*]: {type: string, not_equals: 1}`, []string{`json $.a[*] type, not_equals|a node with type string and not_equals not 1|2 nodes, none matching: [1,{"k":"v"}]`}},
+		{"count", `
+      status: 201
+      headers:
+        X-Count: {count: 2}
+      json:
+        $.a[*]: {count: 3, equals: 1}
+        $.n: {count: 0}`, []string{`header X-Count count|2|1`, `json $.a[*] count|3|2`, `json $.n count|0|1`}},
 		{"default status is 2xx", ``, nil},
 	}
 	for _, c := range cases {
@@ -170,15 +188,35 @@ steps:
 }
 
 func TestJSONPaths(t *testing.T) {
-	for _, ok := range []string{"$", "$.a", "a", "a.b[0].c", "$.items[0][1]", "x-y.z"} {
-		if _, err := parseJSONPath(ok); err != nil {
+	for _, ok := range []string{"$", "", "$.a", "a", "a.b[0].c", "$.items[0][1]", "x-y.z", "$a.b", "[0]", "0.a", "$.a b",
+		"a..b", "$.items[*].name", "$..id", "$.items[1:3]", "$.items[-1]", "$.items[?@.n > 1]", "$['a.b']"} {
+		if _, err := compileJSONPath(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"a..b", "a[x]", "a.[0]x", "a]"} {
-		if _, err := parseJSONPath(bad); err == nil {
+	for _, bad := range []string{"a...b", "a[x]", "a.[0]x", "a]", "$.items[?", "$.a.", "$.items[?@.n ==]"} {
+		if _, err := compileJSONPath(bad); err == nil {
 			t.Errorf("%s accepted", bad)
+		} else if !strings.Contains(err.Error(), "RFC 9535") {
+			t.Errorf("%s: the message does not point at the syntax: %v", bad, err)
 		}
+	}
+	// The paths the format took before RFC 9535 select what they did.
+	doc := map[string]any{"a": map[string]any{"b": []any{map[string]any{"c": "abc"}}}, "x-y": map[string]any{"z": "xyz"},
+		"0": map[string]any{"a": "zero"}, "a b": "space"}
+	for p, want := range map[string]any{"a.b[0].c": "abc", "$.a.b[0].c": "abc", "x-y.z": "xyz", "$x-y.z": "xyz", "0.a": "zero", "$.a b": "space"} {
+		c, err := compileJSONPath(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := c.first(doc); !ok || got != want {
+			t.Errorf("%s: got %v, %v; want %v", p, got, ok, want)
+		}
+	}
+	if c, _ := compileJSONPath("$"); c == nil || !c.singular {
+		t.Error("$ is not a singular path")
+	} else if got, ok := c.first(doc); !ok || got == nil {
+		t.Error("$ is not the whole document")
 	}
 }
 

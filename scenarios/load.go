@@ -444,13 +444,10 @@ func actionList() string {
 	return strings.Join(names, ", ")
 }
 
-var statusTypes = []string{"string", "number", "boolean", "object", "array", "null"}
-
-// The fields of a scenario header, of expect, and the checks, as messages list them.
+// The fields of a scenario header and of expect, as messages list them.
 var (
 	headerFields = []string{"description", "given", "name", "needs", "rule", "severity", "steps", "tags"}
 	expectFields = []string{"body", "headers", "json", "max_duration", "status"}
-	checkNames   = []string{"absent", "equals", "length", "matches", "not_equals", "one_of", "present", "type"}
 )
 
 func (d *decoder) expect(n *yaml.Node) *Expect {
@@ -477,10 +474,11 @@ func (d *decoder) expect(n *yaml.Node) *Expect {
 			}
 		case "json":
 			for _, kv2 := range d.mappingPairs(v, "expect.json") {
-				if _, err := parseJSONPath(kv2[0].Value); err != nil {
+				p, err := compileJSONPath(kv2[0].Value)
+				if err != nil {
 					d.errorf(kv2[0], "expect.json: %v", err)
 				}
-				e.JSON = append(e.JSON, FieldCheck{Field: kv2[0].Value, Check: d.check(kv2[1], "expect.json."+kv2[0].Value), Line: kv2[0].Line})
+				e.JSON = append(e.JSON, FieldCheck{Field: kv2[0].Value, Check: d.check(kv2[1], "expect.json."+kv2[0].Value), Line: kv2[0].Line, path: p})
 			}
 		case "body":
 			c := d.check(v, "expect.body")
@@ -494,83 +492,6 @@ func (d *decoder) expect(n *yaml.Node) *Expect {
 		}
 	}
 	return e
-}
-
-// check reads one assertion: a scalar means equals; a mapping names the
-// operators.
-func (d *decoder) check(n *yaml.Node, what string) Check {
-	n = resolve(n)
-	var c Check
-	if n.Kind != yaml.MappingNode {
-		if n.Kind == yaml.SequenceNode {
-			d.errorf(n, "%s: expected a value to equal or a mapping of checks (equals, not_equals, matches, present, absent, type, length, one_of)", what)
-			return c
-		}
-		_ = n.Decode(&c.Equals)
-		c.HasEquals = true
-		return c
-	}
-	for _, kv := range d.mappingPairs(n, what) {
-		k, v := kv[0], resolve(kv[1])
-		switch k.Value {
-		case "equals":
-			if v.Kind != yaml.ScalarNode {
-				d.errorf(v, "%s.equals: expected a string, number, boolean or null", what)
-			}
-			_ = v.Decode(&c.Equals)
-			c.HasEquals = true
-		case "not_equals":
-			if v.Kind != yaml.ScalarNode {
-				d.errorf(v, "%s.not_equals: expected a string, number, boolean or null", what)
-			}
-			_ = v.Decode(&c.NotEquals)
-			c.HasNot = true
-		case "matches":
-			d.decode(v, reflectOf(&c.Matches), what+".matches")
-			if _, err := regexp.Compile(c.Matches); err != nil && !strings.Contains(c.Matches, "${") {
-				d.errorf(v, "%s.matches: expected a regular expression (RE2): %v", what, err)
-			}
-		case "present":
-			var b bool
-			d.decode(v, reflectOf(&b), what+".present")
-			c.Present = &b
-		case "absent":
-			var b bool
-			d.decode(v, reflectOf(&b), what+".absent")
-			nb := !b
-			c.Present = &nb
-		case "type":
-			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
-				c.Type = "null" // type: null reads as YAML's null
-				continue
-			}
-			d.decode(v, reflectOf(&c.Type), what+".type")
-			ok := false
-			for _, t := range statusTypes {
-				ok = ok || t == c.Type
-			}
-			if !ok {
-				d.errorf(v, "%s.type: expected one of %s, found %q%s", what, strings.Join(statusTypes, ", "), c.Type, didYouMean(c.Type, statusTypes))
-			}
-		case "length":
-			var l int
-			d.decode(v, reflectOf(&l), what+".length")
-			c.Length = &l
-		case "one_of":
-			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "%s.one_of: expected a list of values", what)
-				continue
-			}
-			for _, it := range v.Content {
-				var x any
-				_ = it.Decode(&x)
-				c.OneOf = append(c.OneOf, x)
-			}
-		default:
-			d.errorf(k, "%s: unknown check %q; expected one of: %s%s", what, k.Value, strings.Join(checkNames, ", "), didYouMean(k.Value, checkNames))
-		}
-	}
-	return c
 }
 
 // captures reads "var: $.json.path", "var: header Name", "var: status" or
@@ -604,10 +525,12 @@ func (d *decoder) captures(n *yaml.Node) []Capture {
 			continue
 		}
 		if c.From == "json" {
-			if _, err := parseJSONPath(c.Path); err != nil {
+			p, err := compileJSONPath(c.Path)
+			if err != nil {
 				d.errorf(v, "capture.%s: %v", k.Value, err)
 				continue
 			}
+			c.path = p
 		}
 		out = append(out, c)
 	}

@@ -67,19 +67,7 @@ type FieldCheck struct {
 	Field string
 	Check Check
 	Line  int
-}
-
-// Check is one assertion. Exactly the fields given are checked.
-type Check struct {
-	Equals    any    // scalar equality (numbers compare by value)
-	HasEquals bool   // Equals was given (it may be null)
-	NotEquals any    // must differ
-	HasNot    bool   // NotEquals was given
-	Matches   string // RE2 regular expression that must match the text
-	Present   *bool  // true: must exist; false: must not
-	Type      string // string, number, boolean, object, array, null
-	Length    *int   // length of a string, array or object
-	OneOf     []any  // equal to one of these
+	path  *jsonPath // Field compiled, for expect.json
 }
 
 // Capture saves one value of a step's answer into a variable for later
@@ -90,6 +78,7 @@ type Capture struct {
 	Path   string // JSON path or header name
 	Line   int
 	Column int
+	path   *jsonPath // Path compiled, for json
 }
 
 // KeyPatch changes fields of an API key through PATCH /admin/api/keys/{name}.

@@ -1,0 +1,65 @@
+package scenarios
+
+import (
+	"reflect"
+
+	"gopkg.in/yaml.v3"
+)
+
+func init() {
+	registerAssertion(&assertionKind{
+		Name: "equals",
+		Doc:  "the value equals `v` (numbers by value: `3600` equals `3600.0`; headers compare as text); a scalar alone is short for `equals`",
+		Example: `- call: GET /version
+  expect:
+    json:
+      apiVersion: {equals: v1}
+      product: paragon reference server   # short for equals
+`,
+		decode: decodeScalar,
+		test: func(r *scenarioRun, arg, got any, textual bool) (bool, string, string) {
+			want, err := r.expandAny(arg)
+			if err != nil {
+				return false, "a value", err.Error()
+			}
+			return equalValues(want, got, textual), show(want), ""
+		},
+	})
+}
+
+// decodeScalar reads the argument of equals and not_equals: a string,
+// number, boolean or null.
+func decodeScalar(d *decoder, n *yaml.Node, what string) any {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s: expected a string, number, boolean or null", what)
+	}
+	var v any
+	_ = n.Decode(&v)
+	return v
+}
+
+// equalValues compares an expected YAML scalar with an actual value: as
+// text for headers and the body, else numbers by value and everything else
+// exactly.
+func equalValues(want, got any, textual bool) bool {
+	if textual {
+		return asText(want) == asText(got)
+	}
+	wf, wnum := number(want)
+	gf, gnum := number(got)
+	if wnum && gnum {
+		return wf == gf
+	}
+	if wnum != gnum {
+		return false
+	}
+	return reflect.DeepEqual(want, got)
+}
+
+// expandAny expands ${} in a string expected value.
+func (r *scenarioRun) expandAny(v any) (any, error) {
+	if s, ok := v.(string); ok {
+		return r.expand(s)
+	}
+	return v, nil
+}
