@@ -252,13 +252,11 @@ func validUsername(name string) error {
 	if name == "" {
 		return errors.New("username is empty")
 	}
-	if len(name) > 128 || strings.ContainsAny(name, "/?#%\x00") {
-		return fmt.Errorf("username %q has a forbidden character or is too long", name)
+	if !printable(name) {
+		return fmt.Errorf("username %q %w", name, errNotPrintable)
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return errors.New("username has a control character")
-		}
+	if len(name) > 128 || strings.ContainsAny(name, "/?#%") {
+		return fmt.Errorf("username %q has a forbidden character or is too long", name)
 	}
 	return nil
 }

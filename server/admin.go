@@ -231,6 +231,9 @@ func (s *Server) devices() []device {
 }
 
 func (s *Server) setDeviceStatus(cid, status string) error {
+	if err := nameErr("device", cid); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.st.devices[cid]
@@ -248,6 +251,9 @@ func (s *Server) setDeviceStatus(cid, status string) error {
 // untrustDevice forgets a device: its tokens stop working and it must
 // register again.
 func (s *Server) untrustDevice(cid string) error {
+	if err := nameErr("device", cid); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.st.devices[cid]
@@ -289,6 +295,9 @@ type keyPatchJSON struct {
 }
 
 func (s *Server) patchKey(name string, p keyPatchJSON) (Key, error) {
+	if err := nameErr("key", name); err != nil {
+		return Key{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := -1
@@ -363,6 +372,9 @@ func (s *Server) patchSettings(p settingsJSON) (Settings, error) {
 }
 
 func (s *Server) revokeUser(name string) (int, error) {
+	if err := nameErr("user", name); err != nil {
+		return 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st.users[name] == nil {
@@ -373,6 +385,9 @@ func (s *Server) revokeUser(name string) (int, error) {
 }
 
 func (s *Server) revokeClient(cid string) (int, error) {
+	if err := nameErr("device", cid); err != nil {
+		return 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st.devices[cid] == nil {

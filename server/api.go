@@ -127,6 +127,9 @@ func (s *Server) usersGet(r *http.Request, _ *caller, _ time.Time) (int, any, *a
 	if e != nil {
 		return 0, nil, e
 	}
+	if e := checkName("username", name); e != nil {
+		return 0, nil, e
+	}
 	items := []userJSON{}
 	if u := s.st.users[name]; u != nil {
 		items = append(items, toUserJSON(u))
@@ -162,7 +165,12 @@ func parseAnyForm(r *http.Request) (form, *multipart.Form, *apiError) {
 		if err != nil {
 			return form{}, nil, errf(http.StatusBadRequest, "invalid_request", "the multipart body is malformed")
 		}
-		return form{v: mf.Value}, mf, nil
+		f, e := newForm(mf.Value)
+		if e != nil {
+			_ = mf.RemoveAll()
+			return form{}, nil, e
+		}
+		return f, mf, nil
 	}
 	f, e := parseURLEncoded(r, body)
 	return f, nil, e
@@ -259,6 +267,9 @@ func (s *Server) createUser(r *http.Request, c *caller, _ time.Time) (int, any, 
 
 func (s *Server) deleteUser(r *http.Request, c *caller, _ time.Time) (int, any, *apiError) {
 	name := r.PathValue("name")
+	if e := checkName("username", name); e != nil {
+		return 0, nil, e
+	}
 	if c.user == nil || (c.user.Username != name && !c.user.Admin) {
 		return 0, nil, errf(http.StatusForbidden, "forbidden", "only an administrator may delete another user")
 	}
@@ -310,9 +321,6 @@ func parseDocument(r *http.Request) (any, *apiError) {
 		return nil, e
 	}
 	d := &newDocument{title: p["title"], copies: 1}
-	if len(d.title) > 512 || !printable(d.title) {
-		return nil, errf(http.StatusBadRequest, "invalid_request", "title is too long or has control characters")
-	}
 	if d.copies, e = intField(f, "copies", 1, 1, 999); e != nil {
 		return nil, e
 	}
@@ -340,6 +348,9 @@ func parseDocument(r *http.Request) (any, *apiError) {
 	d.size, d.sum = n, hex.EncodeToString(h.Sum(nil))
 	if d.title == "" {
 		d.title = files[0].Filename
+	}
+	if len(d.title) > 512 || !printable(d.title) {
+		return nil, errf(http.StatusBadRequest, "invalid_request", "title (or the file name) is too long, not UTF-8 or has control characters")
 	}
 	return d, nil
 }

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // form is a parsed form with strict access: a field given twice is an error.
@@ -27,7 +32,50 @@ func parseQuery(q string) (form, *apiError) {
 	if err != nil {
 		return form{}, errf(http.StatusBadRequest, "invalid_request", "the form is not valid URL encoding")
 	}
+	return newForm(v)
+}
+
+// newForm checks that every name and value of v is UTF-8: whatever the
+// server keeps of a form must read back the same from the state file.
+func newForm(v url.Values) (form, *apiError) {
+	for k, vals := range v {
+		ok := utf8.ValidString(k)
+		for _, s := range vals {
+			ok = ok && utf8.ValidString(s)
+		}
+		if !ok {
+			return form{}, errf(http.StatusBadRequest, "invalid_request", "the form is not valid UTF-8")
+		}
+	}
 	return form{v: v}, nil
+}
+
+// printable reports whether s can be a name or identifier: UTF-8 without
+// control characters (C0, DEL, C1).
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// errNotPrintable is the error of a name or identifier that is not
+// printable; adminErr answers it 400 invalid_request.
+var errNotPrintable = errors.New("is not UTF-8 or has control characters")
+
+// nameErr is the error for a name or identifier (what) that is not
+// printable, or nil.
+func nameErr(what, s string) error {
+	if !printable(s) {
+		return fmt.Errorf("%s %q %w", what, s, errNotPrintable)
+	}
+	return nil
+}
+
+// checkName refuses a name or identifier (what) that is not printable with
+// 400 invalid_request.
+func checkName(what, s string) *apiError {
+	if err := nameErr(what, s); err != nil {
+		return errf(http.StatusBadRequest, "invalid_request", "%v", err)
+	}
+	return nil
 }
 
 // one returns a field that may be absent ("") but not repeated.

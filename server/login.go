@@ -78,6 +78,9 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 	if len(userid) > 256 || len(p["password"]) > 1024 {
 		return nil, errf(http.StatusBadRequest, "invalid_request", "userid or password too long")
 	}
+	if e := checkName("userid", userid); e != nil {
+		return nil, e
+	}
 	tok, present, bad := bearer(r)
 
 	key, u, hash, e := s.loginChecks(r, authtype, userid, tok, present, bad)

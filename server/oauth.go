@@ -63,10 +63,16 @@ func (s *Server) register(r *http.Request) (int, any, *apiError) {
 	}
 	cid := p["client_id"]
 	if cid == "api" || len(cid) > 256 || !printable(cid) {
-		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "client_id is reserved, too long or has control characters")
+		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "client_id is reserved, too long, not UTF-8 or has control characters")
 	}
 	if len(p["client_description"]) > 1024 || len(p["state"]) > 1024 {
 		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "client_description and state are limited to 1024 bytes")
+	}
+	if e := checkName("client_description", p["client_description"]); e != nil {
+		return 0, nil, e
+	}
+	if e := checkName("state", p["state"]); e != nil {
+		return 0, nil, e
 	}
 	if (p["public_key"] == "") != (p["key_type"] == "") {
 		return 0, nil, errf(http.StatusBadRequest, "invalid_request", "public_key and key_type go together")
@@ -153,15 +159,6 @@ func storeErr() *apiError {
 	return errf(http.StatusServiceUnavailable, "temporarily_unavailable", "the state could not be stored; try again")
 }
 
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // token is POST /oauth/v1/token (sections 3.3 and 3.4).
 func (s *Server) token(r *http.Request) (int, any, *apiError) {
 	body, f, sig, e := readOAuthForm(r)
@@ -183,6 +180,9 @@ func (s *Server) token(r *http.Request) (int, any, *apiError) {
 	}
 	p, e := f.fields("client_id!", "client_secret!", codeField+"!")
 	if e != nil {
+		return 0, nil, e
+	}
+	if e := checkName("client_id", p["client_id"]); e != nil {
 		return 0, nil, e
 	}
 	s.mu.Lock()
