@@ -142,6 +142,9 @@ type RunOptions struct {
 	Target   Target
 	Parallel int  // scenarios run at once; < 1 means 1
 	FailFast bool // after the first FAILED scenario, skip the ones not yet started
+	// Baseline, if set, lists the scenarios expected to fail: their results
+	// are marked (ScenarioResult.Expected) before they are reported.
+	Baseline *Baseline
 	// OnEvent, if set, receives live progress. It is called from one
 	// goroutine at a time, in order for any one scenario.
 	OnEvent func(Event)
@@ -317,6 +320,7 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 				if res.Status == Failed {
 					failed.Store(true)
 				}
+				opts.Baseline.Mark(&res)
 				rep.Scenarios[i] = res
 				emit(Event{Kind: ScenarioFinished, Index: i, Total: len(list), Scenario: sc, Result: &rep.Scenarios[i]})
 			}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -64,12 +63,6 @@ type RunOptions struct {
 type ReportSpec struct {
 	Format string // junit, json or tap
 	Path   string // "-" is stdout (json and tap only)
-}
-
-var reportWriters = map[string]func(io.Writer, *scenarios.Report) error{
-	"junit": report.WriteJUnit,
-	"json":  report.WriteJSON,
-	"tap":   report.WriteTAP,
 }
 
 // NewCmdRun returns `paragon scenario run`. runF replaces the run function
@@ -237,11 +230,13 @@ func parseReports(specs []string) ([]ReportSpec, error) {
 		if !ok || path == "" {
 			return nil, fmt.Errorf("--report %q: expected FORMAT=FILE, e.g. junit=report.xml", s)
 		}
-		if _, known := reportWriters[format]; !known {
-			return nil, fmt.Errorf("--report %q: unknown format %q (expected junit, json or tap)", s, format)
+		w, known := report.WriterFor(format)
+		if !known {
+			fs := report.Formats()
+			return nil, fmt.Errorf("--report %q: unknown format %q (expected %s or %s)", s, format, strings.Join(fs[:len(fs)-1], ", "), fs[len(fs)-1])
 		}
 		if path == "-" {
-			if format == "junit" {
+			if !w.ToStdout {
 				return nil, fmt.Errorf("--report junit=-: JUnit goes to a file; use json=- or tap=- for stdout")
 			}
 			if stdout != "" {
@@ -263,11 +258,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	baseline, err := readBaseline(opts.ExpectedFailures)
+	baseline, err := scenarios.ReadBaseline(opts.ExpectedFailures)
 	if err != nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--expected-failures: %w", err)}
 	}
-	if unknown := unknownNames(baseline, all); len(unknown) > 0 {
+	if unknown := baseline.Unknown(all); len(unknown) > 0 {
 		fmt.Fprintf(ios.ErrOut, "warning: %s lists %s not in the suite: %s\n", opts.ExpectedFailures,
 			plural(len(unknown), "scenario", "scenarios"), strings.Join(unknown, ", "))
 	}
@@ -322,6 +317,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		},
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,
+		Baseline: baseline,
 		OnEvent: func(e scenarios.Event) {
 			switch e.Kind {
 			case scenarios.ScenarioStarted:
@@ -329,7 +325,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 				term.Started(e.Scenario.Name)
 			case scenarios.ScenarioFinished:
 				one := report.Redact(&scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}, secrets...)
-				markExpected(&one.Scenarios[0], baseline, opts.ExpectedFailures)
 				term.Finished(one.Scenarios[0])
 			}
 		},
@@ -344,9 +339,6 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	rep = report.Redact(rep, secrets...)
 	if opts.ShardCount > 1 {
 		rep.Target = target
-	}
-	for i := range rep.Scenarios {
-		markExpected(&rep.Scenarios[i], baseline, opts.ExpectedFailures)
 	}
 	term.Finish(rep)
 	if werr := writeReports(opts, rep); werr != nil {
@@ -416,59 +408,6 @@ func scrub(err error, secrets []string) error {
 	return errors.New(msg)
 }
 
-// readBaseline reads an expected-failures file: one scenario name a line,
-// blank lines ignored, '#' starts a comment. No file: no baseline.
-func readBaseline(file string) (map[string]bool, error) {
-	if file == "" {
-		return nil, nil
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		if line = strings.TrimSpace(line); line != "" {
-			names[line] = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return names, nil
-}
-
-// unknownNames lists baseline entries that name no scenario of the suite
-// (typos, or scenarios renamed since), sorted.
-func unknownNames(baseline map[string]bool, all []*scenarios.Scenario) []string {
-	known := map[string]bool{}
-	for _, s := range all {
-		known[s.Name] = true
-	}
-	var out []string
-	for n := range baseline {
-		if !known[n] {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// markExpected flags a result listed in the baseline.
-func markExpected(s *scenarios.ScenarioResult, baseline map[string]bool, file string) {
-	if !baseline[s.Name] {
-		return
-	}
-	s.Expected = true
-	if s.Status == scenarios.Failed && s.Reason == "" {
-		s.Reason = "listed in " + file
-	}
-}
-
 // prepareReportDirs makes sure, before anything runs, that each --report
 // file can be written: missing parent directories are created (as Hurl and
 // most reporters do), and a path that cannot hold a file is a usage mistake
@@ -513,7 +452,8 @@ func pathErrorCause(err error) error {
 // name and renamed into place, so CI never reads half a report.
 func writeReports(opts *RunOptions, rep *scenarios.Report) error {
 	for _, spec := range opts.Reports {
-		write := reportWriters[spec.Format]
+		w, _ := report.WriterFor(spec.Format)
+		write := w.Write
 		if spec.Path == "-" {
 			if err := write(opts.IO.Out, rep); err != nil {
 				return fmt.Errorf("%s report: %w", spec.Format, err)

@@ -99,7 +99,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "shard out of range", args: []string{"--shard", "5/4"}, wantErr: "--shard 5/4: expected 1 ≤ I ≤ N"},
 		{name: "shard zero", args: []string{"--shard", "0/4"}, wantErr: "expected 1 ≤ I ≤ N"},
 		{name: "shard not numbers", args: []string{"--shard", "a/b"}, wantErr: "expected I/N"},
-		{name: "unknown report format", args: []string{"--report", "html=x.html"}, wantErr: `unknown format "html" (expected junit, json or tap)`},
+		{name: "unknown report format", args: []string{"--report", "html=x.html"}, wantErr: `unknown format "html" (expected json, junit or tap)`},
 		{name: "report without file", args: []string{"--report", "junit"}, wantErr: "expected FORMAT=FILE"},
 		{name: "junit to stdout", args: []string{"--report", "junit=-"}, wantErr: "JUnit goes to a file"},
 		{name: "two reports on stdout", args: []string{"--report", "json=-", "--report", "tap=-"}, wantErr: "only one report can go to stdout"},
@@ -149,6 +149,7 @@ func fakeRunner(rep *scenarios.Report, err error) func(context.Context, []*scena
 			return nil, err
 		}
 		for i := range rep.Scenarios {
+			o.Baseline.Mark(&rep.Scenarios[i]) // as scenarios.Run does
 			sc := &scenarios.Scenario{Name: rep.Scenarios[i].Name}
 			o.OnEvent(scenarios.Event{Kind: scenarios.ScenarioStarted, Index: i, Total: len(rep.Scenarios), Scenario: sc})
 			o.OnEvent(scenarios.Event{Kind: scenarios.ScenarioFinished, Index: i, Total: len(rep.Scenarios), Scenario: sc, Result: &rep.Scenarios[i]})

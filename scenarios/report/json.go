@@ -129,6 +129,10 @@ func ToJSON(r *scenarios.Report) JSONReport {
 	return out
 }
 
+func init() {
+	Register(Writer{Format: "json", Doc: "one JSON document (JSONReport)", ToStdout: true, Write: WriteJSON})
+}
+
 // WriteJSON writes r as an indented JSON document (see JSONReport).
 func WriteJSON(w io.Writer, r *scenarios.Report) error {
 	enc := json.NewEncoder(w)

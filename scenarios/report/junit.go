@@ -66,6 +66,10 @@ type junitProblem struct {
 	Text    string `xml:",cdata"`
 }
 
+func init() {
+	Register(Writer{Format: "junit", Doc: "JUnit XML: a testsuite per scenario file, a testcase per scenario", ToStdout: false, Write: WriteJUnit})
+}
+
 // WriteJUnit writes r as JUnit XML: one testsuite per scenario file, one
 // testcase per scenario. FAILED becomes a failure (or an error when a step
 // could not run at all), SKIPPED and expected failures become skipped with

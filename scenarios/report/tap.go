@@ -11,6 +11,10 @@ import (
 	"github.com/paragon-cli/paragon/scenarios"
 )
 
+func init() {
+	Register(Writer{Format: "tap", Doc: "TAP version 13, one test point per scenario", ToStdout: true, Write: WriteTAP})
+}
+
 // WriteTAP writes r as TAP version 13, one test point per scenario:
 //
 //	PASSED            ok N - name
