@@ -1,10 +1,8 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,22 +11,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paragon-cli/paragon/scenarios/internal/broken"
 )
 
-// inner calls the wrapped handler in process and returns the recorded answer.
-func inner(h http.Handler, method, target, ctype, auth, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	req.RemoteAddr = "127.0.0.1:1"
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
+// The helpers the broken variants share.
+var (
+	inner    = broken.Inner
+	peekBody = broken.PeekBody
+	setBody  = broken.SetBody
+)
 
 // acceptsLoginWithoutDeviceToken is a server that lets a login without a
 // device token through: it registers and approves a device behind the
@@ -330,6 +322,29 @@ func TestBrokenServersFailTheRightScenarios(t *testing.T) {
 			wrap:   ignoresKeyField("auto_trust"),
 			failed: []string{"auto-trust-on-trusts-at-once"},
 		},
+		// Variants `scenario explore` finds (scenarios/explore): what the suite sees of them.
+		{
+			name:   "grace never ends",
+			wrap:   broken.GraceNeverEnds,
+			warned: []string{"refresh-grace-period-over"},
+		},
+		{
+			name:   "reuse spares the device family",
+			wrap:   broken.ReuseSparesDeviceFamily,
+			warned: []string{"refresh-rotation-device-family"},
+		},
+		{
+			name: "a spent device code revives on re-registration",
+			wrap: broken.SpentCodeRevives,
+		},
+		{
+			name: "an access token outlives its family's revocation",
+			wrap: broken.AccessOutlivesRevocation,
+		},
+		{
+			name: "two refreshes of one token at once both succeed",
+			wrap: broken.RacyRefresh,
+		},
 		// Differences in what the contract marks [ours] only warn.
 		{
 			name:   "no WWW-Authenticate",
@@ -398,18 +413,4 @@ func TestFailureNamesExpectedAndActual(t *testing.T) {
 	if !strings.Contains(ex.Response, `"access_token":"[redacted]"`) {
 		t.Errorf("the access token is not masked:\n%s", ex.Response)
 	}
-}
-
-// peekBody reads r's body and puts it back, so the wrapped server still
-// reads it whole.
-func peekBody(r *http.Request) []byte {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return body
-}
-
-// setBody replaces r's body with body.
-func setBody(r *http.Request, body []byte) {
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 }

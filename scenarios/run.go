@@ -367,15 +367,11 @@ func (e *embeddedEnv) close() {
 // prepare starts the server on first use and resets it afterwards.
 func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
 	if e.client == nil {
-		e.token = randomHex(16)
-		h, release, err := newEmbedded(e.token)
+		es, err := NewEmbeddedServer(spec.Wrap)
 		if err != nil {
 			return err
 		}
-		if spec.Wrap != nil {
-			h = spec.Wrap(h, e.token)
-		}
-		e.client, e.release = &http.Client{Transport: &handlerTransport{h: h}, Timeout: 30 * time.Second}, release
+		e.client, e.release, e.token = es.Client, es.Close, es.AdminToken
 		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, embeddedBase+"/admin/api/reset", nil)

@@ -76,6 +76,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	}
 	var shard string
 	var reports []string
+	sf := serverFlags{&opts.Server, &opts.OAuthURL, &opts.APIKey, &opts.APIKeyFrom, &opts.AdminURL, &opts.AdminToken, &opts.SecondAPIKey}
 	cmd := &cobra.Command{
 		Use:   "run [PATH...]",
 		Args:  cobra.ArbitraryArgs,
@@ -128,39 +129,8 @@ report.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
-			if fl.Changed("api-key") {
-				opts.APIKeyFrom = "--api-key"
-			} else if opts.APIKey = os.Getenv("PARAGON_API_KEY"); opts.APIKey != "" {
-				opts.APIKeyFrom = "PARAGON_API_KEY"
-			}
-			if !fl.Changed("admin-token") {
-				opts.AdminToken = os.Getenv("PARAGON_ADMIN_TOKEN")
-			}
-			if opts.Server == "" {
-				for _, name := range []string{"oauth-url", "api-key", "second-api-key", "admin-url", "admin-token"} {
-					if fl.Changed(name) {
-						return cmdutil.FlagErrorf("--%s needs --server: without it the scenarios run against the embedded reference server", name)
-					}
-				}
-				// Secrets from the environment are for outside servers.
-				opts.APIKey, opts.APIKeyFrom, opts.AdminToken = "", "", ""
-			}
-			// The same URL checks as every command that takes a server.
-			for _, u := range []struct {
-				flag string
-				v    *string
-			}{{"--server", &opts.Server}, {"--oauth-url", &opts.OAuthURL}, {"--admin-url", &opts.AdminURL}} {
-				if *u.v == "" {
-					continue
-				}
-				root, note, err := cmdutil.ServerURL(u.flag, *u.v)
-				if err != nil {
-					return err
-				}
-				if note != "" {
-					fmt.Fprintln(opts.IO.ErrOut, note)
-				}
-				*u.v = root
+			if err := sf.resolve(fl, "the scenarios run against the embedded reference server", opts.IO.ErrOut); err != nil {
+				return err
 			}
 			if fl.Changed("admin-token") && opts.AdminURL == "" {
 				return cmdutil.FlagErrorf("--admin-token needs --admin-url")
@@ -190,12 +160,9 @@ report.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Server, "server", "", "Run against the server at `URL` (its API root) instead of the embedded one")
-	fl.StringVar(&opts.OAuthURL, "oauth-url", "", "Root `URL` of the OAuth service, when not the --server one")
-	fl.StringVar(&opts.APIKey, "api-key", "", "API `KEY` for --server (default $PARAGON_API_KEY, else the demo key)")
-	fl.StringVar(&opts.AdminURL, "admin-url", "", "Root `URL` of the reference server's admin API; the run resets that server before it starts and during the run (without it, scenarios that need it are skipped)")
-	fl.StringVar(&opts.AdminToken, "admin-token", "", "Admin API `TOKEN` (default $PARAGON_ADMIN_TOKEN)")
-	fl.StringVar(&opts.SecondAPIKey, "second-api-key", "", "Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
+	sf.add(fl, "Run against the server at `URL` (its API root) instead of the embedded one",
+		"Root `URL` of the reference server's admin API; the run resets that server before it starts and during the run (without it, scenarios that need it are skipped)",
+		"Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
 	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")
 	fl.IntVar(&opts.Parallel, "parallel", 1, "Run `N` scenarios at once")
 	fl.StringVar(&shard, "shard", "", "Run only shard `I/N` of the selected scenarios (e.g. 2/4)")

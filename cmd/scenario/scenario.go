@@ -32,6 +32,7 @@ an embedded reference server; --server points it at any other server.`,
 	cmd.AddCommand(NewCmdRun(f, nil))
 	cmd.AddCommand(NewCmdList(f, nil))
 	cmd.AddCommand(NewCmdValidate(f, nil))
+	cmd.AddCommand(NewCmdExplore(f, nil))
 	return cmd
 }
 

@@ -1,0 +1,263 @@
+package scenario
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/scenarios"
+	"github.com/paragon-cli/paragon/scenarios/explore"
+	"github.com/paragon-cli/paragon/scenarios/report"
+)
+
+// ExploreOptions is what `paragon scenario explore` needs.
+type ExploreOptions struct {
+	IO *iostreams.IOStreams
+
+	Server       string
+	OAuthURL     string
+	APIKey       string
+	AdminURL     string
+	AdminToken   string
+	SecondAPIKey string
+
+	Seed      uint64
+	SeedGiven bool
+	Duration  time.Duration
+	Steps     int
+	Out       string
+	Strict    bool
+	Reports   []ReportSpec
+
+	HTTPClient func() (*http.Client, error)
+}
+
+// NewCmdExplore returns `paragon scenario explore`. runF replaces the run
+// function in tests.
+func NewCmdExplore(f *cmdutil.Factory, runF func(*ExploreOptions) error) *cobra.Command {
+	opts := &ExploreOptions{
+		IO:         f.IOStreams,
+		HTTPClient: func() (*http.Client, error) { return f.HTTPClient("") },
+	}
+	var reports []string
+	sf := serverFlags{&opts.Server, &opts.OAuthURL, &opts.APIKey, nil, &opts.AdminURL, &opts.AdminToken, &opts.SecondAPIKey}
+	cmd := &cobra.Command{
+		Use:   "explore",
+		Short: "Find protocol bugs with random walks checked against a model of the contract",
+		Long: `Take random walks over the protocol (register devices, poll, approve,
+log in with each kind of credential, refresh with current, spent and foreign
+tokens, call a function, move the fake clock, revoke, forget), weighted
+towards reuse, expiry edges and re-registration, and check every answer
+against a model of the contract written independently of the reference
+server. The server is reset before every walk.
+
+On a violation, the walk is shrunk to a short one that still breaks the same
+rule and written as a scenario file (--out) that 'paragon scenario run FILE'
+replays. A rule the contract marks [ours] is a WARNING, as in the suite.
+The seed is printed: the same seed against the same server explores the same
+walks.
+
+It needs the reference server's admin API: the embedded server (default), or
+--server with --admin-url and --admin-token.
+
+Exit status: 0 no violation (warnings allowed unless --strict), 1 a
+violation, 2 a usage mistake or an admin token the admin API refuses, 3 the
+target could not be reached.`,
+		Example: `  # ten seconds against the embedded reference server
+  $ paragon scenario explore
+
+  # a million operations, a fixed seed
+  $ paragon scenario explore --seed 42 --steps 1000000
+
+  # an outside reference server with its admin API, JUnit for CI
+  $ paragon scenario explore --server http://127.0.0.1:7300 \
+      --admin-url http://127.0.0.1:7300 --admin-token "$TOKEN" --duration 1m \
+      --report junit=explore.xml
+
+  # replay what it found
+  $ paragon scenario run explore-failure.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			if err := sf.resolve(fl, "explore runs against the embedded reference server", opts.IO.ErrOut); err != nil {
+				return err
+			}
+			if opts.Server != "" && (opts.AdminURL == "" || opts.AdminToken == "") {
+				return cmdutil.FlagErrorf("explore drives the server through the reference server's admin API: give --admin-url and --admin-token (or PARAGON_ADMIN_TOKEN) with --server")
+			}
+			if opts.Steps < 0 {
+				return cmdutil.FlagErrorf("--steps must be at least 1, got %d", opts.Steps)
+			}
+			if opts.Duration < 0 {
+				return cmdutil.FlagErrorf("--duration must be positive, got %s", opts.Duration)
+			}
+			if !fl.Changed("duration") && !fl.Changed("steps") {
+				opts.Duration = 10 * time.Second
+			}
+			if opts.Out == "" {
+				return cmdutil.FlagErrorf("--out needs a file name")
+			}
+			opts.SeedGiven = fl.Changed("seed")
+			specs, err := parseReports(reports)
+			if err != nil {
+				return cmdutil.FlagErrorf("%v", err)
+			}
+			opts.Reports = specs
+			if runF != nil {
+				return runF(opts)
+			}
+			return runExplore(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	sf.add(fl, "Explore the server at `URL` (its API root) instead of the embedded one",
+		"Root `URL` of the reference server's admin API (needed with --server)",
+		"Another active API `KEY` of the account, to check that user tokens are bound to their key")
+	fl.Uint64Var(&opts.Seed, "seed", 0, "Seed `N` of the random walks (default: a random one, printed)")
+	fl.DurationVar(&opts.Duration, "duration", 0, "Explore for this long (default 10s when --steps is not given)")
+	fl.IntVar(&opts.Steps, "steps", 0, "Send at most `N` operations")
+	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
+	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
+	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
+	return cmd
+}
+
+func runExplore(ctx context.Context, opts *ExploreOptions) error {
+	ios := opts.IO
+	if !opts.SeedGiven {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		opts.Seed = binary.LittleEndian.Uint64(b[:]) >> 1
+	}
+	var t explore.Target
+	var secrets []string
+	targetName := "embedded reference server"
+	if opts.Server == "" {
+		es, err := scenarios.NewEmbeddedServer(nil)
+		if err != nil {
+			return err
+		}
+		defer es.Close()
+		b := scenarios.EmbeddedBaseURL
+		t = explore.Target{Client: es.Client, BaseURL: b, OAuthURL: b, AdminURL: b, APIKey: scenarios.DemoAPIKey,
+			SecondAPIKey: scenarios.EmbeddedSecondAPIKey, AdminToken: es.AdminToken}
+	} else {
+		hc, err := opts.HTTPClient()
+		if err != nil {
+			return err
+		}
+		key := opts.APIKey
+		if key == "" {
+			key = scenarios.DemoAPIKey
+		}
+		oauth := opts.OAuthURL
+		if oauth == "" {
+			oauth = opts.Server
+		}
+		t = explore.Target{Client: hc, BaseURL: opts.Server, OAuthURL: oauth, AdminURL: opts.AdminURL, APIKey: key, SecondAPIKey: opts.SecondAPIKey, AdminToken: opts.AdminToken}
+		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
+		targetName = opts.Server
+	}
+	budget := opts.Duration.String()
+	if opts.Steps > 0 {
+		budget = fmt.Sprintf("%d operations", opts.Steps)
+		if opts.Duration > 0 {
+			budget += " or " + opts.Duration.String()
+		}
+	}
+	fmt.Fprintf(ios.ErrOut, "exploring the %s with seed %d for %s)\n", targetName, opts.Seed, budget)
+	res, err := explore.Explore(ctx, explore.Options{
+		Target: t, Seed: opts.Seed, Steps: opts.Steps, Duration: opts.Duration,
+		OnProgress: func(p explore.Progress) {
+			fmt.Fprintf(ios.ErrOut, "%6.1fs  %d operations, %d walks, %d states, %d violations\n",
+				p.Elapsed.Seconds(), p.Ops, p.Walks, p.States, p.Violations)
+		},
+	})
+	if err != nil && res == nil {
+		return exploreError(scrub(err, secrets), opts)
+	}
+	interrupted := errors.Is(err, context.Canceled)
+	if err != nil && !interrupted {
+		return exploreError(scrub(err, secrets), opts)
+	}
+	w := ios.Out
+	fmt.Fprintf(w, "seed %d: %d operations in %d walks, %.1fs (%.0f operations/s), %d distinct model states\n",
+		res.Seed, res.Ops, res.Walks, res.Elapsed.Seconds(), float64(res.Ops)/max(res.Elapsed.Seconds(), 1e-9), res.States)
+	fmt.Fprintln(w, "\noperations and answers:")
+	for _, l := range res.CoverageLines() {
+		fmt.Fprintln(w, "  "+l)
+	}
+	fmt.Fprintln(w, "\nmodel states reached:")
+	fmt.Fprintln(w, "  "+strings.Join(res.Reached, ", "))
+	rep := exploreReport(res, targetName)
+	v := res.Violation
+	if v != nil {
+		kind := "VIOLATION"
+		if v.Warning {
+			kind = "WARNING ([ours] rule)"
+		}
+		fmt.Fprintf(w, "\n%s\n  rule: %s\n  step %d: %s\n  expected %s, got %s\n", kind, v.Rule, v.Step, v.Op, v.Expected, v.Got)
+		if v.NotReproduced {
+			fmt.Fprintf(w, "  it did not happen again when the walk was replayed alone (a race?): no scenario file written\n")
+		} else {
+			if werr := writeFileAtomic(opts.Out, func(out io.Writer) error { _, err := out.Write(v.Scenario); return err }); werr != nil {
+				return fmt.Errorf("--out: %w", werr)
+			}
+			fmt.Fprintf(w, "  shrunk from %d operations to %d: %s\n  replay: paragon scenario run %s\n", v.Original, len(v.Walk.Ops), opts.Out, opts.Out)
+		}
+	} else {
+		fmt.Fprintln(w, "\nno violation found")
+	}
+	rep = report.Redact(rep, secrets...)
+	if werr := writeReports(&RunOptions{IO: ios, Reports: opts.Reports}, rep); werr != nil {
+		return werr
+	}
+	if interrupted {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted")}
+	}
+	if !report.Judge(rep, opts.Strict).OK() {
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
+	}
+	return nil
+}
+
+// exploreReport represents the exploration as a report of one scenario:
+// PASSED, or the violation as a FAILED (WARNING) step.
+func exploreReport(res *explore.Result, target string) *scenarios.Report {
+	name := fmt.Sprintf("explore-seed-%d", res.Seed)
+	sr := scenarios.ScenarioResult{Name: name, File: "explore", Description: fmt.Sprintf("%d random operations in %d walks", res.Ops, res.Walks),
+		Severity: scenarios.SeverityFailure, Status: scenarios.Passed, Duration: res.Elapsed, Tags: []string{"explore"}}
+	if v := res.Violation; v != nil {
+		sr.Rule = v.Rule
+		sr.Status = scenarios.Failed
+		if v.Warning {
+			sr.Status, sr.Severity = scenarios.Warning, scenarios.SeverityWarning
+		}
+		sr.Steps = []scenarios.StepResult{{Name: fmt.Sprintf("%d: %s", v.Step, v.Op), Status: sr.Status,
+			Failures: []scenarios.Failure{{Expectation: v.Rule, Expected: v.Expected, Actual: v.Got.String()}}}}
+	}
+	return &scenarios.Report{Target: target, Started: time.Now().Add(-res.Elapsed), Duration: res.Elapsed, Scenarios: []scenarios.ScenarioResult{sr}}
+}
+
+// exploreError gives an error that kept the exploration from running its
+// exit code: 3 unreachable, 2 admin token refused.
+func exploreError(err error, opts *ExploreOptions) error {
+	var se *explore.SendError
+	switch {
+	case errors.As(err, &se):
+		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: fmt.Errorf("cannot reach the server: %w\ncheck --server, --oauth-url and --admin-url and that the server is running and reachable from here", err)}
+	case errors.Is(err, explore.ErrAdminTokenRefused):
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\ncheck --admin-token (or PARAGON_ADMIN_TOKEN): it must be the admin token the server printed at start", err)}
+	}
+	return err
+}

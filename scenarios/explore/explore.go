@@ -1,0 +1,459 @@
+// Package explore finds protocol bugs no scenario was written for: it takes
+// random walks over the protocol's operations against a server, checks every
+// answer against a model of the contract, and shrinks a walk that breaks it
+// to a short scenario file that `paragon scenario run` replays.
+package explore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options configure Explore.
+type Options struct {
+	Target Target
+	Seed   uint64
+	// Steps bounds the operations sent (shrinking not counted); Duration the
+	// time spent exploring. At least one of them must be set.
+	Steps    int
+	Duration time.Duration
+	// WalkLength is the number of operations of one walk before the server
+	// is reset for the next (default 200).
+	WalkLength int
+	// OnProgress, if set, is called about every ProgressEvery (default 1 s).
+	OnProgress    func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is the state of an exploration.
+type Progress struct {
+	Ops        int // operations sent
+	Walks      int // walks started
+	States     int // distinct model states reached
+	Violations int
+	Elapsed    time.Duration
+}
+
+// Result is what Explore found.
+type Result struct {
+	Progress
+	Seed uint64
+	// Coverage counts, per operation and answer ("refresh: 400
+	// invalid_grant"), how often it happened.
+	Coverage map[string]int
+	// Reached lists the model states seen: device standings, family
+	// standings, switches.
+	Reached   []string
+	Violation *Violation // nil: none found
+}
+
+// Violation is an answer the model does not allow.
+type Violation struct {
+	Warning  bool   // only a rule marked [ours] was broken
+	Rule     string // the contract rule
+	Op       string // the operation, in words
+	Expected string // the answers the model allows
+	Got      Obs
+	Step     int // 1-based step of the shrunk walk that broke the rule
+	Walk     Walk
+	Original int    // length of the walk before shrinking
+	Scenario []byte // the shrunk walk as a scenario file
+	Replays  int    // walks replayed while shrinking
+	// NotReproduced: a replay from a reset server did not break the rule
+	// again (a race); Walk is then not shrunk and Scenario is nil.
+	NotReproduced bool
+}
+
+// Walk is a replayable sequence of operations: ops refer to earlier ones by
+// their index.
+type Walk struct {
+	Grace time.Duration
+	Ops   []Op
+}
+
+// explorer holds one exploration.
+type explorer struct {
+	opts     Options
+	d        *driver
+	c        caps
+	res      *Result
+	states   map[string]bool
+	reached  map[string]bool
+	start    time.Time
+	lastProg time.Time
+	replays  int
+}
+
+// Explore runs random walks against opts.Target until the budget is spent or
+// a violation is found (which it shrinks). The error is for a run that could
+// not happen: an unreachable target (*SendError), an admin token refused
+// (ErrAdminTokenRefused), ctx's error.
+func Explore(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Steps <= 0 && opts.Duration <= 0 {
+		return nil, fmt.Errorf("explore: set Steps or Duration")
+	}
+	if opts.WalkLength <= 0 {
+		opts.WalkLength = 200
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
+	}
+	x := &explorer{opts: opts, d: &driver{t: opts.Target}, res: &Result{Seed: opts.Seed, Coverage: map[string]int{}},
+		states: map[string]bool{}, reached: map[string]bool{}, start: time.Now()}
+	x.lastProg = x.start
+	if err := x.d.connect(ctx); err != nil {
+		return nil, err
+	}
+	x.c = caps{clock: x.d.clock, secondKey: opts.Target.SecondAPIKey != ""}
+	var err error
+	for walk := uint64(0); x.budgetLeft() && x.res.Violation == nil; walk++ {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		rng := rand.New(rand.NewPCG(opts.Seed, walk))
+		if err = x.walk(ctx, rng); err != nil {
+			break
+		}
+	}
+	x.res.Elapsed = time.Since(x.start)
+	x.res.States = len(x.states)
+	x.res.Reached = slices.Sorted(maps.Keys(x.reached))
+	if opts.OnProgress != nil {
+		opts.OnProgress(x.res.Progress)
+	}
+	return x.res, err
+}
+
+func (x *explorer) budgetLeft() bool {
+	if x.opts.Steps > 0 && x.res.Ops >= x.opts.Steps {
+		return false
+	}
+	return x.opts.Duration <= 0 || time.Since(x.start) < x.opts.Duration
+}
+
+func (x *explorer) progress() {
+	if x.opts.OnProgress == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(x.lastProg) >= x.opts.ProgressEvery {
+		x.lastProg = now
+		p := x.res.Progress
+		p.Elapsed = now.Sub(x.start)
+		p.States = len(x.states)
+		x.opts.OnProgress(p)
+	}
+}
+
+// graceFor picks the walk's refresh grace: none, or 30 s.
+func graceFor(rng *rand.Rand) time.Duration {
+	if rng.IntN(2) == 0 {
+		return 0
+	}
+	return 30 * time.Second
+}
+
+// walk is one sequential random walk.
+func (x *explorer) walk(ctx context.Context, rng *rand.Rand) error {
+	w := Walk{Grace: graceFor(rng)}
+	s := NewState(w.Grace)
+	if err := x.d.reset(ctx, s); err != nil {
+		return err
+	}
+	x.res.Walks++
+	seen := map[string]bool{}
+	for i := 0; i < x.opts.WalkLength && x.budgetLeft(); i++ {
+		op := gen(s, rng, x.c)
+		w.Ops = append(w.Ops, op)
+		a, err := x.d.do(ctx, op, i)
+		if err != nil {
+			return err
+		}
+		x.res.Ops++
+		x.cover(op, a.Obs)
+		e, ok := Step(s, op, i, a.Obs)
+		if ok {
+			ok, e = checkMade(e, op, a, seen)
+		}
+		if !ok {
+			x.res.Violations++
+			return x.found(ctx, w, e, a.Obs)
+		}
+		x.note(s)
+		x.progress()
+	}
+	return nil
+}
+
+// checkMade checks that a successful answer carries the tokens it must,
+// and that they are new.
+func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Expectation) {
+	if a.Status != 200 {
+		return true, e
+	}
+	var need []string
+	switch op.Kind {
+	case OpRegister:
+		need = []string{a.code}
+	case OpPoll, OpLogin, OpRefresh:
+		need = []string{a.access, a.refresh}
+	}
+	for _, t := range need {
+		if t == "" || seen[t] {
+			bad := &Expectation{Rule: "§3.3, §3.4, §4: a token answer carries a new access token, refresh token or device code [doc]", Doc: DocRefused}
+			bad.add(ans(200), nil)
+			return false, bad
+		}
+		seen[t] = true
+	}
+	return true, e
+}
+
+func (x *explorer) cover(op Op, obs Obs) {
+	k := fmt.Sprintf("%s: %d", op.Kind, obs.Status)
+	if obs.Error != "" {
+		k += " " + obs.Error
+	}
+	x.res.Coverage[k]++
+}
+
+// note records the abstract state reached.
+func (x *explorer) note(s *State) {
+	var b strings.Builder
+	for d := range s.Devices {
+		st := s.Devices[d].Status
+		b.WriteByte(byte('0' + st))
+		x.reached["device "+st.String()] = true
+	}
+	var fams [3]int
+	spent := false
+	for i := range s.Recs {
+		r := &s.Recs[i]
+		if r.IsFam {
+			fams[r.FamStatus] = min(fams[r.FamStatus]+1, 3)
+			kind := "user"
+			if !r.UserFam {
+				kind = "device"
+			}
+			x.reached[fmt.Sprintf("%s family %s", kind, [...]string{"alive", "revoked", "in doubt"}[r.FamStatus])] = true
+		}
+		if r.RSpent {
+			spent = true
+		}
+		if r.Kind == recCode {
+			switch {
+			case r.Spent:
+				x.reached["device code spent"] = true
+			case s.Now >= r.Issued+s.CodeTTL:
+				x.reached["device code expired"] = true
+			default:
+				x.reached["device code fresh"] = true
+			}
+		}
+	}
+	fmt.Fprintf(&b, "|%v|%t|%t%t%t|%t", fams, spent, s.Untrusted, s.Unauth, s.AutoTrust, s.Grace > 0)
+	x.states[b.String()] = true
+	for i, on := range [...]bool{s.Untrusted, s.Unauth, s.AutoTrust} {
+		if on {
+			x.reached["switch "+switchNames[i]] = true
+		}
+	}
+}
+
+// replay runs w from a reset server and returns the first violation: its
+// step index, expectation and answer; -1 if none (or w is not valid).
+func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs, error) {
+	s := NewState(w.Grace)
+	x.replays++
+	if err := x.d.reset(ctx, s); err != nil {
+		return -1, nil, nil, err
+	}
+	seen := map[string]bool{}
+	var got []Obs
+	for i, op := range w.Ops {
+		if !Valid(s, op, x.c) {
+			return -1, nil, nil, nil
+		}
+		a, err := x.d.do(ctx, op, i)
+		if err != nil {
+			return -1, nil, nil, err
+		}
+		got = append(got, a.Obs)
+		e, ok := Step(s, op, i, a.Obs)
+		if ok {
+			ok, e = checkMade(e, op, a, seen)
+		}
+		if !ok {
+			return i, e, got, nil
+		}
+	}
+	return -1, nil, got, nil
+}
+
+// found shrinks the failing walk and records the violation.
+func (x *explorer) found(ctx context.Context, w Walk, e *Expectation, obs Obs) error {
+	orig := len(w.Ops)
+	w, e, got, err := x.shrink(ctx, w, e, obs)
+	if errors.Is(err, errNotReproduced) {
+		x.res.Violation = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops),
+			Walk: w, Original: orig, Op: describe(w, len(w.Ops)-1), NotReproduced: true}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	obs = got[len(got)-1]
+	v := &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops), Walk: w, Original: orig}
+	v.Op = describe(w, len(w.Ops)-1)
+	v.Replays = x.replays
+	v.Scenario = scenarioFile(w, got, e, v, x.opts.Seed)
+	x.res.Violation = v
+	return nil
+}
+
+// shrink removes operations from w while the same rule still breaks, first
+// in large chunks, then one at a time (delta debugging). w ends with the
+// failing operation.
+func (x *explorer) shrink(ctx context.Context, w Walk, e *Expectation, obs Obs) (Walk, *Expectation, []Obs, error) {
+	rule := e.Rule
+	// the observed answers of w, from a replay (the walk may not fail the
+	// same way again: then keep it as it is)
+	var got []Obs
+	if i, ce, g, err := x.replay(ctx, w); err != nil {
+		return w, e, nil, err
+	} else if i >= 0 && ce.Rule == rule {
+		w.Ops, e, got = w.Ops[:i+1], ce, g
+	} else {
+		return w, e, nil, errNotReproduced
+	}
+	budget := 4000 // replays
+	for changed := true; changed && budget > 0; {
+		changed = false
+		for chunk := max(len(w.Ops)/2, 1); chunk >= 1 && budget > 0; chunk /= 2 {
+			for start := 0; start+chunk <= len(w.Ops)-1 && budget > 0; {
+				cand := without(w, start, chunk)
+				budget--
+				i, ce, cgot, err := x.replay(ctx, cand)
+				if err != nil {
+					return w, e, got, err
+				}
+				if i >= 0 && ce.Rule == rule {
+					cand.Ops = cand.Ops[:i+1]
+					w, e, got, changed = cand, ce, cgot, true
+					continue // same start: the next chunk slid into place
+				}
+				start += chunk
+			}
+		}
+	}
+	// the grace matters only when a walk rotates; try without it
+	if w.Grace > 0 && budget > 0 {
+		cand := Walk{Grace: 0, Ops: w.Ops}
+		if i, ce, cgot, err := x.replay(ctx, cand); err == nil && i >= 0 && ce.Rule == rule {
+			cand.Ops = cand.Ops[:i+1]
+			w, e, got = cand, ce, cgot
+		}
+	}
+	return w, e, got, nil
+}
+
+// without removes ops [start, start+n) from w, and every later operation
+// that refers to a removed one, renumbering the references of the rest.
+func without(w Walk, start, n int) Walk {
+	newIdx := make([]int, len(w.Ops))
+	var out []Op
+	for i, op := range w.Ops {
+		newIdx[i] = -1
+		if i >= start && i < start+n {
+			continue
+		}
+		ok := true
+		for _, r := range op.Refs() {
+			if newIdx[r] < 0 {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if op.Kind == OpPoll || op.Kind == OpRefresh || ((op.Kind == OpLogin || op.Kind == OpCall) && op.Ref >= 0) {
+			op.Ref = newIdx[op.Ref]
+		}
+		newIdx[i] = len(out)
+		out = append(out, op)
+	}
+	return Walk{Grace: w.Grace, Ops: out}
+}
+
+// describe says what operation i of w does, in words.
+func describe(w Walk, i int) string {
+	op := w.Ops[i]
+	switch op.Kind {
+	case OpRegister:
+		if op.Unsigned {
+			return "register " + dev(op.Dev) + " unsigned"
+		}
+		return "register " + dev(op.Dev)
+	case OpPoll:
+		return fmt.Sprintf("exchange the device code of step %d as %s", op.Ref+1, dev(op.Dev))
+	case OpApprove, OpRefuse, OpForget:
+		return op.Kind.String() + " " + dev(op.Dev)
+	case OpLogin:
+		s := fmt.Sprintf("log in as %s (%s)", users[op.User], authNames[op.Auth])
+		if op.Ref >= 0 {
+			s += fmt.Sprintf(" with the access token of step %d", op.Ref+1)
+		}
+		return s + keyWords(op.Key)
+	case OpRefresh:
+		client := "api"
+		if op.Dev >= 0 {
+			client = dev(op.Dev)
+		}
+		return fmt.Sprintf("refresh with the refresh token of step %d as client %s", op.Ref+1, client) + keyWords(op.Key)
+	case OpCall:
+		if op.Ref < 0 {
+			return "call GET /api/v1/version without a token"
+		}
+		return fmt.Sprintf("call GET /api/v1/version with the access token of step %d", op.Ref+1) + keyWords(op.Key)
+	case OpAdvance:
+		return "advance the clock " + op.Dur.String()
+	case OpRevokeUser:
+		return "revoke " + users[op.User] + "'s tokens"
+	case OpRevokeDevice:
+		return "revoke " + dev(op.Dev) + "'s tokens"
+	case OpGrace:
+		return "set refresh_grace " + op.Dur.String()
+	case OpSwitch:
+		return fmt.Sprintf("set %s %t", switchNames[op.Switch], op.Flag)
+	}
+	return op.Kind.String()
+}
+
+func keyWords(k int) string {
+	if k == 1 {
+		return " (second key)"
+	}
+	return ""
+}
+
+// CoverageLines returns the coverage as sorted lines "operation: answer  n".
+func (r *Result) CoverageLines() []string {
+	keys := slices.Collect(maps.Keys(r.Coverage))
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fmt.Sprintf("%-48s %d", k, r.Coverage[k])
+	}
+	return out
+}
+
+// errNotReproduced: a violation that did not happen again on a replay from
+// a reset server (a race, or a server whose answers depend on more than
+// the operations sent).
+var errNotReproduced = errors.New("the violation did not happen again when the walk was replayed from a reset server")

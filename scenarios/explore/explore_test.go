@@ -1,0 +1,40 @@
+package explore
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/paragon-cli/paragon/scenarios"
+)
+
+// embedded starts an in-process reference server, wrapped by wrap if not nil.
+func embedded(t testing.TB, wrap func(http.Handler, string) http.Handler) Target {
+	t.Helper()
+	es, err := scenarios.NewEmbeddedServer(wrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(es.Close)
+	b := scenarios.EmbeddedBaseURL
+	return Target{Client: es.Client, BaseURL: b, OAuthURL: b, AdminURL: b, APIKey: scenarios.DemoAPIKey,
+		SecondAPIKey: scenarios.EmbeddedSecondAPIKey, AdminToken: es.AdminToken}
+}
+
+func TestReferenceServerHasNoViolation(t *testing.T) {
+	// The long run is a benchmark (docs/performance.md#scenario-explore).
+	steps := 5000
+	if testing.Short() {
+		steps = 1000
+	}
+	for seed := uint64(1); seed <= 2; seed++ {
+		res, err := Explore(context.Background(), Options{Target: embedded(t, nil), Seed: seed, Steps: steps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := res.Violation; v != nil {
+			t.Fatalf("seed %d: %s: expected %s, got %s (rule %s)\n%s", seed, v.Op, v.Expected, v.Got, v.Rule, v.Scenario)
+		}
+		t.Logf("seed %d: %d ops, %d walks, %d states", seed, res.Ops, res.Walks, res.States)
+	}
+}

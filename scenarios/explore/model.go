@@ -1,0 +1,741 @@
+package explore
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The model is a second reading of the protocol contract
+// (../shared/docs/paragon-api.md and docs/protocol-decisions.md), written
+// from the text and not from server/: devices and their device codes, token
+// families with rotation, grace and reuse revocation, user tokens bound to
+// their key, lifetimes and the key's switches. It is pure: Outcomes says what
+// the contract allows an operation to answer in a state, and Apply gives the
+// state after one of those answers.
+//
+// Where the contract leaves an answer open, the model allows every
+// plausible one; where it leaves the effect on later answers open, it marks
+// what it can no longer predict as in doubt (a family in doubt may answer
+// either way, but a spent refresh token outside its grace never works).
+
+// Users the explorer logs in as (the demo account, contract section 7.2).
+var users = []string{"alice", "bob"}
+
+// Device aliases: d0 and d2 register an Ed25519 key and sign, d1 has none.
+const numDevices = 3
+
+func keyedDevice(d int) bool { return d != 1 }
+
+// DevStatus is a device's standing with the server.
+type DevStatus uint8
+
+// Device standings.
+const (
+	DevUnknown   DevStatus = iota // never registered in this walk
+	DevPending                    // waits for an administrator
+	DevTrusted                    // approved (or trusted at once)
+	DevRefused                    // refused by an administrator
+	DevForgotten                  // deleted through the admin API: must register anew
+)
+
+var devStatusNames = [...]string{"unknown", "pending", "trusted", "refused", "forgotten"}
+
+func (s DevStatus) String() string { return devStatusNames[s] }
+
+// FamStatus is what the model knows about a token family.
+type FamStatus uint8
+
+// Family standings.
+const (
+	FamAlive   FamStatus = iota
+	FamRevoked           // reuse, an administrator's revoke, a refused or forgotten device
+	FamDoubt             // the contract does not say whether it survived (a re-registration)
+)
+
+// Rec is what one operation created, indexed by the operation's id: a device
+// code (register) or a token pair (login, device-code exchange, refresh);
+// the operation that starts a family also holds the family.
+type Rec struct {
+	Kind uint8 // recNone, recCode, recPair
+	Dev  int8  // code or device family: the device
+	// device code
+	Issued   time.Duration
+	Spent    bool
+	Stale    uint8 // 0, staleSuperseded (answer open), staleForgotten (refused in some way)
+	Polled   bool
+	LastPoll time.Duration
+	// token pair
+	Fam      int // id of the operation that started the family
+	AccExp   time.Duration
+	RefExp   time.Duration
+	Dropped  bool // the access token is no longer among its family's 8 newest live ones
+	RSpent   bool
+	SpentAt  time.Duration
+	SpentSeq int // order of spending within the family
+	// family (on the operation that started it)
+	IsFam     bool
+	UserFam   bool
+	User      int8
+	Key       int8 // 0 the default key, 1 the second key (user families)
+	FamStatus FamStatus
+	Spends    int // refresh tokens of the family spent so far
+}
+
+const (
+	recNone uint8 = iota
+	recCode
+	recPair
+)
+
+const (
+	staleSuperseded uint8 = 1
+	staleForgotten  uint8 = 2
+)
+
+// Device is the model's view of one device alias.
+type Device struct {
+	Status DevStatus
+}
+
+// State is the model's state of the server.
+type State struct {
+	Now                                   time.Duration // fake-clock time since the walk began
+	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
+	Unauth, Untrusted, AutoTrust          bool // the default key's switches
+	Devices                               [numDevices]Device
+	Recs                                  []Rec // by operation id
+}
+
+// NewState is the state after the walk's reset and settings.
+func NewState(grace time.Duration) *State {
+	return &State{AccessTTL: 10 * time.Minute, RefreshTTL: time.Hour, CodeTTL: 30 * time.Minute, Grace: grace}
+}
+
+// Clone returns an independent copy.
+func (s *State) Clone() *State {
+	c := *s
+	c.Recs = slices.Clone(s.Recs)
+	return &c
+}
+
+// OpKind is an operation of the explorer.
+type OpKind uint8
+
+// The operations.
+const (
+	OpRegister     OpKind = iota // Dev; Unsigned: a keyed device that does not sign
+	OpPoll                       // exchange code Ref as device Dev
+	OpApprove                    // Dev
+	OpRefuse                     // Dev
+	OpForget                     // Dev (DELETE /admin/api/devices/{id})
+	OpLogin                      // User, Auth, Ref (device access token's op, -1 none), Key
+	OpRefresh                    // refresh token of op Ref; Dev -1 client_id api, else that device's id; Key
+	OpCall                       // GET /api/v1/version with the access token of op Ref (-1 none), Key
+	OpAdvance                    // Dur
+	OpRevokeUser                 // User
+	OpRevokeDevice               // Dev
+	OpGrace                      // Dur
+	OpSwitch                     // Switch = Flag
+	numOps
+)
+
+var opNames = [...]string{"register", "poll", "approve", "refuse", "forget", "login", "refresh", "call", "advance", "revoke-user", "revoke-device", "grace", "switch"}
+
+func (k OpKind) String() string { return opNames[k] }
+
+// Switch names a key switch.
+const (
+	SwUntrusted = iota
+	SwUnauth
+	SwAutoTrust
+)
+
+var switchNames = [...]string{"allow_untrusted", "allow_unauthenticated", "auto_trust"}
+
+// Authtypes.
+var authNames = [...]string{"password", "card", "short_id", "username", "email"}
+
+// Op is one operation of a walk. Ref names an earlier operation by its id
+// (the token or code it created).
+type Op struct {
+	Kind     OpKind
+	Dev      int
+	User     int
+	Auth     int
+	Ref      int
+	Key      int
+	Unsigned bool
+	Dur      time.Duration
+	Switch   int
+	Flag     bool
+}
+
+// Refs returns the operations op refers to.
+func (op Op) Refs() []int {
+	switch op.Kind {
+	case OpPoll, OpRefresh:
+		return []int{op.Ref}
+	case OpLogin, OpCall:
+		if op.Ref >= 0 {
+			return []int{op.Ref}
+		}
+	}
+	return nil
+}
+
+// Obs is an observed answer.
+type Obs struct {
+	Status int
+	Error  string // the JSON error code, if any
+}
+
+// String is "400 invalid_grant", or "200".
+func (o Obs) String() string {
+	if o.Error == "" {
+		return fmt.Sprint(o.Status)
+	}
+	return fmt.Sprintf("%d %s", o.Status, o.Error)
+}
+
+// Answer is one answer the contract allows.
+type Answer struct {
+	Status int      // 0: any 2xx (admin API)
+	Errors []string // allowed error codes (empty: not checked)
+}
+
+// Doc says what a reading of only the rules marked [doc] or [client]
+// allows: a difference that still fits it only breaks an [ours] rule, and is
+// a warning.
+type Doc uint8
+
+// Doc readings.
+const (
+	DocAny     Doc = iota // the rule is [ours]: any answer fits the vendor's text
+	DocOK                 // the vendor's text says it works (2xx)
+	DocRefused            // the vendor's text says it is refused (4xx)
+	Doc403                // the vendor's text says 403
+	Doc400                // the vendor's text says 400
+)
+
+// Expectation is what the model predicts for one operation.
+type Expectation struct {
+	Answers []Answer
+	Rule    string // the contract rule, for reports and the scenario file
+	Doc     Doc
+	effects []func(s *State, id int) // effects[i] is Answers[i]'s
+}
+
+func (e *Expectation) add(a Answer, eff func(s *State, id int)) {
+	e.Answers = append(e.Answers, a)
+	e.effects = append(e.effects, eff)
+}
+
+func ans(status int, errs ...string) Answer { return Answer{Status: status, Errors: errs} }
+
+// Match returns the index of the answer obs matches, or -1.
+func (e *Expectation) Match(obs Obs) int {
+	for i, a := range e.Answers {
+		if a.Status == 0 {
+			if obs.Status >= 200 && obs.Status < 300 {
+				return i
+			}
+			continue
+		}
+		if a.Status != obs.Status {
+			continue
+		}
+		if len(a.Errors) == 0 || slices.Contains(a.Errors, obs.Error) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Ours reports whether obs, which matched no answer, still fits the rules
+// marked [doc]: the difference is then only a warning.
+func (e *Expectation) Ours(obs Obs) bool {
+	ok := obs.Status >= 200 && obs.Status < 300
+	switch e.Doc {
+	case DocOK:
+		return ok
+	case DocRefused:
+		return obs.Status >= 400 && obs.Status < 500
+	case Doc403:
+		return obs.Status == 403
+	case Doc400:
+		return obs.Status == 400
+	}
+	return true
+}
+
+// String lists the allowed answers: "400 invalid_grant or 200".
+func (e *Expectation) String() string {
+	var parts []string
+	for _, a := range e.Answers {
+		switch {
+		case a.Status == 0:
+			parts = append(parts, "2xx")
+		case len(a.Errors) > 0:
+			parts = append(parts, fmt.Sprintf("%d %s", a.Status, strings.Join(a.Errors, "/")))
+		default:
+			parts = append(parts, fmt.Sprint(a.Status))
+		}
+	}
+	return strings.Join(parts, " or ")
+}
+
+// Apply changes s as answer i of e says, for operation id.
+func (e *Expectation) Apply(s *State, i, id int) {
+	for len(s.Recs) <= id {
+		s.Recs = append(s.Recs, Rec{})
+	}
+	if e.effects[i] != nil {
+		e.effects[i](s, id)
+	}
+}
+
+// Step checks obs against the model: it returns the expectation, whether
+// obs matched it, and (on a match) changes s. It is the model's one entry
+// point: (state, input, output) → (ok, new state).
+func Step(s *State, op Op, id int, obs Obs) (*Expectation, bool) {
+	e := Expect(s, op)
+	i := e.Match(obs)
+	if i < 0 {
+		return e, false
+	}
+	e.Apply(s, i, id)
+	return e, true
+}
+
+const (
+	rulePoll      = "§3.3 device code exchange: authorization_pending until approved, then a token once; access_denied, expired_token, invalid_grant [ours, after RFC 8628]"
+	ruleRegister  = "§3.1 register: a device code; a re-registration signed with the trusted device's key needs no approval [doc]; a keyed device must sign [ours]"
+	ruleRotation  = "§3.4 rotation: a refresh token works once, a spent one revokes its family (invalid_grant) unless within refresh_grace [ours]"
+	ruleRefresh   = "§3.4 refresh: a live refresh token gives a new token [doc]"
+	ruleExpiredRT = "§6 a refresh token past its lifetime is refused [doc]; invalid_grant [ours]"
+	ruleRevoked   = "§3.4 a revoked family's refresh token is refused with invalid_grant [ours]"
+	ruleClient    = "§3.4 client_id api for user tokens, the device's id for device tokens; else invalid_grant [ours]"
+	ruleKeyRT     = "§2 a user token is bound to its key; its refresh with another key is invalid_grant [ours]"
+	ruleLogin     = "§4 login: a trusted device's token unless allow untrusted endpoints [doc] (device_token_required, untrusted_device [ours]); insecure credentials only when allowed [doc]"
+	ruleCall      = "§5 a function needs a live user token of the same key [doc]: 401 invalid_token [ours], 403 key_mismatch, token_required, insufficient_scope"
+	ruleAdmin     = "§7.3 admin API [ours]"
+)
+
+// famOf returns the family record of token op r.
+func (s *State) famOf(r int) *Rec { return &s.Recs[s.Recs[r].Fam] }
+
+// Expect returns what the contract allows op to answer in s.
+func Expect(s *State, op Op) *Expectation {
+	e := &Expectation{}
+	switch op.Kind {
+	case OpRegister:
+		expectRegister(s, op, e)
+	case OpPoll:
+		expectPoll(s, op, e)
+	case OpApprove:
+		e.Rule, e.Doc = ruleAdmin, DocAny
+		e.add(ans(0), func(s *State, _ int) { s.Devices[op.Dev].Status = DevTrusted })
+	case OpRefuse:
+		e.Rule, e.Doc = ruleAdmin+": refusing revokes the device's tokens", DocAny
+		e.add(ans(0), func(s *State, _ int) {
+			s.Devices[op.Dev].Status = DevRefused
+			s.revokeDevice(op.Dev, false)
+		})
+	case OpForget:
+		e.Rule, e.Doc = ruleAdmin+": a forgotten device's tokens stop working", DocAny
+		e.add(ans(0), func(s *State, _ int) {
+			s.Devices[op.Dev].Status = DevForgotten
+			s.revokeDevice(op.Dev, true)
+		})
+	case OpRevokeUser:
+		e.Rule, e.Doc = ruleAdmin+": revoke a user's tokens", DocAny
+		e.add(ans(0), func(s *State, _ int) {
+			for i := range s.Recs {
+				if r := &s.Recs[i]; r.IsFam && r.UserFam && int(r.User) == op.User {
+					r.FamStatus = FamRevoked
+				}
+			}
+		})
+	case OpRevokeDevice:
+		e.Rule, e.Doc = ruleAdmin+": revoke a device's tokens", DocAny
+		e.add(ans(0), func(s *State, _ int) { s.revokeDevice(op.Dev, false) })
+	case OpAdvance:
+		e.Rule, e.Doc = ruleAdmin+": the fake clock", DocAny
+		e.add(ans(0), func(s *State, _ int) { s.Now += op.Dur })
+	case OpGrace:
+		e.Rule, e.Doc = ruleAdmin+": settings", DocAny
+		e.add(ans(0), func(s *State, _ int) { s.Grace = op.Dur })
+	case OpSwitch:
+		e.Rule, e.Doc = ruleAdmin+": key switches", DocAny
+		e.add(ans(0), func(s *State, _ int) {
+			switch op.Switch {
+			case SwUntrusted:
+				s.Untrusted = op.Flag
+			case SwUnauth:
+				s.Unauth = op.Flag
+			case SwAutoTrust:
+				s.AutoTrust = op.Flag
+			}
+		})
+	case OpLogin:
+		expectLogin(s, op, e)
+	case OpRefresh:
+		expectRefresh(s, op, e)
+	case OpCall:
+		expectCall(s, op, e)
+	}
+	return e
+}
+
+// revokeDevice revokes the device's families; forgotten also makes its
+// unused device codes useless.
+func (s *State) revokeDevice(d int, forgotten bool) {
+	for i := range s.Recs {
+		r := &s.Recs[i]
+		if int(r.Dev) != d {
+			continue
+		}
+		if r.IsFam && !r.UserFam {
+			r.FamStatus = FamRevoked
+		}
+		if r.Kind == recCode && !r.Spent {
+			if forgotten {
+				r.Stale = staleForgotten
+			} else if r.Stale == 0 {
+				r.Stale = staleSuperseded // the contract does not say whether it still works
+			}
+		}
+	}
+}
+
+func expectRegister(s *State, op Op, e *Expectation) {
+	e.Rule = ruleRegister
+	dev := s.Devices[op.Dev]
+	newCode := func(s *State, id int) {
+		s.Recs[id] = Rec{Kind: recCode, Dev: int8(op.Dev), Issued: s.Now}
+	}
+	known := dev.Status == DevPending || dev.Status == DevTrusted || dev.Status == DevRefused
+	switch {
+	case !known:
+		e.Doc = DocOK
+		e.add(ans(200), func(s *State, id int) {
+			s.Devices[op.Dev].Status = DevPending
+			newCode(s, id)
+		})
+	case keyedDevice(op.Dev) && op.Unsigned:
+		e.Doc = DocAny
+		e.add(ans(400, "invalid_request"), nil)
+	default:
+		// A re-registration: signed by a trusted device, exchangeable at once;
+		// unsigned (a device without a key), back to pending. What becomes of
+		// the device's families and earlier codes the contract does not say.
+		e.Doc = DocOK
+		e.add(ans(200), func(s *State, id int) {
+			for i := range s.Recs {
+				r := &s.Recs[i]
+				if int(r.Dev) != op.Dev {
+					continue
+				}
+				if r.IsFam && !r.UserFam && r.FamStatus == FamAlive {
+					r.FamStatus = FamDoubt
+				}
+				if r.Kind == recCode && !r.Spent && r.Stale == 0 {
+					r.Stale = staleSuperseded
+				}
+			}
+			if !keyedDevice(op.Dev) {
+				s.Devices[op.Dev].Status = DevPending
+			}
+			newCode(s, id)
+		})
+	}
+}
+
+// newPair records the token pair made by operation id in family fam.
+func (s *State) newPair(id, fam int, dev int8) {
+	r := &s.Recs[id]
+	*r = Rec{Kind: recPair, Fam: fam, Dev: dev, AccExp: s.Now + s.AccessTTL, RefExp: s.Now + s.RefreshTTL}
+	// A family keeps its 8 newest live access tokens [ours].
+	live := 0
+	for i := id; i >= 0; i-- {
+		o := &s.Recs[i]
+		if o.Kind != recPair || o.Fam != fam || o.Dropped || s.Now >= o.AccExp {
+			continue
+		}
+		live++
+		if live > 8 {
+			o.Dropped = true
+		}
+	}
+}
+
+func expectPoll(s *State, op Op, e *Expectation) {
+	e.Rule = rulePoll
+	e.Doc = Doc400
+	c := s.Recs[op.Ref]
+	mark := func(s *State, _ int) {
+		s.Recs[op.Ref].Polled, s.Recs[op.Ref].LastPoll = true, s.Now
+	}
+	exchange := func(s *State, id int) {
+		mark(s, id)
+		s.Recs[op.Ref].Spent = true
+		s.Devices[op.Dev].Status = DevTrusted
+		s.newPair(id, id, int8(op.Dev))
+		r := &s.Recs[id]
+		r.IsFam, r.FamStatus = true, FamAlive
+	}
+	expired := s.Now >= c.Issued+s.CodeTTL
+	dev := s.Devices[op.Dev].Status
+	switch {
+	case int(c.Dev) != op.Dev:
+		e.add(ans(400, "invalid_grant"), mark)
+	case c.Spent:
+		errs := []string{"invalid_grant"}
+		if expired {
+			errs = append(errs, "expired_token")
+		}
+		e.Doc = DocAny // "a device code can be exchanged once" is [ours, after RFC 8628]
+		e.add(ans(400, errs...), mark)
+	case c.Stale == staleForgotten:
+		e.Doc = DocAny
+		e.add(ans(400, "invalid_grant", "expired_token", "access_denied", "authorization_pending"), mark)
+	case c.Stale == staleSuperseded:
+		e.Doc = DocAny
+		if !expired && (dev == DevTrusted || (dev == DevPending && s.AutoTrust)) {
+			e.add(ans(200), exchange)
+		}
+		e.add(ans(400, "invalid_grant", "expired_token", "access_denied", "authorization_pending"), mark)
+	case expired:
+		errs := []string{"expired_token"}
+		if dev == DevRefused {
+			errs = append(errs, "access_denied")
+		}
+		e.Doc = DocAny
+		e.add(ans(400, errs...), mark)
+	case dev == DevRefused:
+		e.Doc = DocAny
+		e.add(ans(400, "access_denied"), mark)
+	case dev == DevPending && !s.AutoTrust:
+		e.add(ans(400, "authorization_pending"), mark)
+	default: // trusted, or pending with automatic trust
+		e.Doc = DocOK
+		e.add(ans(200), exchange)
+	}
+	// A second poll of the same code within 5 s may be told to slow down
+	// (real time counts too, so a fast explorer may always be told so).
+	if c.Polled && s.Now-c.LastPoll < 5*time.Second {
+		e.add(ans(400, "slow_down"), mark)
+	}
+}
+
+// deviceTokenLive reports whether the access token of op r is a live device
+// token of a trusted device; doubt reports that the contract leaves it open.
+func (s *State) deviceTokenLive(r int) (live, doubt bool) {
+	rec := s.Recs[r]
+	fam := s.famOf(r)
+	if fam.UserFam {
+		return false, false
+	}
+	if fam.FamStatus == FamRevoked || rec.Dropped || s.Now >= rec.AccExp {
+		return false, false
+	}
+	st := s.Devices[rec.Dev].Status
+	if fam.FamStatus == FamDoubt || (st != DevTrusted && st != DevRefused && st != DevForgotten) {
+		return false, true // a re-registered device's old tokens
+	}
+	return st == DevTrusted, false
+}
+
+func expectLogin(s *State, op Op, e *Expectation) {
+	e.Rule = ruleLogin
+	login := func(s *State, id int) {
+		s.newPair(id, id, -1)
+		r := &s.Recs[id]
+		r.IsFam, r.UserFam, r.User, r.Key, r.FamStatus = true, true, int8(op.User), int8(op.Key), FamAlive
+	}
+	live, doubt := false, false
+	if op.Ref >= 0 {
+		live, doubt = s.deviceTokenLive(op.Ref)
+	}
+	untrusted, unauth := s.Untrusted, s.Unauth
+	if op.Key == 1 {
+		untrusted, unauth = false, false // the second key's switches stay off
+	}
+	// What refuses the login, by its error code; several may apply and the
+	// contract does not order them.
+	var refusals []string
+	deviceOK := live || untrusted
+	deviceOpen := doubt || (untrusted && op.Ref >= 0 && !live)
+	if !deviceOK {
+		if op.Ref < 0 {
+			refusals = append(refusals, "device_token_required")
+		} else {
+			refusals = append(refusals, "untrusted_device")
+		}
+	}
+	insecure := op.Auth != 0
+	insecureOK := !insecure || unauth || ((op.Auth == 1 || op.Auth == 2) && live)
+	insecureOpen := insecure && !insecureOK && (op.Auth == 1 || op.Auth == 2) && doubt
+	if !insecureOK {
+		refusals = append(refusals, "insecure_credentials_not_allowed")
+	}
+	if len(refusals) == 0 {
+		e.Doc = DocOK
+		e.add(ans(200), login)
+	} else {
+		e.Doc = Doc403
+		if deviceOK {
+			e.Doc = DocRefused // "insecure login credentials are refused" [doc]
+		}
+		e.add(ans(403, refusals...), nil)
+	}
+	if deviceOpen || insecureOpen {
+		// a device token whose standing the contract leaves open
+		e.Doc = DocAny
+		if len(refusals) > 0 && (insecureOK || insecureOpen) && (deviceOK || deviceOpen) {
+			e.add(ans(200), login)
+		}
+		if len(refusals) == 0 {
+			e.add(ans(403, "untrusted_device", "insecure_credentials_not_allowed"), nil)
+		} else {
+			e.Answers[0].Errors = append(e.Answers[0].Errors, "untrusted_device", "insecure_credentials_not_allowed")
+		}
+	}
+}
+
+func expectRefresh(s *State, op Op, e *Expectation) {
+	rec := s.Recs[op.Ref]
+	fam := s.famOf(op.Ref)
+	famID := rec.Fam
+	rotate := func(s *State, id int) {
+		r := &s.Recs[op.Ref]
+		f := &s.Recs[famID]
+		r.RSpent, r.SpentAt = true, s.Now
+		f.Spends++
+		r.SpentSeq = f.Spends
+		s.newPair(id, famID, rec.Dev)
+	}
+	grace := func(s *State, id int) { s.newPair(id, famID, rec.Dev) }
+	revoke := func(s *State, _ int) { s.Recs[famID].FamStatus = FamRevoked }
+	doubt := func(s *State, _ int) {
+		if s.Recs[famID].FamStatus == FamAlive {
+			s.Recs[famID].FamStatus = FamDoubt
+		}
+	}
+	rightClient := (fam.UserFam && op.Dev < 0) || (!fam.UserFam && op.Dev == int(rec.Dev))
+	expired := s.Now >= rec.RefExp
+	inGrace := rec.RSpent && s.Now-rec.SpentAt < s.Grace
+	recent := rec.RSpent && fam.Spends-rec.SpentSeq < 64
+	switch {
+	case !rightClient:
+		e.Rule, e.Doc = ruleClient, DocRefused
+		e.add(ans(400, "invalid_grant"), nil)
+	case fam.UserFam && op.Key != int(fam.Key):
+		e.Rule, e.Doc = ruleKeyRT, DocRefused
+		e.add(ans(400, "invalid_grant"), nil)
+	case fam.FamStatus == FamRevoked:
+		e.Rule, e.Doc = ruleRevoked, DocAny
+		st := DevTrusted
+		if !fam.UserFam {
+			st = s.Devices[rec.Dev].Status
+		}
+		switch st {
+		case DevRefused: // "its next token request gets access_denied"
+			e.add(ans(400, "invalid_grant", "access_denied"), nil)
+		case DevForgotten: // a device the server no longer knows
+			e.add(ans(400, "invalid_grant"), nil)
+			e.add(ans(401, "invalid_client"), nil)
+		default:
+			e.add(ans(400, "invalid_grant"), nil)
+		}
+	case !fam.UserFam && s.Devices[rec.Dev].Status == DevPending:
+		// A device registered again without a key waits for approval: the
+		// contract does not say whether its families refresh meanwhile, nor
+		// whether a spent token is then reuse (a server may refuse first
+		// because the device is not trusted). A spent token never works.
+		e.Rule, e.Doc = ruleRotation+"; a re-registered device waiting for approval", DocAny
+		if !rec.RSpent || inGrace {
+			e.add(ans(200), rotate)
+		}
+		e.add(ans(400, "invalid_grant", "access_denied"), nil)
+	case expired && rec.RSpent:
+		// A spent token past its lifetime: refused; whether it still revokes
+		// the family the contract does not say.
+		e.Rule, e.Doc = ruleExpiredRT, DocRefused
+		e.add(ans(400, "invalid_grant"), doubt)
+	case expired:
+		e.Rule, e.Doc = ruleExpiredRT, DocRefused
+		e.add(ans(400, "invalid_grant"), nil)
+	case rec.RSpent && inGrace:
+		e.Rule, e.Doc = ruleRotation+"; within the grace a spent token works again", DocAny
+		if fam.FamStatus == FamDoubt {
+			e.add(ans(400, "invalid_grant"), nil)
+		}
+		e.add(ans(200), grace)
+	case rec.RSpent && !recent:
+		e.Rule, e.Doc = ruleRotation+"; a family remembers its 64 newest spent tokens", DocAny
+		e.add(ans(400, "invalid_grant"), nil)
+	case rec.RSpent:
+		e.Rule, e.Doc = ruleRotation, DocAny
+		e.add(ans(400, "invalid_grant"), revoke)
+	case fam.FamStatus == FamDoubt:
+		e.Rule, e.Doc = ruleRefresh, DocAny
+		e.add(ans(200), rotate)
+		e.add(ans(400, "invalid_grant"), nil)
+	default:
+		e.Rule, e.Doc = ruleRefresh, DocOK
+		e.add(ans(200), rotate)
+	}
+}
+
+func expectCall(s *State, op Op, e *Expectation) {
+	e.Rule = ruleCall
+	if op.Ref < 0 {
+		if s.Unauth {
+			e.Doc = DocOK
+			e.add(ans(200), nil)
+		} else {
+			e.Doc = Doc403
+			e.add(ans(403, "token_required"), nil)
+		}
+		return
+	}
+	rec := s.Recs[op.Ref]
+	fam := s.famOf(op.Ref)
+	live := fam.FamStatus != FamRevoked && !rec.Dropped && s.Now < rec.AccExp
+	var errs401, errs403 []string
+	if !live {
+		errs401 = append(errs401, "invalid_token")
+	}
+	if !fam.UserFam {
+		errs403 = append(errs403, "insufficient_scope")
+	} else if op.Key != int(fam.Key) {
+		errs403 = append(errs403, "key_mismatch")
+	}
+	switch {
+	case len(errs401) == 0 && len(errs403) == 0:
+		if fam.FamStatus == FamDoubt {
+			e.Doc = DocAny
+			e.add(ans(200), nil)
+			e.add(ans(401, "invalid_token"), nil)
+			return
+		}
+		e.Doc = DocOK
+		e.add(ans(200), nil)
+	case len(errs401) > 0 && len(errs403) > 0:
+		e.Doc = DocRefused
+		e.add(ans(401, errs401...), nil)
+		e.add(ans(403, errs403...), nil)
+	case len(errs403) > 0:
+		e.Doc = Doc403
+		if fam.FamStatus == FamDoubt {
+			e.add(ans(401, "invalid_token"), nil)
+		}
+		e.add(ans(403, errs403...), nil)
+	default:
+		e.Doc = DocRefused // a real server may answer 403 [doc]
+		e.add(ans(401, errs401...), nil)
+	}
+}

@@ -1,0 +1,195 @@
+package explore
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// scenarioFile writes w as a scenario for `paragon scenario run`: every
+// operation as a step that expects what the model allows, the last one the
+// step that broke the rule. Tokens and device codes go through captures.
+func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint64) []byte {
+	var b strings.Builder
+	q := strconv.Quote
+	sev := "failure"
+	if v.Warning {
+		sev = "warning"
+	}
+	needs := []string{"admin"}
+	used := map[int]bool{} // operations whose tokens later steps use
+	second, keyed, clock := false, false, false
+	for _, op := range w.Ops {
+		for _, r := range op.Refs() {
+			used[r] = true
+		}
+		if op.Key == 1 {
+			second = true
+		}
+		if (op.Kind == OpRegister || op.Kind == OpPoll || op.Kind == OpRefresh) && op.Dev >= 0 && keyedDevice(op.Dev) {
+			keyed = true
+		}
+		if op.Kind == OpAdvance {
+			clock = true
+		}
+	}
+	if clock {
+		needs = append(needs, "clock")
+	}
+	if keyed {
+		needs = append(needs, "device-key")
+	}
+	if second {
+		needs = append(needs, "second-key")
+	}
+	fmt.Fprintf(&b, "# Found by: paragon scenario explore --seed %d\n", seed)
+	fmt.Fprintf(&b, "# Shrunk from %d operations to %d. Replay: paragon scenario run FILE\n", v.Original, len(w.Ops))
+	fmt.Fprintf(&b, "name: explore-seed-%d\n", seed)
+	fmt.Fprintf(&b, "description: %s\n", q(fmt.Sprintf("Step %d (%s) expects %s; the server answered %s.", len(w.Ops), v.Op, v.Expected, v.Got)))
+	fmt.Fprintf(&b, "rule: %s\n", q(last.Rule))
+	fmt.Fprintf(&b, "severity: %s\n", sev)
+	fmt.Fprintf(&b, "tags: [explore]\n")
+	fmt.Fprintf(&b, "needs: [%s]\n", strings.Join(needs, ", "))
+	s := NewState(w.Grace)
+	fmt.Fprintf(&b, "given:\n  settings: {access_token_ttl: %s, refresh_token_ttl: %s, device_code_ttl: %s, refresh_grace: %s}\n",
+		s.AccessTTL, s.RefreshTTL, s.CodeTTL, s.Grace)
+	b.WriteString("steps:\n")
+	registered := map[int]bool{}
+	for i, op := range w.Ops {
+		var e *Expectation
+		if i == len(w.Ops)-1 {
+			e = last
+		} else {
+			e = Expect(s, op)
+		}
+		fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
+		b.WriteString("    " + stepAction(op, registered) + "\n")
+		if x := expectYAML(e); x != "" {
+			b.WriteString("    expect: " + x + "\n")
+		}
+		if c := captureYAML(op, i, used); c != "" {
+			b.WriteString("    capture: " + c + "\n")
+		}
+		// follow the answers the server gave
+		if i < len(w.Ops)-1 {
+			if k := e.Match(got[i]); k >= 0 {
+				e.Apply(s, k, i)
+			}
+		}
+	}
+	return []byte(b.String())
+}
+
+func dev(d int) string { return fmt.Sprintf("d%d", d) }
+
+func keyField(k int) string {
+	if k == 1 {
+		return `, api_key: "${second_api_key}"`
+	}
+	return ""
+}
+
+func stepAction(op Op, registered map[int]bool) string {
+	switch op.Kind {
+	case OpRegister:
+		first := !registered[op.Dev]
+		registered[op.Dev] = true
+		switch {
+		case first && keyedDevice(op.Dev):
+			return fmt.Sprintf("register: {device: %s, key: ed25519}", dev(op.Dev))
+		case op.Unsigned:
+			return fmt.Sprintf(`register: {device: %s, sign: "no"}`, dev(op.Dev))
+		}
+		return "register: " + dev(op.Dev)
+	case OpPoll:
+		return fmt.Sprintf(`device_token: {device: %s, device_code: "${dc%d}"}`, dev(op.Dev), op.Ref+1)
+	case OpApprove, OpRefuse:
+		return op.Kind.String() + ": " + dev(op.Dev)
+	case OpForget:
+		return "untrust: " + dev(op.Dev)
+	case OpLogin:
+		s := fmt.Sprintf("login: {user: %s, authtype: %s", users[op.User], authNames[op.Auth])
+		if op.Ref >= 0 {
+			s += fmt.Sprintf(`, device_token: "${at%d}"`, op.Ref+1)
+		}
+		return s + keyField(op.Key) + "}"
+	case OpRefresh:
+		who := "user: api"
+		if op.Dev >= 0 {
+			who = "device: " + dev(op.Dev)
+		}
+		return fmt.Sprintf(`refresh: {%s, token: "${rt%d}", keep: true%s}`, who, op.Ref+1, keyField(op.Key))
+	case OpCall:
+		if op.Ref < 0 {
+			return "call: {path: /version}"
+		}
+		return fmt.Sprintf(`call: {path: /version, token: "${at%d}"%s}`, op.Ref+1, keyField(op.Key))
+	case OpAdvance:
+		return "advance: " + op.Dur.String()
+	case OpRevokeUser:
+		return "revoke: {user: " + users[op.User] + "}"
+	case OpRevokeDevice:
+		return "revoke: {device: " + dev(op.Dev) + "}"
+	case OpGrace:
+		return "settings: {refresh_grace: " + op.Dur.String() + "}"
+	case OpSwitch:
+		return fmt.Sprintf("key: {%s: %t}", switchNames[op.Switch], op.Flag)
+	}
+	return ""
+}
+
+// expectYAML writes e's answers as a step's expect (empty: 2xx, the default).
+func expectYAML(e *Expectation) string {
+	if len(e.Answers) == 1 && e.Answers[0].Status == 0 {
+		return ""
+	}
+	var statuses []string
+	var errs []string
+	withoutError := false
+	for _, a := range e.Answers {
+		st := a.Status
+		if st == 0 {
+			st = 200
+		}
+		if s := fmt.Sprint(st); !slices.Contains(statuses, s) {
+			statuses = append(statuses, s)
+		}
+		if len(a.Errors) == 0 {
+			withoutError = true
+		}
+		for _, x := range a.Errors {
+			if !slices.Contains(errs, x) {
+				errs = append(errs, x)
+			}
+		}
+	}
+	out := "{status: " + statuses[0]
+	if len(statuses) > 1 {
+		out = "{status: [" + strings.Join(statuses, ", ") + "]"
+	}
+	switch {
+	case withoutError || len(errs) == 0:
+	case len(errs) == 1:
+		out += ", json: {error: " + errs[0] + "}"
+	default:
+		out += ", json: {error: {one_of: [" + strings.Join(errs, ", ") + "]}}"
+	}
+	return out + "}"
+}
+
+func captureYAML(op Op, i int, used map[int]bool) string {
+	if !used[i] {
+		return ""
+	}
+	n := i + 1
+	switch op.Kind {
+	case OpRegister:
+		return fmt.Sprintf("{dc%d: $.device_code}", n)
+	case OpLogin:
+		return fmt.Sprintf("{at%d: $.token.access_token, rt%d: $.token.refresh_token}", n, n)
+	case OpPoll, OpRefresh:
+		return fmt.Sprintf("{at%d: $.access_token, rt%d: $.refresh_token}", n, n)
+	}
+	return ""
+}
