@@ -100,7 +100,10 @@ done
 bin="$tmp/rootfs-$native/usr/bin/paragon"
 got=$(env -i "$bin" version)
 case "$got" in "paragon version $version"*) ;; *) fail "paragon version: $got" ;; esac
-env -i "$bin" server --help | grep -q 'PARAGON_ADMIN_TOKEN' || fail "paragon server --help does not mention PARAGON_ADMIN_TOKEN"
+# (not piped into grep -q: under pipefail, grep quitting early would fail
+# the writer with SIGPIPE)
+help=$(env -i "$bin" server --help) || fail "paragon server --help failed"
+grep -q 'PARAGON_ADMIN_TOKEN' <<<"$help" || fail "paragon server --help does not mention PARAGON_ADMIN_TOKEN"
 # The default command without a token: refused, with the reason.
 if out=$(env -i HOME=/nonexistent "$bin" server --addr 0.0.0.0:7300 2>&1); then
   fail "the default command started without PARAGON_ADMIN_TOKEN"

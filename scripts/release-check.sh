@@ -98,7 +98,7 @@ else
   PATH="$tmp:$PATH"
 fi
 if command -v rpm >/dev/null; then
-  rpm -qlp dist/*.x86_64.rpm | grep -qx /usr/share/zsh/site-functions/_paragon ||
+  grep -qx /usr/share/zsh/site-functions/_paragon <<<"$(rpm -qlp dist/*.x86_64.rpm)" ||
     fail "the rpm does not install the zsh completion in /usr/share/zsh/site-functions"
 fi
 
@@ -106,8 +106,10 @@ fi
 page=$(MANWIDTH=80 MANPAGER=cat man -l "$man1/paragon.1.gz") || fail "man -l could not render paragon.1"
 grep -q 'paragon - ' <<<"$page" || fail "paragon.1 has no NAME line"
 grep -qF "paragon $version" <<<"$page" || fail "paragon.1 does not name version $version"
-MANWIDTH=80 MANPAGER=cat man -l "$man1/paragon-scenario-run.1.gz" | grep -q '^PARAGON-SCENARIO-RUN(1)' ||
-  fail "paragon-scenario-run.1 is not titled PARAGON-SCENARIO-RUN(1)"
+# (captured, not piped into grep -q: under pipefail, grep quitting at the
+# first line would fail man with SIGPIPE)
+page=$(MANWIDTH=80 MANPAGER=cat man -l "$man1/paragon-scenario-run.1.gz") || fail "man -l could not render paragon-scenario-run.1"
+grep -q '^PARAGON-SCENARIO-RUN(1)' <<<"$page" || fail "paragon-scenario-run.1 is not titled PARAGON-SCENARIO-RUN(1)"
 
 # The packaged bash completion, with the packaged binary answering.
 if [ -f /usr/share/bash-completion/bash_completion ]; then
