@@ -141,6 +141,42 @@ func TestLoginWrongPassword(t *testing.T) {
 	}
 }
 
+// TestLoginAsksPasswordThreeTimes: at a terminal a refused password is
+// asked for again, up to three times in all, as sudo does.
+func TestLoginAsksPasswordThreeTimes(t *testing.T) {
+	for _, tt := range []struct {
+		typed []string
+		ok    bool
+	}{
+		{typed: []string{"wrong", "wonderland"}, ok: true},
+		{typed: []string{"wrong", "wrong", "wrong"}},
+	} {
+		e := withDevice(t, true)
+		e.IO.SetNoColor(true)
+		stubLogin(t, e, map[string]string{"userid": "alice"}, "Bearer device-at")
+		asked := 0
+		e.IO.SetPasswordReader(func() ([]byte, error) {
+			if asked >= len(tt.typed) {
+				t.Fatalf("asked %d times", asked+1)
+			}
+			asked++
+			return []byte(tt.typed[asked-1]), nil
+		})
+		err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "--user", "alice")
+		if (err == nil) != tt.ok || asked != len(tt.typed) {
+			t.Fatalf("%v: err %v after %d prompts", tt.typed, err, asked)
+		}
+		if n := strings.Count(e.ErrOut.String(), "Wrong user name or password; try again.\n"); n != len(tt.typed)-1 {
+			t.Errorf("%v: %d retries said\n%s", tt.typed, n, e.ErrOut)
+		}
+		if tt.ok {
+			checkLoggedIn(t, e, "alice")
+		} else if !strings.Contains(err.Error(), "wrong user name or password") {
+			t.Errorf("err %v", err)
+		}
+	}
+}
+
 func TestLoginTooManyAttempts(t *testing.T) {
 	e := withDevice(t, false)
 	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/api/v1/login", func(*http.Request) (*http.Response, error) {

@@ -47,7 +47,7 @@ the user's refresh token in the keystore, so that later commands get fresh
 access tokens without asking again.
 
 On a terminal the user name and password are prompted for (the password is
-not echoed). In scripts pass --user and --password-stdin. The insecure kinds
+not echoed, and asked for up to three times if the server refuses it). In scripts pass --user and --password-stdin. The insecure kinds
 (--card-id, --short-id, --email, --username-only) work only when the API key
 allows them. --untrusted logs in without a device token, for API keys that
 allow untrusted endpoints.
@@ -145,19 +145,38 @@ func (o *LoginOptions) request(ctx context.Context) (client.LoginRequest, error)
 	if o.UsernameOnly {
 		return client.LoginRequest{AuthType: client.AuthUsername, UserID: user}, nil
 	}
+	pw, err := o.password(ctx, user)
+	if err != nil {
+		return client.LoginRequest{}, err
+	}
+	return client.LoginRequest{AuthType: client.AuthPassword, UserID: user, Password: pw}, nil
+}
+
+// maxPasswordTries is how often a password typed at the terminal is asked
+// for when the server refuses it.
+const maxPasswordTries = 3
+
+// promptsPassword reports whether the password is typed at the terminal
+// (and so can be asked for again).
+func (o *LoginOptions) promptsPassword() bool {
+	return !o.PasswordStdin && !o.UsernameOnly && o.CardID == "" && o.ShortID == "" && o.Email == "" && o.IO.IsStdinTTY()
+}
+
+// password reads user's password from standard input or the terminal.
+func (o *LoginOptions) password(ctx context.Context, user string) (string, error) {
 	var pw string
 	var err error
 	if o.PasswordStdin {
-		if pw, err = ios.ReadLine(); err != nil {
-			return client.LoginRequest{}, cmdutil.FlagErrorf("--password-stdin: nothing to read on standard input")
+		if pw, err = o.IO.ReadLine(); err != nil {
+			return "", cmdutil.FlagErrorf("--password-stdin: nothing to read on standard input")
 		}
-	} else if pw, err = ios.PromptPassword(ctx, "Password for "+user+": "); err != nil {
-		return client.LoginRequest{}, cmdutil.PromptError("the password", err)
+	} else if pw, err = o.IO.PromptPassword(ctx, "Password for "+user+": "); err != nil {
+		return "", cmdutil.PromptError("the password", err)
 	}
 	if pw == "" {
-		return client.LoginRequest{}, cmdutil.FlagErrorf("the password is empty")
+		return "", cmdutil.FlagErrorf("the password is empty")
 	}
-	return client.LoginRequest{AuthType: client.AuthPassword, UserID: user, Password: pw}, nil
+	return pw, nil
 }
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
@@ -192,6 +211,14 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		req.DeviceToken = devSrc
 	}
 	tok, err := s.Client.Login(ctx, req)
+	// A password typed at the terminal gets three tries, as sudo gives.
+	for try := 1; try < maxPasswordTries && errors.Is(err, client.ErrInvalidCredentials) && opts.promptsPassword(); try++ {
+		fmt.Fprintln(opts.IO.ErrOut, "Wrong user name or password; try again.")
+		if req.Password, err = opts.password(ctx, req.UserID); err != nil {
+			return err
+		}
+		tok, err = s.Client.Login(ctx, req)
+	}
 	if err != nil && devSrc != nil && errors.Is(err, client.ErrDeviceNotTrusted) {
 		// The device token is dead (e.g. its refresh token expired): a
 		// re-registration signed with the device key needs no approval.
