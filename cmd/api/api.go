@@ -54,8 +54,9 @@ logged-in user's token, refreshing the token when it has expired, and print
 the answer: pretty and coloured JSON on a terminal, the raw body when piped.
 
 A path without a leading slash is relative to /api/v1/, so "version" means
-/api/v1/version. The method is GET, or POST when fields or --input are given;
-name it with -X or as the first argument.
+/api/v1/version. The method is GET, or POST when fields or --input are given
+(with --paginate too, which then asks for GET by name); name it with -X or
+as the first argument.
 
 Fields: -f key=value adds a string; -F key=value adds a typed value (true,
 false, null and numbers become JSON literals) or a file's content: @path,
@@ -120,8 +121,12 @@ func (o *Options) parseArgs(args []string) error {
 		return cmdutil.FlagErrorf("the path is empty")
 	}
 	if o.Method == "" {
+		// One rule, --paginate or not: fields or --input make it POST.
 		o.Method = http.MethodGet
-		if !o.Paginate && (len(o.RawFields)+len(o.TypedFields) > 0 || o.Input != "") {
+		if len(o.RawFields)+len(o.TypedFields) > 0 || o.Input != "" {
+			if o.Paginate {
+				return cmdutil.FlagErrorf("--paginate works only with GET, and fields make the method POST: name it, as in paragon api GET %s --paginate -f ... (the fields then go in the query string)", o.Path)
+			}
 			o.Method = http.MethodPost
 		}
 	}
@@ -228,5 +233,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	return o.printBody("application/json", merged)
+	// A JSON document ends with a line break, piped or not, like the
+	// server's own answers.
+	return o.printBody("application/json", append(merged, '\n'))
 }

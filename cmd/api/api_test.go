@@ -46,6 +46,8 @@ func TestFlags(t *testing.T) {
 		{args: []string{"users", "-F", "n=1", "-X", "PUT"}, method: "PUT", path: "users"},
 		{args: []string{"users", "--input", "body.txt"}, method: "POST", path: "users"},
 		{args: []string{"documents/history", "--paginate"}, method: "GET", path: "documents/history"},
+		{args: []string{"GET", "documents/history", "--paginate", "-f", "maxrecords=2"}, method: "GET", path: "documents/history"},
+		{args: []string{"documents/history", "--paginate", "-f", "maxrecords=2"}, wantErr: "--paginate works only with GET, and fields make the method POST: name it, as in paragon api GET documents/history --paginate -f"},
 		{args: []string{"-X", "GET", "PUT", "users"}, wantErr: "the method is given twice"},
 		{args: []string{"-X", "POST", "users", "--paginate"}, wantErr: "--paginate works only with GET"},
 		{args: []string{"version", "--silent", "--jq", "."}, wantErr: "--silent and --jq cannot be combined"},
@@ -280,10 +282,10 @@ func TestPaginateMergesItems(t *testing.T) {
 			return httpmock.NewStringResponse(200, `{"items":[]}`), nil
 		}
 	})
-	if err := runAPI(e, "documents/history", "--paginate", "-f", "maxrecords=2"); err != nil {
+	if err := runAPI(e, "GET", "documents/history", "--paginate", "-f", "maxrecords=2"); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.Out.String(); got != `{"items":[{"id":1},{"id":2},{"id":3}]}` {
+	if got := e.Out.String(); got != `{"items":[{"id":1},{"id":2},{"id":3}]}`+"\n" {
 		t.Errorf("stdout %q", got)
 	}
 	if n := e.HTTP.GetCallCountInfo()["GET "+cmdtest.Server+"/api/v1/documents/history"]; n != 3 {
