@@ -356,9 +356,25 @@ func TestLogout(t *testing.T) {
 	}
 }
 
+// stubAccount answers GET /api/v1/account: 200 for the access tokens in
+// valid, 401 invalid_token for any other.
+func stubAccount(e *cmdtest.Env, valid ...string) {
+	e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/account", func(r *http.Request) (*http.Response, error) {
+		for _, v := range valid {
+			if r.Header.Get("Authorization") == "Bearer "+v {
+				return httpmock.NewStringResponse(200, `{"username":"alice"}`), nil
+			}
+		}
+		resp := httpmock.NewStringResponse(401, `{"error":"invalid_token"}`)
+		resp.Header.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		return resp, nil
+	})
+}
+
 func TestToken(t *testing.T) {
 	e := withDevice(t, false)
 	e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+	stubAccount(e, "u-at")
 	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil)); err != nil || e.Out.String() != "u-at\n" {
 		t.Fatalf("token: %v %q", err, e.Out)
 	}
@@ -377,11 +393,69 @@ func TestTokenRefreshesExpired(t *testing.T) {
 	e.SetUserTokens(t, "default", "old", "old-rt", e.Now.Add(-time.Hour))
 	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
 		httpmock.NewStringResponder(200, `{"access_token":"new","refresh_token":"new-rt","expires_in":3600}`))
+	stubAccount(e, "new")
 	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil)); err != nil || e.Out.String() != "new\n" {
 		t.Fatalf("token: %v %q", err, e.Out)
 	}
 	if e.Get("default", keystore.ItemUserRefreshToken) != "new-rt" {
 		t.Error("rotated refresh token not saved")
+	}
+}
+
+// TestTokenServerRefuses: a token that looks valid here but that the server
+// has expired or revoked is refreshed; when the refresh fails too, nothing
+// is printed and the exit is 4, as for status.
+func TestTokenServerRefuses(t *testing.T) {
+	for _, loginAlive := range []bool{true, false} {
+		e := withDevice(t, false)
+		e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+		stubAccount(e, "new")
+		refresh := httpmock.NewStringResponder(200, `{"access_token":"new","refresh_token":"new-rt","expires_in":3600}`)
+		if !loginAlive {
+			refresh = httpmock.NewStringResponder(400, `{"error":"invalid_grant"}`)
+		}
+		e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", refresh)
+		err := cmdtest.Execute(bg, NewCmdToken(e.F, nil))
+		if loginAlive {
+			if err != nil || e.Out.String() != "new\n" {
+				t.Errorf("token: %v %q, want the refreshed token", err, e.Out)
+			}
+			continue
+		}
+		if cmdutil.ExitCode(err) != cmdutil.ExitAuth || e.Out.Len() != 0 || !strings.Contains(err.Error(), "run: paragon login") {
+			t.Errorf("token after the login ended: exit %d (%v), stdout %q", cmdutil.ExitCode(err), err, e.Out)
+		}
+	}
+}
+
+// TestTokenForceRefresh: --refresh renews a valid token (user or device).
+func TestTokenForceRefresh(t *testing.T) {
+	e := withDevice(t, false)
+	e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", func(r *http.Request) (*http.Response, error) {
+		r.ParseForm()
+		switch r.PostForm.Get("refresh_token") {
+		case "u-rt":
+			return httpmock.NewStringResponse(200, `{"access_token":"new","refresh_token":"new-rt","expires_in":3600}`), nil
+		case "device-rt":
+			return httpmock.NewStringResponse(200, `{"access_token":"new-device","refresh_token":"new-device-rt","expires_in":3600}`), nil
+		}
+		return httpmock.NewStringResponse(400, `{"error":"invalid_grant"}`), nil
+	})
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--refresh"); err != nil || e.Out.String() != "new\n" {
+		t.Fatalf("token --refresh: %v %q", err, e.Out)
+	}
+	if e.Get("default", keystore.ItemUserRefreshToken) != "new-rt" {
+		t.Error("rotated refresh token not saved")
+	}
+	e.Out.Reset()
+	if err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--refresh", "--device"); err != nil || e.Out.String() != "new-device\n" {
+		t.Fatalf("token --refresh --device: %v %q", err, e.Out)
+	}
+	e.Vars[keystore.EnvToken] = "env-token"
+	err := cmdtest.Execute(bg, NewCmdToken(e.F, nil), "--refresh")
+	if err == nil || !strings.Contains(err.Error(), "PARAGON_TOKEN is set: a token from the environment cannot be refreshed") {
+		t.Errorf("--refresh with PARAGON_TOKEN: %v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/keystore"
 )
 
 // TokenOptions holds what `paragon token` needs.
@@ -17,6 +18,7 @@ type TokenOptions struct {
 	IO          *iostreams.IOStreams
 	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
 	Device      bool
+	Refresh     bool
 	JSON        bool
 }
 
@@ -26,10 +28,18 @@ func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *TokenOptions) e
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Print a valid access token",
-		Long: `Print the user's access token, refreshed first if it has expired, and nothing
-else, for use in other tools. With --device print the device token instead.
-This command prints a secret: keep its output out of logs.`,
+		Long: `Print the user's access token, and nothing else, for use in other tools. The
+token is checked with the server first (GET /api/v1/account): one that has
+expired, or that the server no longer accepts, is refreshed; when the login
+itself has ended the command prints nothing and exits 4, as 'paragon status'
+does. --refresh renews the token whatever its state (and rotates the refresh
+token).
+
+With --device print the device token instead (refreshed when it has expired,
+or with --refresh). This command prints a secret: keep its output out of
+logs.`,
 		Example: `  $ curl -H "X-Api-Key: $KEY" -H "Authorization: Bearer $(paragon token)" http://127.0.0.1:7300/api/v1/account
+  $ paragon token --refresh
   $ paragon token --device --profile staging
   $ paragon token --json | jq -r .expiry`,
 		Args: cobra.NoArgs,
@@ -41,6 +51,7 @@ This command prints a secret: keep its output out of logs.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Device, "device", false, "Print the device token instead of the user's")
+	cmd.Flags().BoolVar(&opts.Refresh, "refresh", false, "Renew the token now, even if it is still valid")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -50,18 +61,40 @@ func tokenRun(ctx context.Context, opts *TokenOptions) error {
 	if err != nil {
 		return err
 	}
-	var src client.TokenSource
+	var tok *client.Token
 	if opts.Device {
-		src, err = s.DeviceSource()
+		src, err := s.DeviceSource()
+		if err != nil {
+			return err
+		}
+		if opts.Refresh {
+			tok, err = src.ForceRefresh(ctx, src.Current())
+		} else {
+			tok, err = src.Token(ctx)
+		}
+		if err != nil {
+			return s.Explain(err)
+		}
 	} else {
-		src, err = s.UserSource()
-	}
-	if err != nil {
-		return err
-	}
-	tok, err := src.Token(ctx)
-	if err != nil {
-		return s.Explain(err)
+		if opts.Refresh && s.EnvToken() != "" {
+			return fmt.Errorf("%s is set: a token from the environment cannot be refreshed (unset it to use the stored login)", keystore.EnvToken)
+		}
+		src, err := s.UserSource()
+		if err != nil {
+			return err
+		}
+		if r, ok := src.(client.Refresher); ok && opts.Refresh {
+			tok, err = r.ForceRefresh(ctx, nil)
+		} else {
+			// The server decides whether the token is good: the call
+			// refreshes one it refuses, or fails when the login has ended.
+			if _, err = s.Client.Session(src).Account(ctx); err == nil {
+				tok, err = src.Token(ctx)
+			}
+		}
+		if err != nil {
+			return s.Explain(err)
+		}
 	}
 	if opts.JSON {
 		v := struct {
