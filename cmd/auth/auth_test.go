@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -531,5 +532,39 @@ func TestStatus(t *testing.T) {
 				t.Errorf("failed check not shown: %q", e.Out)
 			}
 		})
+	}
+}
+
+// TestStatusAll: --all shows and checks every profile; the exit code is the
+// worst check's.
+func TestStatusAll(t *testing.T) {
+	e := withDevice(t, false)
+	e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
+	e.AddProfile(t, "prod") // not logged in
+	stubAccount(e, "u-at")
+	err := cmdtest.Execute(bg, NewCmdStatus(e.F, nil), "--all", "--json")
+	if cmdutil.ExitCode(err) != cmdutil.ExitAuth || err.Error() != "1 of 2 profiles failed the check: prod" {
+		t.Fatalf("exit %d (%v)", cmdutil.ExitCode(err), err)
+	}
+	var got []struct {
+		Profile string
+		Check   struct {
+			OK    bool
+			Error string
+		}
+	}
+	if jerr := json.Unmarshal(e.Out.Bytes(), &got); jerr != nil || len(got) != 2 {
+		t.Fatalf("stdout %q: %v", e.Out, jerr)
+	}
+	if got[0].Profile != "default" || !got[0].Check.OK || got[1].Profile != "prod" || got[1].Check.OK || got[1].Check.Error != "not logged in" {
+		t.Errorf("%+v", got)
+	}
+	e.Out.Reset()
+	e.SetUserTokens(t, "prod", "u-at", "u-rt", e.Now.Add(time.Hour))
+	if err := cmdtest.Execute(bg, NewCmdStatus(e.F, nil), "--all"); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.Out.String(); !strings.HasPrefix(out, "profile\tdefault\n") || !strings.Contains(out, "check\tok\n\nprofile\tprod\n") || strings.Count(out, "check\tok\n") != 2 {
+		t.Errorf("stdout %q", out)
 	}
 }

@@ -18,14 +18,25 @@ import (
 type StatusOptions struct {
 	IO          *iostreams.IOStreams
 	OpenSession func(ctx context.Context, ov *cmdutil.ProfileOverrides) (*cmdutil.Session, error)
+	// OpenProfile opens a profile by name and Profiles lists them (--all).
+	OpenProfile func(ctx context.Context, name string) (*cmdutil.Session, error)
+	Profiles    func() ([]string, error)
 	Now         func() time.Time
 	ShowToken   bool
 	JSON        bool
+	All         bool
 }
 
 // NewCmdStatus returns `paragon status`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{IO: f.IOStreams, OpenSession: f.OpenSession, Now: f.Clock}
+	opts := &StatusOptions{IO: f.IOStreams, OpenSession: f.OpenSession, OpenProfile: f.OpenProfileSession, Now: f.Clock,
+		Profiles: func() ([]string, error) {
+			cfg, err := f.Config()
+			if err != nil {
+				return nil, err
+			}
+			return cfg.Names(), nil
+		}}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the profile, its device and login, and check them against the server",
@@ -34,13 +45,20 @@ device's trust and the user's login with the expiry of each token, then call
 the server (GET /api/v1/account) to check that the login works, refreshing
 the token if needed. Tokens are masked unless --show-token.
 
-Exits 0 when the check passes, 4 when nobody is logged in or the login has
-expired, 1 when the check fails otherwise.`,
+With --all every profile is shown and checked, one after the other (with
+--json, a list).
+
+Exits 0 when the check passes (for every profile), 4 when nobody is logged
+in or the login has expired, 1 when the check fails otherwise.`,
 		Example: `  $ paragon status
   $ paragon status --profile prod --json
+  $ paragon status --all
   $ paragon status --show-token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.All && cmd.Flags().Changed("profile") {
+				return cmdutil.FlagErrorf("--all shows every profile and cannot be combined with --profile")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -48,6 +66,7 @@ expired, 1 when the check fails otherwise.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.ShowToken, "show-token", false, "Print the tokens and API key instead of masking them")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "Show and check every profile")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -87,11 +106,91 @@ func expiryPtr(t time.Time) *time.Time {
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
+	if opts.All {
+		return statusAll(ctx, opts)
+	}
 	s, err := opts.OpenSession(ctx, nil)
 	if err != nil {
 		return err
 	}
-	var st statusJSON
+	st, result, err := check(ctx, opts, s)
+	if err != nil {
+		return err
+	}
+	if err := printStatus(opts, &st); err != nil {
+		return err
+	}
+	return result
+}
+
+// statusAll shows and checks every profile; the exit code is the worst of
+// their checks.
+func statusAll(ctx context.Context, opts *StatusOptions) error {
+	names, err := opts.Profiles()
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return &cmdutil.AuthError{Err: errors.New("no profiles yet: create one with paragon device register --server <URL> --api-key-stdin")}
+	}
+	var all []statusJSON
+	var failed []string
+	code := cmdutil.ExitOK
+	for i, name := range names {
+		var st statusJSON
+		s, err := opts.OpenProfile(ctx, name)
+		var result error
+		if err == nil {
+			st, result, err = check(ctx, opts, s)
+		}
+		if err != nil { // the profile cannot even be opened
+			st = statusJSON{Profile: name}
+			st.Device.Status = "none"
+			st.Check.Error, result = err.Error(), err
+		}
+		if result != nil {
+			failed = append(failed, name)
+			if c := cmdutil.ExitCode(result); code != cmdutil.ExitAuth && c != cmdutil.ExitOK {
+				code = c
+			}
+		}
+		if opts.JSON {
+			all = append(all, st)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		if err := printStatus(opts, &st); err != nil {
+			return err
+		}
+	}
+	if opts.JSON {
+		if err := cmdutil.WriteJSON(opts.IO, all); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		return &cmdutil.ExitError{Code: code, Err: fmt.Errorf("%d of %d profiles failed the check: %s", len(failed), len(names), strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+func printStatus(opts *StatusOptions, st *statusJSON) error {
+	switch {
+	case opts.JSON:
+		return cmdutil.WriteJSON(opts.IO, st)
+	case opts.IO.IsStdoutTTY():
+		printStatusTTY(opts, st)
+	default:
+		printStatusPlain(opts, st)
+	}
+	return nil
+}
+
+// check reads what profile s holds and checks its login against the server:
+// result is the check's failure, err a failure to read the profile.
+func check(ctx context.Context, opts *StatusOptions, s *cmdutil.Session) (st statusJSON, result, err error) {
 	st.Profile, st.Server, st.OAuthURL = s.Name, s.Profile.Server, s.Profile.OAuthBase()
 	st.Store, st.StoreLocation, st.APIKeySource = s.Store.Name(), s.StorePath(), s.APIKeySource()
 	if opts.ShowToken {
@@ -99,7 +198,6 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 
 	// The live check first: it may refresh the tokens shown below.
-	var result error
 	src, err := s.UserSource()
 	switch {
 	case err != nil:
@@ -120,11 +218,11 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 
 	id, err := s.DeviceID()
 	if err != nil {
-		return err
+		return st, nil, err
 	}
 	dev, err := s.StoredDeviceToken()
 	if err != nil {
-		return err
+		return st, nil, err
 	}
 	st.Device.ID, st.Device.Status = id, "none"
 	if id != "" {
@@ -139,7 +237,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	user, err := s.StoredUserToken()
 	if err != nil {
-		return err
+		return st, nil, err
 	}
 	st.User.Name, _ = s.Store.Store.Get(s.Name, keystore.ItemUserName)
 	switch {
@@ -156,16 +254,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 		}
 	}
 
-	if opts.JSON {
-		if err := cmdutil.WriteJSON(opts.IO, st); err != nil {
-			return err
-		}
-	} else if opts.IO.IsStdoutTTY() {
-		printStatusTTY(opts, &st)
-	} else {
-		printStatusPlain(opts, &st)
-	}
-	return result
+	return st, result, nil
 }
 
 func mask(show bool, v string) string {

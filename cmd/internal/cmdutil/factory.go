@@ -71,7 +71,7 @@ type Factory struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 
 	cfg         *config.Config
-	hc          *http.Client
+	hc          map[string]*http.Client // by CA file
 	warnedInsec bool
 }
 
@@ -196,13 +196,13 @@ func (f *Factory) LockProfile(ctx context.Context, profile string) (func() error
 // a client.DebugTransport tracing to stderr with secrets masked. cacert is
 // a profile's recorded CA file, used when --cacert is not given.
 func (f *Factory) HTTPClient(cacert string) (*http.Client, error) {
-	if f.hc != nil {
-		return f.hc, nil
-	}
-	rt := f.Transport
 	if f.Globals.CACert != "" {
 		cacert = f.Globals.CACert
 	}
+	if hc := f.hc[cacert]; hc != nil {
+		return hc, nil
+	}
+	rt := f.Transport
 	if rt == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		if cacert != "" || f.Globals.Insecure {
@@ -237,8 +237,11 @@ func (f *Factory) HTTPClient(cacert string) (*http.Client, error) {
 	if f.Globals.Debug {
 		rt = &client.DebugTransport{Base: rt, Log: f.IOStreams.ErrOut}
 	}
-	f.hc = &http.Client{Transport: rt, Timeout: 60 * time.Second}
-	return f.hc, nil
+	if f.hc == nil {
+		f.hc = map[string]*http.Client{}
+	}
+	f.hc[cacert] = &http.Client{Transport: rt, Timeout: 60 * time.Second}
+	return f.hc[cacert], nil
 }
 
 // UserAgent is sent with every request.

@@ -147,6 +147,15 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 	return s, nil
 }
 
+// OpenProfileSession opens the profile name as if --profile name had been
+// given (paragon status --all).
+func (f *Factory) OpenProfileSession(ctx context.Context, name string) (*Session, error) {
+	saved := f.Globals.Profile
+	f.Globals.Profile = name
+	defer func() { f.Globals.Profile = saved }()
+	return f.OpenSession(ctx, nil)
+}
+
 // promptAPIKey asks for a new profile's API key on the terminal, without
 // echo (it is a secret), as --api-key-stdin does on a terminal.
 func (f *Factory) promptAPIKey(ctx context.Context, server string) (string, error) {
