@@ -189,10 +189,7 @@ func useRun(opts *UseOptions) error {
 }
 
 func unknown(cfg *config.Config, name string) error {
-	if len(cfg.Names()) == 0 {
-		return cmdutil.FlagErrorf("unknown profile %q: there are no profiles yet (create one with paragon device register --server URL)", name)
-	}
-	return cmdutil.FlagErrorf("unknown profile %q; profiles: %v (see paragon profile list)", name, cfg.Names())
+	return cmdutil.UnknownProfile(cfg.Names(), name)
 }
 
 // RemoveOptions holds what `profile remove` needs.

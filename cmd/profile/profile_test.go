@@ -153,7 +153,7 @@ func TestUseUnknownProfile(t *testing.T) {
 	e := setup(t, false)
 	err := execute(NewCmdUse(e.F, nil), "nope")
 	var fe *cmdutil.FlagError
-	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `unknown profile "nope"`) || !strings.Contains(err.Error(), "default prod") {
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `unknown profile "nope"`) || !strings.Contains(err.Error(), "; profiles: default, prod (see paragon profile list)") {
 		t.Fatalf("err %v", err)
 	}
 	e2 := cmdtest.New(t, false)

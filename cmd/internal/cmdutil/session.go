@@ -169,11 +169,19 @@ func (f *Factory) promptAPIKey(ctx context.Context, server string) (string, erro
 	return k, nil
 }
 
+// UnknownProfile is the usage error for a profile name that is not among
+// names, listing them the same way everywhere.
+func UnknownProfile(names []string, name string) error {
+	if len(names) == 0 {
+		return FlagErrorf("unknown profile %q: there are no profiles yet (create one with paragon device register --server <URL> --api-key-stdin)", name)
+	}
+	return FlagErrorf("unknown profile %q; profiles: %s (see paragon profile list)", name, strings.Join(names, ", "))
+}
+
 // unknownProfile explains a profile that is not in the config.
 func (f *Factory) unknownProfile(cfg *config.Config, name string, named bool) error {
-	names := cfg.Names()
-	if named && len(names) > 0 {
-		return FlagErrorf("unknown profile %q; profiles: %s (see paragon profile list)", name, strings.Join(names, ", "))
+	if names := cfg.Names(); named && len(names) > 0 {
+		return UnknownProfile(names, name)
 	}
 	create := "paragon device register --server <URL> --api-key-stdin"
 	if name != config.DefaultProfile {
