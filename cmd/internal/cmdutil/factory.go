@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/paragon-cli/paragon/client"
@@ -175,12 +176,26 @@ func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, 
 	}
 	s, notice, err := open(choice)
 	if err != nil {
-		if errors.Is(err, keystore.ErrTimeout) || choice == keystore.ChoiceKeyring {
-			return nil, notice, fmt.Errorf("%v; unlock the keyring, or keep secrets in a plain file with --insecure-storage", err)
+		if errors.Is(err, keystore.ErrTimeout) {
+			return nil, notice, fmt.Errorf("the OS keyring did not answer (is it locked?); unlock the keyring, or keep secrets in a plain file with --insecure-storage: %w", keystore.ErrTimeout)
+		}
+		if choice == keystore.ChoiceKeyring {
+			return nil, notice, fmt.Errorf("the OS keyring is not usable (%s); unlock the keyring, or keep secrets in a plain file with --insecure-storage", KeyringCause(err.Error()))
 		}
 		return nil, notice, err
 	}
 	return keystore.WithEnv(s, f.Env), notice, nil
+}
+
+// keystoreLayers are the prefixes package keystore puts before the reason a
+// keyring call failed; they say nothing to a user.
+var keystoreLayers = regexp.MustCompile(`^(keystore: |keyring: |the OS keyring is not usable: |reading \S+ of profile \S+: )+`)
+
+// KeyringCause is why the OS keyring failed, from a keystore error message,
+// without the package's own layers ("keystore: keyring: reading probe of
+// profile paragon-probe: ").
+func KeyringCause(msg string) string {
+	return keystoreLayers.ReplaceAllString(msg, "")
 }
 
 // LockProfile takes the profile's cross-process refresh lock.

@@ -112,3 +112,15 @@ func TestMessageSaysParagonOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyringCause(t *testing.T) {
+	for in, want := range map[string]string{
+		"keystore: the OS keyring is not usable: keystore: keyring: reading probe of profile paragon-probe: dial unix /x: connect: no such file or directory": "dial unix /x: connect: no such file or directory",
+		"keystore: keyring: reading probe of profile paragon-probe: org.freedesktop.DBus.Error.ServiceUnknown":                                                "org.freedesktop.DBus.Error.ServiceUnknown",
+		"no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service":                                                                      "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service",
+	} {
+		if got := KeyringCause(in); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", in, got, want)
+		}
+	}
+}

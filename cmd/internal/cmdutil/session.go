@@ -292,8 +292,8 @@ func (s *Session) WarnStorage() {
 	cs := ios.ColorSchemeStderr()
 	switch {
 	case s.Notice.Fallback:
-		fmt.Fprintf(ios.ErrOut, "%s %s %s\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
-			cs.WarningIcon(), cs.Bold("WARNING:"), s.Notice)
+		fmt.Fprintf(ios.ErrOut, "%s %s no usable OS keyring (%s); secrets are stored in %s (mode 0600)\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
+			cs.WarningIcon(), cs.Bold("WARNING:"), KeyringCause(s.Notice.Reason), s.Notice.Path)
 	case s.Profile.KeystoreFallback && s.Store.Name() == keystore.ChoiceFile && !s.f.Globals.InsecureStorage && s.f.Globals.Keystore == "":
 		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s) because no OS keyring was usable; pass --insecure-storage to accept this, or --keystore keyring once a keyring works and log in again\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
