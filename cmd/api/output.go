@@ -65,7 +65,7 @@ func statusError(s *cmdutil.Session, resp *http.Response, body []byte) error {
 	if resp.StatusCode == http.StatusUnauthorized {
 		return &cmdutil.AuthError{Err: fmt.Errorf("the server refused the token even after a refresh (%s)", strings.TrimPrefix(e.Error(), "paragon: ")), Hint: s.Cmd("login")}
 	}
-	return errors.New("the server answered " + strings.TrimPrefix(e.Error(), "paragon: "))
+	return e // Session.Explain says what it means ("the server answered …")
 }
 
 // writeHead prints the status line and the headers, sorted (-i).

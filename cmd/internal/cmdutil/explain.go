@@ -27,7 +27,21 @@ func (s *Session) Explain(err error) error {
 	if errors.As(err, &ae) || errors.As(err, &fe) {
 		return err
 	}
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && (apiErr.Code == "invalid_api_key" || apiErr.Code == "invalid_client") && s.APIKeyFromEnv() {
+		// The stored key (or a new one) would not help: the environment's wins.
+		what := "the API key"
+		if apiErr.Code == "invalid_client" {
+			what = "the API key (or the device signature)"
+		}
+		return &AuthError{Err: fmt.Errorf("the server refused %s (%d %s); the key comes from %s, which wins over the stored one: correct it, or unset %s", what, apiErr.StatusCode, apiErr.Code, keystore.EnvAPIKey, keystore.EnvAPIKey)}
+	}
 	return explain(err, s.Targets(), s.Cmd)
+}
+
+// APIKeyFromEnv reports whether the API key in use is PARAGON_API_KEY's.
+func (s *Session) APIKeyFromEnv() bool {
+	return !s.apiKeyNew && s.f.Env(keystore.EnvAPIKey) != ""
 }
 
 // Targets are the profile's URLs with the flags that set them, for
