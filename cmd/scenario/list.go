@@ -66,7 +66,10 @@ func listRun(opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	list := scenarios.Select(all, scenarios.Selection{Tags: opts.Tags, Names: opts.Names})
+	list, err := selectScenarios(all, opts.Tags, opts.Names)
+	if err != nil {
+		return err
+	}
 	out := opts.IO.Out
 	if opts.JSON {
 		entries := make([]listEntry, 0, len(list))
@@ -86,10 +89,6 @@ func listRun(opts *ListOptions) error {
 		for _, s := range list {
 			fmt.Fprintf(out, "%s\t%s\t%s\n", s.Name, strings.Join(s.Tags, ","), oneLine(s.Rule))
 		}
-		return nil
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "no scenario matches")
 		return nil
 	}
 	nameW, tagW := len("NAME"), len("TAGS")

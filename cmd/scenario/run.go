@@ -234,9 +234,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			plural(len(unknown), "scenario", "scenarios"), strings.Join(unknown, ", "))
 	}
 
-	matching := scenarios.Select(all, scenarios.Selection{Tags: opts.Tags, Names: opts.Names})
-	if len(matching) == 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New("no scenario matches --tag and --name")}
+	matching, err := selectScenarios(all, opts.Tags, opts.Names)
+	if err != nil {
+		return err
 	}
 	list := scenarios.Select(matching, scenarios.Selection{ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount})
 

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -58,6 +61,48 @@ func load(paths []string, w io.Writer) ([]*scenarios.Scenario, error) {
 		return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s in the scenario files", plural(len(ve.Problems), "problem", "problems"))}
 	}
 	return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+}
+
+// selectScenarios keeps the scenarios of all that --tag and --name select.
+// When filters select none, that is a usage error saying which filter
+// matched nothing (a tag no scenario has, with the tags there are; or names
+// that match none) rather than a run or a list of nothing.
+func selectScenarios(all []*scenarios.Scenario, tags, names []string) ([]*scenarios.Scenario, error) {
+	list := scenarios.Select(all, scenarios.Selection{Tags: tags, Names: names})
+	if len(list) > 0 || len(tags)+len(names) == 0 {
+		return list, nil
+	}
+	known := suiteTags(all)
+	var unknown []string
+	for _, t := range tags {
+		if !slices.Contains(known, t) {
+			unknown = append(unknown, strconv.Quote(t))
+		}
+	}
+	var msg string
+	switch {
+	case len(unknown) > 0:
+		noun := "the tag"
+		if len(unknown) > 1 {
+			noun = "the tags"
+		}
+		msg = fmt.Sprintf("no scenario has %s %s; the tags are: %s", noun, strings.Join(unknown, ", "), strings.Join(known, ", "))
+	case len(tags) > 0:
+		msg = fmt.Sprintf("no scenario with --tag %s has a name matching --name %s", strings.Join(tags, ","), strings.Join(names, ","))
+	default:
+		msg = fmt.Sprintf("no scenario name contains or matches --name %s (see paragon scenario list)", strings.Join(names, ","))
+	}
+	return nil, &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New(msg)}
+}
+
+// suiteTags lists the tags the scenarios have, sorted, each once.
+func suiteTags(list []*scenarios.Scenario) []string {
+	var tags []string
+	for _, s := range list {
+		tags = append(tags, s.Tags...)
+	}
+	slices.Sort(tags)
+	return slices.Compact(tags)
 }
 
 // terminalWidth is the width of w when it is a terminal, else 0.
