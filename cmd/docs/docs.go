@@ -19,10 +19,9 @@ import (
 // NewCmdDocs returns the docs command group.
 func NewCmdDocs(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:    "docs COMMAND",
-		Short:  "Generate man pages and Markdown reference for paragon",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "docs COMMAND",
+		Short: "Generate man pages and Markdown reference for paragon",
+		Args:  cobra.NoArgs,
 		Example: `  $ paragon docs man ./man
   $ man -l ./man/paragon.1`,
 	}
