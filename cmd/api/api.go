@@ -89,14 +89,14 @@ an expired login exits 4 and says to run paragon login.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Method, "method", "X", "", "HTTP method (default GET, or POST with fields or --input)")
-	fl.StringArrayVarP(&opts.RawFields, "raw-field", "f", nil, "Add a string field `key=value`")
-	fl.StringArrayVarP(&opts.TypedFields, "field", "F", nil, "Add a typed field `key=value` (true/false/null/number, @file, @-)")
-	fl.StringArrayVarP(&opts.Headers, "header", "H", nil, "Add a request header `\"Key: value\"`")
+	fl.StringVarP(&opts.Method, "method", "X", "", "HTTP `METHOD` (default GET, or POST with fields or --input)")
+	fl.StringArrayVarP(&opts.RawFields, "raw-field", "f", nil, "Add a string field `KEY=VALUE`")
+	fl.StringArrayVarP(&opts.TypedFields, "field", "F", nil, "Add a typed field `KEY=VALUE` (true/false/null/number, @file, @-)")
+	fl.StringArrayVarP(&opts.Headers, "header", "H", nil, "Add a request `HEADER`, such as \"Accept: text/plain\"")
 	fl.BoolVarP(&opts.Include, "include", "i", false, "Print the status line and headers before the body")
-	fl.StringVar(&opts.Input, "input", "", "Send the `file`'s content as the body (\"-\" for standard input)")
+	fl.StringVar(&opts.Input, "input", "", "Send the content of `FILE` as the body (\"-\" for standard input)")
 	fl.BoolVar(&opts.Paginate, "paginate", false, "Follow nextPageToken and merge the pages' items")
-	fl.StringVarP(&opts.JQ, "jq", "q", "", "Filter the JSON answer with a jq `expression`")
+	fl.StringVarP(&opts.JQ, "jq", "q", "", "Filter the JSON answer with a jq `EXPRESSION`")
 	fl.BoolVar(&opts.Silent, "silent", false, "Do not print the answer's body")
 	return cmd
 }

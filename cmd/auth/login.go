@@ -71,11 +71,11 @@ terminal a new profile's API key is asked for (not echoed) when none is given.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.User, "user", "u", "", "User `name` (prompted for on a terminal)")
+	fl.StringVarP(&opts.User, "user", "u", "", "User `NAME` (prompted for on a terminal)")
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "Read the password from standard input")
 	fl.StringVar(&opts.CardID, "card-id", "", "Log in with a card `ID` (insecure; the API key must allow it)")
 	fl.StringVar(&opts.ShortID, "short-id", "", "Log in with a short `ID` (insecure; the API key must allow it)")
-	fl.StringVar(&opts.Email, "email", "", "Log in with an email `address` only (insecure; the API key must allow it)")
+	fl.StringVar(&opts.Email, "email", "", "Log in with an email `ADDRESS` only (insecure; the API key must allow it)")
 	fl.BoolVar(&opts.UsernameOnly, "username-only", false, "Log in with --user and no password (insecure; the API key must allow it)")
 	fl.BoolVar(&opts.Untrusted, "untrusted", false, "Log in without a device token (the API key must allow untrusted endpoints)")
 	opts.Profile.Add(cmd)

@@ -155,10 +155,11 @@ type UseOptions struct {
 func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command {
 	opts := &UseOptions{IO: f.IOStreams, Config: f.Config}
 	return &cobra.Command{
-		Use:     "use NAME",
-		Short:   "Make a profile the current one",
-		Args:    cobra.ExactArgs(1),
-		Example: `  $ paragon profile use staging`,
+		Use:               "use NAME",
+		Short:             "Make a profile the current one",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteProfileArg(f),
+		Example:           `  $ paragon profile use staging`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {
@@ -210,8 +211,9 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 		Long: `Remove a profile from the config file and delete its API key, device key and
 tokens from the keystore. The server is not told: an administrator can
 remove the device there.`,
-		Args:    cobra.ExactArgs(1),
-		Example: `  $ paragon profile remove staging`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteProfileArg(f),
+		Example:           `  $ paragon profile remove staging`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {

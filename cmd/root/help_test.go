@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -122,6 +123,45 @@ func TestUseNamesArguments(t *testing.T) {
 		syn, _, _ = strings.Cut(syn, "\n.SH")
 		if want := `\fB` + use + ` [flags]\fP`; !strings.Contains(syn, want) {
 			t.Errorf("%s: synopsis %q lacks %q", file, syn, want)
+		}
+	}
+}
+
+// TestFlagDescriptions walks every flag: a flag that takes a value names it
+// in capitals between backticks (pflag shows it as the value name in
+// --help: --tag TAG, not --profile string), no description has
+// <angle brackets> (the man pages drop them), and the descriptions the
+// shells' completion menus show carry no backticks.
+func TestFlagDescriptions(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	root := NewCmdRoot(&cmdutil.Factory{IOStreams: ios})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			if strings.ContainsAny(fl.Usage, "<>") {
+				t.Errorf("%s --%s: description %q has <angle brackets>", c.CommandPath(), fl.Name, fl.Usage)
+			}
+			if fl.NoOptDefVal != "" || fl.Name == "help" {
+				return // a switch: no value
+			}
+			name, _ := pflag.UnquoteUsage(fl)
+			if strings.Count(fl.Usage, "`") != 2 || name != strings.ToUpper(name) {
+				t.Errorf("%s --%s: --help shows the value as %q; name it in capitals between backticks in %q", c.CommandPath(), fl.Name, name, fl.Usage)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+
+	for _, args := range [][]string{{"__complete", "scenario", "run", "--"}, {"__complete", "api", "-"}, {"__complete", "version", "--"}} {
+		code, out, errOut := run(t, args...)
+		if code != 0 || !strings.Contains(out, "--") {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		if strings.Contains(out, "`") {
+			t.Errorf("%v: completion descriptions show backticks:\n%s", args, out)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paragon-cli/paragon/cmd/api"
 	"github.com/paragon-cli/paragon/cmd/auth"
@@ -159,6 +160,9 @@ func Main() int {
 
 // Run executes cmd with args and reports any error on stderr.
 func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		plainFlagUsages(cmd)
+	}
 	cmd.SetArgs(args)
 	executed, err := cmd.ExecuteContextC(ctx)
 	if err == nil {
@@ -178,6 +182,23 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []str
 		return cmdutil.ExitUsage
 	}
 	return cmdutil.ExitCode(err)
+}
+
+// plainFlagUsages takes the backticks out of every flag's description. In
+// --help, pflag shows a `WORD` of the description as the flag's value name
+// (--tag TAG) and drops the backticks; the shells' completion menus show the
+// description as it is, so for them the backticks go.
+func plainFlagUsages(root *cobra.Command) {
+	unquote := func(fl *pflag.Flag) { fl.Usage = strings.ReplaceAll(fl.Usage, "`", "") }
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(unquote)
+		c.PersistentFlags().VisitAll(unquote)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
 
 // isCobraUsageError recognises the errors cobra itself returns for unknown

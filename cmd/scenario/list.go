@@ -46,6 +46,7 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
 	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "List only scenarios with this `TAG` (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Names, "name", nil, "List only scenarios whose name contains or matches this `PATTERN` (repeatable)")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	completeSelection(cmd)
 	return cmd
 }
 

@@ -172,6 +172,9 @@ report.`,
 	fl.StringVar(&opts.ExpectedFailures, "expected-failures", "", "Baseline `FILE` of scenario names allowed to fail")
 	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
+	completeSelection(cmd)
+	noFileCompletion(cmd, "server", "oauth-url", "api-key", "admin-url", "admin-token", "second-api-key", "parallel", "shard")
+	_ = cmd.RegisterFlagCompletionFunc("report", completeReport)
 	return cmd
 }
 
@@ -186,6 +189,25 @@ func parseShard(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--shard %s: expected 1 ≤ I ≤ N", s)
 	}
 	return i, n, nil
+}
+
+// completeReport completes --report: the formats as FORMAT= first, then
+// file names after the =.
+func completeReport(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if strings.Contains(toComplete, "=") {
+		return nil, cobra.ShellCompDirectiveDefault // the shell completes the file name
+	}
+	var out []cobra.Completion
+	for _, f := range []struct{ format, desc string }{
+		{"junit", "JUnit XML, for CI servers"},
+		{"json", "every scenario, step and exchange as JSON (- for stdout)"},
+		{"tap", "Test Anything Protocol (- for stdout)"},
+	} {
+		if strings.HasPrefix(f.format+"=", toComplete) {
+			out = append(out, cobra.CompletionWithDesc(f.format+"=", f.desc))
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }
 
 func parseReports(specs []string) ([]ReportSpec, error) {

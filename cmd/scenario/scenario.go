@@ -105,6 +105,46 @@ func suiteTags(list []*scenarios.Scenario) []string {
 	return slices.Compact(tags)
 }
 
+// completeSelection makes --tag and --name complete the tags and names of
+// the suite the command would read: the PATHs typed so far, else the
+// built-in one. Names are those with the --tag values already given.
+func completeSelection(cmd *cobra.Command) {
+	suite := func(args []string) []*scenarios.Scenario {
+		list, err := load(args, io.Discard)
+		if err != nil {
+			return nil
+		}
+		return list
+	}
+	_ = cmd.RegisterFlagCompletionFunc("tag", func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		for _, t := range suiteTags(suite(args)) {
+			if strings.HasPrefix(t, toComplete) {
+				out = append(out, t)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("name", func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		tags, _ := c.Flags().GetStringArray("tag")
+		var out []cobra.Completion
+		for _, sc := range scenarios.Select(suite(args), scenarios.Selection{Tags: tags}) {
+			if strings.HasPrefix(sc.Name, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(sc.Name, oneLine(sc.Description)))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// noFileCompletion stops the shell offering file names for flags whose
+// values are not files (URLs, keys, numbers).
+func noFileCompletion(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		_ = cmd.RegisterFlagCompletionFunc(n, cobra.NoFileCompletions)
+	}
+}
+
 // terminalWidth is the width of w when it is a terminal, else 0.
 func terminalWidth(w io.Writer) int {
 	f, ok := w.(*os.File)

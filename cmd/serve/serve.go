@@ -145,8 +145,8 @@ server refuses to start with a random admin token there.`,
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (needs --tls-key)")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM private key `FILE` of --tls-cert")
 	fl.BoolVar(&opts.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a generated self-signed certificate")
-	fl.StringVar(&opts.LogFormat, "log-format", "text", "request log format on stderr: `text` or json")
-	fl.IntVar(&opts.PasswordCost, "password-cost", 0, "bcrypt `cost` for the account's passwords (4-31; default 10)")
+	fl.StringVar(&opts.LogFormat, "log-format", "text", "Request log `FORMAT` on stderr: text or json")
+	fl.IntVar(&opts.PasswordCost, "password-cost", 0, "bcrypt `COST` for the account's passwords (4-31; default 10)")
 	return cmd
 }
 

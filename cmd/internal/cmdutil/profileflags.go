@@ -25,7 +25,7 @@ func (p *ProfileFlags) Add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&p.Server, "server", "", "Root `URL` of the server, such as http://127.0.0.1:7300 (a trailing /api/v1 is dropped); creates or updates the profile")
 	fl.StringVar(&p.OAuthURL, "oauth-url", "", "Root `URL` of the OAuth service (default: the server; a trailing /oauth/v1 is dropped)")
-	fl.StringVar(&p.APIKey, "api-key", "", "API key to store in the keystore (visible in shell history: prefer --api-key-stdin)")
+	fl.StringVar(&p.APIKey, "api-key", "", "API `KEY` to store in the keystore (visible in shell history: prefer --api-key-stdin)")
 	fl.BoolVar(&p.APIKeyStdin, "api-key-stdin", false, "Read the API key from standard input")
 }
 
