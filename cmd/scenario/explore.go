@@ -124,7 +124,7 @@ target could not be reached.`,
 		"Root `URL` of the reference server's admin API (needed with --server)",
 		"Another active API `KEY` of the account, to check that user tokens are bound to their key")
 	fl.Uint64Var(&opts.Seed, "seed", 0, "Seed `N` of the random walks (default: a random one, printed)")
-	fl.DurationVar(&opts.Duration, "duration", 0, "Explore for this long (default 10s when --steps is not given)")
+	fl.DurationVar(&opts.Duration, "duration", 0, "Explore for this `DURATION`, such as 30s or 2m (default 10s when --steps is not given)")
 	fl.IntVar(&opts.Steps, "steps", 0, "Send at most `N` operations")
 	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
 	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
