@@ -31,6 +31,11 @@ type Settings struct {
 	RefreshGrace    time.Duration `yaml:"refresh_grace"`
 }
 
+// maxLifetime bounds every lifetime in Settings (100 years): the times the
+// server computes from them must stay inside what it stores exactly (see
+// instant), with the fake clock up to 100 years ahead as well.
+const maxLifetime = 100 * 365 * 24 * time.Hour
+
 // Key is one API key (section 2). JSON names (admin API) equal the YAML ones.
 type Key struct {
 	Name                 string   `yaml:"name" json:"name"`
@@ -198,6 +203,17 @@ func ParseAccount(data []byte) (*Account, error) {
 }
 
 func (s Settings) validate() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"access_token_ttl", s.AccessTokenTTL}, {"refresh_token_ttl", s.RefreshTokenTTL},
+		{"device_code_ttl", s.DeviceCodeTTL}, {"refresh_grace", s.RefreshGrace},
+	} {
+		if f.d > maxLifetime {
+			return fmt.Errorf("%s must be at most %s (100 years), not %s", f.name, maxLifetime, f.d)
+		}
+	}
 	switch {
 	case s.AccessTokenTTL <= 0:
 		return errors.New("access_token_ttl must be positive")

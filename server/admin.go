@@ -243,7 +243,7 @@ func (s *Server) setDeviceStatus(cid, status string) error {
 	d.Status = status
 	recs := []Record{deviceRecord(d)}
 	if status != statusTrusted {
-		recs = append(recs, s.revokeLocked(func(f *family) bool { return f.Kind == familyDevice && f.ClientID == cid })...)
+		recs = append(recs, s.revokeLocked(familyDevice, cid)...)
 	}
 	return s.commitLocked(recs...)
 }
@@ -264,7 +264,7 @@ func (s *Server) untrustDevice(cid string) error {
 		delete(s.st.codes, [32]byte(d.CodeHash))
 	}
 	delete(s.st.devices, cid)
-	recs := append(s.revokeLocked(func(f *family) bool { return f.Kind == familyDevice && f.ClientID == cid }),
+	recs := append(s.revokeLocked(familyDevice, cid),
 		Record{Kind: KindDevice, Key: cid})
 	return s.commitLocked(recs...)
 }
@@ -380,7 +380,7 @@ func (s *Server) revokeUser(name string) (int, error) {
 	if s.st.users[name] == nil {
 		return 0, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
-	recs := s.revokeLocked(func(f *family) bool { return f.Kind == familyUser && f.Username == name })
+	recs := s.revokeLocked(familyUser, name)
 	return len(recs), s.commitLocked(recs...)
 }
 
@@ -393,7 +393,7 @@ func (s *Server) revokeClient(cid string) (int, error) {
 	if s.st.devices[cid] == nil {
 		return 0, fmt.Errorf("device %q: %w", cid, ErrNotFound)
 	}
-	recs := s.revokeLocked(func(f *family) bool { return f.Kind == familyDevice && f.ClientID == cid })
+	recs := s.revokeLocked(familyDevice, cid)
 	return len(recs), s.commitLocked(recs...)
 }
 

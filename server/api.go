@@ -44,15 +44,15 @@ func (s *Server) authLocked(r *http.Request, fn string, now time.Time) (*caller,
 	if f == nil {
 		return nil, invalidToken("the token is expired, revoked or unknown")
 	}
-	if f.Kind == familyDevice {
+	if f.kind == familyDevice {
 		e := errf(http.StatusForbidden, "insufficient_scope", "a device token only serves to log in; use a user token")
 		e.header = map[string]string{"WWW-Authenticate": `Bearer error="insufficient_scope"`}
 		return nil, e
 	}
-	if f.KeyName != key.Name {
+	if f.keyName != key.Name {
 		return nil, errf(http.StatusForbidden, "key_mismatch", "the user token was obtained with another API key")
 	}
-	u := s.st.users[f.Username]
+	u := s.st.users[f.owner.name]
 	if u == nil {
 		return nil, invalidToken("the token's user no longer exists")
 	}
@@ -278,7 +278,7 @@ func (s *Server) deleteUser(r *http.Request, c *caller, _ time.Time) (int, any, 
 		return 0, nil, errf(http.StatusNotFound, "not_found", "no user %q", name)
 	}
 	delete(s.st.users, name)
-	recs := s.revokeLocked(func(f *family) bool { return f.Kind == familyUser && f.Username == name })
+	recs := s.revokeLocked(familyUser, name)
 	// Their documents go too: a user created later under the same name must
 	// not see them in its history.
 	for id, d := range s.st.docs {

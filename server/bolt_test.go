@@ -238,7 +238,7 @@ func TestSweepShrinksState(t *testing.T) {
 		t.Fatalf("%d records after sweep (before %d)", n, before)
 	}
 	s.mu.Lock()
-	nf, nt, nd := len(s.st.families), len(s.st.tokens), len(s.st.devices)
+	nf, nt, nd := s.st.families, len(s.st.tokens), len(s.st.devices)
 	s.mu.Unlock()
 	if nf != 0 || nt != 0 || nd != 1 {
 		t.Fatalf("families %d tokens %d devices %d", nf, nt, nd)
@@ -321,5 +321,55 @@ func TestBoltAcknowledgedIsDurable(t *testing.T) {
 	defer c.Close()
 	if r := d.signedPost(t, c, "/oauth/v1/token", url.Values{"client_id": {"durable"}, "client_secret": {testKey}, "grant_type": {"refresh_token"}, "refresh_token": {m["refresh_token"].(string)}}); r.Code != 200 {
 		t.Fatalf("device refresh token lost: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestLongestLifetimeSurvivesRestart: the longest accepted lifetime (100
+// years), with the fake clock moved 100 years ahead too, is stored so that
+// the tokens still work after a restart; a longer one is refused with 400.
+// (Lifetimes of about 136 years or more used to be accepted, and their
+// tokens were lost on restart: the stored UnixNano times wrapped around.)
+func TestLongestLifetimeSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := boltServer(t, path, base)
+	adminDo(t, s, "PATCH", "/admin/api/keys/default", `{"allow_untrusted":true}`)
+	for _, field := range []string{"access_token_ttl", "refresh_token_ttl", "device_code_ttl", "refresh_grace"} {
+		r := do(t, s, req{method: "PATCH", path: "/admin/api/settings", body: `{"` + field + `":"2562047h"}`, ctype: "application/json",
+			headers: map[string]string{"Authorization": "Bearer " + s.AdminToken()}})
+		if r.Code != 400 || r.errCode(t) != "invalid_request" || !strings.Contains(string(r.Body), "at most 876000h0m0s (100 years)") {
+			t.Errorf("%s of 2562047h: %d %s", field, r.Code, r.Body)
+		}
+		if r := adminDo(t, s, "PATCH", "/admin/api/settings", `{"`+field+`":"876000h"}`); r.Code != 200 {
+			t.Errorf("%s of 876000h: %d %s", field, r.Code, r.Body)
+		}
+	}
+	advance(t, s, maxClockOffset)
+	at, rt := userToken(t, s, "", "alice", "wonderland")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := boltServer(t, path, base)
+	defer s2.Close()
+	if r := call(t, s2, "GET", "/api/v1/version", at); r.Code != 200 {
+		t.Errorf("access token after restart: %d %s", r.Code, r.Body)
+	}
+	if r := refresh(t, s2, "api", rt); r.Code != 200 {
+		t.Errorf("refresh token after restart: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestStoredOverlongLifetimeIsClamped: a state file written before the
+// 100-year bound may hold a longer lifetime; it loads as 100 years instead
+// of making the file unusable.
+func TestStoredOverlongLifetimeIsClamped(t *testing.T) {
+	st := NewMemoryStore()
+	if err := st.Commit(Batch{Records: []Record{{Kind: KindSettings, Key: "account", Value: []byte(`{"refresh_token_ttl":"2562047h","access_token_ttl":"2h"}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, func(o *Options) { o.Store = st })
+	set := adminDo(t, s, "GET", "/admin/api/settings", "").json(t)
+	if set["refresh_token_ttl"] != "876000h0m0s" || set["access_token_ttl"] != "2h0m0s" {
+		t.Errorf("settings %v", set)
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/binary"
 	"errors"
-	"time"
 )
 
 // Token families are the bulk of the state file, so they are stored in a
@@ -11,54 +10,44 @@ import (
 //
 //	byte    format (1)
 //	byte    kind (0 user, 1 device)
-//	string  id, username, client id, key name (uvarint length + bytes)
+//	string  id (24 hex digits), username, client id, key name (uvarint
+//	        length + bytes); a user family has no client id, a device
+//	        family no username
 //	varint  created (Unix ns)
 //	uvarint access count, then per token: 32-byte hash, varint expiry
 //	uvarint refresh count, then per token: 32-byte hash, varint expiry,
 //	        varint spent (0: live)
+//
+// Times are instants: Unix nanoseconds, saturated (never wrapped) outside
+// the years 1678 to 2262, so a stored time reads back as written.
 const familyFormat = 1
 
 var errBadFamily = errors.New("malformed token family")
 
 func encodeFamily(f *family) []byte {
-	b := make([]byte, 0, 64+len(f.Access)*42+len(f.Refresh)*52)
-	b = append(b, familyFormat)
-	kind := byte(0)
-	if f.Kind == familyDevice {
-		kind = 1
+	b := make([]byte, 0, 64+len(f.access)*42+len(f.refresh)*52)
+	b = append(b, familyFormat, byte(f.kind))
+	username, clientID := f.owner.name, ""
+	if f.kind == familyDevice {
+		username, clientID = "", f.owner.name
 	}
-	b = append(b, kind)
-	for _, s := range []string{f.ID, f.Username, f.ClientID, f.KeyName} {
+	for _, s := range []string{f.id.String(), username, clientID, f.keyName} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	b = binary.AppendVarint(b, unixNano(f.CreatedAt))
-	b = binary.AppendUvarint(b, uint64(len(f.Access)))
-	for _, a := range f.Access {
-		b = append(b, a.Hash...)
-		b = binary.AppendVarint(b, unixNano(a.Expires))
+	b = binary.AppendVarint(b, int64(f.created))
+	b = binary.AppendUvarint(b, uint64(len(f.access)))
+	for _, a := range f.access {
+		b = append(b, a.hash[:]...)
+		b = binary.AppendVarint(b, int64(a.expires))
 	}
-	b = binary.AppendUvarint(b, uint64(len(f.Refresh)))
-	for _, r := range f.Refresh {
-		b = append(b, r.Hash...)
-		b = binary.AppendVarint(b, unixNano(r.Expires))
-		b = binary.AppendVarint(b, unixNano(r.Spent))
+	b = binary.AppendUvarint(b, uint64(len(f.refresh)))
+	for _, r := range f.refresh {
+		b = append(b, r.hash[:]...)
+		b = binary.AppendVarint(b, int64(r.expires))
+		b = binary.AppendVarint(b, int64(r.spent))
 	}
 	return b
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 type famReader struct {
@@ -89,7 +78,7 @@ func (r *famReader) uvarint(max uint64) uint64 {
 	return v
 }
 
-func (r *famReader) varint() int64 {
+func (r *famReader) instant() instant {
 	if r.err != nil {
 		return 0
 	}
@@ -99,49 +88,72 @@ func (r *famReader) varint() int64 {
 		return 0
 	}
 	r.b = r.b[n:]
-	return v
+	return instant(v)
 }
 
-func (r *famReader) bytes(n int) []byte {
+func (r *famReader) string() string {
+	n := int(r.uvarint(4096))
 	if r.err != nil || len(r.b) < n {
 		r.err = errBadFamily
-		return nil
+		return ""
 	}
-	out := append([]byte(nil), r.b[:n]...)
+	s := string(r.b[:n])
 	r.b = r.b[n:]
-	return out
+	return s
 }
 
+func (r *famReader) hash() (h [32]byte) {
+	if r.err != nil || len(r.b) < len(h) {
+		r.err = errBadFamily
+		return h
+	}
+	copy(h[:], r.b)
+	r.b = r.b[len(h):]
+	return h
+}
+
+// decodeFamily reads a stored family. Its owner is a detached owner that
+// only names the user or device; state.addFamily links it to the real one.
 func decodeFamily(b []byte) (*family, error) {
 	r := &famReader{b: b}
 	if r.byte() != familyFormat {
 		return nil, errBadFamily
 	}
-	f := &family{Kind: familyUser}
-	switch r.byte() {
-	case 0:
-	case 1:
-		f.Kind = familyDevice
-	default:
+	kind := famKind(r.byte())
+	if kind != familyUser && kind != familyDevice {
 		return nil, errBadFamily
 	}
-	for _, dst := range []*string{&f.ID, &f.Username, &f.ClientID, &f.KeyName} {
-		*dst = string(r.bytes(int(r.uvarint(4096))))
-	}
-	f.CreatedAt = fromUnixNano(r.varint())
+	id, username, clientID, keyName := r.string(), r.string(), r.string(), r.string()
+	f := &family{kind: kind, keyName: keyName, created: r.instant()}
 	n := r.uvarint(uint64(len(b)))
+	if r.err == nil {
+		f.access = make([]accessEntry, 0, n)
+	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		f.Access = append(f.Access, accessEntry{Hash: r.bytes(32), Expires: fromUnixNano(r.varint())})
+		f.access = append(f.access, accessEntry{hash: r.hash(), expires: r.instant()})
 	}
 	n = r.uvarint(uint64(len(b)))
+	if r.err == nil {
+		f.refresh = make([]refreshEntry, 0, n)
+	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		f.Refresh = append(f.Refresh, refreshEntry{Hash: r.bytes(32), Expires: fromUnixNano(r.varint()), Spent: fromUnixNano(r.varint())})
+		f.refresh = append(f.refresh, refreshEntry{hash: r.hash(), expires: r.instant(), spent: r.instant()})
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	if len(r.b) != 0 || f.ID == "" {
+	var ok bool
+	if f.id, ok = parseFamID(id); !ok || len(r.b) != 0 {
 		return nil, errBadFamily
 	}
+	name := username
+	switch {
+	case kind == familyUser && clientID == "":
+	case kind == familyDevice && username == "":
+		name = clientID
+	default:
+		return nil, errBadFamily // the other owner field must be empty
+	}
+	f.owner = &owner{kind: kind, name: name}
 	return f, nil
 }

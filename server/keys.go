@@ -109,30 +109,30 @@ func bearer(r *http.Request) (tok string, present bool, bad bool) {
 
 // liveAccessLocked finds a live access token: its family, or nil.
 func (s *Server) liveAccessLocked(tok string, now time.Time) *family {
-	ref, ok := s.st.tokens[hashToken(tok)]
-	if !ok || ref.refresh {
+	h := hashToken(tok)
+	f := s.st.tokens[h]
+	if f == nil {
 		return nil
 	}
-	h := hashToken(tok)
-	for _, a := range ref.fam.Access {
-		if subtle.ConstantTimeCompare(a.Hash, h[:]) == 1 {
-			if !now.Before(a.Expires) {
+	for i := range f.access {
+		if f.access[i].hash == h {
+			if toInstant(now) >= f.access[i].expires {
 				return nil
 			}
-			return ref.fam
+			return f
 		}
 	}
-	return nil
+	return nil // a refresh token
 }
 
 // trustedDeviceLocked reports whether tok is a live device token of a trusted
 // device.
 func (s *Server) trustedDeviceLocked(tok string, now time.Time) bool {
 	f := s.liveAccessLocked(tok, now)
-	if f == nil || f.Kind != familyDevice {
+	if f == nil || f.kind != familyDevice {
 		return false
 	}
-	d := s.st.devices[f.ClientID]
+	d := s.st.devices[f.owner.name]
 	return d != nil && d.Status == statusTrusted
 }
 
@@ -142,15 +142,27 @@ func invalidToken(desc string) *apiError {
 	return e
 }
 
+// startFamilyLocked starts a token family for a login (kind user, owner a
+// username) or a device-code exchange (kind device, owner a client_id) and
+// issues its first tokens. When the owner already has s.maxFamilies, its
+// oldest families end first; it returns the records of what changed.
+func (s *Server) startFamilyLocked(kind famKind, owner, keyName string, now time.Time) (tokenJSON, []Record) {
+	recs := s.capFamiliesLocked(kind, owner)
+	f := &family{id: newFamID(), keyName: keyName, created: toInstant(now)}
+	s.st.addFamily(f, kind, owner)
+	tok := s.issueLocked(f, now)
+	return tok, append(recs, familyRecord(f))
+}
+
 // issueLocked adds a new access and refresh token to f.
 func (s *Server) issueLocked(f *family, now time.Time) tokenJSON {
 	at, ah := newSecret()
 	rt, rh := newSecret()
-	f.Access = append(f.Access, accessEntry{Hash: ah[:], Expires: now.Add(s.st.settings.AccessTokenTTL)})
-	f.Refresh = append(f.Refresh, refreshEntry{Hash: rh[:], Expires: now.Add(s.st.settings.RefreshTokenTTL)})
-	s.st.tokens[ah] = tokRef{fam: f}
-	s.st.tokens[rh] = tokRef{fam: f, refresh: true}
-	s.st.prune(f, now)
+	f.access = append(f.access, accessEntry{hash: ah, expires: toInstant(now.Add(s.st.settings.AccessTokenTTL))})
+	f.refresh = append(f.refresh, refreshEntry{hash: rh, expires: toInstant(now.Add(s.st.settings.RefreshTokenTTL))})
+	s.st.tokens[ah] = f
+	s.st.tokens[rh] = f
+	s.st.prune(f, toInstant(now))
 	return tokenJSON{
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(s.st.settings.AccessTokenTTL / time.Second),
@@ -167,13 +179,12 @@ type tokenJSON struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// revokeLocked deletes every family matching pred; it returns the records.
-func (s *Server) revokeLocked(pred func(*family) bool) []Record {
+// revokeLocked deletes every family of a user or device; it returns the
+// records.
+func (s *Server) revokeLocked(kind famKind, owner string) []Record {
 	var recs []Record
-	for _, f := range s.st.families {
-		if pred(f) {
-			recs = append(recs, s.st.dropFamily(f))
-		}
+	for _, f := range s.st.ownerFamilies(kind, owner) {
+		recs = append(recs, s.st.dropFamily(f))
 	}
 	return recs
 }

@@ -7,25 +7,15 @@ package server
 const maxFamiliesPerOwner = 1000
 
 // capFamiliesLocked makes room for one more family of kind for owner (a
-// username or a client_id): when the owner already has s.maxFamilies, the
-// oldest one is dropped. It returns the records of what it dropped.
-func (s *Server) capFamiliesLocked(kind, owner string) []Record {
-	if len(s.st.families) < s.maxFamilies {
-		return nil // fast path: the owner cannot have that many
+// username or a client_id): while the owner has s.maxFamilies or more, its
+// oldest one is dropped. It costs O(1) whatever the number of families of
+// others: the owner's families are a list, oldest first. It returns the
+// records of what it dropped.
+func (s *Server) capFamiliesLocked(kind famKind, name string) []Record {
+	o := s.st.owners[ownerKey{kind, name}]
+	var recs []Record
+	for o != nil && o.n >= s.maxFamilies && o.first != nil {
+		recs = append(recs, s.st.dropFamily(o.first))
 	}
-	var oldest *family
-	n := 0
-	for _, f := range s.st.families {
-		if f.Kind != kind || (kind == familyUser && f.Username != owner) || (kind == familyDevice && f.ClientID != owner) {
-			continue
-		}
-		n++
-		if oldest == nil || f.CreatedAt.Before(oldest.CreatedAt) || (f.CreatedAt.Equal(oldest.CreatedAt) && f.ID < oldest.ID) {
-			oldest = f
-		}
-	}
-	if n < s.maxFamilies {
-		return nil
-	}
-	return []Record{s.st.dropFamily(oldest)}
+	return recs
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"testing"
@@ -168,5 +169,56 @@ func TestNonAdminCreateRefusedBeforeParsing(t *testing.T) {
 		headers: map[string]string{"X-Api-Key": testKey, "Authorization": "Bearer " + alice}})
 	if r.Code != 403 || r.errCode(t) != "forbidden" {
 		t.Errorf("%d %s, want 403 forbidden", r.Code, r.Body)
+	}
+}
+
+// The per-owner list stays in creation order whatever order families are
+// added in (a state file loads them in id order) and whichever are dropped,
+// so the cap always ends the oldest, and owners without families go.
+func TestOwnerFamiliesStayOrdered(t *testing.T) {
+	s := permissive(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	add := func(created instant, idByte byte) *family {
+		f := &family{created: created, keyName: "k"}
+		f.id[0] = idByte
+		st.addFamily(f, familyUser, "alice")
+		return f
+	}
+	order := func() (out []instant) {
+		for _, f := range st.ownerFamilies(familyUser, "alice") {
+			out = append(out, f.created)
+		}
+		return out
+	}
+	f30 := add(30, 1)
+	add(10, 2)
+	f20 := add(20, 3)
+	add(40, 4)
+	add(20, 0) // same time, smaller id: before f20
+	if got := fmt.Sprint(order()); got != "[10 20 20 30 40]" {
+		t.Fatalf("order %s", got)
+	}
+	if first := st.ownerFamilies(familyUser, "alice")[1]; first.id[0] != 0 {
+		t.Errorf("tie not broken by id: %v", first.id)
+	}
+	st.dropFamily(f30)
+	st.dropFamily(f20)
+	if got := fmt.Sprint(order()); got != "[10 20 40]" || st.families != 3 {
+		t.Fatalf("after drops: %s, %d families", got, st.families)
+	}
+	s.maxFamilies = 2
+	if recs := s.capFamiliesLocked(familyUser, "alice"); len(recs) != 2 {
+		t.Fatalf("cap dropped %d", len(recs))
+	}
+	if got := fmt.Sprint(order()); got != "[40]" {
+		t.Fatalf("after cap: %s", got)
+	}
+	for _, f := range st.ownerFamilies(familyUser, "alice") {
+		st.dropFamily(f)
+	}
+	if len(st.owners) != 0 || st.families != 0 {
+		t.Errorf("owners %d families %d", len(st.owners), st.families)
 	}
 }

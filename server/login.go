@@ -115,11 +115,8 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 		return nil, errf(http.StatusUnauthorized, "invalid_credentials", "the user ID or the password is wrong")
 	}
 	delete(s.st.throttle, throttleID)
-	recs := s.capFamiliesLocked(familyUser, u.Username)
-	fam := &family{ID: newID(), Kind: familyUser, Username: u.Username, KeyName: key.Name, CreatedAt: now}
-	s.st.families[fam.ID] = fam
-	t := s.issueLocked(fam, now)
-	if err := s.commitLocked(append(recs, familyRecord(fam))...); err != nil {
+	t, recs := s.startFamilyLocked(familyUser, u.Username, key.Name, now)
+	if err := s.commitLocked(recs...); err != nil {
 		return nil, storeErr()
 	}
 	return loginAnswer{Token: t}, nil

@@ -249,11 +249,8 @@ func (s *Server) deviceCodeGrantLocked(p map[string]string, key *apiKey, now tim
 		d.Status = statusTrusted
 	}
 	d.CodeUsed = true
-	recs := s.capFamiliesLocked(familyDevice, cid)
-	fam := &family{ID: newID(), Kind: familyDevice, ClientID: cid, KeyName: key.Name, CreatedAt: now}
-	s.st.families[fam.ID] = fam
-	tok := s.issueLocked(fam, now)
-	if err := s.commitLocked(append(recs, deviceRecord(d), familyRecord(fam))...); err != nil {
+	tok, recs := s.startFamilyLocked(familyDevice, d.ClientID, key.Name, now)
+	if err := s.commitLocked(append(recs, deviceRecord(d))...); err != nil {
 		return 0, nil, storeErr()
 	}
 	return http.StatusOK, tok, nil
@@ -261,24 +258,31 @@ func (s *Server) deviceCodeGrantLocked(p map[string]string, key *apiKey, now tim
 
 func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.Time, checkSig func(*device) *apiError) (int, any, *apiError) {
 	h := hashToken(p["refresh_token"])
-	ref, ok := s.st.tokens[h]
-	if !ok || !ref.refresh {
+	f := s.st.tokens[h]
+	idx := -1
+	if f != nil {
+		for i := range f.refresh {
+			if f.refresh[i].hash == h {
+				idx = i
+			}
+		}
+	}
+	if idx < 0 {
 		return 0, nil, invalidGrant("unknown, expired or revoked refresh token")
 	}
-	f := ref.fam
-	switch f.Kind {
+	switch f.kind {
 	case familyUser:
 		if p["client_id"] != "api" {
 			return 0, nil, invalidGrant("a user token is refreshed with client_id api")
 		}
-		if f.KeyName != key.Name {
+		if f.keyName != key.Name {
 			return 0, nil, invalidGrant("the refresh token belongs to another API key")
 		}
 	case familyDevice:
-		if p["client_id"] != f.ClientID {
+		if p["client_id"] != f.owner.name {
 			return 0, nil, invalidGrant("the refresh token belongs to another client_id")
 		}
-		d := s.st.devices[f.ClientID]
+		d := s.st.devices[f.owner.name]
 		if d == nil || d.Status != statusTrusted {
 			return 0, nil, invalidGrant("the device is no longer trusted; register again")
 		}
@@ -286,27 +290,21 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 			return 0, nil, e
 		}
 	}
-	idx := -1
-	for i := range f.Refresh {
-		if string(f.Refresh[i].Hash) == string(h[:]) {
-			idx = i
-		}
-	}
-	if idx < 0 || !now.Before(f.Refresh[idx].Expires) {
+	if toInstant(now) >= f.refresh[idx].expires {
 		return 0, nil, invalidGrant("unknown, expired or revoked refresh token")
 	}
-	if spent := f.Refresh[idx].Spent; !spent.IsZero() {
+	if spent := f.refresh[idx].spent; spent != 0 {
 		grace := s.st.settings.RefreshGrace
-		if grace <= 0 || now.Sub(spent) > grace {
+		if grace <= 0 || now.Sub(spent.time()) > grace {
 			rec := s.st.dropFamily(f)
 			if err := s.commitLocked(rec); err != nil {
 				return 0, nil, storeErr()
 			}
-			s.log.Warn("refresh token reuse: family revoked", "family", f.ID, "kind", f.Kind)
+			s.log.Warn("refresh token reuse: family revoked", "family", f.id.String(), "kind", f.kind.String())
 			return 0, nil, invalidGrant("the refresh token was already used; every token of this login was revoked")
 		}
 	} else {
-		f.Refresh[idx].Spent = now
+		f.refresh[idx].spent = toInstant(now)
 	}
 	tok := s.issueLocked(f, now)
 	if err := s.commitLocked(familyRecord(f)); err != nil {

@@ -5,8 +5,10 @@
 // interface of section 7 (fake clock, admin API, fault injection, reset).
 //
 // A Server keeps its state in memory behind one mutex and writes every change
-// through a Store before the response that reveals it is sent. NewMemoryStore
-// keeps nothing across processes; OpenBoltStore persists to a bbolt file.
+// through a Store before the response that reveals it is sent. Without a
+// Store nothing outlives the Server; NewMemoryStore keeps records for servers
+// started after it in the same process; OpenBoltStore persists to a bbolt
+// file.
 // Login throttling and injected faults are deliberately in memory only: a
 // restart forgets them.
 package server
@@ -55,7 +57,7 @@ type Options struct {
 	FakeClock    bool             // time stands still unless advanced via POST /admin/api/clock
 	Now          func() time.Time // base clock; nil: time.Now
 	PasswordCost int              // bcrypt cost; 0: bcrypt.DefaultCost; tests use bcrypt.MinCost
-	Store        Store            // nil: in-memory
+	Store        Store            // nil: nothing stored, the state lives in memory only
 	Logger       *slog.Logger     // nil: discard. Request log: method, path, status, duration. Never secrets.
 }
 
@@ -135,7 +137,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.fakeBase = s.baseNow()
 	if s.store == nil {
-		s.store = NewMemoryStore()
+		s.store = nopStore{}
 	}
 	s.adminToken = opts.AdminToken
 	if s.adminToken == "" {

@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"sort"
 	"time"
@@ -84,38 +87,121 @@ const (
 	statusRefused = "refused"
 )
 
-// family is every token descended from one login (kind user) or one device
-// code exchange (kind device). Revoking a family deletes it.
-type family struct {
-	ID        string         `json:"id"`
-	Kind      string         `json:"kind"`
-	Username  string         `json:"username,omitempty"`
-	ClientID  string         `json:"client_id,omitempty"`
-	KeyName   string         `json:"key_name"`
-	CreatedAt time.Time      `json:"created_at"`
-	Access    []accessEntry  `json:"access"`
-	Refresh   []refreshEntry `json:"refresh"`
-}
+// famKind says who a token family belongs to: a user (a login) or a device
+// (a device-code exchange).
+type famKind uint8
 
 const (
-	familyUser   = "user"
-	familyDevice = "device"
+	familyUser   famKind = 0
+	familyDevice famKind = 1
 )
 
+func (k famKind) String() string {
+	if k == familyDevice {
+		return "device"
+	}
+	return "user"
+}
+
+// famID is a family's id: 8 bytes of real creation time (Unix ns, big
+// endian) and 4 random bytes. Its text form, 24 hex digits, is the store key.
+type famID [12]byte
+
+func (id famID) String() string { return hex.EncodeToString(id[:]) }
+
+// parseFamID reads the text form of a famID (lower-case hex only, so that
+// every id has one text form).
+func parseFamID(s string) (famID, bool) {
+	var id famID
+	if len(s) != 2*len(id) {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil || hex.EncodeToString(id[:]) != s {
+		return id, false
+	}
+	return id, true
+}
+
+// family is every token descended from one login (kind user) or one device
+// code exchange (kind device). Revoking a family deletes it. A live family
+// costs a few hundred bytes (docs/performance.md), so it holds fixed-size
+// hashes and integer times, and its owner's name once per owner.
+type family struct {
+	id      famID
+	kind    famKind
+	owner   *owner // the user or device; its families form a list, oldest first
+	keyName string // the API key the family was issued through
+	created instant
+	prev    *family // the owner's list
+	next    *family
+	access  []accessEntry  // oldest first
+	refresh []refreshEntry // oldest first
+}
+
+// owner is a user or device with live token families, in a list ordered by
+// creation (then id): capping and revoking an owner's families never scan
+// anyone else's.
+type owner struct {
+	kind        famKind
+	name        string
+	first, last *family
+	n           int
+}
+
+type ownerKey struct {
+	kind famKind
+	name string
+}
+
 type accessEntry struct {
-	Hash    []byte    `json:"h"`
-	Expires time.Time `json:"e"`
+	hash    [32]byte
+	expires instant
 }
 
 type refreshEntry struct {
-	Hash    []byte    `json:"h"`
-	Expires time.Time `json:"e"`
-	Spent   time.Time `json:"s,omitzero"` // zero: still live
+	hash    [32]byte
+	expires instant
+	spent   instant // 0: still live
 }
 
-type tokRef struct {
-	fam     *family
-	refresh bool
+// instant is a time as Unix nanoseconds; 0 means none. Conversions saturate
+// outside the years 1678 to 2262 instead of wrapping around as
+// time.Time.UnixNano does, so a time past 2262 is kept as the last instant of
+// 2262: with lifetimes and the fake clock bounded to 100 years each
+// (maxLifetime, maxClockOffset), every time the server computes before the
+// year 2062 fits, and any stored time reads back as it was written.
+type instant int64
+
+const (
+	minInstant = instant(math.MinInt64 + 1)
+	maxInstant = instant(math.MaxInt64)
+)
+
+var (
+	minInstantTime = time.Unix(0, int64(minInstant))
+	maxInstantTime = time.Unix(0, int64(maxInstant))
+)
+
+func toInstant(t time.Time) instant {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.After(maxInstantTime):
+		return maxInstant
+	case t.Before(minInstantTime):
+		return minInstant
+	}
+	if n := t.UnixNano(); n != 0 {
+		return instant(n)
+	}
+	return 1 // the Unix epoch itself: 0 means none
+}
+
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
 }
 
 // document is the metadata of a submitted print job.
@@ -146,9 +232,10 @@ type state struct {
 	keys     []*apiKey
 	users    map[string]*user
 	devices  map[string]*device
-	codes    map[[32]byte]string // device code hash → client id
-	families map[string]*family
-	tokens   map[[32]byte]tokRef
+	codes    map[[32]byte]string  // device code hash → client id
+	owners   map[ownerKey]*owner  // users and devices with token families
+	families int                  // live token families in all
+	tokens   map[[32]byte]*family // access and refresh token hash → family
 	docs     map[string]*document
 	docSeq   uint64
 	offset   time.Duration // fake clock advance
@@ -163,8 +250,8 @@ func newState(a *Account, users map[string]*user) (*state, error) {
 		users:    map[string]*user{},
 		devices:  map[string]*device{},
 		codes:    map[[32]byte]string{},
-		families: map[string]*family{},
-		tokens:   map[[32]byte]tokRef{},
+		owners:   map[ownerKey]*owner{},
+		tokens:   map[[32]byte]*family{},
 		docs:     map[string]*document{},
 		throttle: map[string][]time.Time{},
 	}
@@ -202,8 +289,15 @@ func (st *state) load(r Record, fake bool, fakeBase time.Time) error {
 		if err != nil {
 			return bad(err)
 		}
-		st.families[f.ID] = f
-		st.indexFamily(f)
+		if f.id.String() != r.Key {
+			return bad(errors.New("the record's key is not the family's id"))
+		}
+		for _, k := range st.keys {
+			if k.Name == f.keyName {
+				f.keyName = k.Name // share the key's copy of the name
+			}
+		}
+		st.addFamily(f, f.owner.kind, f.owner.name)
 	case KindUser:
 		var u user
 		if err := json.Unmarshal(r.Value, &u); err != nil {
@@ -244,6 +338,11 @@ func (st *state) load(r Record, fake bool, fakeBase time.Time) error {
 		}
 		set, err := s.apply(st.settings)
 		if err != nil {
+			// Written by a version without the 100-year bound: keep the
+			// lifetimes it allowed, up to the bound.
+			set, err = s.clamped().apply(st.settings)
+		}
+		if err != nil {
 			return bad(err)
 		}
 		st.settings = set
@@ -261,97 +360,146 @@ func (st *state) load(r Record, fake bool, fakeBase time.Time) error {
 	return nil
 }
 
-func (st *state) indexFamily(f *family) {
-	for _, a := range f.Access {
-		if len(a.Hash) == sha256.Size {
-			st.tokens[[32]byte(a.Hash)] = tokRef{fam: f}
-		}
+// addFamily indexes a new family f (its id, key name, creation time and
+// tokens set) under its owner.
+func (st *state) addFamily(f *family, kind famKind, name string) {
+	k := ownerKey{kind, name}
+	o := st.owners[k]
+	if o == nil {
+		o = &owner{kind: kind, name: name}
+		st.owners[k] = o
 	}
-	for _, rt := range f.Refresh {
-		if len(rt.Hash) == sha256.Size {
-			st.tokens[[32]byte(rt.Hash)] = tokRef{fam: f, refresh: true}
-		}
+	f.kind, f.owner = kind, o
+	// Insert in (created, id) order from the end: new families come last.
+	after := o.last
+	for after != nil && (f.created < after.created || (f.created == after.created && bytes.Compare(f.id[:], after.id[:]) < 0)) {
+		after = after.prev
 	}
-}
-
-func (st *state) unindexFamily(f *family) {
-	for _, a := range f.Access {
-		if len(a.Hash) == sha256.Size {
-			delete(st.tokens, [32]byte(a.Hash))
-		}
+	f.prev = after
+	if after == nil {
+		f.next, o.first = o.first, f
+	} else {
+		f.next, after.next = after.next, f
 	}
-	for _, rt := range f.Refresh {
-		if len(rt.Hash) == sha256.Size {
-			delete(st.tokens, [32]byte(rt.Hash))
-		}
+	if f.next == nil {
+		o.last = f
+	} else {
+		f.next.prev = f
+	}
+	o.n++
+	st.families++
+	for _, a := range f.access {
+		st.tokens[a.hash] = f
+	}
+	for _, rt := range f.refresh {
+		st.tokens[rt.hash] = f
 	}
 }
 
 // dropFamily deletes a family and its tokens; it returns the store record.
 func (st *state) dropFamily(f *family) Record {
-	st.unindexFamily(f)
-	delete(st.families, f.ID)
-	return Record{Kind: KindFamily, Key: f.ID}
+	for _, a := range f.access {
+		delete(st.tokens, a.hash)
+	}
+	for _, rt := range f.refresh {
+		delete(st.tokens, rt.hash)
+	}
+	o := f.owner
+	if f.prev == nil {
+		o.first = f.next
+	} else {
+		f.prev.next = f.next
+	}
+	if f.next == nil {
+		o.last = f.prev
+	} else {
+		f.next.prev = f.prev
+	}
+	f.prev, f.next = nil, nil
+	o.n--
+	if o.n == 0 {
+		delete(st.owners, ownerKey{o.kind, o.name})
+	}
+	st.families--
+	return Record{Kind: KindFamily, Key: f.id.String()}
+}
+
+// ownerFamilies returns the families of a user or device, oldest first.
+func (st *state) ownerFamilies(kind famKind, name string) []*family {
+	o := st.owners[ownerKey{kind, name}]
+	if o == nil {
+		return nil
+	}
+	out := make([]*family, 0, o.n)
+	for f := o.first; f != nil; f = f.next {
+		out = append(out, f)
+	}
+	return out
 }
 
 // prune forgets a family's expired tokens and old spent refresh tokens. It
 // reports whether the family has nothing live left.
-func (st *state) prune(f *family, now time.Time) (dead bool) {
-	access := f.Access[:0]
-	for i, a := range f.Access {
-		if now.Before(a.Expires) && len(f.Access)-i <= maxAccessPerFamily {
+func (st *state) prune(f *family, now instant) (dead bool) {
+	access := f.access[:0]
+	for i, a := range f.access {
+		if now < a.expires && len(f.access)-i <= maxAccessPerFamily {
 			access = append(access, a)
 		} else {
-			delete(st.tokens, [32]byte(a.Hash))
+			delete(st.tokens, a.hash)
 		}
 	}
-	f.Access = access
-	refresh := make([]refreshEntry, 0, len(f.Refresh))
+	clear(f.access[len(access):])
+	f.access = access
+	// Keep the live refresh tokens and the newest maxSpentPerFamily spent
+	// ones, in issue order (oldest first).
 	spent := 0
-	for i := len(f.Refresh) - 1; i >= 0; i-- {
-		rt := f.Refresh[i]
-		keep := now.Before(rt.Expires)
-		if keep && !rt.Spent.IsZero() {
+	for _, rt := range f.refresh {
+		if now < rt.expires && rt.spent != 0 {
 			spent++
+		}
+	}
+	refresh := f.refresh[:0]
+	for _, rt := range f.refresh {
+		keep := now < rt.expires
+		if keep && rt.spent != 0 {
 			keep = spent <= maxSpentPerFamily
+			spent--
 		}
 		if keep {
 			refresh = append(refresh, rt)
 		} else {
-			delete(st.tokens, [32]byte(rt.Hash))
+			delete(st.tokens, rt.hash)
 		}
 	}
-	// Restore issue order (oldest first).
-	for i, j := 0, len(refresh)-1; i < j; i, j = i+1, j-1 {
-		refresh[i], refresh[j] = refresh[j], refresh[i]
-	}
-	f.Refresh = refresh
-	for _, rt := range f.Refresh {
-		if rt.Spent.IsZero() {
+	clear(f.refresh[len(refresh):])
+	f.refresh = refresh
+	for _, rt := range f.refresh {
+		if rt.spent == 0 {
 			return false
 		}
 	}
-	return len(f.Access) == 0
+	return len(f.access) == 0
 }
 
 // sweep forgets expired tokens, dead families, refused devices and pending
 // devices whose code ran out. It returns the store records to write.
 func (st *state) sweep(now time.Time) []Record {
 	var recs []Record
-	ids := make([]string, 0, len(st.families))
-	for id := range st.families {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		f := st.families[id]
-		na, nr := len(f.Access), len(f.Refresh)
-		if st.prune(f, now) {
-			recs = append(recs, st.dropFamily(f))
-		} else if len(f.Access) != na || len(f.Refresh) != nr {
-			recs = append(recs, familyRecord(f))
+	n := toInstant(now)
+	for _, o := range st.owners {
+		for f := o.first; f != nil; {
+			next := f.next
+			na, nr := len(f.access), len(f.refresh)
+			if st.prune(f, n) {
+				recs = append(recs, st.dropFamily(f))
+			} else if len(f.access) != na || len(f.refresh) != nr {
+				recs = append(recs, familyRecord(f))
+			}
+			f = next
 		}
 	}
+	// Ids grow with time: writing them in order keeps the store's pages full.
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Key < recs[j].Key })
 	for id, d := range st.devices {
 		if d.Status == statusTrusted || now.Before(d.CodeExpires) {
 			continue
@@ -380,7 +528,7 @@ func mustJSON(v any) []byte {
 }
 
 func familyRecord(f *family) Record {
-	return Record{Kind: KindFamily, Key: f.ID, Value: encodeFamily(f)}
+	return Record{Kind: KindFamily, Key: f.id.String(), Value: encodeFamily(f)}
 }
 
 func deviceRecord(d *device) Record {
@@ -425,15 +573,21 @@ func hashToken(tok string) [32]byte {
 	return sha256.Sum256([]byte(tok))
 }
 
-// newID returns a unique id that sorts by creation time (real time), so that
-// stored records are appended in key order and the store's pages stay full.
-func newID() string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixNano()))
-	if _, err := rand.Read(b[8:]); err != nil {
+// newFamID returns a unique id that sorts by creation time (real time), so
+// that stored records are appended in key order and the store's pages stay
+// full.
+func newFamID() famID {
+	var id famID
+	binary.BigEndian.PutUint64(id[:8], uint64(time.Now().UnixNano()))
+	if _, err := rand.Read(id[8:]); err != nil {
 		panic(err)
 	}
-	return hex.EncodeToString(b[:12])
+	return id
+}
+
+// newID is the text form of a new famID (also used for document ids).
+func newID() string {
+	return newFamID().String()
 }
 
 // settingsJSON is the admin API's (and the store's) form of Settings.
@@ -452,6 +606,20 @@ func settingsToJSON(s Settings) settingsJSON {
 		DeviceCodeTTL:   str(s.DeviceCodeTTL),
 		RefreshGrace:    str(s.RefreshGrace),
 	}
+}
+
+// clamped returns j with every lifetime over maxLifetime set to maxLifetime.
+func (j settingsJSON) clamped() settingsJSON {
+	for _, v := range []**string{&j.AccessTokenTTL, &j.RefreshTokenTTL, &j.DeviceCodeTTL, &j.RefreshGrace} {
+		if *v == nil {
+			continue
+		}
+		if d, err := time.ParseDuration(**v); err == nil && d > maxLifetime {
+			m := maxLifetime.String()
+			*v = &m
+		}
+	}
+	return j
 }
 
 // apply returns base with the fields present in j replaced.

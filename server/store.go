@@ -58,6 +58,14 @@ type Store interface {
 	Close() error
 }
 
+// nopStore is the Store of a server without one (Options.Store nil): its
+// state lives in memory only, so the records are not kept a second time.
+type nopStore struct{}
+
+func (nopStore) Load(func(Record) error) error { return nil }
+func (nopStore) Commit(Batch) error            { return nil }
+func (nopStore) Close() error                  { return nil }
+
 // MemoryStore is a Store that keeps records in memory. Several servers created
 // one after the other on the same MemoryStore see each other's state, as a
 // restart on the same file would; Close does not discard the records.
