@@ -31,13 +31,14 @@ type ExploreOptions struct {
 	AdminToken   string
 	SecondAPIKey string
 
-	Seed      uint64
-	SeedGiven bool
-	Duration  time.Duration
-	Steps     int
-	Out       string
-	Strict    bool
-	Reports   []ReportSpec
+	Seed        uint64
+	SeedGiven   bool
+	Duration    time.Duration
+	Steps       int
+	Concurrency int
+	Out         string
+	Strict      bool
+	Reports     []ReportSpec
 
 	HTTPClient func() (*http.Client, error)
 }
@@ -67,6 +68,14 @@ replays. A rule the contract marks [ours] is a WARNING, as in the suite.
 The seed is printed: the same seed against the same server explores the same
 walks.
 
+With --concurrency C > 1, some refreshes are sent from C connections at the
+same instant (the same token again, as a client that retries, or a call with
+the family's newest access token), and the answers are checked for
+linearizability against the model: two successful refreshes of one token
+are a violation. The walks then differ from run to run. A violation found
+this way is shrunk too, but the file it writes sends one request at a time,
+so 'scenario run' cannot replay the race.
+
 It needs the reference server's admin API: the embedded server (default), or
 --server with --admin-url and --admin-token.
 
@@ -78,6 +87,9 @@ target could not be reached.`,
 
   # a million operations, a fixed seed
   $ paragon scenario explore --seed 42 --steps 1000000
+
+  # refreshes from 4 connections at once, checked for linearizability
+  $ paragon scenario explore --concurrency 4 --duration 1m
 
   # an outside reference server with its admin API, JUnit for CI
   $ paragon scenario explore --server http://127.0.0.1:7300 \
@@ -104,6 +116,9 @@ target could not be reached.`,
 			if !fl.Changed("duration") && !fl.Changed("steps") {
 				opts.Duration = 10 * time.Second
 			}
+			if opts.Concurrency < 1 {
+				return cmdutil.FlagErrorf("--concurrency must be at least 1, got %d", opts.Concurrency)
+			}
 			if opts.Out == "" {
 				return cmdutil.FlagErrorf("--out needs a file name")
 			}
@@ -126,6 +141,7 @@ target could not be reached.`,
 	fl.Uint64Var(&opts.Seed, "seed", 0, "Seed `N` of the random walks (default: a random one, printed)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "Explore for this `DURATION`, such as 30s or 2m (default 10s when --steps is not given)")
 	fl.IntVar(&opts.Steps, "steps", 0, "Send at most `N` operations")
+	fl.IntVar(&opts.Concurrency, "concurrency", 1, "Send some refreshes from `C` connections at the same instant and check linearizability")
 	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
 	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
@@ -175,9 +191,13 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 			budget += " or " + opts.Duration.String()
 		}
 	}
-	fmt.Fprintf(ios.ErrOut, "exploring the %s with seed %d for %s)\n", targetName, opts.Seed, budget)
+	conc := ""
+	if opts.Concurrency > 1 {
+		conc = fmt.Sprintf(", concurrency %d", opts.Concurrency)
+	}
+	fmt.Fprintf(ios.ErrOut, "exploring the %s with seed %d for %s%s\n", targetName, opts.Seed, budget, conc)
 	res, err := explore.Explore(ctx, explore.Options{
-		Target: t, Seed: opts.Seed, Steps: opts.Steps, Duration: opts.Duration,
+		Target: t, Seed: opts.Seed, Steps: opts.Steps, Duration: opts.Duration, Concurrency: opts.Concurrency,
 		OnProgress: func(p explore.Progress) {
 			fmt.Fprintf(ios.ErrOut, "%6.1fs  %d operations, %d walks, %d states, %d violations\n",
 				p.Elapsed.Seconds(), p.Ops, p.Walks, p.States, p.Violations)

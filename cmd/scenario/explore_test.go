@@ -24,6 +24,7 @@ func TestExploreFlags(t *testing.T) {
 	}{
 		{[]string{"--admin-url", "http://s"}, "--admin-url needs --server"},
 		{[]string{"--server", "http://s"}, "give --admin-url and --admin-token"},
+		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		{[]string{"--steps", "-1"}, "--steps must be at least 1"},
 		{[]string{"--out", ""}, "--out needs a file name"},
 		{[]string{"--report", "xml=x"}, "unknown format"},

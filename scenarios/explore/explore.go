@@ -27,6 +27,10 @@ type Options struct {
 	// WalkLength is the number of operations of one walk before the server
 	// is reset for the next (default 200).
 	WalkLength int
+	// Concurrency > 1 also sends some refreshes, with calls of the same
+	// family, from this many connections at the same instant, and checks
+	// the answers for linearizability against the model (porcupine).
+	Concurrency int
 	// OnProgress, if set, is called about every ProgressEvery (default 1 s).
 	OnProgress    func(Progress)
 	ProgressEvery time.Duration
@@ -89,6 +93,7 @@ type explorer struct {
 	start    time.Time
 	lastProg time.Time
 	replays  int
+	quiet    bool // replaying while shrinking: not counted, not covered
 }
 
 // Explore runs random walks against opts.Target until the budget is spent or
@@ -159,7 +164,8 @@ func graceFor(rng *rand.Rand) time.Duration {
 	return 30 * time.Second
 }
 
-// walk is one sequential random walk.
+// walk is one random walk. With Concurrency > 1, some refreshes become
+// batches sent at the same instant.
 func (x *explorer) walk(ctx context.Context, rng *rand.Rand) error {
 	w := Walk{Grace: graceFor(rng)}
 	s := NewState(w.Grace)
@@ -168,27 +174,81 @@ func (x *explorer) walk(ctx context.Context, rng *rand.Rand) error {
 	}
 	x.res.Walks++
 	seen := map[string]bool{}
-	for i := 0; i < x.opts.WalkLength && x.budgetLeft(); i++ {
+	for len(w.Ops) < x.opts.WalkLength && x.budgetLeft() {
 		op := gen(s, rng, x.c)
-		w.Ops = append(w.Ops, op)
-		a, err := x.d.do(ctx, op, i)
+		group := []Op{op}
+		if x.opts.Concurrency > 1 && op.Kind == OpRefresh && rng.IntN(2) == 0 {
+			group = makeBatch(s, op, x.opts.Concurrency, rng, len(w.Ops)+1)
+		}
+		start := len(w.Ops)
+		w.Ops = append(w.Ops, group...)
+		e, obs, _, err := x.exec(ctx, s, group, start, seen)
 		if err != nil {
 			return err
 		}
-		x.res.Ops++
-		x.cover(op, a.Obs)
-		e, ok := Step(s, op, i, a.Obs)
-		if ok {
-			ok, e = checkMade(e, op, a, seen)
-		}
-		if !ok {
+		if e != nil {
 			x.res.Violations++
-			return x.found(ctx, w, e, a.Obs)
+			return x.found(ctx, w, e, obs)
 		}
 		x.note(s)
 		x.progress()
 	}
 	return nil
+}
+
+// exec sends one operation, or one batch, starting at id start, checks the
+// answers and moves s on. A violation comes back as its expectation and
+// answer; got lists every answer.
+func (x *explorer) exec(ctx context.Context, s *State, group []Op, start int, seen map[string]bool) (*Expectation, Obs, []Obs, error) {
+	if len(group) == 1 {
+		op := group[0]
+		a, err := x.d.do(ctx, op, start)
+		if err != nil {
+			return nil, Obs{}, nil, err
+		}
+		x.cover(op, a.Obs)
+		e, ok := Step(s, op, start, a.Obs)
+		if ok {
+			ok, e = checkMade(e, op, a, seen)
+		}
+		if !ok {
+			return e, a.Obs, []Obs{a.Obs}, nil
+		}
+		return nil, Obs{}, []Obs{a.Obs}, nil
+	}
+	res, err := x.sendBatch(ctx, group, start)
+	if err != nil {
+		return nil, Obs{}, nil, err
+	}
+	got := make([]Obs, len(res))
+	for k, r := range res {
+		x.cover(group[k], r.a.Obs)
+		got[k] = r.a.Obs
+	}
+	if ok, e, obs := checkBatch(s, group, start, res); !ok {
+		return e, obs, got, nil
+	}
+	for k, r := range res {
+		if ok, e := checkMade(nil, group[k], r.a, seen); !ok {
+			return e, r.a.Obs, got, nil
+		}
+	}
+	return nil, Obs{}, got, nil
+}
+
+// groups splits w's operations into what is sent at once: single
+// operations, and runs of operations of one batch.
+func groups(ops []Op) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for ops[i].Batch > 0 && j < len(ops) && ops[j].Batch == ops[i].Batch {
+			j++
+		}
+		out = append(out, [2]int{i, j})
+		i = j
+	}
+	return out
 }
 
 // checkMade checks that a successful answer carries the tokens it must,
@@ -216,6 +276,10 @@ func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Ex
 }
 
 func (x *explorer) cover(op Op, obs Obs) {
+	if x.quiet {
+		return
+	}
+	x.res.Ops++
 	k := fmt.Sprintf("%s: %d", op.Kind, obs.Status)
 	if obs.Error != "" {
 		k += " " + obs.Error
@@ -266,8 +330,9 @@ func (x *explorer) note(s *State) {
 	}
 }
 
-// replay runs w from a reset server and returns the first violation: its
-// step index, expectation and answer; -1 if none (or w is not valid).
+// replay runs w from a reset server and returns the first violation: the
+// index of the last operation sent, the expectation and every answer; -1 if
+// none (or w is not valid).
 func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs, error) {
 	s := NewState(w.Grace)
 	x.replays++
@@ -276,21 +341,19 @@ func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs
 	}
 	seen := map[string]bool{}
 	var got []Obs
-	for i, op := range w.Ops {
-		if !Valid(s, op, x.c) {
-			return -1, nil, nil, nil
+	for _, g := range groups(w.Ops) {
+		for _, op := range w.Ops[g[0]:g[1]] {
+			if !Valid(s, op, x.c) {
+				return -1, nil, nil, nil
+			}
 		}
-		a, err := x.d.do(ctx, op, i)
+		e, _, obs, err := x.exec(ctx, s, w.Ops[g[0]:g[1]], g[0], seen)
 		if err != nil {
 			return -1, nil, nil, err
 		}
-		got = append(got, a.Obs)
-		e, ok := Step(s, op, i, a.Obs)
-		if ok {
-			ok, e = checkMade(e, op, a, seen)
-		}
-		if !ok {
-			return i, e, got, nil
+		got = append(got, obs...)
+		if e != nil {
+			return g[1] - 1, e, got, nil
 		}
 	}
 	return -1, nil, got, nil
@@ -299,7 +362,9 @@ func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs
 // found shrinks the failing walk and records the violation.
 func (x *explorer) found(ctx context.Context, w Walk, e *Expectation, obs Obs) error {
 	orig := len(w.Ops)
+	x.quiet = true
 	w, e, got, err := x.shrink(ctx, w, e, obs)
+	x.quiet = false
 	if errors.Is(err, errNotReproduced) {
 		x.res.Violation = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops),
 			Walk: w, Original: orig, Op: describe(w, len(w.Ops)-1), NotReproduced: true}
@@ -393,7 +458,22 @@ func without(w Walk, start, n int) Walk {
 
 // describe says what operation i of w does, in words.
 func describe(w Walk, i int) string {
-	op := w.Ops[i]
+	d := describeOp(w.Ops[i])
+	if b := w.Ops[i].Batch; b > 0 {
+		var with []string
+		for j, o := range w.Ops {
+			if o.Batch == b && j != i {
+				with = append(with, fmt.Sprint(j+1))
+			}
+		}
+		if len(with) > 0 {
+			d += ", at the same instant as step " + strings.Join(with, ", ")
+		}
+	}
+	return d
+}
+
+func describeOp(op Op) string {
 	switch op.Kind {
 	case OpRegister:
 		if op.Unsigned {

@@ -27,8 +27,12 @@ func TestReferenceServerHasNoViolation(t *testing.T) {
 	if testing.Short() {
 		steps = 1000
 	}
-	for seed := uint64(1); seed <= 2; seed++ {
-		res, err := Explore(context.Background(), Options{Target: embedded(t, nil), Seed: seed, Steps: steps})
+	for seed := uint64(1); seed <= 3; seed++ {
+		conc := 1
+		if seed == 3 {
+			conc = 4 // refreshes and calls of one family at the same instant
+		}
+		res, err := Explore(context.Background(), Options{Target: embedded(t, nil), Seed: seed, Steps: steps, Concurrency: conc})
 		if err != nil {
 			t.Fatal(err)
 		}

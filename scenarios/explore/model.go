@@ -71,6 +71,7 @@ type Rec struct {
 	AccExp   time.Duration
 	RefExp   time.Duration
 	Dropped  bool // the access token is no longer among its family's 8 newest live ones
+	Seq      int  // order of issue (in a concurrent batch, not the id's order)
 	RSpent   bool
 	SpentAt  time.Duration
 	SpentSeq int // order of spending within the family
@@ -105,6 +106,7 @@ type State struct {
 	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
 	Unauth, Untrusted, AutoTrust          bool // the default key's switches
 	Devices                               [numDevices]Device
+	Issued                                int   // token pairs issued so far
 	Recs                                  []Rec // by operation id
 }
 
@@ -170,6 +172,7 @@ type Op struct {
 	Dur      time.Duration
 	Switch   int
 	Flag     bool
+	Batch    int // > 0: sent at the same instant as the adjacent ops of the same batch
 }
 
 // Refs returns the operations op refers to.
@@ -455,19 +458,23 @@ func expectRegister(s *State, op Op, e *Expectation) {
 
 // newPair records the token pair made by operation id in family fam.
 func (s *State) newPair(id, fam int, dev int8) {
+	s.Issued++
 	r := &s.Recs[id]
-	*r = Rec{Kind: recPair, Fam: fam, Dev: dev, AccExp: s.Now + s.AccessTTL, RefExp: s.Now + s.RefreshTTL}
+	*r = Rec{Kind: recPair, Fam: fam, Dev: dev, AccExp: s.Now + s.AccessTTL, RefExp: s.Now + s.RefreshTTL, Seq: s.Issued}
 	// A family keeps its 8 newest live access tokens [ours].
-	live := 0
-	for i := id; i >= 0; i-- {
+	var live []int
+	for i := range s.Recs {
 		o := &s.Recs[i]
-		if o.Kind != recPair || o.Fam != fam || o.Dropped || s.Now >= o.AccExp {
-			continue
+		if o.Kind == recPair && o.Fam == fam && !o.Dropped && s.Now < o.AccExp {
+			live = append(live, i)
 		}
-		live++
-		if live > 8 {
-			o.Dropped = true
-		}
+	}
+	if len(live) <= 8 {
+		return
+	}
+	slices.SortFunc(live, func(a, b int) int { return s.Recs[b].Seq - s.Recs[a].Seq })
+	for _, i := range live[8:] {
+		s.Recs[i].Dropped = true
 	}
 }
 
