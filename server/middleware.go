@@ -44,7 +44,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware wraps h with, from the outside in: the request log, panic
-// recovery, injected faults and the body limit.
+// recovery, the host check, injected faults and the body limit.
 func (s *Server) middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -65,6 +65,10 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 				}
 			}
 		}()
+		if !s.hosts.allows(r.Host) {
+			refuseHost(sw, r)
+			return
+		}
 		if f := s.takeFault(r.URL.Path); f != nil {
 			if !s.applyFault(sw, r, f) {
 				return

@@ -59,11 +59,21 @@ type Options struct {
 	PasswordCost int              // bcrypt cost; 0: bcrypt.DefaultCost; tests use bcrypt.MinCost
 	Store        Store            // nil: nothing stored, the state lives in memory only
 	Logger       *slog.Logger     // nil: discard. Request log: method, path, status, duration. Never secrets.
+
+	// CheckHost makes the server answer only requests whose Host is a
+	// loopback name (localhost, 127.0.0.0/8, [::1], with any port) or one
+	// of AllowedHosts; others get 421 Misdirected Request. A server on a
+	// loopback address wants it: a web page whose name is made to resolve
+	// to 127.0.0.1 (DNS rebinding) would otherwise reach it. AllowedHosts
+	// (host names or IP addresses, a port is ignored) turn it on too.
+	CheckHost    bool
+	AllowedHosts []string
 }
 
 // Server is the reference server. It is safe for concurrent use.
 type Server struct {
 	log        *slog.Logger
+	hosts      hostPolicy
 	adminToken string
 	adminHash  [32]byte
 	store      Store
@@ -132,6 +142,11 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	hosts, err := newHostPolicy(opts.CheckHost, opts.AllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.hosts = hosts
 	if s.baseNow == nil {
 		s.baseNow = time.Now
 	}

@@ -58,6 +58,7 @@ type Options struct {
 	TLSSelfSigned bool
 	LogFormat     string
 	PasswordCost  int
+	AllowedHosts  []string
 
 	// ShutdownTimeout bounds the graceful shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
@@ -99,6 +100,12 @@ With --tls-self-signed it generates an ECDSA P-256 certificate for the listen
 host (and localhost, 127.0.0.1, ::1), writes it next to the --data file (else
 into a temporary directory removed at exit) and prints its path and SHA-256
 fingerprint: give the path to clients as a CA file (curl --cacert).
+
+On a loopback address (the default) it answers only requests for localhost,
+127.0.0.1 or [::1] (421 otherwise), so that a web page whose name is made to
+resolve to 127.0.0.1 (DNS rebinding) cannot reach it; --allowed-host NAME
+answers to NAME too (repeat it for more names; it also turns the check on
+beyond loopback).
 
 The admin token may also come from PARAGON_ADMIN_TOKEN (as for paragon
 scenario run), which keeps it out of the process list. Listening beyond
@@ -147,6 +154,7 @@ server refuses to start with a random admin token there.`,
 	fl.BoolVar(&opts.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a generated self-signed certificate")
 	fl.StringVar(&opts.LogFormat, "log-format", "text", "Request log `FORMAT` on stderr: text or json")
 	fl.IntVar(&opts.PasswordCost, "password-cost", 0, "bcrypt `COST` for the account's passwords (4-31; default 10)")
+	fl.StringArrayVar(&opts.AllowedHosts, "allowed-host", nil, "also answer requests for this host `NAME` (besides localhost, 127.0.0.1, [::1]); repeatable")
 	return cmd
 }
 
@@ -178,6 +186,11 @@ func (o *Options) validate() error {
 	if o.PasswordCost != 0 && (o.PasswordCost < 4 || o.PasswordCost > 31) {
 		return cmdutil.FlagErrorf("invalid --password-cost %d: use 4 to 31", o.PasswordCost)
 	}
+	for _, h := range o.AllowedHosts {
+		if err := server.CheckAllowedHost(h); err != nil {
+			return cmdutil.FlagErrorf("invalid --allowed-host %q: give a host name or IP address, e.g. --allowed-host myhost.lan", h)
+		}
+	}
 	return nil
 }
 
@@ -206,6 +219,13 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkHost reports whether the server answers only to loopback names (and
+// --allowed-host), against DNS rebinding: when every listener is on
+// loopback. (--allowed-host turns the check on anyway.)
+func (o *Options) checkHost() bool {
+	return loopback(o.Addr) && (o.OAuthAddr == "" || loopback(o.OAuthAddr))
 }
 
 func addrErrText(err error) string {
@@ -246,6 +266,8 @@ func run(ctx context.Context, o *Options) error {
 		FakeClock:    o.FakeClock,
 		PasswordCost: o.PasswordCost,
 		Logger:       logger,
+		CheckHost:    o.checkHost(),
+		AllowedHosts: o.AllowedHosts,
 	}
 	if o.DataFile != "" {
 		st, err := server.OpenBoltStore(o.DataFile)
@@ -280,14 +302,14 @@ func run(ctx context.Context, o *Options) error {
 		handler, oauthHandler = o.wrap(handler), o.wrap(oauthHandler)
 	}
 
-	ln, err := listen(o.Addr, tlsConf)
+	ln, err := listen("--addr", o.Addr, tlsConf)
 	if err != nil {
 		return err
 	}
 	servers := []*http.Server{newHTTPServer(handler, logger)}
 	listeners := []net.Listener{ln}
 	if o.OAuthAddr != "" {
-		oln, err := listen(o.OAuthAddr, tlsConf)
+		oln, err := listen("--oauth-addr", o.OAuthAddr, tlsConf)
 		if err != nil {
 			ln.Close()
 			return err
@@ -323,7 +345,11 @@ func run(ctx context.Context, o *Options) error {
 			errc <- hs.Serve(l)
 		}(hs, listeners[i])
 	}
-	logger.Info("listening", "url", info.BaseURL, "oauth_url", info.OAuthURL)
+	if o.LogFormat == "json" {
+		// The banner's last line says it for people; a JSON log gets a
+		// record for the machines that read it.
+		logger.Info("listening", "url", info.BaseURL, "oauth_url", info.OAuthURL)
+	}
 	if o.started != nil {
 		o.started(info)
 	}
@@ -364,9 +390,14 @@ func run(ctx context.Context, o *Options) error {
 	return shutErr
 }
 
-// listen opens a TCP listener, with TLS on top when conf is set.
-func listen(addr string, conf *tls.Config) (net.Listener, error) {
+// listen opens a TCP listener for flag's addr, with TLS on top when conf is
+// set.
+func listen(flag, addr string, conf *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(addr)
+		return nil, fmt.Errorf("cannot listen on %s: %w: another process uses the port; %s %s picks a free one and prints it", addr, err, flag, net.JoinHostPort(host, "0"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
 	}

@@ -464,13 +464,7 @@ func TestOAuthListener(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		req.Header.Set("X-Api-Key", server.DemoKeyValue)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, req)
 	}
 	reg := url.Values{"client_id": {"dev-1"}, "client_secret": {server.DemoKeyValue}, "client_type": {"desktop_client"}, "response_type": {"device_code"}}
 	for _, base := range []string{r.info.OAuthURL, r.info.BaseURL} {

@@ -55,10 +55,10 @@ func newHandler(b Backend) (*handler, http.Handler) {
 		failures: map[string]*failure{},
 		pages:    map[string]*template.Template{},
 	}
-	for _, name := range []string{"login", "admin", "error"} {
-		h.pages[name] = template.Must(template.New("").Funcs(funcs).ParseFS(assets,
-			"templates/layout.html", "templates/"+name+".html"))
+	for _, name := range []string{"login", "admin"} {
+		h.pages[name] = parsePage(name)
 	}
+	h.pages["error"] = errorPage()
 	css, err := assets.ReadFile("static/admin.css")
 	if err != nil {
 		panic(err) // embedded at build time: cannot happen
@@ -89,6 +89,23 @@ func newHandler(b Backend) (*handler, http.Handler) {
 			"This form was sent from another site, so it was not accepted.", false)
 	}))
 	return h, securityHeaders(cop.Handler(mux))
+}
+
+// parsePage parses templates/name.html in the layout.
+func parsePage(name string) *template.Template {
+	return template.Must(template.New(name).Funcs(funcs).ParseFS(assets,
+		"templates/layout.html", "templates/"+name+".html"))
+}
+
+// errorPage is the error page, parsed once.
+var errorPage = sync.OnceValue(func() *template.Template { return parsePage("error") })
+
+// WriteError answers with the page's error page (status, a title and a
+// message) and its security headers, for a request to the page that the
+// server refuses before the page sees it.
+func WriteError(w http.ResponseWriter, status int, title, msg string) {
+	setSecurityHeaders(w.Header())
+	render(w, errorPage(), status, errorData{Title: title, Message: msg})
 }
 
 // handler serves the page. Sessions live in memory only: restarting the
@@ -128,14 +145,17 @@ type flash struct {
 // framing, no outside resources, no caching.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Cache-Control", "no-store")
+		setSecurityHeaders(w.Header())
 		next.ServeHTTP(w, r)
 	})
+}
+
+func setSecurityHeaders(hd http.Header) {
+	hd.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
 }
 
 func (h *handler) serveCSS(w http.ResponseWriter, r *http.Request) {
@@ -337,9 +357,13 @@ func (h *handler) action(do func(r *http.Request) flash) http.HandlerFunc {
 // render executes a page into a buffer first, so that a template error
 // becomes a clean 500 and not half a page.
 func (h *handler) render(w http.ResponseWriter, status int, page string, data any) {
+	render(w, h.pages[page], status, data)
+}
+
+func render(w http.ResponseWriter, t *template.Template, status int, data any) {
 	var buf bytes.Buffer
-	if err := h.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
-		slog.Error("admin page: rendering failed", "page", page, "err", err)
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		slog.Error("admin page: rendering failed", "page", t.Name(), "err", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
 	}
