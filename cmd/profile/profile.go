@@ -1,4 +1,4 @@
-// Package profile implements `paragon profile list|use|remove`: the named
+// Package profile implements `paragon profile list|use|remove|migrate`: the named
 // servers and accounts the CLI knows. Profiles are created by `paragon
 // device register` and `paragon login` with --server.
 package profile
@@ -22,7 +22,7 @@ import (
 func NewCmdProfile(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "profile COMMAND",
-		Short: "List, select and remove profiles",
+		Short: "List, select, remove profiles and move their secrets",
 		Long: `A profile is one server and account: its URLs live in the config file
 (` + "`os.UserConfigDir()/paragon/config.yml`" + `), its API key, device key and tokens in
 the keystore. Create one with 'paragon device register --server URL' or
@@ -30,9 +30,10 @@ the keystore. Create one with 'paragon device register --server URL' or
 PARAGON_PROFILE.`,
 		Example: `  $ paragon profile list
   $ paragon profile use staging
-  $ paragon profile remove old`,
+  $ paragon profile remove old
+  $ paragon profile migrate --keystore keyring`,
 	}
-	cmd.AddCommand(NewCmdList(f, nil), NewCmdUse(f, nil), NewCmdRemove(f, nil))
+	cmd.AddCommand(NewCmdList(f, nil), NewCmdUse(f, nil), NewCmdRemove(f, nil), NewCmdMigrate(f, nil))
 	return cmd
 }
 

@@ -168,13 +168,7 @@ func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, 
 	if err != nil {
 		return nil, keystore.Notice{}, err
 	}
-	open := f.OpenStore
-	if open == nil {
-		open = func(c string) (keystore.Store, keystore.Notice, error) {
-			return keystore.Open(c, keystore.Options{})
-		}
-	}
-	s, notice, err := open(choice)
+	s, notice, err := f.OpenStoreChoice(choice)
 	if err != nil {
 		if errors.Is(err, keystore.ErrTimeout) {
 			return nil, notice, fmt.Errorf("the OS keyring did not answer (is it locked?); unlock the keyring, or keep secrets in a plain file with --insecure-storage: %w", keystore.ErrTimeout)
@@ -185,6 +179,15 @@ func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, 
 		return nil, notice, err
 	}
 	return keystore.WithEnv(s, f.Env), notice, nil
+}
+
+// OpenStoreChoice opens the backing store for a choice ("auto", "keyring",
+// "file"), without the environment over it, through OpenStore.
+func (f *Factory) OpenStoreChoice(choice string) (keystore.Store, keystore.Notice, error) {
+	if f.OpenStore != nil {
+		return f.OpenStore(choice)
+	}
+	return keystore.Open(choice, keystore.Options{})
 }
 
 // keystoreLayers are the prefixes package keystore puts before the reason a

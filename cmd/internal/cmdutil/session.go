@@ -115,6 +115,11 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 	} else {
 		s.apiKey, err = s.Store.Get(name, keystore.ItemAPIKey)
 		switch {
+		case errors.Is(err, keystore.ErrNotFound) && !s.IsNew && s.Profile.Keystore != "" && s.Profile.Keystore != s.Store.Name():
+			// --keystore names another store than the one holding the
+			// profile's secrets.
+			return nil, FlagErrorf("the secrets of profile %q are in the %s store, not the %s one: move them with %s (or drop --keystore)",
+				name, s.Profile.Keystore, s.Store.Name(), s.Cmd("profile migrate --keystore "+s.Store.Name()))
 		case errors.Is(err, keystore.ErrNotFound) && ov != nil && f.IOStreams.IsStdinTTY():
 			if s.apiKey, err = f.promptAPIKey(ctx, s.Profile.Server); err != nil {
 				return nil, err
@@ -295,8 +300,8 @@ func (s *Session) WarnStorage() {
 		fmt.Fprintf(ios.ErrOut, "%s %s no usable OS keyring (%s); secrets are stored in %s (mode 0600)\n  Anyone who can read that file can use your account. Unlock or install an OS keyring (Secret Service, Keychain) and log in again, or pass --insecure-storage to accept this.\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), KeyringCause(s.Notice.Reason), s.Notice.Path)
 	case s.Profile.KeystoreFallback && s.Store.Name() == keystore.ChoiceFile && !s.f.Globals.InsecureStorage && s.f.Globals.Keystore == "":
-		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s) because no OS keyring was usable; pass --insecure-storage to accept this, or --keystore keyring once a keyring works and log in again\n",
-			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
+		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s) because no OS keyring was usable; once one works, move them there with: %s (or pass --insecure-storage to accept the file)\n",
+			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath(), s.Cmd("profile migrate --keystore keyring"))
 	case s.f.Globals.Keystore == keystore.ChoiceFile && !s.f.Globals.InsecureStorage:
 		fmt.Fprintf(ios.ErrOut, "%s %s secrets are stored in a plain file (%s), not the OS keyring; pass --insecure-storage to confirm that is intended\n",
 			cs.WarningIcon(), cs.Bold("WARNING:"), s.StorePath())
@@ -305,14 +310,18 @@ func (s *Session) WarnStorage() {
 
 // StorePath describes where the secrets are: the file's path, or the
 // keyring's service name.
-func (s *Session) StorePath() string {
-	switch st := s.Store.Store.(type) {
+func (s *Session) StorePath() string { return StoreLocation(s.Store.Store, s.Name) }
+
+// StoreLocation describes where store st keeps profile's secrets: the file's
+// path, or the keyring's service name.
+func StoreLocation(st keystore.Store, profile string) string {
+	switch st := st.(type) {
 	case *keystore.File:
 		return st.Path()
 	case *keystore.Keyring:
-		return "OS keyring, service " + keystore.KeyringService(s.Name)
+		return "OS keyring, service " + keystore.KeyringService(profile)
 	}
-	return s.Store.Name()
+	return st.Name()
 }
 
 // APIKeySource says where the API key came from ("environment" or the
