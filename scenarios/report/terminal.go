@@ -260,7 +260,10 @@ func (t *Terminal) skips(r *scenarios.Report) {
 		}
 		name := ansi.Truncate(what, t.opts.Width-4, "…")
 		fmt.Fprintf(t.w, "  %s %s\n", t.st.skip.Render("○"), t.st.dim.Render(name))
-		fmt.Fprintf(t.w, "      %s\n", t.st.dim.Render(ansi.Truncate("skipped: "+reason, t.opts.Width-7, "…")))
+		// Wrapped, not cut: the end of the reason says what runs them.
+		for _, l := range wrapWords("skipped: "+reason, t.opts.Width-7) {
+			fmt.Fprintf(t.w, "      %s\n", t.st.dim.Render(l))
+		}
 	}
 }
 
@@ -345,6 +348,30 @@ func (t *Terminal) exchange(pad, label, text string) {
 	if more > 0 {
 		fmt.Fprintf(t.w, "%s  %s\n", pad, t.st.dim.Render(fmt.Sprintf("… %d more lines (a --report file holds all of it)", more)))
 	}
+}
+
+// wrapWords breaks s into lines of at most width columns at spaces only
+// (flags such as --admin-url stay whole); a longer word is cut.
+func wrapWords(s string, width int) []string {
+	width = max(width, 20)
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case ansi.StringWidth(line)+1+ansi.StringWidth(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	lines = append(lines, line)
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, width, "…")
+	}
+	return lines
 }
 
 // printable makes text from a server safe to print on a terminal: control

@@ -248,6 +248,12 @@ OK: 1 of 86 passed (85 skipped)
 			t.Errorf("TTY output lacks %q:\n%s", want, tty)
 		}
 	}
+	// On a narrow terminal the reason wraps at spaces: the flags that run
+	// the scenarios, at its end, stay whole.
+	narrow := play(t, TerminalOptions{TTY: true, Width: 60}, r)
+	if !strings.Contains(narrow, "      skipped: needs admin: no --admin-url given (add\n      --admin-url URL --admin-token TOKEN)\n") {
+		t.Errorf("narrow TTY: the reason is not wrapped whole:\n%s", narrow)
+	}
 	// What stays on screen: each line after the progress line's last redraw.
 	for _, l := range strings.Split(tty, "\n") {
 		if l = l[strings.LastIndex(l, "\x1b[2K")+1:]; strings.Contains(l, "admin-3") {
