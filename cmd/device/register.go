@@ -75,7 +75,7 @@ server's device and login are forgotten once that succeeds.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Type, "type", client.ClientTypeDesktop, "Client `TYPE`: "+strings.Join(clientTypes, ", "))
-	fl.StringVar(&opts.Description, "description", "", "`TEXT` shown to the administrator who approves the device (default: paragon on this machine's host name)")
+	fl.StringVar(&opts.Description, "description", "", "Show `TEXT` to the administrator who approves the device (default: paragon on this machine's host name)")
 	fl.BoolVar(&opts.NoWait, "no-wait", false, "Register and return without waiting for approval")
 	fl.DurationVar(&opts.Interval, "interval", 0, "Polling `INTERVAL` (default 5s; the server may ask for slower)")
 	_ = fl.MarkHidden("interval")

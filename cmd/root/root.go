@@ -77,6 +77,24 @@ a reference server for tests.`,
 // group runs this instead: help when called alone, else exit 2 with cobra's
 // own "Did you mean this?" suggestions, as for a top-level typo.
 func rejectUnknownSubcommands(root *cobra.Command) {
+	// `paragon help scenario rn` is the same mistake as `paragon scenario rn`.
+	root.InitDefaultHelpCmd()
+	if help, _, err := root.Find([]string{"help"}); err == nil && help != root {
+		show := help.Run
+		help.Use = "help [COMMAND]"
+		help.Run = nil
+		help.RunE = func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			switch {
+			case err != nil:
+				return &cmdutil.FlagError{Err: err}
+			case len(rest) > 0 && target.HasSubCommands():
+				return unknownSubcommand(target, rest[0])
+			}
+			show(c, args)
+			return nil
+		}
+	}
 	// A group's usage is its Use line alone (`paragon scenario COMMAND`),
 	// not that and cobra's "paragon scenario [command]" as well.
 	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(),

@@ -107,6 +107,8 @@ func TestSubcommandTypos(t *testing.T) {
 		{[]string{"profile", "lst"}, "Did you mean this?\n\tlist\n"},
 		{[]string{"docs", "mn", "dir"}, "Did you mean this?\n\tman\n"},
 		{[]string{"completion", "bsh"}, "Did you mean this?\n\tbash\n"},
+		{[]string{"help", "scenario", "rn"}, "unknown command \"rn\" for \"paragon scenario\"\n\nDid you mean this?\n\trun\n"},
+		{[]string{"help", "vrsion"}, "unknown command \"vrsion\" for \"paragon\"\n\nDid you mean this?\n\tversion\n"},
 		{[]string{"scenario", "xyzzy"}, "unknown command \"xyzzy\" for \"paragon scenario\"\nRun 'paragon scenario --help' for usage.\n"},
 	} {
 		code, out, errOut := run(t, tt.args...)
@@ -129,12 +131,12 @@ func TestSubcommandTypos(t *testing.T) {
 		}
 	}
 	walk(NewCmdRoot(f))
-	for _, args := range [][]string{{"scenario"}, {"profile", "--help"}} {
+	for group, args := range map[string][]string{"scenario": {"scenario"}, "profile": {"profile", "--help"}, "device": {"help", "device"}} {
 		code, out, errOut := run(t, args...)
 		if code != 0 || !strings.Contains(out, "Available Commands:") || errOut != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
 		}
-		if strings.Contains(out, "\n  paragon "+args[0]+" [command]\n") || !strings.Contains(out, "Usage:\n  paragon "+args[0]+" ") {
+		if strings.Contains(out, "\n  paragon "+group+" [command]\n") || !strings.Contains(out, "Usage:\n  paragon "+group+" COMMAND [flags]\n") {
 			t.Errorf("%v: the usage is not the one Use line:\n%s", args, out)
 		}
 	}

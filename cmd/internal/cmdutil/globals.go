@@ -13,8 +13,8 @@ import (
 // them to f.Globals (and --no-color to f.IOStreams).
 func AddGlobalFlags(cmd *cobra.Command, f *Factory) {
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.Globals.Profile, "profile", "", "`NAME` of the profile to use (default: $"+config.EnvProfile+", then the current profile, then \"default\")")
-	pf.StringVar(&f.Globals.Keystore, "keystore", "", "`STORE` that keeps secrets: "+keystore.ChoiceAuto+", "+keystore.ChoiceKeyring+" or "+keystore.ChoiceFile+" (default: the profile's store, then $"+EnvKeystore+", then auto)")
+	pf.StringVar(&f.Globals.Profile, "profile", "", "Use the profile `NAME` (default: $"+config.EnvProfile+", then the current profile, then \"default\")")
+	pf.StringVar(&f.Globals.Keystore, "keystore", "", "Keep secrets in `STORE`: "+keystore.ChoiceAuto+", "+keystore.ChoiceKeyring+" or "+keystore.ChoiceFile+" (default: the profile's store, then $"+EnvKeystore+", then auto)")
 	pf.BoolVar(&f.Globals.InsecureStorage, "insecure-storage", false, "Keep secrets in a plain file (mode 0600) instead of the OS keyring")
 	pf.BoolVar(&f.Globals.Debug, "debug", false, "Trace HTTP requests and answers on stderr, secrets masked")
 	pf.Var(&noColorValue{f: f}, "no-color", "Disable colour and styling (also: NO_COLOR)")
