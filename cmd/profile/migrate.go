@@ -55,7 +55,8 @@ paragon commands wait meanwhile rather than refresh a token being moved.`,
 		Example: `  $ paragon profile migrate --keystore keyring
   $ paragon profile migrate staging --keystore keyring
   $ paragon profile migrate --insecure-storage`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: cmdutil.CompleteProfileArg(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch g := f.Globals; {
 			case g.InsecureStorage && g.Keystore != "" && g.Keystore != keystore.ChoiceFile:
