@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"reflect"
@@ -53,6 +54,41 @@ type decoder struct {
 	file     string
 	problems []Problem
 	used     map[string]*yaml.Node // built-in variables used by the current scenario, where first
+
+	ctx     context.Context  // stops the decoder when cancelled
+	visited int              // nodes visited in the current file, aliases followed
+	budget  int              // the most it may visit
+	stopped bool             // the budget ran out or ctx was cancelled: visit no more
+	keep    int              // problems to keep once stopped (later ones follow from stopping)
+	seen    map[Problem]bool // problems reported: a node reached through several aliases is reported once
+}
+
+// nodeBudget is how many YAML nodes the decoder may visit in a file of
+// size bytes, following aliases: far more than a real scenario file has (a
+// node takes a few bytes and is visited a few times), far fewer than a
+// few nested aliases expand to (nine levels of ten aliases are 10^9).
+func nodeBudget(size int) int { return 100_000 + 10*size }
+
+// visit counts a node; it reports false when the decoder must stop: the
+// file expanded beyond its budget (reported once, at n) or ctx was
+// cancelled.
+func (d *decoder) visit(n *yaml.Node) bool {
+	if d.stopped {
+		return false
+	}
+	d.visited++
+	if d.visited > d.budget {
+		d.stopped = true
+		d.keep = len(d.problems) + 1
+		d.errorf(n, "the file expands to more than %d YAML nodes: are aliases (*name) nested in aliases? Write the values out instead", d.budget)
+		return false
+	}
+	if d.visited%1024 == 0 && d.ctx.Err() != nil {
+		d.stopped = true
+		d.keep = len(d.problems)
+		return false
+	}
+	return true
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -60,7 +96,15 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	if n != nil {
 		line, col = n.Line, n.Column
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	p := Problem{File: d.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)}
+	if d.seen[p] {
+		return
+	}
+	if d.seen == nil {
+		d.seen = map[Problem]bool{}
+	}
+	d.seen[p] = true
+	d.problems = append(d.problems, p)
 }
 
 // nodeDecoder is implemented by types that read themselves from a node.
@@ -106,6 +150,9 @@ func kindName(n *yaml.Node) string {
 // keys. what names the mapping in messages.
 func (d *decoder) mappingPairs(n *yaml.Node, what string) [][2]*yaml.Node {
 	n = resolve(n)
+	if !d.visit(n) {
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s: expected a mapping, found %s", what, kindName(n))
 		return nil
@@ -132,6 +179,9 @@ func (d *decoder) mappingPairs(n *yaml.Node, what string) [][2]*yaml.Node {
 // messages ("register", "expect.status").
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	n = resolve(n)
+	if !d.visit(n) {
+		return
+	}
 	if v.Kind() != reflect.Pointer && v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
 		v.Addr().Interface().(nodeDecoder).decodeNode(d, n)
 		return

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -39,15 +40,25 @@ func Builtin() ([]*Scenario, error) {
 		}
 		files = append(files, sourceFile{name: "builtin:" + path.Base(e), data: data})
 	}
-	return parseFiles(files)
+	return parseFiles(context.Background(), files)
 }
 
 // LoadPaths reads the scenarios in the given files, directories (every
 // *.yaml and *.yml below them, recursively, in name order) and glob
 // patterns. A path that does not exist or a glob that matches nothing is an
 // error; problems inside the files are reported together as a
-// *ValidationError.
+// *ValidationError. A file larger than MaxFileSize, or one whose aliases
+// expand beyond what any real scenario file needs, is such a problem.
 func LoadPaths(paths []string) ([]*Scenario, error) {
+	return LoadPathsContext(context.Background(), paths)
+}
+
+// MaxFileSize is the largest scenario file LoadPaths reads.
+const MaxFileSize = 4 << 20
+
+// LoadPathsContext is LoadPaths stopping early, with ctx's error, when ctx
+// is cancelled.
+func LoadPathsContext(ctx context.Context, paths []string) ([]*Scenario, error) {
 	var names []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -77,14 +88,39 @@ func LoadPaths(paths []string) ([]*Scenario, error) {
 		}
 	}
 	var files []sourceFile
+	var tooBig []Problem
 	for _, n := range names {
-		data, err := os.ReadFile(n)
+		data, err := readLimited(n, MaxFileSize)
 		if err != nil {
 			return nil, err
 		}
+		if len(data) > MaxFileSize {
+			tooBig = append(tooBig, Problem{File: n, Line: 1, Message: fmt.Sprintf("larger than %d MiB: not a scenario file (split it)", MaxFileSize>>20)})
+			continue
+		}
 		files = append(files, sourceFile{name: n, data: data})
 	}
-	return parseFiles(files)
+	list, err := parseFiles(ctx, files)
+	if len(tooBig) > 0 {
+		var ve *ValidationError
+		if err == nil || errors.As(err, &ve) {
+			if ve != nil {
+				tooBig = append(tooBig, ve.Problems...)
+			}
+			return nil, &ValidationError{Problems: tooBig}
+		}
+	}
+	return list, err
+}
+
+// readLimited reads at most limit+1 bytes of a file.
+func readLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 func isScenarioFile(name string) bool {
@@ -131,18 +167,22 @@ type sourceFile struct {
 // Parse reads the scenarios of one YAML text (several documents allowed);
 // file names it in positions and messages.
 func Parse(file string, data []byte) ([]*Scenario, error) {
-	return parseFiles([]sourceFile{{name: file, data: data}})
+	return parseFiles(context.Background(), []sourceFile{{name: file, data: data}})
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func parseFiles(files []sourceFile) ([]*Scenario, error) {
-	d := &decoder{}
+func parseFiles(ctx context.Context, files []sourceFile) ([]*Scenario, error) {
+	d := &decoder{ctx: ctx}
 	var list []*Scenario
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		d.file = f.name
+		d.visited, d.budget, d.stopped = 0, nodeBudget(len(f.data)), false
 		dec := yaml.NewDecoder(bytes.NewReader(f.data))
-		for {
+		for !d.stopped {
 			var doc yaml.Node
 			err := dec.Decode(&doc)
 			if errors.Is(err, io.EOF) {
@@ -166,9 +206,15 @@ func parseFiles(files []sourceFile) ([]*Scenario, error) {
 			if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
 				continue // an empty document, e.g. after a trailing ---
 			}
-			if s := d.scenario(doc.Content[0]); s != nil {
+			if s := d.scenario(doc.Content[0]); s != nil && !d.stopped {
 				list = append(list, s)
 			}
+		}
+		if d.stopped {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			d.problems = d.problems[:d.keep]
 		}
 	}
 	names := map[string]*Scenario{}
@@ -217,7 +263,11 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 			d.decode(v, reflectOf(&s.Needs), "needs")
 			for i, need := range s.Needs {
 				if !validNeeds[need] {
-					d.errorf(resolve(v).Content[min(i, len(resolve(v).Content)-1)], "needs: expected admin, clock, device-key or second-key, found %q%s", need, didYouMean(need, slices.Collect(maps.Keys(validNeeds))))
+					at := resolve(v) // a single word, or the list's i-th item
+					if i < len(at.Content) {
+						at = at.Content[i]
+					}
+					d.errorf(at, "needs: expected admin, clock, device-key or second-key, found %q%s", need, didYouMean(need, slices.Collect(maps.Keys(validNeeds))))
 				}
 			}
 		case "tags":
@@ -303,8 +353,9 @@ func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
 	if s.Given != nil && !declared[NeedAdmin] {
 		d.errorf(n, "scenario %q: given changes the server through its admin API: add admin to needs", s.Name)
 	}
-	for v, need := range varNeeds {
-		if at := d.used[v]; at != nil && !declared[need] {
+	for _, v := range sortedKeys(builtinVars) {
+		need := builtinVars[v].need
+		if at := d.used[v]; at != nil && need != "" && !declared[need] {
 			d.errorf(at, "${%s}: needs %s: add %s to the scenario's needs", v, need, need)
 		}
 	}
@@ -315,69 +366,6 @@ func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
 			}
 		}
 	}
-}
-
-var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
-
-// checkVars reports ${name} references that cannot resolve: lower-case names
-// must be captured by an earlier step or be built in; upper-case names are
-// environment variables, checked when the scenario runs.
-func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
-	n = resolve(n)
-	if n == nil {
-		return
-	}
-	if n.Kind == yaml.ScalarNode {
-		for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
-			name := m[1]
-			if builtinVars[name] && d.used[name] == nil {
-				d.used[name] = n
-			}
-			switch {
-			case isEnvName(name), builtinVars[name], vars[name]:
-			case strings.Contains(name, "."):
-				// <device>.client_id, <session>.access_token: checked when run
-				_, field, _ := strings.Cut(name, ".")
-				if !dottedFields[field] {
-					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, "client_id|device_code|access_token|refresh_token", "access_token|refresh_token")
-				}
-			default:
-				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s) or an upper-case environment variable", name, builtinList())
-			}
-		}
-		return
-	}
-	for _, c := range n.Content {
-		d.checkVars(c, vars)
-	}
-}
-
-var builtinVars = map[string]bool{"api_key": true, "second_api_key": true, "admin_token": true, "base_url": true, "oauth_url": true, "admin_url": true}
-
-// varNeeds maps built-in variables to the capability that provides them.
-var varNeeds = map[string]string{"second_api_key": NeedSecondKey, "admin_token": NeedAdmin, "admin_url": NeedAdmin}
-
-var dottedFields = map[string]bool{"client_id": true, "device_code": true, "access_token": true, "refresh_token": true}
-
-func builtinList() string {
-	var names []string
-	for k := range builtinVars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
-
-func isEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return s[0] < '0' || s[0] > '9'
 }
 
 // step reads one step; vars collects the variables captured so far.
@@ -505,7 +493,7 @@ func (d *decoder) captures(n *yaml.Node) []Capture {
 			d.errorf(k, "capture: expected a variable name of lower-case letters, digits and _, found %q", k.Value)
 			continue
 		}
-		if builtinVars[k.Value] {
+		if isBuiltinVar(k.Value) {
 			d.errorf(k, "capture: %q is a built-in variable; choose another name", k.Value)
 			continue
 		}

@@ -56,6 +56,8 @@ func TestValidationErrorsHavePositions(t *testing.T) {
 			[]string{`t.yaml:3:35: ${tok}: not captured by an earlier step`}},
 		{"bad capture", "name: a\nsteps:\n  - call: GET /version\n    capture: {x: cookie y}\n",
 			[]string{`t.yaml:4:18: capture.x: expected a JSON path ($.token.access_token), header <Name>, status or body, found "cookie y"`}},
+		{"needs as one word", "name: a\nneeds: root\nsteps:\n  - call: GET /version\n",
+			[]string{`t.yaml:2:8: needs: expected admin, clock, device-key or second-key, found "root"`}},
 		{"bad severity and needs", "name: a\nseverity: fatal\nneeds: [root]\nsteps:\n  - call: GET /version\n",
 			[]string{`t.yaml:2:11: severity: expected failure or warning, found "fatal"`, `t.yaml:3:9: needs: expected admin, clock, device-key or second-key, found "root"`}},
 		{"bad check", "name: a\nsteps:\n  - call: GET /version\n    expect:\n      json:\n        x: {type: text, lenght: 2}\n",

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -40,7 +41,7 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "List only scenarios with this `TAG` (repeatable)")
@@ -62,8 +63,8 @@ type listEntry struct {
 	Tags        []string `json:"tags"`
 }
 
-func listRun(opts *ListOptions) error {
-	all, err := load(opts.Paths, opts.IO.ErrOut)
+func listRun(ctx context.Context, opts *ListOptions) error {
+	all, err := load(ctx, opts.Paths, opts.IO.ErrOut)
 	if err != nil {
 		return err
 	}

@@ -243,7 +243,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := prepareReportDirs(opts.Reports); err != nil {
 		return err
 	}
-	all, err := load(opts.Paths, ios.ErrOut)
+	all, err := load(ctx, opts.Paths, ios.ErrOut)
 	if err != nil {
 		return err
 	}

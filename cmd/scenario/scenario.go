@@ -4,6 +4,7 @@
 package scenario
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,16 +43,19 @@ an embedded reference server; --server points it at any other server.`,
 // load reads the scenarios in paths, or the built-in suite when there are
 // none. Problems in the files come back as a usage error (exit 2) after
 // each is printed to w as file:line:column: message.
-func load(paths []string, w io.Writer) ([]*scenarios.Scenario, error) {
+func load(ctx context.Context, paths []string, w io.Writer) ([]*scenarios.Scenario, error) {
 	var list []*scenarios.Scenario
 	var err error
 	if len(paths) == 0 {
 		list, err = scenarios.Builtin()
 	} else {
-		list, err = scenarios.LoadPaths(paths)
+		list, err = scenarios.LoadPathsContext(ctx, paths)
 	}
 	if err == nil {
 		return list, nil
+	}
+	if ctx.Err() != nil {
+		return nil, err // Ctrl-C or SIGTERM: the root command says so
 	}
 	var ve *scenarios.ValidationError
 	if errors.As(err, &ve) {
@@ -110,7 +114,7 @@ func suiteTags(list []*scenarios.Scenario) []string {
 // built-in one. Names are those with the --tag values already given.
 func completeSelection(cmd *cobra.Command) {
 	suite := func(args []string) []*scenarios.Scenario {
-		list, err := load(args, io.Discard)
+		list, err := load(context.Background(), args, io.Discard)
 		if err != nil {
 			return nil
 		}

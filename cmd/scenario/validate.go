@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -33,14 +34,14 @@ form editors and CI annotations understand. Exit status 2 if any.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return validateRun(opts)
+			return validateRun(cmd.Context(), opts)
 		},
 	}
 	return cmd
 }
 
-func validateRun(opts *ValidateOptions) error {
-	list, err := load(opts.Paths, opts.IO.Out)
+func validateRun(ctx context.Context, opts *ValidateOptions) error {
+	list, err := load(ctx, opts.Paths, opts.IO.Out)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,224 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Variables: ${name} in any string of a step or its expectations is, in
+// order, a value captured by an earlier step, a built-in variable, a field
+// of a device or session (${printer.access_token}) or an upper-case
+// environment variable. This file is the one place that knows them: the
+// validator checks references against the same tables the runner resolves
+// them with.
+
+var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// builtinVar is a variable every scenario has.
+type builtinVar struct {
+	value func(t *target) string
+	need  string // the capability that provides it, if any
+}
+
+var builtinVars = map[string]builtinVar{
+	"api_key":        {value: func(t *target) string { return t.apiKey }},
+	"second_api_key": {value: func(t *target) string { return t.secondKey }, need: NeedSecondKey},
+	"admin_token":    {value: func(t *target) string { return t.adminToken }, need: NeedAdmin},
+	"base_url":       {value: func(t *target) string { return t.base }},
+	"oauth_url":      {value: func(t *target) string { return t.oauth }},
+	"admin_url":      {value: func(t *target) string { return t.admin }, need: NeedAdmin},
+}
+
+// deviceVars and sessionVars are the fields of ${<device>.<field>} and
+// ${<session>.<field>}.
+var (
+	deviceVars = map[string]func(*deviceState) string{
+		"client_id":     func(d *deviceState) string { return d.clientID },
+		"device_code":   func(d *deviceState) string { return d.deviceCode },
+		"access_token":  func(d *deviceState) string { return d.accessToken },
+		"refresh_token": func(d *deviceState) string { return d.refreshToken },
+	}
+	sessionVars = map[string]func(*session) string{
+		"access_token":  func(s *session) string { return s.accessToken },
+		"refresh_token": func(s *session) string { return s.refreshToken },
+	}
+)
+
+func isBuiltinVar(name string) bool {
+	_, ok := builtinVars[name]
+	return ok
+}
+
+// checkVars reports ${name} references that cannot resolve: lower-case names
+// must be captured by an earlier step or be built in; upper-case names are
+// environment variables, checked when the scenario runs.
+func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
+	n = resolve(n)
+	if n == nil || !d.visit(n) {
+		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
+			name := m[1]
+			if isBuiltinVar(name) && d.used[name] == nil {
+				d.used[name] = n
+			}
+			switch {
+			case isEnvName(name), isBuiltinVar(name), vars[name]:
+			case strings.Contains(name, "."):
+				// <device>.client_id, <session>.access_token: checked when run
+				_, field, _ := strings.Cut(name, ".")
+				if deviceVars[field] == nil && sessionVars[field] == nil {
+					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, strings.Join(sortedKeys(deviceVars), "|"), strings.Join(sortedKeys(sessionVars), "|"))
+				}
+			default:
+				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s) or an upper-case environment variable", name, strings.Join(sortedKeys(builtinVars), ", "))
+			}
+		}
+		return
+	}
+	for _, c := range n.Content {
+		d.checkVars(c, vars)
+	}
+}
+
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return s[0] < '0' || s[0] > '9'
+}
+
+// lookupVar resolves ${name}.
+func (r *scenarioRun) lookupVar(name string) (string, error) {
+	if v, ok := r.vars[name]; ok {
+		return v, nil
+	}
+	if b, ok := builtinVars[name]; ok {
+		return b.value(r.t), nil
+	}
+	if obj, field, ok := strings.Cut(name, "."); ok {
+		if d, ok := r.devices[obj]; ok && deviceVars[field] != nil {
+			return deviceVars[field](d), nil
+		}
+		if s, ok := r.sessions[obj]; ok && sessionVars[field] != nil {
+			return sessionVars[field](s), nil
+		}
+		return "", fmt.Errorf("${%s}: no device or session %q with %s", name, obj, field)
+	}
+	if isEnvName(name) {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("${%s}: the environment variable %s is not set", name, name)
+		}
+		r.mask.Add(v)
+		return v, nil
+	}
+	return "", fmt.Errorf("${%s}: no such variable", name)
+}
+
+// expand replaces every ${name} in s.
+func (r *scenarioRun) expand(s string) (string, error) {
+	var firstErr error
+	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
+		v, err := r.lookupVar(m[2 : len(m)-1])
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return v
+	})
+	return out, firstErr
+}
+
+// expandAll returns a deep copy of v (a pointer to an action) with every
+// string expanded; the original, shared between runs, is untouched.
+func (r *scenarioRun) expandAll(v any) (any, error) {
+	out, err := expandValue(reflect.ValueOf(v), r.expand)
+	if err != nil {
+		return nil, err
+	}
+	return out.Interface(), nil
+}
+
+// expandValue copies v with expand applied to every string in it.
+func expandValue(v reflect.Value, expand func(string) (string, error)) (reflect.Value, error) {
+	switch v.Kind() {
+	case reflect.String:
+		s, err := expand(v.String())
+		return reflect.ValueOf(s).Convert(v.Type()), err
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v, nil
+		}
+		e, err := expandValue(v.Elem(), expand)
+		if err != nil {
+			return v, err
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(e)
+		return p, nil
+	case reflect.Struct:
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			f, err := expandValue(v.Field(i), expand)
+			if err != nil {
+				return v, err
+			}
+			c.Field(i).Set(f)
+		}
+		return c, nil
+	case reflect.Slice:
+		if v.IsNil() {
+			return v, nil
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			e, err := expandValue(v.Index(i), expand)
+			if err != nil {
+				return v, err
+			}
+			c.Index(i).Set(e)
+		}
+		return c, nil
+	case reflect.Map:
+		if v.IsNil() {
+			return v, nil
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			e, err := expandValue(it.Value(), expand)
+			if err != nil {
+				return v, err
+			}
+			c.SetMapIndex(it.Key(), e)
+		}
+		return c, nil
+	case reflect.Interface:
+		if v.IsNil() {
+			return v, nil
+		}
+		e, err := expandValue(v.Elem(), expand)
+		if err != nil {
+			return v, err
+		}
+		c := reflect.New(v.Type()).Elem()
+		c.Set(e)
+		return c, nil
+	}
+	return v, nil
+}
