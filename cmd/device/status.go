@@ -33,7 +33,7 @@ device still waiting says when paragon asks the server again (the server
 wants a few seconds between questions). Exits 4 when no trusted device is
 stored.`,
 		Example: `  $ paragon device status
-  $ paragon device status --json | jq -r .status`,
+  $ paragon device status --json | jq -r .device.status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
