@@ -150,6 +150,8 @@ func TestExplain(t *testing.T) {
 		{fmt.Errorf("x: %w", keystore.ErrTimeout), ExitFailure, "the OS keyring did not answer (is it locked?): unlock it and retry, or use --insecure-storage to keep secrets in a file"},
 		{context.Canceled, ExitInterrupted, "interrupted"},
 		{errors.New("other"), ExitFailure, "other"},
+		{errors.New("keystore: keyring: reading api-key of profile p: org.freedesktop.DBus.Error.NoReply"), ExitFailure, "the secret store failed: reading api-key of profile p: org.freedesktop.DBus.Error.NoReply"},
+		{errors.New("keystore: file: /x/secrets.json is not a paragon secrets file (invalid JSON); move it away to start afresh"), ExitFailure, "the secret store failed: /x/secrets.json is not a paragon secrets file (invalid JSON); move it away to start afresh"},
 	}
 	for _, tt := range tests {
 		got := explain(tt.err, []Target{{Flag: "--server", URL: "http://h:1"}}, cmd)

@@ -89,8 +89,20 @@ func explain(err error, targets []Target, cmd func(string) string) error {
 	if msg, ok := ConnectionProblem(err, targets...); ok {
 		return errors.New(msg)
 	}
+	if msg := err.Error(); strings.HasPrefix(msg, "keystore: ") {
+		return &storeError{err, "the secret store failed: " + KeyringCause(msg)}
+	}
 	return err
 }
+
+// storeError is an error of package keystore said without its layers.
+type storeError struct {
+	err error
+	msg string
+}
+
+func (e *storeError) Error() string { return e.msg }
+func (e *storeError) Unwrap() error { return e.err }
 
 func explainAPIError(e *client.APIError, cmd func(string) string) error {
 	switch e.Code {

@@ -192,11 +192,11 @@ func (f *Factory) OpenStoreChoice(choice string) (keystore.Store, keystore.Notic
 
 // keystoreLayers are the prefixes package keystore puts before the reason a
 // keyring call failed; they say nothing to a user.
-var keystoreLayers = regexp.MustCompile(`^(keystore: |keyring: |the OS keyring is not usable: |reading \S+ of profile \S+: )+`)
+var keystoreLayers = regexp.MustCompile(`^(keystore: |keyring: |file: |the OS keyring is not usable: |reading probe of profile paragon-probe: )+`)
 
-// KeyringCause is why the OS keyring failed, from a keystore error message,
-// without the package's own layers ("keystore: keyring: reading probe of
-// profile paragon-probe: ").
+// KeyringCause is why the OS keyring (or the secrets file) failed, from a
+// keystore error message, without the package's own layers ("keystore:
+// keyring: reading probe of profile paragon-probe: ").
 func KeyringCause(msg string) string {
 	return keystoreLayers.ReplaceAllString(msg, "")
 }
