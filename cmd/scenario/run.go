@@ -431,8 +431,12 @@ func prepareReportDirs(specs []ReportSpec) error {
 // denied"), without the path, which may be a temporary file's name.
 func pathErrorCause(err error) error {
 	var pe *os.PathError
-	if errors.As(err, &pe) {
+	var le *os.LinkError // the rename into place
+	switch {
+	case errors.As(err, &pe):
 		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
 	}
 	return err
 }

@@ -645,3 +645,23 @@ func TestRunUsesFactoryHTTPClient(t *testing.T) {
 		}
 	}
 }
+
+// TestReportWriteErrorNamesTheReport: a report that cannot be put in place
+// after the run (here a directory appeared at its path meanwhile) names the
+// path given, never the temporary file.
+func TestReportWriteErrorNamesTheReport(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "j.xml")
+	code, _, _, err := runWith(t, false, fakeReport(), nil, func(o *RunOptions) {
+		o.Reports = []ReportSpec{{Format: "junit", Path: file}}
+		inner := o.Runner
+		o.Runner = func(ctx context.Context, list []*scenarios.Scenario, ro scenarios.RunOptions) (*scenarios.Report, error) {
+			if err := os.MkdirAll(filepath.Join(file, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return inner(ctx, list, ro)
+		}
+	})
+	if code == 0 || err == nil || !strings.Contains(err.Error(), "junit report: cannot write "+file+": ") || strings.Contains(err.Error(), ".j.xml.") {
+		t.Fatalf("exit %d, err %v", code, err)
+	}
+}
