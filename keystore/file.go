@@ -79,6 +79,21 @@ func (s *File) Get(profile, item string) (string, error) {
 	return v, nil
 }
 
+// GetItems implements BatchGetter: one read of the file.
+func (s *File) GetItems(profile string, items []string) (map[string]string, error) {
+	d, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	vals := make(map[string]string, len(items))
+	for _, it := range items {
+		if v, ok := d.Profiles[profile][it]; ok {
+			vals[it] = v
+		}
+	}
+	return vals, nil
+}
+
 // Set implements Store.
 func (s *File) Set(profile, item, value string) error {
 	return s.SetItems(profile, []Entry{{item, value}})

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -26,6 +29,19 @@ type keyringBackend interface {
 	Get(service, user string) (string, error)
 	Set(service, user, password string) error
 	Delete(service, user string) error
+}
+
+// manyGetter is a keyringBackend that reads several users of one service
+// in one round (the Secret Service); absent users are left out of the map.
+type manyGetter interface {
+	getMany(service string, users []string) (map[string]string, error)
+}
+
+// prober is a keyringBackend with a cheaper check than reading an absent
+// item, and one that reads items in the same round.
+type prober interface {
+	probe() error
+	probeAndRead(service string, users []string) (map[string]string, error)
 }
 
 // goKeyring calls the go-keyring package functions (the OS keyring, or its
@@ -66,6 +82,41 @@ func sessionBusAvailable(goos string, getenv func(string) string) error {
 type Keyring struct {
 	timeout time.Duration
 	backend keyringBackend
+
+	// pre holds what the probe read for Options.Prefetch, until the first
+	// GetItems, Set or Delete.
+	mu  sync.Mutex
+	pre *prefetched
+}
+
+type prefetched struct {
+	profile string
+	items   []string
+	vals    map[string]string
+}
+
+// takePrefetched returns what the probe read, if it covers items of
+// profile, and forgets it either way: it serves the first read only, so
+// that a later read (inside the refresh lock) sees what other processes
+// stored meanwhile.
+func (k *Keyring) takePrefetched(profile string, items []string) (map[string]string, bool) {
+	k.mu.Lock()
+	pre := k.pre
+	k.pre = nil
+	k.mu.Unlock()
+	if pre == nil || pre.profile != profile {
+		return nil, false
+	}
+	vals := make(map[string]string, len(items))
+	for _, it := range items {
+		if !slices.Contains(pre.items, it) {
+			return nil, false
+		}
+		if v, ok := pre.vals[it]; ok {
+			vals[it] = v
+		}
+	}
+	return vals, true
 }
 
 // NewKeyring returns the OS keyring store. timeout <= 0 means
@@ -90,11 +141,32 @@ func (k *Keyring) Get(profile, item string) (string, error) {
 	})
 }
 
+// GetItems implements BatchGetter. With the Secret Service it is one round
+// of D-Bus calls on the process's one connection and session (a search per
+// item, sent together, and one GetSecrets for all), where reading items one
+// by one costs seven calls each; elsewhere it is one Get per item.
+func (k *Keyring) GetItems(profile string, items []string) (map[string]string, error) {
+	if err := checkItems(profile, items); err != nil {
+		return nil, err
+	}
+	if vals, ok := k.takePrefetched(profile, items); ok {
+		return vals, nil
+	}
+	m, ok := k.backend.(manyGetter)
+	if !ok {
+		return getEach(k, profile, items)
+	}
+	return withTimeout(k, "reading", profile, strings.Join(items, ", "), func() (map[string]string, error) {
+		return m.getMany(KeyringService(profile), items)
+	})
+}
+
 // Set implements Store.
 func (k *Keyring) Set(profile, item, value string) error {
 	if err := checkSet(profile, item, value); err != nil {
 		return err
 	}
+	k.takePrefetched("", nil)
 	_, err := withTimeout(k, "storing", profile, item, func() (struct{}, error) {
 		return struct{}{}, k.backend.Set(KeyringService(profile), item, value)
 	})
@@ -106,6 +178,7 @@ func (k *Keyring) Delete(profile, item string) error {
 	if err := checkKey(profile, item); err != nil {
 		return err
 	}
+	k.takePrefetched("", nil)
 	_, err := withTimeout(k, "deleting", profile, item, func() (struct{}, error) {
 		return struct{}{}, k.backend.Delete(KeyringService(profile), item)
 	})

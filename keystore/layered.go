@@ -42,6 +42,32 @@ func (l *Layered) Get(profile, item string) (string, error) {
 	return v, err
 }
 
+// GetItems implements BatchGetter: the environment's items, the others
+// from the backing store in one GetItems.
+func (l *Layered) GetItems(profile string, items []string) (map[string]string, error) {
+	vals, err := getEach(l.Env, profile, items)
+	if err != nil {
+		return nil, err
+	}
+	var rest []string
+	for _, it := range items {
+		if _, ok := vals[it]; !ok {
+			rest = append(rest, it)
+		}
+	}
+	if len(rest) == 0 {
+		return vals, nil
+	}
+	stored, err := GetItems(l.Store, profile, rest...)
+	if err != nil {
+		return nil, err
+	}
+	for it, v := range stored {
+		vals[it] = v
+	}
+	return vals, nil
+}
+
 // Set implements Store: it writes to the backing store.
 func (l *Layered) Set(profile, item, value string) error { return l.Store.Set(profile, item, value) }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -23,8 +24,20 @@ type Options struct {
 	// DefaultKeyringTimeout.
 	KeyringTimeout time.Duration
 
+	// Prefetch names the items of one profile the caller reads first (with
+	// GetItems) when Open returns the OS keyring. With the Secret Service,
+	// Open's probe reads them in the same round of D-Bus calls, and the
+	// first GetItems of (some of) those items returns what it read.
+	Prefetch *Prefetch
+
 	// keyring replaces the OS keyring (tests).
 	keyring *Keyring
+}
+
+// Prefetch is what Options.Prefetch reads.
+type Prefetch struct {
+	Profile string
+	Items   []string
 }
 
 // Notice is what Open tells the caller to say out loud. The zero Notice
@@ -59,17 +72,40 @@ func DefaultDir() (string, error) {
 // probeProfile is the profile the keyring probe reads; it never holds data.
 const probeProfile = "paragon-probe"
 
-// Probe checks that the OS keyring answers: it reads an item that does not
-// exist and counts "not found" as success. It takes at most the store's
+// Probe checks that the OS keyring answers: with the Secret Service, that
+// its default collection is unlocked (one D-Bus call; a locked one asks the
+// prompter and times out without one); elsewhere it reads an item that does
+// not exist and counts "not found" as success. It takes at most the store's
 // timeout. On Linux and the BSDs it first requires a D-Bus session bus
 // (DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus), so that it never
 // makes the D-Bus library autolaunch a bus and a keyring daemon that would
 // outlive the process.
-func (k *Keyring) Probe() error {
+func (k *Keyring) Probe() error { return k.probe(nil) }
+
+// probe is Probe, reading pre's items in the same round when the backend
+// can.
+func (k *Keyring) probe(pre *Prefetch) error {
 	if a, ok := k.backend.(interface{ available() error }); ok {
 		if err := a.available(); err != nil {
 			return err
 		}
+	}
+	if p, ok := k.backend.(prober); ok {
+		if pre != nil && checkItems(pre.Profile, pre.Items) == nil {
+			vals, err := withTimeout(k, "reading", probeProfile, "probe", func() (map[string]string, error) {
+				return p.probeAndRead(KeyringService(pre.Profile), pre.Items)
+			})
+			if err == nil {
+				k.mu.Lock()
+				k.pre = &prefetched{profile: pre.Profile, items: slices.Clone(pre.Items), vals: vals}
+				k.mu.Unlock()
+			}
+			return err
+		}
+		_, err := withTimeout(k, "reading", probeProfile, "probe", func() (struct{}, error) {
+			return struct{}{}, p.probe()
+		})
+		return err
 	}
 	_, err := k.Get(probeProfile, "probe")
 	if err == nil || errors.Is(err, ErrNotFound) {
@@ -100,7 +136,7 @@ func Open(choice string, opts Options) (Store, Notice, error) {
 	}
 	switch choice {
 	case ChoiceKeyring:
-		if err := kr.Probe(); err != nil {
+		if err := kr.probe(opts.Prefetch); err != nil {
 			return nil, Notice{}, fmt.Errorf("keystore: the OS keyring is not usable: %w", err)
 		}
 		return kr, Notice{}, nil
@@ -111,7 +147,7 @@ func Open(choice string, opts Options) (Store, Notice, error) {
 		}
 		return f, Notice{}, nil
 	case ChoiceAuto, "":
-		perr := kr.Probe()
+		perr := kr.probe(opts.Prefetch)
 		if perr == nil {
 			return kr, Notice{}, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -172,5 +173,42 @@ func TestKeyringSecretServiceOpenAutoAndTokens(t *testing.T) {
 	}
 	if v, src, err := l.Lookup(p, ItemUserRefreshToken); v != want.RefreshToken || src != "keyring" || err != nil {
 		t.Errorf("layered fall-through: from %s, %v", src, err)
+	}
+}
+
+// GetItems and Open's prefetch read, in one round, exactly the items
+// go-keyring (and secret-tool) store, and a read after the first sees
+// changes made by another client.
+func TestKeyringSecretServiceGetItems(t *testing.T) {
+	k := secretService(t)
+	p := testProfile(t, k)
+	apiKey, rt := randomSecret(), randomSecret()
+	if err := k.Set(p, ItemAPIKey, apiKey); err != nil {
+		t.Fatal(err)
+	}
+	// Stored by an independent client, as an earlier paragon version would have.
+	if out, err := secretTool(t, rt, "store", "--label=test", "service", KeyringService(p), "username", ItemUserRefreshToken); err != nil {
+		t.Fatalf("secret-tool store: %v %s", err, out)
+	}
+	hot := []string{ItemAPIKey, ItemUserAccessToken, ItemUserRefreshToken}
+	want := map[string]string{ItemAPIKey: apiKey, ItemUserRefreshToken: rt}
+	vals, err := NewKeyring(0).GetItems(p, hot)
+	if err != nil || !maps.Equal(vals, want) {
+		t.Fatalf("GetItems: %d items, %v; want the API key and the refresh token", len(vals), err)
+	}
+
+	s, _, err := Open(ChoiceKeyring, Options{Dir: t.TempDir(), Prefetch: &Prefetch{Profile: p, Items: hot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals, err := GetItems(s, p, hot...); err != nil || !maps.Equal(vals, want) {
+		t.Fatalf("first GetItems after a prefetching Open: %d items, %v", len(vals), err)
+	}
+	rt2 := randomSecret()
+	if out, err := secretTool(t, rt2, "store", "--label=test", "service", KeyringService(p), "username", ItemUserRefreshToken); err != nil {
+		t.Fatalf("secret-tool store: %v %s", err, out)
+	}
+	if vals, err := GetItems(s, p, ItemUserRefreshToken); err != nil || vals[ItemUserRefreshToken] != rt2 {
+		t.Errorf("a later GetItems does not see the refresh token another client stored (err %v)", err)
 	}
 }

@@ -10,6 +10,25 @@ import (
 	"time"
 )
 
+// startKeyring is the start of a script run under dbus-run-session: it
+// starts gnome-keyring-daemon with an unlocked login keyring (password pw)
+// and waits until the daemon owns org.freedesktop.secrets.
+//
+// gnome-keyring-daemon --unlock returns before its daemon owns the name
+// org.freedesktop.secrets (some 50 ms later): a call before that has D-Bus
+// start a second daemon, which can outlive the session and keep its output
+// open, so that Run never returns. The script waits for the name first.
+const startKeyring = `set -e
+echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+n=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets | grep -q 'boolean true'; do
+  n=$((n + 1))
+  if [ "$n" -ge 600 ]; then echo "gnome-keyring-daemon did not take org.freedesktop.secrets in 30 s" >&2; exit 1; fi
+  sleep 0.05
+done
+`
+
 // TestLockedKeyring runs paragon against a real Secret Service that is
 // present but locked: gnome-keyring-daemon in a private D-Bus session, its
 // login keyring created and then locked, and no prompter that could unlock
@@ -17,14 +36,7 @@ import (
 // timeout) with one line that says what is wrong and what to do, and a
 // profile whose secrets live in the keyring must never fall back to a file.
 func TestLockedKeyring(t *testing.T) {
-	for _, tool := range []string{"dbus-run-session", "dbus-send", "gnome-keyring-daemon"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv(requireSecretServiceEnv) == "1" {
-				t.Fatalf("%s=1 but %s is not installed", requireSecretServiceEnv, tool)
-			}
-			t.Skipf("%s not installed: apt-get install dbus gnome-keyring to run the locked-keyring test", tool)
-		}
-	}
+	needTools(t, "dbus-run-session", "dbus-send", "gnome-keyring-daemon")
 	paragon, err := exec.LookPath("paragon") // put on PATH by testscript.Main
 	if err != nil {
 		t.Fatal(err)
@@ -52,21 +64,7 @@ func TestLockedKeyring(t *testing.T) {
 		"newauto":  "device register --profile fresh --server " + base + " --api-key paragon-dev-key --no-wait",
 		"loggedin": "api version",
 	}
-	// gnome-keyring-daemon --unlock returns before its daemon owns the name
-	// org.freedesktop.secrets (some 50 ms later): a call before that has
-	// D-Bus start a second daemon, which can outlive the session and keep
-	// its output open, so that Run never returns. The script waits for the
-	// name first.
-	script := `set -e
-echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-n=0
-until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-  org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets | grep -q 'boolean true'; do
-  n=$((n + 1))
-  if [ "$n" -ge 600 ]; then echo "gnome-keyring-daemon did not take org.freedesktop.secrets in 30 s" >&2; exit 1; fi
-  sleep 0.05
-done
-dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+	script := startKeyring + `dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
   org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null
 set +e
 `
@@ -114,5 +112,19 @@ set +e
 	}
 	if !strings.Contains(string(cfg), "keystore: keyring") {
 		t.Errorf("the keyring profile changed store:\n%s", cfg)
+	}
+}
+
+// needTools skips the test when a tool is missing (fails under
+// PARAGON_REQUIRE_SECRET_SERVICE=1, as in CI).
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv(requireSecretServiceEnv) == "1" {
+				t.Fatalf("%s=1 but %s is not installed", requireSecretServiceEnv, tool)
+			}
+			t.Skipf("%s not installed: apt-get install dbus gnome-keyring to run this test", tool)
+		}
 	}
 }

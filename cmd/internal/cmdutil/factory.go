@@ -164,11 +164,17 @@ func (f *Factory) storeChoice(p *config.Profile) (string, error) {
 // Store opens the secret store of profile p (nil for a new profile), with
 // the environment (PARAGON_TOKEN, PARAGON_API_KEY) layered over it.
 func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, error) {
+	return f.openStore(p, nil)
+}
+
+// openStore is Store; with the OS keyring, pre's items are read in the same
+// round as the keyring's probe (see keystore.Options.Prefetch).
+func (f *Factory) openStore(p *config.Profile, pre *keystore.Prefetch) (*keystore.Layered, keystore.Notice, error) {
 	choice, err := f.storeChoice(p)
 	if err != nil {
 		return nil, keystore.Notice{}, err
 	}
-	s, notice, err := f.OpenStoreChoice(choice)
+	s, notice, err := f.openChoice(choice, pre)
 	if err != nil {
 		if errors.Is(err, keystore.ErrTimeout) {
 			return nil, notice, fmt.Errorf("the OS keyring did not answer (is it locked?); unlock the keyring, or keep secrets in a plain file with --insecure-storage: %w", keystore.ErrTimeout)
@@ -184,10 +190,16 @@ func (f *Factory) Store(p *config.Profile) (*keystore.Layered, keystore.Notice, 
 // OpenStoreChoice opens the backing store for a choice ("auto", "keyring",
 // "file"), without the environment over it, through OpenStore.
 func (f *Factory) OpenStoreChoice(choice string) (keystore.Store, keystore.Notice, error) {
+	return f.openChoice(choice, nil)
+}
+
+// openChoice is OpenStoreChoice; with the OS keyring, pre's items are read
+// in the same round as the keyring's probe (keystore.Options.Prefetch).
+func (f *Factory) openChoice(choice string, pre *keystore.Prefetch) (keystore.Store, keystore.Notice, error) {
 	if f.OpenStore != nil {
 		return f.OpenStore(choice)
 	}
-	return keystore.Open(choice, keystore.Options{})
+	return keystore.Open(choice, keystore.Options{Prefetch: pre})
 }
 
 // keystoreLayers are the prefixes package keystore puts before the reason a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +52,14 @@ type Session struct {
 	f         *Factory
 	apiKey    string
 	apiKeyNew bool
+	// stored is what OpenSession read of the backing store in one
+	// operation (hotItems), until the session writes to the store.
+	stored map[string]string
 }
+
+// hotItems are the items an API call needs, read together when a session
+// opens: one keyring operation instead of one per item.
+var hotItems = []string{keystore.ItemAPIKey, keystore.ItemUserAccessToken, keystore.ItemUserRefreshToken}
 
 // OpenSession opens the selected profile. With overrides (device register,
 // login) a missing profile is created and the given settings replace the
@@ -106,14 +114,23 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 	if !s.IsNew {
 		existing = &s.Profile
 	}
-	s.Store, s.Notice, err = f.Store(existing)
+	s.Store, s.Notice, err = f.openStore(existing, &keystore.Prefetch{Profile: name, Items: hotItems})
 	if err != nil {
 		return nil, err
+	}
+	if s.stored, err = keystore.GetItems(s.Store.Store, name, hotItems...); err != nil {
+		return nil, s.Explain(err)
 	}
 	if ov != nil && ov.APIKey != "" {
 		s.apiKey, s.apiKeyNew = ov.APIKey, true
 	} else {
-		s.apiKey, err = s.Store.Get(name, keystore.ItemAPIKey)
+		s.apiKey, err = s.Store.Env.Get(name, keystore.ItemAPIKey)
+		if errors.Is(err, keystore.ErrNotFound) {
+			var ok bool
+			if s.apiKey, ok = s.stored[keystore.ItemAPIKey]; ok {
+				err = nil
+			}
+		}
 		switch {
 		case errors.Is(err, keystore.ErrNotFound) && !s.IsNew && s.Profile.Keystore != "" && s.Profile.Keystore != s.Store.Name():
 			// --keystore names another store than the one holding the
@@ -252,6 +269,7 @@ func shellQuote(v string) string {
 // something worth keeping.
 func (s *Session) Save() error {
 	if s.apiKeyNew {
+		s.stored = nil
 		if err := s.Store.Set(s.Name, keystore.ItemAPIKey, s.apiKey); err != nil {
 			return s.Explain(err)
 		}
@@ -353,9 +371,16 @@ func (s *Session) sourceConfig(kind keystore.TokenKind, initial *client.Token) c
 }
 
 // loadTokens reads stored tokens of kind from the backing store (never the
-// environment); nil when none are stored.
+// environment), or from what OpenSession read if it has them; nil when none
+// are stored.
 func (s *Session) loadTokens(kind keystore.TokenKind) (*client.Token, error) {
-	t, err := s.tokenStore(kind).Load()
+	var t *client.Token
+	var err error
+	if s.has(kind.TokenItems()...) {
+		t, err = tokenstore.FromItems(s.stored, s.Name, kind)
+	} else {
+		t, err = s.tokenStore(kind).Load()
+	}
 	if err != nil {
 		return nil, s.Explain(err)
 	}
@@ -462,8 +487,23 @@ func (s *Session) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// has reports whether OpenSession read items (present or absent) and the
+// session has not written to the store since.
+func (s *Session) has(items ...string) bool {
+	if s.stored == nil {
+		return false
+	}
+	for _, it := range items {
+		if !slices.Contains(hotItems, it) {
+			return false
+		}
+	}
+	return true
+}
+
 // SaveTokens stores a token pair of kind (after login or registration).
 func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
+	s.stored = nil
 	if err := s.tokenStore(kind).Save(t); err != nil {
 		return s.Explain(err)
 	}
@@ -472,6 +512,7 @@ func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
 
 // DeleteItems removes items of this profile from the backing store.
 func (s *Session) DeleteItems(items ...string) error {
+	s.stored = nil
 	for _, it := range items {
 		if err := s.Store.Store.Delete(s.Name, it); err != nil {
 			return s.Explain(err)

@@ -59,7 +59,17 @@ func (s Store) Lock(ctx context.Context) (unlock func(), err error) {
 // refresh token without an access token loads as a token that needs a
 // refresh.
 func (s Store) Load() (*client.Token, error) {
-	t, err := keystore.LoadTokens(s.Keys, s.Profile, s.Kind)
+	vals, err := keystore.GetItems(s.Keys, s.Profile, s.Kind.TokenItems()...)
+	if err != nil {
+		return nil, err
+	}
+	return FromItems(vals, s.Profile, s.Kind)
+}
+
+// FromItems decodes the tokens of kind from what keystore.GetItems read
+// (with other items, for one keyring operation), as Load does.
+func FromItems(vals map[string]string, profile string, kind keystore.TokenKind) (*client.Token, error) {
+	t, err := keystore.TokensFrom(vals, profile, kind)
 	if errors.Is(err, keystore.ErrNotFound) {
 		return nil, nil
 	}
