@@ -7,7 +7,10 @@
 // ([NewMemory], for tests) and the environment ([NewEnv], read-only:
 // PARAGON_TOKEN and PARAGON_API_KEY). [Open] chooses between keyring and file
 // and says out loud when it had to fall back; [Layered] lets the environment
-// win over the store and reports where each secret came from.
+// win over the store and reports where each secret came from. [GetItems]
+// reads several items of a profile in one operation (with the Secret
+// Service, one round of D-Bus calls instead of seven calls per item), and
+// [Options].Prefetch lets Open's keyring probe read them in the same round.
 //
 // [Lock] is a cross-process lock per profile, held around "read the stored
 // tokens → refresh if still needed → store", so that parallel paragon
