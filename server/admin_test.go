@@ -376,3 +376,31 @@ func TestOAuthHandlerServesOnlyOAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminTokenThrottle: wrong admin API tokens beyond the budget are
+// answered after a pause, but the right token is never refused, whoever
+// else guesses from the same address.
+func TestAdminTokenThrottle(t *testing.T) {
+	s := newTestServer(t)
+	s.adminGuard.Delay = time.Nanosecond
+	wrong := map[string]string{"Authorization": "Bearer wrong"}
+	for i := range 10 {
+		r := do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: "127.0.0.1:1"})
+		if r.Code != 401 || strings.Contains(string(r.Body), "pause") {
+			t.Fatalf("guess %d: %d %s", i+1, r.Code, r.Body)
+		}
+	}
+	r := do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: "127.0.0.1:2"})
+	if r.Code != 401 || r.errCode(t) != "invalid_token" || !strings.Contains(string(r.Body), "answered after a pause") {
+		t.Fatalf("guess beyond the budget: %d %s", r.Code, r.Body)
+	}
+	r = do(t, s, req{method: "GET", path: "/admin/api/devices", remote: "127.0.0.1:3",
+		headers: map[string]string{"Authorization": "Bearer " + s.AdminToken()}})
+	if r.Code != 200 {
+		t.Fatalf("the right token after many wrong ones: %d %s", r.Code, r.Body)
+	}
+	// Another address has its own budget; no token at all is no guess.
+	if r := do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: "192.0.2.9:1"}); strings.Contains(string(r.Body), "pause") {
+		t.Errorf("another address: %s", r.Body)
+	}
+}

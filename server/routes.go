@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/paragon-cli/paragon/server/internal/throttle"
 )
 
 // routes registers every endpoint of the server as a net/http pattern.
@@ -38,11 +40,23 @@ func (s *Server) routes() (all, oauthOnly http.Handler) {
 	admin := http.NewServeMux()
 	s.adminRoutes(admin)
 	adminAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok, present, bad := bearer(r); !present || bad || !s.checkAdminToken(tok) {
-			writeErr(w, invalidToken("the admin API needs Authorization: Bearer <admin token>"))
+		tok, present, bad := bearer(r)
+		if present && !bad && s.checkAdminToken(tok) {
+			admin.ServeHTTP(w, r)
 			return
 		}
-		admin.ServeHTTP(w, r)
+		e := invalidToken("the admin API needs Authorization: Bearer <admin token>")
+		// A wrong token beyond the budget is answered after a pause; the
+		// right one is never refused (every local caller is 127.0.0.1).
+		if present {
+			if d := s.adminGuard.Fail(clientKey(r)); d > 0 {
+				if !throttle.Wait(r.Context(), d) {
+					return
+				}
+				e = invalidToken("the admin token is wrong; after many wrong tokens from your address each wrong one is answered after a pause (the right one never is)")
+			}
+		}
+		writeErr(w, e)
 	})
 	mux.Handle("/admin/api", adminAPI)
 	mux.Handle("/admin/api/", adminAPI)

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paragon-cli/paragon/server/internal/throttle"
 )
 
 // Version is the version the server reports at GET /api/v1/version.
@@ -74,6 +76,7 @@ type Options struct {
 type Server struct {
 	log        *slog.Logger
 	hosts      hostPolicy
+	adminGuard *throttle.Limiter // wrong admin API tokens by address
 	adminToken string
 	adminHash  [32]byte
 	store      Store
@@ -147,6 +150,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.hosts = hosts
+	s.adminGuard = throttle.New()
 	if s.baseNow == nil {
 		s.baseNow = time.Now
 	}

@@ -2,6 +2,7 @@ package adminweb
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,6 +13,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/paragon-cli/paragon/server/internal/throttle"
 )
 
 //go:embed templates/*.html static/admin.css
@@ -28,13 +31,6 @@ const (
 	maxSessions = 256
 	// maxFormBytes bounds a posted form.
 	maxFormBytes = 64 << 10
-	// maxLoginFailures wrong admin tokens from one address within
-	// loginWindow make the sign-in form refuse that address until the
-	// window ends.
-	maxLoginFailures = 10
-	loginWindow      = time.Minute
-	// maxFailureRecords bounds the table of addresses that failed.
-	maxFailureRecords = 1024
 )
 
 // New returns the handler for the administrator web page: /admin and the
@@ -52,9 +48,11 @@ func newHandler(b Backend) (*handler, http.Handler) {
 		b:        b,
 		now:      time.Now,
 		sessions: map[[32]byte]*session{},
-		failures: map[string]*failure{},
+		limiter:  throttle.New(),
+		wait:     throttle.Wait,
 		pages:    map[string]*template.Template{},
 	}
+	h.limiter.Now = func() time.Time { return h.now() }
 	for _, name := range []string{"login", "admin"} {
 		h.pages[name] = parsePage(name)
 	}
@@ -116,16 +114,13 @@ type handler struct {
 	pages map[string]*template.Template
 	css   []byte
 
+	// limiter slows down wrong admin tokens by client address; wait makes
+	// the pause it asks for.
+	limiter *throttle.Limiter
+	wait    func(context.Context, time.Duration) bool
+
 	mu       sync.Mutex
 	sessions map[[32]byte]*session // by SHA-256 of the cookie value
-	failures map[string]*failure   // wrong admin tokens, by client address
-}
-
-// failure counts the wrong admin tokens from one address in the window that
-// started at since.
-type failure struct {
-	since time.Time
-	count int
 }
 
 // session is one signed-in browser.
@@ -244,60 +239,6 @@ func (h *handler) takeFlash(key [32]byte) *flash {
 	f := p.flash
 	p.flash = nil
 	return f
-}
-
-// throttled reports whether addr sent too many wrong admin tokens lately.
-func (h *handler) throttled(addr string) bool {
-	now := h.now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	key := h.bucketLocked(addr, now)
-	f := h.failures[key]
-	if f == nil {
-		return false
-	}
-	if now.Sub(f.since) >= loginWindow {
-		delete(h.failures, key)
-		return false
-	}
-	return f.count >= maxLoginFailures
-}
-
-// noteFailure counts a wrong admin token from addr.
-func (h *handler) noteFailure(addr string) {
-	now := h.now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	key := h.bucketLocked(addr, now)
-	f := h.failures[key]
-	if f == nil || now.Sub(f.since) >= loginWindow {
-		f = &failure{since: now}
-		h.failures[key] = f
-	}
-	f.count++
-}
-
-// overflowAddr is the failure record shared by the addresses that found the
-// table full. (Emptying a full table instead would let anyone with enough
-// addresses, say an IPv6 prefix, wipe every count and guess on.)
-const overflowAddr = "*"
-
-// bucketLocked returns the key under which addr's failures are counted:
-// its own record, or the shared overflow record when the table has no room
-// for another address even after forgetting the expired ones.
-func (h *handler) bucketLocked(addr string, now time.Time) string {
-	if _, ok := h.failures[addr]; ok || len(h.failures) < maxFailureRecords-1 {
-		return addr
-	}
-	for a, g := range h.failures {
-		if now.Sub(g.since) >= loginWindow {
-			delete(h.failures, a)
-		}
-	}
-	if len(h.failures) < maxFailureRecords-1 {
-		return addr
-	}
-	return overflowAddr
 }
 
 func (h *handler) dropSession(key [32]byte) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paragon-cli/paragon/server/internal/throttle"
 )
 
 // postFrom signs in from addr with token and returns the status.
@@ -27,22 +29,32 @@ func TestSignInThrottlingSurvivesAFullTable(t *testing.T) {
 	c, st := newClient(t, newFakeBackend())
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	st.now = func() time.Time { return now }
-	for i := range maxFailureRecords - 1 { // the table is then full
-		st.noteFailure(fmt.Sprintf("2001:db8::%x", i))
+	waits := recordWaits(st)
+	for i := range throttle.DefaultMaxRecords - 1 { // the table is then full
+		st.limiter.Fail(fmt.Sprintf("2001:db8::%x", i))
 	}
-	for i := range maxLoginFailures {
+	for i := range throttle.DefaultMax {
 		if code := postFrom(c.h, fmt.Sprintf("2001:db8:1::%x", i), "guess"); code != http.StatusUnauthorized {
 			t.Fatalf("guess %d: %d", i, code)
 		}
 	}
-	if code := postFrom(c.h, "2001:db8:2::1", testAdminToken); code != http.StatusTooManyRequests {
-		t.Errorf("a new address while the overflow count is spent: %d, want 429", code)
+	if code := postFrom(c.h, "2001:db8:2::1", "guess"); code != http.StatusTooManyRequests || len(*waits) != 1 {
+		t.Errorf("a new address while the overflow count is spent: %d, waits %v; want 429 after a pause", code, *waits)
 	}
-	if n := len(st.failures); n > maxFailureRecords {
-		t.Errorf("%d failure records, bound is %d", n, maxFailureRecords)
-	}
-	now = now.Add(loginWindow)
 	if code := postFrom(c.h, "2001:db8:2::1", testAdminToken); code != http.StatusSeeOther {
-		t.Errorf("after the window: %d, want 303", code)
+		t.Errorf("the right token while the overflow count is spent: %d, want 303", code)
+	}
+	if n := st.limiter.Records(); n > throttle.DefaultMaxRecords {
+		t.Errorf("%d failure records, bound is %d", n, throttle.DefaultMaxRecords)
+	}
+	for i := range throttle.DefaultMaxRecords + 10 {
+		st.limiter.Fail(fmt.Sprintf("203.0.113.%d", i))
+	}
+	if n := st.limiter.Records(); n > throttle.DefaultMaxRecords {
+		t.Errorf("%d failure records, bound is %d", n, throttle.DefaultMaxRecords)
+	}
+	now = now.Add(throttle.DefaultWindow)
+	if code := postFrom(c.h, "2001:db8:2::1", "guess"); code != http.StatusUnauthorized {
+		t.Errorf("after the window: %d, want 401", code)
 	}
 }

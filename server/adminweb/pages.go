@@ -40,21 +40,23 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 			Error: "Enter the admin token."})
 		return
 	}
+	// The right token always signs in, however many wrong ones came from
+	// the same address (every local process is 127.0.0.1); wrong ones
+	// beyond the budget are answered after a pause.
 	addr := clientAddr(r)
-	if h.throttled(addr) {
-		h.render(w, http.StatusTooManyRequests, "login", loginData{Title: "Sign in",
-			Error: "Too many wrong admin tokens from your address. Wait a minute, then try again."})
-		return
-	}
 	if !h.b.CheckAdminToken(tok) {
-		h.noteFailure(addr)
+		if d := h.limiter.Fail(addr); d > 0 {
+			if !h.wait(r.Context(), d) {
+				return
+			}
+			h.render(w, http.StatusTooManyRequests, "login", loginData{Title: "Sign in",
+				Error: "That admin token is not right either. After many wrong tokens from your address, each wrong one is answered after a pause; the right token still signs in at once."})
+			return
+		}
 		h.render(w, http.StatusUnauthorized, "login", loginData{Title: "Sign in",
 			Error: "That admin token is not right. paragon server prints the token when it starts (or takes it from --admin-token)."})
 		return
 	}
-	h.mu.Lock()
-	delete(h.failures, addr)
-	h.mu.Unlock()
 	if key, _, ok := h.current(r); ok {
 		h.dropSession(key) // a new sign-in always gets a new session id
 	}

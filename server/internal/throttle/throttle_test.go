@@ -1,0 +1,52 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Limiter{Max: 3, Window: time.Minute, Delay: time.Second, MaxRecords: 4, Now: func() time.Time { return now }}
+	for i := range 3 {
+		if d := l.Fail("a"); d != 0 {
+			t.Fatalf("failure %d within the budget: %v", i+1, d)
+		}
+	}
+	if d := l.Fail("a"); d != time.Second {
+		t.Fatalf("beyond the budget: %v", d)
+	}
+	if d := l.Fail("b"); d != 0 {
+		t.Fatalf("another address: %v", d)
+	}
+	now = now.Add(time.Minute)
+	if d := l.Fail("a"); d != 0 {
+		t.Fatalf("after the window: %v", d)
+	}
+	// A full table: new addresses share one record rather than emptying it.
+	for i := range 10 {
+		l.Fail(fmt.Sprintf("x%d", i))
+	}
+	if n := l.Records(); n > 4 {
+		t.Fatalf("%d records, bound 4", n)
+	}
+	if d := l.Fail("a"); d != 0 {
+		t.Fatalf("a known address lost its record: %v", d)
+	}
+	if d := l.Fail("y"); d == 0 {
+		t.Fatal("the shared record of a full table was not spent")
+	}
+}
+
+func TestWait(t *testing.T) {
+	if !Wait(context.Background(), 0) || !Wait(context.Background(), time.Nanosecond) {
+		t.Fatal("a pause did not complete")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Wait(ctx, time.Hour) {
+		t.Fatal("a cancelled pause completed")
+	}
+}
