@@ -4,11 +4,7 @@
 package profile
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -104,45 +100,30 @@ func listRun(opts *ListOptions) error {
 		}
 		return nil
 	}
-	if !opts.IO.IsStdoutTTY() {
-		for _, r := range rows {
+	// On a terminal a mark and the name share a column; piped, the last
+	// column says "current".
+	tty := opts.IO.IsStdoutTTY()
+	cs := opts.IO.ColorScheme()
+	t := iostreams.NewTable("  NAME", "SERVER", "OAUTH", "KEYSTORE")
+	for _, r := range rows {
+		if !tty {
 			cur := ""
 			if r.Current {
 				cur = "current"
 			}
-			fmt.Fprintf(opts.IO.Out, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Server, r.OAuthURL, r.Keystore, cur)
+			t.AddRow(r.Name, r.Server, r.OAuthURL, r.Keystore, cur)
+			continue
 		}
-		return nil
-	}
-	// Align plain text first, then style: escape sequences counted as
-	// width would push the styled row's columns out of line.
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tSERVER\tOAUTH\tKEYSTORE")
-	for _, r := range rows {
-		mark := " "
+		name, ks := "  "+r.Name, r.Keystore
 		if r.Current {
-			mark = "*"
+			name = "* " + cs.Bold(r.Name)
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", mark, r.Name, r.Server, r.OAuthURL, r.Keystore)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	cs := opts.IO.ColorScheme()
-	lines := strings.SplitAfter(buf.String(), "\n")
-	for i, r := range rows {
-		line := lines[i+1] // after the header
-		if r.Current {
-			line = "* " + cs.Bold(r.Name) + strings.TrimPrefix(line, "* "+r.Name)
+		if ks == keystore.ChoiceFile {
+			ks = cs.Yellow(ks)
 		}
-		if r.Keystore == keystore.ChoiceFile {
-			line = strings.TrimSuffix(line, keystore.ChoiceFile+"\n") + cs.Yellow(keystore.ChoiceFile) + "\n"
-		}
-		lines[i+1] = line
+		t.AddRow(name, r.Server, r.OAuthURL, ks)
 	}
-	_, err = io.WriteString(opts.IO.Out, strings.Join(lines, ""))
-	return err
+	return opts.IO.WriteTable(t)
 }
 
 // UseOptions holds what `profile use` needs.

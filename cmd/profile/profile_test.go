@@ -72,7 +72,7 @@ func TestListRun(t *testing.T) {
 		profile string
 		want    string
 	}{
-		{"tty", true, false, "", "  NAME     SERVER                OAUTH                 KEYSTORE\n* default  https://paragon.test  https://paragon.test  \n  prod     https://paragon.test  https://oauth.test    file\n"},
+		{"tty", true, false, "", "  NAME     SERVER                OAUTH                 KEYSTORE\n* default  https://paragon.test  https://paragon.test\n  prod     https://paragon.test  https://oauth.test    file\n"},
 		{"piped", false, false, "", "default\thttps://paragon.test\thttps://paragon.test\t\tcurrent\nprod\thttps://paragon.test\thttps://oauth.test\tfile\t\n"},
 		{"piped with --profile", false, false, "prod", "default\thttps://paragon.test\thttps://paragon.test\t\t\nprod\thttps://paragon.test\thttps://oauth.test\tfile\tcurrent\n"},
 		{"json", false, true, "", `[{"name":"default","server":"https://paragon.test","oauth_url":"https://paragon.test","current":true},{"name":"prod","server":"https://paragon.test","oauth_url":"https://oauth.test","keystore":"file","current":false}]` + "\n"},
@@ -109,7 +109,7 @@ func TestListColumnsAlignWithColour(t *testing.T) {
 		t.Fatalf("current profile not bold: %q", out)
 	}
 	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(out, "")
-	want := "  NAME     SERVER                OAUTH                 KEYSTORE\n* default  https://paragon.test  https://paragon.test  \n  prod     https://paragon.test  https://oauth.test    file\n"
+	want := "  NAME     SERVER                OAUTH                 KEYSTORE\n* default  https://paragon.test  https://paragon.test\n  prod     https://paragon.test  https://oauth.test    file\n"
 	if plain != want {
 		t.Errorf("without escapes:\n%q\nwant\n%q", plain, want)
 	}

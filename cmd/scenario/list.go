@@ -87,12 +87,14 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		}
 		return cmdutil.WriteJSON(opts.IO, entries)
 	}
+	t := iostreams.NewTable("NAME", "TAGS", "RULE")
 	if !opts.IO.IsStdoutTTY() {
 		for _, s := range list {
-			fmt.Fprintf(out, "%s\t%s\t%s\n", s.Name, strings.Join(s.Tags, ","), oneLine(s.Rule))
+			t.AddRow(s.Name, strings.Join(s.Tags, ","), oneLine(s.Rule))
 		}
-		return nil
+		return opts.IO.WriteTable(t)
 	}
+	// On a terminal the rule is cut to what is left of its width.
 	nameW, tagW := len("NAME"), len("TAGS")
 	for _, s := range list {
 		nameW = max(nameW, ansi.StringWidth(s.Name))
@@ -103,14 +105,11 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		width = 120
 	}
 	ruleW := max(width-nameW-tagW-4, 20)
-	bold := func(s string) string { return s }
-	if opts.IO.ColorEnabled() {
-		bold = func(s string) string { return "\x1b[1m" + s + "\x1b[0m" }
-	}
-	fmt.Fprintln(out, bold(fmt.Sprintf("%-*s  %-*s  %s", nameW, "NAME", tagW, "TAGS", "RULE")))
 	for _, s := range list {
-		rule := ansi.Truncate(oneLine(s.Rule), ruleW, "…")
-		fmt.Fprintf(out, "%-*s  %-*s  %s\n", nameW, s.Name, tagW, strings.Join(s.Tags, ","), rule)
+		t.AddRow(s.Name, strings.Join(s.Tags, ","), ansi.Truncate(oneLine(s.Rule), ruleW, "…"))
+	}
+	if err := opts.IO.WriteTable(t); err != nil {
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s\n", plural(len(list), "scenario", "scenarios"))
 	return nil

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,6 +73,25 @@ func TestList(t *testing.T) {
 				t.Errorf("stdout:\n%q\nwant:\n%q", out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// With colour on, the header is bold through the colour scheme (it wrote
+// its own escape sequence around the whole line) and the columns line up as
+// without colour.
+func TestListColourHeader(t *testing.T) {
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetTTY(true)
+	if code, err := execute(t, ios, group, "scenario", "list", writeSuite(t, listSuite)); code != 0 {
+		t.Fatalf("exit %d err %v stderr %s", code, err, errOut)
+	}
+	bold := ios.ColorScheme().Bold
+	if !strings.HasPrefix(out.String(), bold("NAME")+"                 "+bold("TAGS")) {
+		t.Errorf("header %q: want each heading in the colour scheme's bold", strings.SplitN(out.String(), "\n", 2)[0])
+	}
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(out.String(), "")
+	if !strings.HasPrefix(plain, "NAME                 TAGS         RULE\nlogin-with-password  login,smoke  ") {
+		t.Errorf("without escapes:\n%s", plain)
 	}
 }
 

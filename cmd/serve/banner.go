@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/server"
 )
 
@@ -63,8 +63,9 @@ func renderBanner(b *bannerInfo, styled bool) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s\n\n", title.Render("paragon server "+b.Version+": a reference Paragon Cloud API server for tests"))
 
-	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
-	row := func(label, value string) { fmt.Fprintf(tw, "  %s\t%s\n", label, value) }
+	info := iostreams.NewTable()
+	info.Indent = 2
+	row := func(label, value string) { info.AddRow(label, value) }
 	row("API", url.Render(b.BaseURL+"/api/v1"))
 	oauthNote := ""
 	if b.OAuthURL != b.BaseURL {
@@ -101,28 +102,27 @@ func renderBanner(b *bannerInfo, styled bool) string {
 		row("TLS cert", b.Cert.CertFile+"  ("+how+"; clients: --cacert FILE)")
 		row("SHA-256", b.Cert.Fingerprint)
 	}
-	tw.Flush()
+	sb.WriteString(info.Aligned(nil))
 
 	if len(b.Account.Users) > 0 {
 		fmt.Fprintf(&sb, "\n%s\n", head.Render("Users"))
-		tw = tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
-		if b.demo() {
-			fmt.Fprintln(tw, "  USERNAME\tPASSWORD\tCARD ID\tSHORT ID\tEMAIL\tADMIN")
-		} else {
-			fmt.Fprintln(tw, "  USERNAME\tCARD ID\tSHORT ID\tEMAIL\tADMIN")
+		users := iostreams.NewTable("USERNAME", "PASSWORD", "CARD ID", "SHORT ID", "EMAIL", "ADMIN")
+		if !b.demo() {
+			users = iostreams.NewTable("USERNAME", "CARD ID", "SHORT ID", "EMAIL", "ADMIN")
 		}
+		users.Indent = 2
 		for _, u := range b.Account.Users {
 			admin := ""
 			if u.Admin {
 				admin = "yes"
 			}
 			if b.demo() {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Password, dash(u.CardID), dash(u.ShortID), dash(u.Email), admin)
+				users.AddRow(u.Username, u.Password, dash(u.CardID), dash(u.ShortID), dash(u.Email), admin)
 			} else {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", u.Username, dash(u.CardID), dash(u.ShortID), dash(u.Email), admin)
+				users.AddRow(u.Username, dash(u.CardID), dash(u.ShortID), dash(u.Email), admin)
 			}
 		}
-		tw.Flush()
+		sb.WriteString(users.Aligned(nil))
 		if !b.demo() {
 			fmt.Fprintf(&sb, "  (passwords as in %s)\n", b.Source)
 		}
@@ -157,12 +157,7 @@ func renderBanner(b *bannerInfo, styled bool) string {
 	fmt.Fprintf(&sb, "  %s\n", comment.Render("# The whole walk with a trusted Ed25519 device: docs/walkthrough-curl.md"))
 
 	fmt.Fprintf(&sb, "\nStop with Ctrl-C. Request logs go to stderr.\n%s\n", b.ListenLine())
-	// tabwriter pads empty last columns; trailing blanks only hurt copying.
-	lines := strings.Split(sb.String(), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ")
-	}
-	return strings.Join(lines, "\n")
+	return sb.String()
 }
 
 func dash(s string) string {
