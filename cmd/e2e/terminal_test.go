@@ -134,6 +134,31 @@ func TestTerminalSession(t *testing.T) {
 		}
 	})
 
+	t.Run("a wrong password is asked for again", func(t *testing.T) {
+		s := newTmux(t, env, paragon+" login --user bob")
+		prompt := func(n int) { // waits for the n-th prompt
+			t.Helper()
+			deadline := time.Now().Add(20 * time.Second)
+			for strings.Count(s.screen(), "Password for bob:") < n {
+				if time.Now().After(deadline) {
+					t.Fatalf("no prompt %d; screen:\n%s", n, s.screen())
+				}
+				time.Sleep(20 * time.Millisecond) // polling the terminal, bounded by the deadline
+			}
+			s.waitEchoOff()
+		}
+		for n := 1; n <= 2; n++ {
+			prompt(n)
+			s.send("not-it", "Enter")
+		}
+		prompt(3)
+		s.send("builder", "Enter")
+		scr := s.waitFor("EXIT=")
+		if !strings.Contains(scr, "✓ Logged in to "+base+" as bob") || !strings.Contains(scr, "EXIT=0") || strings.Count(scr, "Wrong user name or password; try again.") != 2 {
+			t.Fatalf("third try failed; screen:\n%s", scr)
+		}
+	})
+
 	t.Run("colour only on a terminal without NO_COLOR or --no-color", func(t *testing.T) {
 		var colourEnv []string
 		for _, kv := range env {
