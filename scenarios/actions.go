@@ -82,6 +82,9 @@ func (a *registerAction) validate(d *decoder, n *yaml.Node) {
 	d.checkSign(n, a.Sign)
 }
 
+// describe says which device a step registers.
+func (a *registerAction) describe() string { return alias(a.Device) }
+
 func (a *registerAction) needs() []string {
 	if a.Key != "" && a.Key != "keep" && a.Key != "none" {
 		return []string{NeedDeviceKey}
@@ -147,6 +150,8 @@ type deviceAdminAction struct {
 func (a *deviceAdminAction) setShorthand(d *decoder, n *yaml.Node) { a.Device = n.Value }
 func (a *deviceAdminAction) needs() []string                       { return []string{NeedAdmin} }
 
+func (a *deviceAdminAction) describe() string { return alias(a.Device) }
+
 func (a *deviceAdminAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
 	p := "/admin/api/devices/" + url.PathEscape(r.device(a.Device).clientID)
 	if a.op == "untrust" {
@@ -180,6 +185,8 @@ func (a *deviceTokenAction) validate(d *decoder, n *yaml.Node) {
 	}
 	d.checkSign(n, a.Sign)
 }
+
+func (a *deviceTokenAction) describe() string { return alias(a.Device) }
 
 func (a *deviceTokenAction) needs() []string { return nil }
 
@@ -247,6 +254,13 @@ func (a *refreshAction) validate(d *decoder, n *yaml.Node) {
 		d.errorf(n, "refresh: expected exactly one of device or user")
 	}
 	d.checkSign(n, a.Sign)
+}
+
+func (a *refreshAction) describe() string {
+	if a.Device != "" {
+		return "device " + a.Device
+	}
+	return "user " + a.User
 }
 
 func (a *refreshAction) needs() []string { return nil }
@@ -334,6 +348,16 @@ func (a *loginAction) validate(d *decoder, n *yaml.Node) {
 	if _, ok := demoUsers[a.User]; a.User != "" && !ok && (a.UserID == nil || (a.Password == nil && (a.Authtype == "" || a.Authtype == "password" || a.Authtype == "0"))) {
 		d.errorf(n, "login: %q is not a demo user (alice, bob, carol): give userid and password", a.User)
 	}
+}
+
+func (a *loginAction) describe() string {
+	switch {
+	case a.As != "":
+		return a.As
+	case a.User != "":
+		return a.User
+	}
+	return deref(a.UserID, "")
 }
 
 func (a *loginAction) needs() []string { return nil }
@@ -466,6 +490,14 @@ func (a *callAction) validate(d *decoder, n *yaml.Node) {
 	}
 }
 
+func (a *callAction) describe() string {
+	m := a.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return m + " " + a.Path
+}
+
 func (a *callAction) needs() []string {
 	if strings.HasPrefix(a.Path, "/admin/") {
 		return []string{NeedAdmin}
@@ -568,6 +600,8 @@ func (a *advanceAction) decodeNode(d *decoder, n *yaml.Node) {
 	d.decode(n, reflectOf(&a.By), "advance")
 }
 
+func (a *advanceAction) describe() string { return durationOf(a.By).String() }
+
 func (a *advanceAction) needs() []string { return []string{NeedAdmin, NeedClock} }
 
 func (a *advanceAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
@@ -578,6 +612,13 @@ func (a *advanceAction) run(ctx context.Context, r *scenarioRun) (*exchange, err
 type keyAction struct {
 	Name     string `yaml:"name"` // default "default" (the run's key; "second" is the second key)
 	KeyPatch `yaml:",inline"`
+}
+
+func (a *keyAction) describe() string {
+	if a.Name == "" {
+		return "default"
+	}
+	return a.Name
 }
 
 func (a *keyAction) needs() []string { return []string{NeedAdmin} }
@@ -613,6 +654,13 @@ func (a *revokeAction) validate(d *decoder, n *yaml.Node) {
 	}
 }
 
+func (a *revokeAction) describe() string {
+	if a.Device != "" {
+		return "device " + a.Device
+	}
+	return "user " + a.User
+}
+
 func (a *revokeAction) needs() []string { return []string{NeedAdmin} }
 
 func (a *revokeAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
@@ -637,6 +685,13 @@ func (a *faultAction) validate(d *decoder, n *yaml.Node) {
 	if !a.Clear && a.Path == "" {
 		d.errorf(n, "fault: expected path (or clear: true)")
 	}
+}
+
+func (a *faultAction) describe() string {
+	if a.Clear {
+		return "clear"
+	}
+	return a.Path
 }
 
 func (a *faultAction) needs() []string { return []string{NeedAdmin} }
@@ -687,6 +742,17 @@ func (a *httpAction) validate(d *decoder, n *yaml.Node) {
 	if given > 1 {
 		d.errorf(n, "http: expected at most one of form, body and json")
 	}
+}
+
+func (a *httpAction) describe() string {
+	m := a.Method
+	if m == "" {
+		m = "GET"
+		if a.Form != nil || a.Body != nil || a.JSON != nil {
+			m = "POST"
+		}
+	}
+	return m + " " + a.URL
 }
 
 func (a *httpAction) needs() []string {
@@ -742,6 +808,14 @@ func (a *httpAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 		req.Header.Set(k, v)
 	}
 	return r.do(req, body)
+}
+
+// alias is a device alias as steps default it.
+func alias(a string) string {
+	if a == "" {
+		return "device"
+	}
+	return a
 }
 
 func deref(p *string, def string) string {

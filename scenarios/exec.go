@@ -46,14 +46,12 @@ func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
 	return r
 }
 
-func (r *scenarioRun) device(alias string) *deviceState {
-	if alias == "" {
-		alias = "device"
-	}
-	d, ok := r.devices[alias]
+func (r *scenarioRun) device(name string) *deviceState {
+	name = alias(name)
+	d, ok := r.devices[name]
 	if !ok {
 		d = &deviceState{clientID: newUUID()}
-		r.devices[alias] = d
+		r.devices[name] = d
 	}
 	return d
 }
@@ -124,7 +122,7 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 
 func (r *scenarioRun) skipRest(res *ScenarioResult, from int, onStep func(StepResult)) {
 	for i := from; i < len(r.sc.Steps); i++ {
-		sr := StepResult{Name: r.sc.Steps[i].label(i + 1), Status: Skipped}
+		sr := StepResult{Name: r.sc.Steps[i].label(i + 1), Line: r.sc.Steps[i].Line, Status: Skipped}
 		res.Steps = append(res.Steps, sr)
 		onStep(sr)
 	}
@@ -163,17 +161,26 @@ func (r *scenarioRun) applyGiven(ctx context.Context, g *Given) (*exchange, erro
 	return last, nil
 }
 
-// label names a step in reports.
+// label names a step in reports: its name, else its action and main
+// argument ("call GET /users", "login alice", "register printer").
 func (st *Step) label(index int) string {
 	if st.Name != "" {
 		return st.Name
 	}
-	return fmt.Sprintf("%s #%d", st.Kind, index)
+	if d, ok := st.Action.(interface{ describe() string }); ok {
+		if s := d.describe(); s != "" {
+			return st.Kind + " " + s
+		}
+	}
+	if st.Kind == "" {
+		return fmt.Sprintf("step %d", index)
+	}
+	return st.Kind
 }
 
 // step runs one step and checks its expectations and captures.
 func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepResult) {
-	sr = StepResult{Name: st.label(index), Status: Passed}
+	sr = StepResult{Name: st.label(index), Line: st.Line, Status: Passed}
 	start := time.Now()
 	defer func() { sr.Duration = time.Since(start) }()
 	r.last = nil

@@ -47,7 +47,7 @@ func TestValidationErrorsHavePositions(t *testing.T) {
 		{"missing name and steps", "description: x\n",
 			[]string{`t.yaml:1:1: scenario: expected a name`, `t.yaml:1:1: scenario "": expected steps`}},
 		{"need not declared", "name: a\nsteps:\n  - approve: printer\n",
-			[]string{`t.yaml:3:5: step approve #1: needs admin: add admin to the scenario's needs`}},
+			[]string{`t.yaml:3:5: step approve printer: needs admin: add admin to the scenario's needs`}},
 		{"given without admin", "name: a\ngiven:\n  key: {auto_trust: true}\nsteps:\n  - call: GET /version\n",
 			[]string{`t.yaml:1:1: scenario "a": given changes the server through its admin API: add admin to needs`}},
 		{"unknown variable", "name: a\nsteps:\n  - call: {path: /version, token: \"${tok}\"}\n",

@@ -31,7 +31,8 @@ type Exchange struct {
 
 // StepResult is the outcome of one step.
 type StepResult struct {
-	Name     string // the step's name, or its kind and index when unnamed
+	Name     string // the step's name, or its action and main argument ("call GET /users")
+	Line     int    // the step's line in the scenario's file; 0 for the setup (given, reset)
 	Status   Status
 	Duration time.Duration
 	Failures []Failure
@@ -43,6 +44,7 @@ type StepResult struct {
 type ScenarioResult struct {
 	Name        string
 	File        string // where it came from ("builtin:<file>" for the embedded suite)
+	Line        int    // the line of its first key in File
 	Description string
 	Rule        string
 	Severity    string // "failure" or "warning"

@@ -346,7 +346,7 @@ func baseResult(sc *Scenario) ScenarioResult {
 	if sev == "" {
 		sev = SeverityFailure
 	}
-	return ScenarioResult{Name: sc.Name, File: sc.File, Description: sc.Description, Rule: sc.Rule, Severity: sev, Tags: sc.Tags}
+	return ScenarioResult{Name: sc.Name, File: sc.File, Line: sc.Line, Description: sc.Description, Rule: sc.Rule, Severity: sev, Tags: sc.Tags}
 }
 
 // embeddedEnv is one worker's embedded reference server, reset between the

@@ -42,7 +42,7 @@ type Given struct {
 
 // Step is one action and what is expected of the answer.
 type Step struct {
-	Name    string    // optional; reports use "<kind> #<n>" otherwise
+	Name    string    // optional; reports use the action and its main argument otherwise ("call GET /users")
 	Kind    string    // the action's key in the YAML: "register", "login", "call", ...
 	Action  action    // the decoded action
 	Expect  *Expect   // nil: a 2xx status is expected

@@ -558,7 +558,7 @@ func TestRunAgainstRealServers(t *testing.T) {
 		{"passing scenario", []string{"run", suite, "--server", url, "--tag", "smoke"}, 0,
 			[]string{"PASSED   version-ok", "OK: 1 of 1 passed"}, nil},
 		{"failing scenario", []string{"run", suite, "--server", url, "--api-key", "sekrit-key-123"}, 1,
-			[]string{"FAILED   broken-endpoint", `step "call broken": status`, "500", "FAIL: 1 scenario of 2 failed"}, nil},
+			[]string{"FAILED   broken-endpoint", `step "call broken" (`, `suite.yaml:13): status`, "500", "FAIL: 1 scenario of 2 failed"}, nil},
 		{"name filter by regexp", []string{"run", suite, "--server", url, "--name", "^vers.*ok$"}, 0,
 			[]string{"Running 1 scenario", "version-ok"}, nil},
 		{"unreachable target", []string{"run", suite, "--server", closed}, 3,

@@ -39,6 +39,7 @@ type JSONCounts struct {
 type JSONScenario struct {
 	Name            string     `json:"name"`
 	File            string     `json:"file,omitempty"`
+	Line            int        `json:"line,omitempty"` // of the scenario in file
 	Description     string     `json:"description,omitempty"`
 	Rule            string     `json:"rule,omitempty"`
 	Severity        string     `json:"severity,omitempty"`
@@ -54,6 +55,7 @@ type JSONScenario struct {
 // JSONStep is one step's result.
 type JSONStep struct {
 	Name       string        `json:"name"`
+	Line       int           `json:"line,omitempty"` // of the step in the scenario's file
 	Status     string        `json:"status"`
 	DurationMS float64       `json:"duration_ms"`
 	Error      string        `json:"error,omitempty"`
@@ -101,6 +103,7 @@ func ToJSON(r *scenarios.Report) JSONReport {
 		js := JSONScenario{
 			Name:            s.Name,
 			File:            s.File,
+			Line:            s.Line,
 			Description:     s.Description,
 			Rule:            s.Rule,
 			Severity:        s.Severity,
@@ -115,7 +118,7 @@ func ToJSON(r *scenarios.Report) JSONReport {
 			js.Message = firstProblem(s)
 		}
 		for _, st := range s.Steps {
-			jst := JSONStep{Name: st.Name, Status: string(st.Status), DurationMS: ms(st.Duration), Error: st.Error}
+			jst := JSONStep{Name: st.Name, Line: st.Line, Status: string(st.Status), DurationMS: ms(st.Duration), Error: st.Error}
 			for _, f := range st.Failures {
 				jst.Failures = append(jst.Failures, JSONFailure(f))
 			}

@@ -116,16 +116,38 @@ func problemSteps(s *scenarios.ScenarioResult) []int {
 	return idx
 }
 
-// stepLabel names step i of s for messages: `step "login as alice"`, or
-// `step 3` when it has no name. The runner's own names ("call #2") already
-// carry the step's number as the file counts it, so no second number is
-// added next to them.
+// stepLabel names step i of s for messages, with where it is written when
+// known: `step "login alice" (a.yaml:12)`, or `step 3` when it has no name.
 func stepLabel(s *scenarios.ScenarioResult, i int) string {
 	name := s.Steps[i].Name
+	label := fmt.Sprintf("step %q", name)
 	if name == "" {
-		return fmt.Sprintf("step %d", i+1)
+		label = fmt.Sprintf("step %d", i+1)
 	}
-	return fmt.Sprintf("step %q", name)
+	if at := stepAt(s, i); at != "" {
+		label += " (" + at + ")"
+	}
+	return label
+}
+
+// stepAt is where step i of s is written, "file:line", or "" when unknown
+// (a setup step, or a result built without lines).
+func stepAt(s *scenarios.ScenarioResult, i int) string {
+	if l := s.Steps[i].Line; l > 0 && s.File != "" {
+		return fmt.Sprintf("%s:%d", s.File, l)
+	}
+	return ""
+}
+
+// problemLine is the line of the first step that explains s's status, else
+// the scenario's own line (0 when unknown).
+func problemLine(s *scenarios.ScenarioResult) int {
+	for _, i := range problemSteps(s) {
+		if l := s.Steps[i].Line; l > 0 {
+			return l
+		}
+	}
+	return s.Line
 }
 
 // firstProblem is a one-line account of why s did not pass, or "".

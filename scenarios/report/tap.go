@@ -66,6 +66,7 @@ type tapDiag struct {
 	Severity string       `yaml:"severity,omitempty"`
 	Rule     string       `yaml:"rule,omitempty"`
 	File     string       `yaml:"file,omitempty"`
+	Line     int          `yaml:"line,omitempty"` // of the first failing step, else of the scenario
 	Reason   string       `yaml:"reason,omitempty"`
 	Duration float64      `yaml:"duration_ms"`
 	Failures []tapFailure `yaml:"failures,omitempty"`
@@ -87,6 +88,7 @@ func writeTAPDiag(w io.Writer, s *scenarios.ScenarioResult) {
 		Severity: s.Severity,
 		Rule:     s.Rule,
 		File:     s.File,
+		Line:     problemLine(s),
 		Reason:   s.Reason,
 		Duration: ms(s.Duration),
 	}

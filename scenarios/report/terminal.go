@@ -297,7 +297,11 @@ func (t *Terminal) scenarioDetail(s *scenarios.ScenarioResult) {
 		}
 	}
 	field("rule", oneLine(s.Rule))
-	field("file", s.File)
+	if s.Line > 0 && s.File != "" {
+		field("file", fmt.Sprintf("%s:%d", s.File, s.Line))
+	} else {
+		field("file", s.File)
+	}
 	if s.Status == scenarios.Warning {
 		field("severity", "warning: the vendor leaves this open, so it cannot fail the run")
 		if t.opts.Strict {
@@ -310,6 +314,9 @@ func (t *Terminal) scenarioDetail(s *scenarios.ScenarioResult) {
 		label, name := "step", strconv.Quote(step.Name)
 		if step.Name == "" {
 			label, name = fmt.Sprintf("step %d", i+1), ""
+		}
+		if at := stepAt(s, i); at != "" {
+			name += " " + st.dim.Render(at)
 		}
 		fmt.Fprintf(t.w, "   %s %s\n", st.dim.Render(fmt.Sprintf("%-9s", label)), name)
 		if step.Error != "" {
