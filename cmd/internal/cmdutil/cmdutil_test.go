@@ -2,12 +2,16 @@ package cmdutil
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -241,6 +245,56 @@ func TestTLSOptions(t *testing.T) {
 	if _, err := f.HTTPClient(""); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Errorf("bad --cacert file: %v", err)
 	}
+}
+
+// Two profiles with their own CAs in one command (status --all): each
+// client trusts its profile's CA (the first one built was used for every
+// CA), and asking again reuses the client.
+func TestHTTPClientPerCACert(t *testing.T) {
+	hs, pemServer := tlsServer(t)
+	pemOther := otherCA(t)
+	f, _ := testFactory(t, nil)
+	get := func(cacert string) error {
+		hc, err := f.HTTPClient(cacert)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Get(hs.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	var ua x509.UnknownAuthorityError
+	if err := get(pemOther); !errors.As(err, &ua) {
+		t.Fatalf("a profile with another CA: %v, want an unknown authority", err)
+	}
+	if err := get(pemServer); err != nil {
+		t.Fatalf("a profile with the server's CA, after one with another: %v", err)
+	}
+	c1, _ := f.HTTPClient(pemServer)
+	c2, _ := f.HTTPClient(pemServer)
+	if c1 != c2 {
+		t.Error("the same CA file built a second client")
+	}
+}
+
+// otherCA writes a self-signed certificate that signed nothing the tests
+// serve.
+func otherCA(t *testing.T) string {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "other.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestDebugTraceMasksSecrets(t *testing.T) {

@@ -224,7 +224,9 @@ func (f *Factory) LockProfile(ctx context.Context, profile string) (func() error
 // HTTPClient returns the plain (unauthorized) HTTP client every command
 // uses: TLS per --cacert and --insecure (with a warning), and with --debug
 // a client.DebugTransport tracing to stderr with secrets masked. cacert is
-// a profile's recorded CA file, used when --cacert is not given.
+// a profile's recorded CA file, used when --cacert is not given. Clients are
+// built once per CA file, so that a command visiting several profiles
+// (status --all) trusts each profile's own CA.
 func (f *Factory) HTTPClient(cacert string) (*http.Client, error) {
 	if f.Globals.CACert != "" {
 		cacert = f.Globals.CACert
