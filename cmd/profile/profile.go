@@ -4,6 +4,7 @@
 package profile
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -43,7 +44,7 @@ type ListOptions struct {
 }
 
 // NewCmdList returns `profile list`. runF replaces the run function in tests.
-func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IOStreams, Config: f.Config, Selected: func() (string, error) {
 		n, _, err := f.ProfileName()
 		return n, err
@@ -57,9 +58,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
   $ paragon profile list --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
-			return listRun(opts)
+			return listRun(cmd.Context(), opts)
 		},
 	}
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
@@ -74,7 +75,7 @@ type profileJSON struct {
 	Current  bool   `json:"current"`
 }
 
-func listRun(opts *ListOptions) error {
+func listRun(_ context.Context, opts *ListOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ type UseOptions struct {
 }
 
 // NewCmdUse returns `profile use`.
-func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command {
+func NewCmdUse(f *cmdutil.Factory, runF func(context.Context, *UseOptions) error) *cobra.Command {
 	opts := &UseOptions{IO: f.IOStreams, Config: f.Config}
 	return &cobra.Command{
 		Use:               "use NAME",
@@ -145,14 +146,14 @@ func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command 
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
-			return useRun(opts)
+			return useRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func useRun(opts *UseOptions) error {
+func useRun(_ context.Context, opts *UseOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
@@ -184,7 +185,7 @@ type RemoveOptions struct {
 }
 
 // NewCmdRemove returns `profile remove`.
-func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Command {
+func NewCmdRemove(f *cmdutil.Factory, runF func(context.Context, *RemoveOptions) error) *cobra.Command {
 	opts := &RemoveOptions{IO: f.IOStreams, Config: f.Config, Store: f.Store}
 	return &cobra.Command{
 		Use:     "remove NAME",
@@ -199,14 +200,14 @@ remove the device there.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
-			return removeRun(opts)
+			return removeRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func removeRun(opts *RemoveOptions) error {
+func removeRun(_ context.Context, opts *RemoveOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
 		return err

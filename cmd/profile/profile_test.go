@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strings"
@@ -26,14 +27,14 @@ func execute(cmd *cobra.Command, args ...string) error {
 func TestListFlags(t *testing.T) {
 	e := cmdtest.New(t, false)
 	var got *ListOptions
-	cmd := NewCmdList(e.F, func(o *ListOptions) error { got = o; return nil })
+	cmd := NewCmdList(e.F, func(_ context.Context, o *ListOptions) error { got = o; return nil })
 	if err := execute(cmd, "--json"); err != nil {
 		t.Fatal(err)
 	}
 	if !got.JSON {
 		t.Error("--json not bound")
 	}
-	if err := execute(NewCmdList(e.F, func(*ListOptions) error { return nil }), "extra"); err == nil {
+	if err := execute(NewCmdList(e.F, func(context.Context, *ListOptions) error { return nil }), "extra"); err == nil {
 		t.Error("list accepted an argument")
 	}
 }
@@ -41,13 +42,13 @@ func TestListFlags(t *testing.T) {
 func TestUseRemoveFlags(t *testing.T) {
 	e := cmdtest.New(t, false)
 	var name string
-	if err := execute(NewCmdUse(e.F, func(o *UseOptions) error { name = o.Name; return nil }), "prod"); err != nil || name != "prod" {
+	if err := execute(NewCmdUse(e.F, func(_ context.Context, o *UseOptions) error { name = o.Name; return nil }), "prod"); err != nil || name != "prod" {
 		t.Fatalf("use: %v %q", err, name)
 	}
-	if err := execute(NewCmdRemove(e.F, func(o *RemoveOptions) error { name = o.Name; return nil }), "old"); err != nil || name != "old" {
+	if err := execute(NewCmdRemove(e.F, func(_ context.Context, o *RemoveOptions) error { name = o.Name; return nil }), "old"); err != nil || name != "old" {
 		t.Fatalf("remove: %v %q", err, name)
 	}
-	if err := execute(NewCmdUse(e.F, func(*UseOptions) error { return nil })); err == nil {
+	if err := execute(NewCmdUse(e.F, func(context.Context, *UseOptions) error { return nil })); err == nil {
 		t.Error("use without a name accepted")
 	}
 }

@@ -45,7 +45,7 @@ type ExploreOptions struct {
 
 // NewCmdExplore returns `paragon scenario explore`. runF replaces the run
 // function in tests.
-func NewCmdExplore(f *cmdutil.Factory, runF func(*ExploreOptions) error) *cobra.Command {
+func NewCmdExplore(f *cmdutil.Factory, runF func(context.Context, *ExploreOptions) error) *cobra.Command {
 	opts := &ExploreOptions{
 		IO:         f.IOStreams,
 		HTTPClient: func() (*http.Client, error) { return f.HTTPClient("") },
@@ -129,7 +129,7 @@ target could not be reached.`,
 			}
 			opts.Reports = specs
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
 			return runExplore(cmd.Context(), opts)
 		},

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -32,7 +33,7 @@ func TestExploreFlags(t *testing.T) {
 	} {
 		ios, _, _, _ := iostreams.Test()
 		code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command {
-			return NewCmdExplore(f, func(*ExploreOptions) error { return nil })
+			return NewCmdExplore(f, func(context.Context, *ExploreOptions) error { return nil })
 		}, append([]string{"explore"}, tt.args...)...)
 		if code != cmdutil.ExitUsage || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%q: exit %d, %v; want 2 and %q", tt.args, code, err, tt.wantErr)

@@ -24,7 +24,7 @@ type ListOptions struct {
 
 // NewCmdList returns `paragon scenario list`. runF replaces the run function
 // in tests.
-func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "list [PATH...]",
@@ -39,7 +39,7 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
 			return listRun(cmd.Context(), opts)
 		},

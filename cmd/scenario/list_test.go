@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
@@ -32,7 +33,7 @@ func TestListFlags(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	var got *ListOptions
 	code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command {
-		return NewCmdList(f, func(o *ListOptions) error { got = o; return nil })
+		return NewCmdList(f, func(_ context.Context, o *ListOptions) error { got = o; return nil })
 	}, "list", "a", "b", "--tag", "x", "--name", "y", "--json")
 	if code != 0 || err != nil || got == nil {
 		t.Fatalf("exit %d err %v", code, err)

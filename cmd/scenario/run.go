@@ -67,7 +67,7 @@ type ReportSpec struct {
 
 // NewCmdRun returns `paragon scenario run`. runF replaces the run function
 // in tests.
-func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
 	opts := &RunOptions{
 		IO:         f.IOStreams,
 		HTTPClient: func() (*http.Client, error) { return f.HTTPClient("") },
@@ -154,7 +154,7 @@ report.`,
 			}
 			opts.Reports = specs
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
 			return runRun(cmd.Context(), opts)
 		},

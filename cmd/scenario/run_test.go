@@ -120,7 +120,7 @@ func TestRunFlags(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			var got *RunOptions
 			code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command {
-				return NewCmdRun(f, func(o *RunOptions) error { got = o; return nil })
+				return NewCmdRun(f, func(_ context.Context, o *RunOptions) error { got = o; return nil })
 			}, append([]string{"run"}, tt.args...)...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

@@ -18,7 +18,7 @@ type ValidateOptions struct {
 
 // NewCmdValidate returns `paragon scenario validate`. runF replaces the run
 // function in tests.
-func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
+func NewCmdValidate(f *cmdutil.Factory, runF func(context.Context, *ValidateOptions) error) *cobra.Command {
 	opts := &ValidateOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
 		Use:   "validate [PATH...]",
@@ -32,7 +32,7 @@ form editors and CI annotations understand. Exit status 2 if any.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
 			return validateRun(cmd.Context(), opts)
 		},
