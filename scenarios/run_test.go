@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paragon-cli/paragon/scenarios/internal/broken"
 	"github.com/paragon-cli/paragon/server"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -114,7 +115,7 @@ func TestEvents(t *testing.T) {
 
 func TestFailFastSkipsTheRest(t *testing.T) {
 	list := builtin(t)
-	rep, err := Run(context.Background(), list, RunOptions{Parallel: 1, FailFast: true, Target: Target{Wrap: acceptsLoginWithoutDeviceToken}})
+	rep, err := Run(context.Background(), list, RunOptions{Parallel: 1, FailFast: true, Target: Target{Wrap: broken.LoginWithoutDeviceToken}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,25 +9,36 @@ import (
 	"github.com/paragon-cli/paragon/scenarios/internal/broken"
 )
 
-// variants are the broken servers explore must find, with the step budget
-// CI gives each seed (docs/performance.md has the 10-seed figures).
+// variants are the broken servers explore must find. CI tries a few seeds
+// of each with a step budget; BenchmarkFindVariants measures 10 seeds
+// (docs/performance.md#scenario-explore).
 var variants = []struct {
 	name        string
 	wrap        func(http.Handler, string) http.Handler
 	concurrency int
+	seeds       uint64 // how many seeds CI tries
 }{
-	{"two refreshes of one token at once both succeed", broken.RacyRefresh, 2},
-	{"grace never ends", broken.GraceNeverEnds, 1},
-	{"reuse spares the device family", broken.ReuseSparesDeviceFamily, 1},
-	{"a spent device code revives on re-registration", broken.SpentCodeRevives, 1},
-	{"an access token outlives its family's revocation", broken.AccessOutlivesRevocation, 1},
+	{"two refreshes of one token at once both succeed", broken.RacyRefresh, 2, 3},
+	{"grace never ends", broken.GraceNeverEnds, 1, 3},
+	{"reuse spares the device family", broken.ReuseSparesDeviceFamily, 1, 3},
+	{"a spent device code revives on re-registration", broken.SpentCodeRevives, 1, 3},
+	{"an access token outlives its family's revocation", broken.AccessOutlivesRevocation, 1, 3},
+	// the variants first written for the built-in suite whose rules the model covers
+	{"login without device token", broken.LoginWithoutDeviceToken, 1, 1},
+	{"refresh does not rotate", broken.KeepsRefreshToken, 1, 1},
+	{"user token not bound to its key", broken.IgnoresKeyBinding, 1, 1},
+	{"every device trusted at once", broken.TrustsEveryDevice, 1, 1},
+	{"insecure credentials accepted without the switch", broken.AcceptsInsecureLogin, 1, 1},
+	{"allow unauthenticated requests cannot be switched on", broken.IgnoresKeyField("allow_unauthenticated"), 1, 1},
+	{"automatic endpoint trust cannot be switched on", broken.IgnoresKeyField("auto_trust"), 1, 1},
+	{"403 instead of 401 for a bad token", broken.ForbiddenNotUnauthorized, 1, 1},
 }
 
 func TestExploreFindsBrokenServers(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			for seed := uint64(1); seed <= 3; seed++ {
+			for seed := uint64(1); seed <= v.seeds; seed++ {
 				res, err := Explore(context.Background(), Options{Target: embedded(t, v.wrap), Seed: seed, Steps: 30000, Concurrency: v.concurrency})
 				if err != nil {
 					t.Fatal(err)
@@ -62,7 +73,7 @@ func TestExploreFindsBrokenServers(t *testing.T) {
 }
 
 // replay runs the scenario file on the embedded server wrapped by wrap.
-func replay(t *testing.T, list []*scenarios.Scenario, wrap func(http.Handler, string) http.Handler) scenarios.Status {
+func replay(t testing.TB, list []*scenarios.Scenario, wrap func(http.Handler, string) http.Handler) scenarios.Status {
 	t.Helper()
 	rep, err := scenarios.Run(context.Background(), list, scenarios.RunOptions{Target: scenarios.Target{Wrap: wrap}})
 	if err != nil {

@@ -6,13 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/paragon-cli/paragon/client"
 )
 
 // Target is the server explored. It must have the reference server's admin
@@ -54,15 +55,6 @@ type driver struct {
 	clock   bool   // the server has a fake clock
 	devs    [numDevices]devInfo
 	made    []made // by operation id
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // connect checks the admin API and finds the default key's name and whether
@@ -125,7 +117,7 @@ func (d *driver) reset(ctx context.Context, s *State) error {
 		return fmt.Errorf("setting the lifetimes: answer %d", a.Status)
 	}
 	for i := range d.devs {
-		d.devs[i] = devInfo{id: newUUID()}
+		d.devs[i] = devInfo{id: client.NewDeviceID()}
 		if keyedDevice(i) {
 			pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 			d.devs[i].priv, d.devs[i].pub = priv, base64.StdEncoding.EncodeToString(pub)
@@ -230,7 +222,7 @@ func (d *driver) oauth(ctx context.Context, path string, f url.Values, signer ed
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if signer != nil {
-		req.Header.Set("HCP-Request-Signature", base64.StdEncoding.EncodeToString(ed25519.Sign(signer, body)))
+		req.Header.Set("HCP-Request-Signature", client.SignBody(signer, body))
 	}
 	return d.send(req)
 }

@@ -70,6 +70,10 @@ type Violation struct {
 	Original int    // length of the walk before shrinking
 	Scenario []byte // the shrunk walk as a scenario file
 	Replays  int    // walks replayed while shrinking
+	// Expressible: the scenario file rejects the answer (false when the
+	// model allows pairs of status and error code the file cannot list
+	// apart, and the server answered another pair of them).
+	Expressible bool
 	// NotReproduced: a replay from a reset server did not break the rule
 	// again (a race); Walk is then not shrunk and Scenario is nil.
 	NotReproduced bool
@@ -93,6 +97,7 @@ type explorer struct {
 	start    time.Time
 	lastProg time.Time
 	replays  int
+	firstAt  int  // operations sent when the first violation was found
 	quiet    bool // replaying while shrinking: not counted, not covered
 }
 
@@ -118,7 +123,7 @@ func Explore(ctx context.Context, opts Options) (*Result, error) {
 	}
 	x.c = caps{clock: x.d.clock, secondKey: opts.Target.SecondAPIKey != ""}
 	var err error
-	for walk := uint64(0); x.budgetLeft() && x.res.Violation == nil; walk++ {
+	for walk := uint64(0); x.budgetLeft() && !x.done(); walk++ {
 		if err = ctx.Err(); err != nil {
 			break
 		}
@@ -134,6 +139,15 @@ func Explore(ctx context.Context, opts Options) (*Result, error) {
 		opts.OnProgress(x.res.Progress)
 	}
 	return x.res, err
+}
+
+// done reports whether the exploration found what it looks for: a
+// violation the scenario file can express. After one it cannot (the file
+// lists statuses and error codes, not their pairs), it goes on a while for
+// one of the same rule that it can.
+func (x *explorer) done() bool {
+	v := x.res.Violation
+	return v != nil && (v.Expressible || x.res.Ops >= x.firstAt*2+20000)
 }
 
 func (x *explorer) budgetLeft() bool {
@@ -266,7 +280,8 @@ func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Ex
 	}
 	for _, t := range need {
 		if t == "" || seen[t] {
-			bad := &Expectation{Rule: "§3.3, §3.4, §4: a token answer carries a new access token, refresh token or device code [doc]", Doc: DocRefused}
+			bad := &Expectation{Rule: "§3.3, §3.4, §4: a token answer carries a new access token, refresh token or device code [doc]", Doc: DocRefused,
+				Note: "200 with a new access token, refresh token or device code"}
 			bad.add(ans(200), nil)
 			return false, bad
 		}
@@ -359,26 +374,34 @@ func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs
 	return -1, nil, got, nil
 }
 
-// found shrinks the failing walk and records the violation.
+// found shrinks the failing walk and records the violation, unless an
+// earlier one is as good.
 func (x *explorer) found(ctx context.Context, w Walk, e *Expectation, obs Obs) error {
+	if x.res.Violation == nil {
+		x.firstAt = x.res.Ops
+	}
 	orig := len(w.Ops)
 	x.quiet = true
 	w, e, got, err := x.shrink(ctx, w, e, obs)
 	x.quiet = false
-	if errors.Is(err, errNotReproduced) {
-		x.res.Violation = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops),
+	var v *Violation
+	switch {
+	case errors.Is(err, errNotReproduced):
+		v = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops),
 			Walk: w, Original: orig, Op: describe(w, len(w.Ops)-1), NotReproduced: true}
-		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	default:
+		obs = got[len(got)-1]
+		v = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops), Walk: w, Original: orig}
+		v.Op = describe(w, len(w.Ops)-1)
+		v.Expressible = expressible(e, obs)
+		v.Scenario = scenarioFile(w, got, e, v, x.opts.Seed)
 	}
-	obs = got[len(got)-1]
-	v := &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops), Walk: w, Original: orig}
-	v.Op = describe(w, len(w.Ops)-1)
 	v.Replays = x.replays
-	v.Scenario = scenarioFile(w, got, e, v, x.opts.Seed)
-	x.res.Violation = v
+	if old := x.res.Violation; old == nil || (v.Expressible && !old.Expressible) {
+		x.res.Violation = v
+	}
 	return nil
 }
 
@@ -408,7 +431,7 @@ func (x *explorer) shrink(ctx context.Context, w Walk, e *Expectation, obs Obs) 
 				if err != nil {
 					return w, e, got, err
 				}
-				if i >= 0 && ce.Rule == rule {
+				if i >= 0 && ce.Rule == rule && (expressible(ce, cgot[len(cgot)-1]) || !expressible(e, got[len(got)-1])) {
 					cand.Ops = cand.Ops[:i+1]
 					w, e, got, changed = cand, ce, cgot, true
 					continue // same start: the next chunk slid into place

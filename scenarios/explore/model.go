@@ -227,6 +227,7 @@ type Expectation struct {
 	Answers []Answer
 	Rule    string // the contract rule, for reports and the scenario file
 	Doc     Doc
+	Note    string                   // what the answer lacks besides its status, if that is the problem
 	effects []func(s *State, id int) // effects[i] is Answers[i]'s
 }
 
@@ -275,6 +276,9 @@ func (e *Expectation) Ours(obs Obs) bool {
 
 // String lists the allowed answers: "400 invalid_grant or 200".
 func (e *Expectation) String() string {
+	if e.Note != "" {
+		return e.Note
+	}
 	var parts []string
 	for _, a := range e.Answers {
 		switch {

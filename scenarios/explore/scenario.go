@@ -65,7 +65,12 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 		}
 		fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
 		b.WriteString("    " + stepAction(op, registered) + "\n")
-		if x := expectYAML(e); x != "" {
+		x := expectYAML(e)
+		if op.Kind == OpRefresh && len(e.Answers) == 1 && e.Answers[0].Status == 200 {
+			// a rotation: the answer's refresh token is not the one sent
+			x = fmt.Sprintf(`{status: 200, json: {refresh_token: {not_equals: "${rt%d}"}}}`, op.Ref+1)
+		}
+		if x != "" {
 			b.WriteString("    expect: " + x + "\n")
 		}
 		if c := captureYAML(op, i, used); c != "" {
@@ -176,6 +181,29 @@ func expectYAML(e *Expectation) string {
 		out += ", json: {error: {one_of: [" + strings.Join(errs, ", ") + "]}}"
 	}
 	return out + "}"
+}
+
+// expressible reports whether the expectation a scenario file can write for
+// e (a list of statuses and one of error codes, not their pairs) rejects
+// obs.
+func expressible(e *Expectation, obs Obs) bool {
+	statusOK, errOK, anyWithoutError := false, false, false
+	for _, a := range e.Answers {
+		st := a.Status
+		if st == 0 {
+			st = 200
+		}
+		if st == obs.Status || (a.Status == 0 && obs.Status >= 200 && obs.Status < 300) {
+			statusOK = true
+		}
+		if len(a.Errors) == 0 {
+			anyWithoutError = true
+		}
+		if slices.Contains(a.Errors, obs.Error) {
+			errOK = true
+		}
+	}
+	return !statusOK || (!anyWithoutError && !errOK) || e.Note != ""
 }
 
 func captureYAML(op Op, i int, used map[int]bool) string {
