@@ -198,7 +198,7 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 	return a, nil
 }
 
-var demoPasswords = []string{"wonderland", "builder"}
+var demoPasswords = []string{"wonderland", "builder", "queen-of-hearts"}
 
 // userID is the userid of a demo user for an authtype (contract section 7.2).
 func userID(u, auth int) string {

@@ -29,9 +29,9 @@ func Valid(s *State, op Op, c caps) bool {
 		switch {
 		case st == DevUnknown || st == DevForgotten:
 			return !op.Unsigned
-		case keyedDevice(op.Dev) && op.Unsigned:
+		case s.Devices[op.Dev].Keyed && op.Unsigned:
 			return true
-		case keyedDevice(op.Dev):
+		case s.Devices[op.Dev].Keyed:
 			return st == DevTrusted
 		default:
 			return st == DevPending || st == DevTrusted

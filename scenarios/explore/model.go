@@ -21,7 +21,7 @@ import (
 // either way, but a spent refresh token outside its grace never works).
 
 // Users the explorer logs in as (the demo account, contract section 7.2).
-var users = []string{"alice", "bob"}
+var users = []string{"alice", "bob", "carol"}
 
 // Device aliases: d0 and d2 register an Ed25519 key and sign, d1 has none.
 const numDevices = 3
@@ -98,6 +98,7 @@ const (
 // Device is the model's view of one device alias.
 type Device struct {
 	Status DevStatus
+	Keyed  bool // it registers a public key and signs its requests
 }
 
 // State is the model's state of the server.
@@ -112,7 +113,11 @@ type State struct {
 
 // NewState is the state after the walk's reset and settings.
 func NewState(grace time.Duration) *State {
-	return &State{AccessTTL: 10 * time.Minute, RefreshTTL: time.Hour, CodeTTL: 30 * time.Minute, Grace: grace}
+	s := &State{AccessTTL: 10 * time.Minute, RefreshTTL: time.Hour, CodeTTL: 30 * time.Minute, Grace: grace}
+	for d := range s.Devices {
+		s.Devices[d].Keyed = keyedDevice(d)
+	}
+	return s
 }
 
 // Clone returns an independent copy.
@@ -431,7 +436,7 @@ func expectRegister(s *State, op Op, e *Expectation) {
 			s.Devices[op.Dev].Status = DevPending
 			newCode(s, id)
 		})
-	case keyedDevice(op.Dev) && op.Unsigned:
+	case dev.Keyed && op.Unsigned:
 		e.Doc = DocAny
 		e.add(ans(400, "invalid_request"), nil)
 	default:
@@ -452,7 +457,7 @@ func expectRegister(s *State, op Op, e *Expectation) {
 					r.Stale = staleSuperseded
 				}
 			}
-			if !keyedDevice(op.Dev) {
+			if !s.Devices[op.Dev].Keyed {
 				s.Devices[op.Dev].Status = DevPending
 			}
 			newCode(s, id)

@@ -1,0 +1,600 @@
+package explore
+
+import (
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/builtin-coverage.txt")
+
+// TestModelPredictsBuiltinSuite replays the steps of every built-in
+// scenario through the model and checks that it allows the answer each step
+// expects. Scenarios with a step the model does not cover are listed, with
+// the reason, in testdata/builtin-coverage.txt; the test keeps that list
+// true (run with -update to rewrite it).
+func TestModelPredictsBuiltinSuite(t *testing.T) {
+	files, err := filepath.Glob("../builtin/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no built-in scenarios: %v", err)
+	}
+	var lines []string
+	covered := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		for {
+			var sc map[string]any
+			if err := dec.Decode(&sc); err != nil {
+				break
+			}
+			name, _ := sc["name"].(string)
+			r := &translator{devs: map[string]int{}, sessions: map[string]int{}, vars: map[string]int{}, devPair: map[string]int{}, devCode: map[string]int{}}
+			why, fail := r.run(sc)
+			switch {
+			case fail != "":
+				t.Errorf("%s (%s): %s", name, filepath.Base(f), fail)
+				lines = append(lines, name+": FAILS "+fail)
+			case why != "":
+				lines = append(lines, name+": excluded: "+why)
+			default:
+				covered++
+				lines = append(lines, name+": covered")
+			}
+		}
+	}
+	sort.Strings(lines)
+	got := fmt.Sprintf("# Built-in scenarios replayed through the model (TestModelPredictsBuiltinSuite): %d of %d covered.\n%s\n", covered, len(lines), strings.Join(lines, "\n"))
+	golden := filepath.Join("testdata", "builtin-coverage.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestModelPredictsBuiltinSuite ./scenarios/explore/ -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s is out of date (run with -update):\n%s", golden, got)
+	}
+	if covered < 40 {
+		t.Errorf("only %d built-in scenarios covered", covered)
+	}
+}
+
+// translator turns a scenario's steps into model operations.
+type translator struct {
+	s        *State
+	ops      int
+	devs     map[string]int // alias → model device
+	sessions map[string]int // session → its current token pair (operation id)
+	devPair  map[string]int // device alias → its current token pair
+	devCode  map[string]int // device alias → its current device code
+	vars     map[string]int // captured variable → the operation that made it
+	step     int
+}
+
+// skip is a step or header the model does not cover.
+type skip string
+
+func (r *translator) run(sc map[string]any) (excluded, failed string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, ok := p.(skip)
+			if !ok {
+				panic(p)
+			}
+			excluded = string(s)
+		}
+	}()
+	// the reference server's start: the demo account's lifetimes
+	r.s = &State{AccessTTL: time.Hour, RefreshTTL: 2160 * time.Hour, CodeTTL: 72 * time.Hour}
+	r.given(sc["given"])
+	steps, _ := sc["steps"].([]any)
+	for i, st := range steps {
+		r.step = i + 1
+		if msg := r.doStep(st.(map[string]any)); msg != "" {
+			return "", fmt.Sprintf("step %d: %s", i+1, msg)
+		}
+	}
+	return "", ""
+}
+
+func (r *translator) given(g any) {
+	m, _ := g.(map[string]any)
+	for k, v := range m {
+		switch k {
+		case "key":
+			r.switches(v, true)
+		case "keys":
+			for name, p := range v.(map[string]any) {
+				if name != "default" {
+					panic(skip("given: key " + name + " (the model has the second key's switches off)"))
+				}
+				r.switches(p, true)
+			}
+		case "settings":
+			r.settings(v, true)
+		default:
+			panic(skip("given: " + k))
+		}
+	}
+}
+
+// switches applies a key patch (given) or returns it as operations.
+func (r *translator) switches(v any, given bool) []Op {
+	var ops []Op
+	m, _ := v.(map[string]any)
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys {
+		val := m[k]
+		if k == "name" {
+			if val != "default" {
+				panic(skip("key: a key other than the default one"))
+			}
+			continue
+		}
+		i := slices.Index(switchNames[:], k)
+		b, ok := val.(bool)
+		if i < 0 || !ok {
+			panic(skip("key field " + k + " (the model has only the three switches)"))
+		}
+		if given {
+			*[]*bool{&r.s.Untrusted, &r.s.Unauth, &r.s.AutoTrust}[i] = b
+		}
+		ops = append(ops, Op{Kind: OpSwitch, Switch: i, Flag: b})
+	}
+	return ops
+}
+
+func (r *translator) settings(v any, given bool) []Op {
+	var ops []Op
+	for k, val := range v.(map[string]any) {
+		d, err := time.ParseDuration(fmt.Sprint(val))
+		if err != nil {
+			panic(skip("settings " + k))
+		}
+		switch {
+		case k == "refresh_grace":
+			ops = append(ops, Op{Kind: OpGrace, Dur: d})
+			if given {
+				r.s.Grace = d
+			}
+		case given && k == "access_token_ttl":
+			r.s.AccessTTL = d
+		case given && k == "refresh_token_ttl":
+			r.s.RefreshTTL = d
+		case given && k == "device_code_ttl":
+			r.s.CodeTTL = d
+		default:
+			panic(skip("settings step " + k + " (the model changes only the grace during a walk)"))
+		}
+	}
+	return ops
+}
+
+// device returns the model device of an alias, assigning one on first use.
+func (r *translator) device(alias string, keyed bool) int {
+	if alias == "" {
+		alias = "device"
+	}
+	if d, ok := r.devs[alias]; ok {
+		return d
+	}
+	if len(r.devs) == numDevices {
+		panic(skip(fmt.Sprintf("more than %d devices", numDevices)))
+	}
+	d := len(r.devs)
+	r.devs[alias] = d
+	r.s.Devices[d].Keyed = keyed
+	return d
+}
+
+func str(m map[string]any, k string) string {
+	v, _ := m[k].(string)
+	return v
+}
+
+// only panics with a skip when m has a field outside allowed.
+func only(kind string, m map[string]any, allowed ...string) {
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			panic(skip(kind + "." + k))
+		}
+	}
+}
+
+// ref resolves "${var}" or "${alias.access_token}" style references to the
+// operation that made the token or code.
+func (r *translator) ref(v string) int {
+	name, ok := strings.CutPrefix(v, "${")
+	name, ok2 := strings.CutSuffix(name, "}")
+	if !ok || !ok2 {
+		panic(skip("a literal token or code"))
+	}
+	if id, ok := r.vars[name]; ok {
+		return id
+	}
+	alias, field, _ := strings.Cut(name, ".")
+	switch field {
+	case "access_token", "refresh_token":
+		if id, ok := r.devPair[alias]; ok {
+			return id
+		}
+		if id, ok := r.sessions[alias]; ok {
+			return id
+		}
+	case "device_code":
+		if id, ok := r.devCode[alias]; ok {
+			return id
+		}
+	}
+	panic(skip("the variable " + name))
+}
+
+func (r *translator) key(m map[string]any) int {
+	switch v := str(m, "api_key"); v {
+	case "":
+		return 0
+	case "${second_api_key}":
+		return 1
+	default:
+		panic(skip("api_key " + v))
+	}
+}
+
+// doStep runs one step through the model; "" when the model allows what
+// the step expects.
+func (r *translator) doStep(st map[string]any) string {
+	var kind string
+	var arg any
+	for _, k := range []string{"register", "approve", "refuse", "untrust", "device_token", "refresh", "login", "call", "advance", "key", "settings", "revoke", "fault", "http"} {
+		if v, ok := st[k]; ok {
+			kind, arg = k, v
+		}
+	}
+	m, isMap := arg.(map[string]any)
+	scalar, _ := arg.(string)
+	if !isMap {
+		m = map[string]any{}
+	}
+	var ops []Op
+	after := func(Op, Obs) {}
+	switch kind {
+	case "register":
+		only("register", m, "device", "key", "sign", "description", "client_type", "state")
+		alias := scalar + str(m, "device")
+		k := str(m, "key")
+		_, known := r.devs[alias]
+		if known && k != "" && k != "keep" {
+			panic(skip("register: a new key for a known device"))
+		}
+		d := r.device(alias, k != "" && k != "none" && k != "keep")
+		sign := str(m, "sign")
+		if sign != "" && sign != "auto" && sign != "no" && sign != "yes" {
+			panic(skip("register.sign " + sign))
+		}
+		ops = []Op{{Kind: OpRegister, Dev: d, Unsigned: sign == "no"}}
+		after = func(op Op, obs Obs) {
+			if obs.Status == 200 {
+				r.devCode[alias] = r.ops
+			}
+		}
+	case "approve", "refuse", "untrust":
+		alias := scalar + str(m, "device")
+		d, ok := r.devs[alias]
+		if !ok {
+			panic(skip(kind + " of an unregistered device"))
+		}
+		ops = []Op{{Kind: map[string]OpKind{"approve": OpApprove, "refuse": OpRefuse, "untrust": OpForget}[kind], Dev: d}}
+	case "device_token":
+		only("device_token", m, "device", "poll", "max_polls", "interval", "device_code", "client_id")
+		alias := scalar + str(m, "device")
+		if alias == "" {
+			alias = "device"
+		}
+		d, ok := r.devs[alias]
+		if !ok {
+			panic(skip("device_token of an unregistered device"))
+		}
+		code, ok := r.devCode[alias]
+		if c := str(m, "device_code"); c != "" {
+			code, ok = r.ref(c), true
+		}
+		if !ok {
+			panic(skip("device_token without a device code"))
+		}
+		if c := str(m, "client_id"); c != "" {
+			other, _ := strings.CutSuffix(strings.TrimPrefix(c, "${"), ".client_id}")
+			od, known := r.devs[other]
+			if !known {
+				panic(skip("device_token.client_id " + c))
+			}
+			d = od
+		}
+		if str(m, "poll") == "until-done" {
+			return r.pollUntilDone(st, m, alias, d, code)
+		}
+		ops = []Op{{Kind: OpPoll, Dev: d, Ref: code}}
+		after = func(op Op, obs Obs) {
+			if obs.Status == 200 {
+				r.devPair[alias] = r.ops
+			}
+		}
+	case "refresh":
+		only("refresh", m, "device", "user", "token", "keep", "client_id", "api_key")
+		var op Op
+		cur := -1
+		var set func(int)
+		if alias := str(m, "device"); alias != "" {
+			d, ok := r.devs[alias]
+			if !ok {
+				panic(skip("refresh of an unregistered device"))
+			}
+			op.Dev = d
+			cur, ok = r.devPair[alias]
+			if !ok {
+				cur = -1
+			}
+			set = func(id int) { r.devPair[alias] = id }
+		} else {
+			op.Dev = -1
+			u := str(m, "user")
+			var ok bool
+			if cur, ok = r.sessions[u]; !ok {
+				cur = -1
+			}
+			set = func(id int) { r.sessions[u] = id }
+		}
+		if c := str(m, "client_id"); c == "api" {
+			op.Dev = -1
+		} else if c != "" {
+			other, _ := strings.CutSuffix(strings.TrimPrefix(c, "${"), ".client_id}")
+			od, known := r.devs[other]
+			if !known {
+				panic(skip("refresh.client_id " + c))
+			}
+			op.Dev = od
+		}
+		if t := str(m, "token"); t != "" {
+			cur = r.ref(t)
+		}
+		if cur < 0 {
+			panic(skip("refresh without tokens"))
+		}
+		op.Kind, op.Ref, op.Key = OpRefresh, cur, r.key(m)
+		keep, _ := m["keep"].(bool)
+		ops = []Op{op}
+		after = func(op Op, obs Obs) {
+			if obs.Status == 200 && !keep {
+				set(r.ops)
+			}
+		}
+	case "login":
+		only("login", m, "user", "authtype", "device", "device_token", "method", "as", "api_key")
+		u := scalar + str(m, "user")
+		ui := slices.Index(users, u)
+		if ui < 0 {
+			panic(skip("login as " + u))
+		}
+		auth := 0
+		if a, ok := m["authtype"]; ok {
+			auth = slices.Index(authNames[:], fmt.Sprint(a))
+			if auth < 0 {
+				panic(skip(fmt.Sprintf("login.authtype %v", a)))
+			}
+		}
+		ref := -1
+		if dv := str(m, "device"); dv != "" && dv != "none" {
+			id, ok := r.devPair[dv]
+			if !ok {
+				panic(skip("login.device " + dv))
+			}
+			ref = id
+		}
+		if t := str(m, "device_token"); t != "" {
+			ref = r.ref(t)
+		}
+		as := str(m, "as")
+		if as == "" {
+			as = u
+		}
+		ops = []Op{{Kind: OpLogin, User: ui, Auth: auth, Ref: ref, Key: r.key(m)}}
+		after = func(op Op, obs Obs) {
+			if obs.Status == 200 {
+				r.sessions[as] = r.ops
+			}
+		}
+	case "call":
+		only("call", m, "method", "path", "query", "as", "token", "api_key")
+		method, path := str(m, "method"), str(m, "path")
+		if scalar != "" {
+			method, path, _ = strings.Cut(scalar, " ")
+		}
+		if method != "" && method != "GET" {
+			panic(skip("call " + method))
+		}
+		if !slices.Contains([]string{"/version", "/account", "/users/all", "/users"}, path) {
+			panic(skip("call " + path))
+		}
+		ref := -1
+		as := str(m, "as")
+		switch {
+		case str(m, "token") != "":
+			ref = r.ref(str(m, "token"))
+		case strings.HasPrefix(as, "device:"):
+			id, ok := r.devPair[strings.TrimPrefix(as, "device:")]
+			if !ok {
+				panic(skip("call as " + as))
+			}
+			ref = id
+		case as != "" && as != "nobody":
+			id, ok := r.sessions[as]
+			if !ok {
+				panic(skip("call as " + as + " without a session"))
+			}
+			ref = id
+		}
+		ops = []Op{{Kind: OpCall, Ref: ref, Key: r.key(m)}}
+	case "advance":
+		d, err := time.ParseDuration(fmt.Sprint(arg))
+		if err != nil {
+			panic(skip("advance"))
+		}
+		ops = []Op{{Kind: OpAdvance, Dur: d}}
+	case "key":
+		ops = r.switches(arg, false)
+	case "settings":
+		ops = r.settings(arg, false)
+	case "revoke":
+		if u := str(m, "user"); u != "" {
+			ops = []Op{{Kind: OpRevokeUser, User: slices.Index(users, u)}}
+		} else if d, ok := r.devs[str(m, "device")]; ok {
+			ops = []Op{{Kind: OpRevokeDevice, Dev: d}}
+		} else {
+			panic(skip("revoke"))
+		}
+	default:
+		panic(skip("a " + kind + " step"))
+	}
+	for i, op := range ops {
+		var want map[string]any
+		if i == len(ops)-1 {
+			want, _ = st["expect"].(map[string]any)
+		}
+		obs, msg := r.check(op, want)
+		if msg != "" {
+			return msg
+		}
+		after(op, obs)
+		r.ops++
+	}
+	r.capture(st["capture"])
+	return ""
+}
+
+// pollUntilDone follows the runner's until-done loop: poll, and while the
+// model says to wait, move the clock the interval and poll again.
+func (r *translator) pollUntilDone(st, m map[string]any, alias string, d, code int) string {
+	interval := 5 * time.Second
+	if v := str(m, "interval"); v != "" {
+		interval, _ = time.ParseDuration(v)
+	}
+	polls := 10
+	if n, ok := m["max_polls"].(int); ok {
+		polls = n
+	}
+	for i := range polls {
+		if i > 0 {
+			if _, msg := r.check(Op{Kind: OpAdvance, Dur: interval}, nil); msg != "" {
+				return msg
+			}
+			r.ops++
+		}
+		e := Expect(r.s, Op{Kind: OpPoll, Dev: d, Ref: code})
+		a := e.Answers[0]
+		final := i == polls-1 || a.Status == 200 || (len(a.Errors) > 0 && a.Errors[0] != "authorization_pending")
+		// a poll before the last answers what the model says: the runner polls on
+		want := map[string]any{"status": a.Status, "json": map[string]any{"error": strings.Join(a.Errors, "")}}
+		if final {
+			want, _ = st["expect"].(map[string]any)
+		}
+		obs, msg := r.check(Op{Kind: OpPoll, Dev: d, Ref: code}, want)
+		if msg != "" {
+			return msg
+		}
+		if obs.Status == 200 {
+			r.devPair[alias] = r.ops
+		}
+		r.ops++
+		if final {
+			break
+		}
+	}
+	r.capture(st["capture"])
+	return ""
+}
+
+// check steps the model with the answer the step expects (want: the
+// step's expect; nil: 2xx), if the model allows one.
+func (r *translator) check(op Op, want map[string]any) (Obs, string) {
+	if !Valid(r.s, op, caps{clock: true, secondKey: true}) {
+		panic(skip(fmt.Sprintf("step %d: %s, where the model does not predict", r.step, op.Kind)))
+	}
+	statuses := []int{}
+	switch v := want["status"].(type) {
+	case int:
+		statuses = []int{v}
+	case []any:
+		for _, x := range v {
+			statuses = append(statuses, x.(int))
+		}
+	}
+	var errs []string
+	if j, ok := want["json"].(map[string]any); ok {
+		for _, k := range []string{"error", "$.error"} {
+			switch v := j[k].(type) {
+			case string:
+				errs = []string{v}
+			case map[string]any:
+				if one, ok := v["one_of"].([]any); ok {
+					for _, x := range one {
+						errs = append(errs, fmt.Sprint(x))
+					}
+				}
+				if eq, ok := v["equals"].(string); ok {
+					errs = []string{eq}
+				}
+			}
+		}
+	}
+	e := Expect(r.s, op)
+	for i, a := range e.Answers {
+		st := a.Status
+		if st == 0 {
+			st = 200
+		}
+		if len(statuses) == 0 && (st < 200 || st > 299) || len(statuses) > 0 && !slices.Contains(statuses, st) {
+			continue
+		}
+		obs := Obs{Status: st}
+		if len(a.Errors) > 0 {
+			obs.Error = a.Errors[0]
+		}
+		if len(errs) > 0 {
+			k := slices.IndexFunc(a.Errors, func(x string) bool { return slices.Contains(errs, x) })
+			if k < 0 {
+				continue
+			}
+			obs.Error = a.Errors[k]
+		}
+		e.Apply(r.s, i, r.ops)
+		return obs, ""
+	}
+	return Obs{}, fmt.Sprintf("%s: the model allows %s, the scenario expects status %v error %v", describeOp(op), e, statuses, errs)
+}
+
+// capture records which operation made a captured token or code.
+func (r *translator) capture(c any) {
+	m, _ := c.(map[string]any)
+	for v, p := range m {
+		path := strings.TrimPrefix(fmt.Sprint(p), "$.")
+		switch path {
+		case "token.access_token", "token.refresh_token", "access_token", "refresh_token", "device_code":
+			r.vars[v] = r.ops - 1
+		}
+	}
+}
