@@ -145,11 +145,15 @@ target could not be reached.`,
 	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
 	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("report", completeReport)
 	return cmd
 }
 
 func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	ios := opts.IO
+	if err := prepareReportDirs(opts.Reports); err != nil {
+		return err
+	}
 	if !opts.SeedGiven {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -210,7 +214,12 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	if err != nil && !interrupted {
 		return exploreError(scrub(err, secrets), opts)
 	}
-	w := ios.Out
+	w := ios.Out // people read it on stdout, unless a report took it
+	for _, r := range opts.Reports {
+		if r.Path == "-" {
+			w = ios.ErrOut
+		}
+	}
 	fmt.Fprintf(w, "seed %d: %d operations in %d walks, %.1fs (%.0f operations/s), %d distinct model states\n",
 		res.Seed, res.Ops, res.Walks, res.Elapsed.Seconds(), float64(res.Ops)/max(res.Elapsed.Seconds(), 1e-9), res.States)
 	fmt.Fprintln(w, "\noperations and answers:")
