@@ -24,8 +24,8 @@ func embedded(t testing.TB, wrap func(http.Handler, string) http.Handler) Target
 func TestReferenceServerHasNoViolation(t *testing.T) {
 	// The long run is a benchmark (docs/performance.md#scenario-explore).
 	steps := 5000
-	if testing.Short() {
-		steps = 1000
+	if testing.Short() || raceEnabled {
+		steps = 1500
 	}
 	for seed := uint64(1); seed <= 3; seed++ {
 		conc := 1
