@@ -12,6 +12,7 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdtest"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -289,7 +290,7 @@ func TestLoginDeviceNotApprovedYet(t *testing.T) {
 	e := cmdtest.New(t, false)
 	e.AddProfile(t, "default")
 	e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-	e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+	e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"authorization_pending"}`))
 	e.In.WriteString("pw\n")
 	err := cmdtest.Execute(bg, NewCmdLogin(e.F, nil), "-u", "alice", "--password-stdin")
@@ -303,7 +304,7 @@ func TestLoginFinishesApprovedRegistration(t *testing.T) {
 	e.AddProfile(t, "default")
 	e.SetDevice(t, "default")
 	e.DeleteDeviceTokens(t, "default")
-	e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+	e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
 		httpmock.NewStringResponder(200, `{"access_token":"fresh-device-at","refresh_token":"d-rt","expires_in":3600}`))
 	stubLogin(t, e, map[string]string{"userid": "alice"}, "Bearer fresh-device-at")

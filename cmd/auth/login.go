@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paragon-cli/paragon/client"
-	"github.com/paragon-cli/paragon/cmd/device"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -198,7 +198,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	}
 	var devSrc *client.RefreshingSource
 	if !opts.Untrusted {
-		if devSrc, err = deviceSource(ctx, s, opts.Now()); err != nil {
+		if devSrc, err = trust.ForLogin(ctx, s, opts.Now()); err != nil {
 			return err
 		}
 	}
@@ -222,7 +222,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if err != nil && devSrc != nil && errors.Is(err, client.ErrDeviceNotTrusted) {
 		// The device token is dead (e.g. its refresh token expired): a
 		// re-registration signed with the device key needs no approval.
-		if devSrc, rerr := reRegister(ctx, s, opts); rerr == nil && devSrc != nil {
+		if devSrc, rerr := trust.ReRegister(ctx, s, opts.IO.ErrOut); rerr == nil && devSrc != nil {
 			req.DeviceToken = devSrc
 			tok, err = s.Client.Login(ctx, req)
 		}
@@ -242,7 +242,7 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if s.MovedFrom != "" {
 		// An untrusted login to another server: the old server's device
 		// means nothing there.
-		if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
+		if err := s.DeleteItems(trust.Items...); err != nil {
 			return err
 		}
 	}
@@ -261,57 +261,4 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	fmt.Fprintf(opts.IO.ErrOut, "%s Logged in to %s as %s (profile %s).\n", cs.SuccessIcon(), s.Profile.Server, cs.Bold(who), s.Name)
 	fmt.Fprintf(opts.IO.ErrOut, "Refresh token stored in %s.\n", s.StorePath())
 	return nil
-}
-
-// deviceSource returns the device token source, finishing a registration
-// that was approved since `device register --no-wait`.
-func deviceSource(ctx context.Context, s *cmdutil.Session, now time.Time) (*client.RefreshingSource, error) {
-	src, err := s.DeviceSource()
-	if err == nil {
-		return src, nil
-	}
-	id, _ := s.DeviceID()
-	if id == "" {
-		return nil, &cmdutil.AuthError{Err: fmt.Errorf("no trusted device for profile %q: register this machine first (or use --untrusted if the API key allows it)", s.Name), Hint: s.Cmd("device register")}
-	}
-	_, ferr := device.Finish(ctx, s, now, false, 0, nil)
-	var still *device.StillPendingError
-	switch {
-	case errors.As(ferr, &still):
-		return nil, device.PendingError(s, id, still.Next)
-	case ferr != nil:
-		return nil, s.Explain(ferr)
-	}
-	return s.DeviceSource()
-}
-
-// reRegister registers the stored device again, signed with its key, and
-// returns a source with the new device token when the server trusts it at
-// once.
-func reRegister(ctx context.Context, s *cmdutil.Session, opts *LoginOptions) (*client.RefreshingSource, error) {
-	id, err := s.DeviceID()
-	if err != nil || id == "" {
-		return nil, err
-	}
-	key, err := s.DeviceKey()
-	if err != nil || key == nil {
-		return nil, err
-	}
-	typ := s.Profile.DeviceType
-	reg, err := s.Client.Register(ctx, client.RegisterRequest{ClientID: id, ClientType: typ, Description: cmdutil.DefaultDeviceDescription(), Key: key})
-	if err != nil {
-		return nil, err
-	}
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	tok, err := s.Client.PollDeviceToken(dctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
-		Progress: func(client.PollEvent) { cancel() }})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.SaveTokens(keystore.DeviceTokens, tok); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "Renewed the trust of device %s (its token had expired).\n", id)
-	return s.DeviceSource()
 }

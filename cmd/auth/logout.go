@@ -8,6 +8,7 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -70,7 +71,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
+		if err := s.DeleteItems(trust.Items...); err != nil {
 			return err
 		}
 		if id != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -63,7 +64,7 @@ func tokenRun(ctx context.Context, opts *TokenOptions) error {
 	}
 	var tok *client.Token
 	if opts.Device {
-		src, err := s.DeviceSource()
+		src, err := trust.Source(s)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdtest"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -102,7 +103,7 @@ func TestRegisterNoWaitNewProfile(t *testing.T) {
 	if id == "" || e.Out.String() != id+"\n" {
 		t.Fatalf("stdout %q, stored id %q", e.Out, id)
 	}
-	if e.Get("default", keystore.ItemDevicePrivateKey) == "" || !strings.Contains(e.Get("default", cmdutil.ItemDeviceCode), "dc-1") {
+	if e.Get("default", keystore.ItemDevicePrivateKey) == "" || !strings.Contains(e.Get("default", trust.ItemDeviceCode), "dc-1") {
 		t.Error("key or pending registration not stored")
 	}
 	if e.Get("default", keystore.ItemAPIKey) != cmdtest.APIKey {
@@ -142,7 +143,7 @@ func TestRegisterWaitsWithSpinnerOnTTY(t *testing.T) {
 		if tok.AccessToken != "device-at" || tok.RefreshToken != "device-rt" {
 			t.Errorf("device tokens %+v", tok)
 		}
-		if e.Get("default", cmdutil.ItemDeviceCode) != "" {
+		if e.Get("default", trust.ItemDeviceCode) != "" {
 			t.Error("pending registration kept after approval")
 		}
 		errOut := e.ErrOut.String()
@@ -173,7 +174,7 @@ func TestRegisterCtrlCKeepsRegistration(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stopped waiting; device") || cmdutil.ExitCode(err) != cmdutil.ExitInterrupted {
 		t.Fatalf("err %v", err)
 	}
-	if !strings.Contains(e.Get("default", cmdutil.ItemDeviceCode), "dc-1") {
+	if !strings.Contains(e.Get("default", trust.ItemDeviceCode), "dc-1") {
 		t.Error("pending registration lost on Ctrl-C")
 	}
 }
@@ -194,7 +195,7 @@ func TestRegisterRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "an administrator refused this device") {
 		t.Fatalf("err %v", err)
 	}
-	if e.Get("default", cmdutil.ItemDeviceCode) != "" {
+	if e.Get("default", trust.ItemDeviceCode) != "" {
 		t.Error("refused registration kept")
 	}
 }
@@ -303,18 +304,18 @@ func TestStatus(t *testing.T) {
 		{name: "none", wantCode: cmdutil.ExitAuth, wantErr: "no device registered for profile \"default\"; to fix this, run: paragon device register"},
 		{name: "pending", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"authorization_pending"}`))
 		}, wantOut: cmdtest.DeviceID + "\tpending\t\tmemory\n", wantCode: cmdutil.ExitAuth, wantErr: "is waiting for approval: an administrator of " + cmdtest.Server + " must approve it"},
 		{name: "approved meanwhile", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 			n := 0
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", pendingResponder(&n, 0))
 		}, wantOut: cmdtest.DeviceID + "\ttrusted\t2026-11-26T13:00:00Z\tmemory\n"},
 		{name: "polled moments ago by another command: answers at once", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 			e.F.Sleep = func(ctx context.Context, _ time.Duration) error {
 				if ctx.Err() == nil { // not the abandoned poll loop's wait
 					t.Error("device status waited")
@@ -326,12 +327,12 @@ func TestStatus(t *testing.T) {
 			wantErr: "the next paragon command asks the server again, from " + time.Date(2026, 11, 26, 12, 0, 10, 0, time.UTC).Local().Format("15:04:05") + "; once it is approved, run: paragon login"},
 		{name: "pending json says when it asks again", json: true, setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"authorization_pending"}`))
 		}, wantOut: `{"profile":"default","device":{"id":"` + cmdtest.DeviceID + `","status":"pending","approve_at":"` + cmdtest.Server + `/admin","next_check":"2026-11-26T12:00:05Z","refresh_token_stored":false},"store":"memory"}` + "\n", wantCode: cmdutil.ExitAuth},
 		{name: "slow_down twice is still pending", setup: func(t *testing.T, e *cmdtest.Env) {
 			e.Store.Set("default", keystore.ItemDeviceID, cmdtest.DeviceID)
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-1"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-1"}`)
 			e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token", httpmock.NewStringResponder(400, `{"error":"slow_down"}`))
 		}, wantOut: cmdtest.DeviceID + "\tpending\t\tmemory\n", wantCode: cmdutil.ExitAuth, wantErr: "is waiting for approval"},
 	}
@@ -371,7 +372,7 @@ func TestForget(t *testing.T) {
 		if err := cmdtest.Execute(bg, NewCmdForget(e.F, nil)); err != nil {
 			t.Fatal(err)
 		}
-		for _, it := range cmdutil.DeviceItems {
+		for _, it := range trust.Items {
 			if e.Get("default", it) != "" {
 				t.Errorf("%s kept", it)
 			}
@@ -413,7 +414,7 @@ func TestRegisterOtherServer(t *testing.T) {
 		e.SetDevice(t, "default")
 		if !trusted {
 			e.DeleteDeviceTokens(t, "default")
-			e.Store.Set("default", cmdutil.ItemDeviceCode, `{"device_code":"dc-old"}`)
+			e.Store.Set("default", trust.ItemDeviceCode, `{"device_code":"dc-old"}`)
 		}
 		e.SetUserTokens(t, "default", "u-at", "u-rt", e.Now.Add(time.Hour))
 		oldKey := e.Get("default", keystore.ItemDevicePrivateKey)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 )
 
 // ForgetOptions holds what `device forget` needs.
@@ -46,7 +47,7 @@ func forgetRun(ctx context.Context, opts *ForgetOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DeleteItems(cmdutil.DeviceItems...); err != nil {
+	if err := s.DeleteItems(trust.Items...); err != nil {
 		return err
 	}
 	cs := opts.IO.ColorSchemeStderr()

@@ -13,6 +13,7 @@ import (
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -103,7 +104,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := loadPending(s, opts.Now())
+	p, err := trust.LoadPending(s, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 		if err := s.DeleteItems(keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken); err != nil {
 			return err
 		}
-		if err := savePending(s, pending{DeviceCode: reg.DeviceCode, Expiry: reg.Expiry}); err != nil {
+		if err := trust.SavePending(s, trust.Pending{DeviceCode: reg.DeviceCode, Expiry: reg.Expiry}); err != nil {
 			return err
 		}
 		fmt.Fprintf(ios.ErrOut, "Registered device %s with %s (profile %s).\n", cs.Bold(id), s.Profile.OAuthBase(), s.Name)
@@ -160,18 +161,18 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 
 	// Re-registering a trusted device (signed with its key) is approved at
 	// once: try one poll before talking about administrators.
-	tok, err := Finish(ctx, s, opts.Now(), false, opts.Interval, nil)
+	tok, err := trust.Finish(ctx, s, trust.FinishOptions{Now: opts.Now(), Interval: opts.Interval})
 	if err == nil && tok != nil {
 		return trusted(opts, s, st, tok)
 	}
-	var still *StillPendingError
+	var still *trust.StillPendingError
 	if err != nil && !errors.As(err, &still) {
 		return s.Explain(err)
 	}
 	if still != nil {
 		st.Device.NextCheck = &still.Next
 	}
-	fmt.Fprintln(ios.ErrOut, AdminHint(s, id)+".")
+	fmt.Fprintln(ios.ErrOut, trust.AdminHint(s, id)+".")
 	if opts.NoWait {
 		fmt.Fprintf(ios.ErrOut, "Once it is approved, run: %s\n", s.Cmd("login"))
 		return printDone(ios, opts.JSON, st)
@@ -186,11 +187,11 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 	// server does not answer slow_down.
 	err = s.Sleep(ctx, interval)
 	if err == nil {
-		tok, err = Finish(ctx, s, opts.Now(), true, interval, func(ev client.PollEvent) {
+		tok, err = trust.Finish(ctx, s, trust.FinishOptions{Now: opts.Now(), Wait: true, Interval: interval, Progress: func(ev client.PollEvent) {
 			if ev.Status == "retry" && !ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "Server unavailable, retrying in %s\n", ev.Interval)
 			}
-		})
+		}})
 	}
 	ios.StopProgress()
 	if err != nil {

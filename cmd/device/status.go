@@ -10,6 +10,7 @@ import (
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 )
 
 // StatusOptions holds what `device status` needs.
@@ -59,11 +60,11 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	}
 	st := stateJSON{Profile: s.Name, Device: cmdutil.DeviceJSON{ID: id, Status: "none"}, Store: s.Store.Name()}
 	var notTrusted error
-	var still *StillPendingError
+	var still *trust.StillPendingError
 	if id != "" {
 		// One question to the server, answered at once: a registration
 		// approved meanwhile is finished, else it says when it asks again.
-		if _, err := Finish(ctx, s, opts.Now(), false, 0, nil); err != nil && !errors.As(err, &still) {
+		if _, err := trust.Finish(ctx, s, trust.FinishOptions{Now: opts.Now()}); err != nil && !errors.As(err, &still) {
 			return s.Explain(err)
 		}
 	}
@@ -81,7 +82,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 			next = still.Next
 			st.Device.NextCheck = &next
 		}
-		notTrusted = PendingError(s, id, next)
+		notTrusted = trust.PendingError(s, id, next)
 	default:
 		st.Device.Status, st.Device.RefreshToken = "trusted", tok.RefreshToken != ""
 		if !tok.Expiry.IsZero() {

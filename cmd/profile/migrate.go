@@ -10,6 +10,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -86,7 +87,7 @@ paragon commands wait meanwhile rather than refresh a token being moved.`,
 }
 
 // migrateItems are the items a profile can have in its store.
-var migrateItems = append(append([]string(nil), keystore.Items...), cmdutil.ItemDeviceCode)
+var migrateItems = append(append([]string(nil), keystore.Items...), trust.ItemDeviceCode)
 
 func migrateRun(ctx context.Context, opts *MigrateOptions) error {
 	cfg, err := opts.Config()

@@ -9,6 +9,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/cmdtest"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -49,7 +50,7 @@ var secrets = map[string]string{
 	keystore.ItemAPIKey: "k", keystore.ItemDeviceID: "dev-1", keystore.ItemDevicePrivateKey: "priv",
 	keystore.ItemDeviceAccessToken: `{"access_token":"d-at"}`, keystore.ItemDeviceRefreshToken: "d-rt",
 	keystore.ItemUserAccessToken: `{"access_token":"u-at"}`, keystore.ItemUserRefreshToken: "u-rt",
-	keystore.ItemUserName: "alice", cmdutil.ItemDeviceCode: `{"device_code":"dc"}`,
+	keystore.ItemUserName: "alice", trust.ItemDeviceCode: `{"device_code":"dc"}`,
 }
 
 func migrateEnv(t *testing.T) (*cmdtest.Env, *store, *store) {

@@ -12,6 +12,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -220,7 +221,7 @@ func removeRun(_ context.Context, opts *RemoveOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, item := range append(keystore.Items, cmdutil.ItemDeviceCode) {
+	for _, item := range append(keystore.Items, trust.ItemDeviceCode) {
 		if err := st.Store.Delete(opts.Name, item); err != nil {
 			return fmt.Errorf("deleting the secrets of profile %q: %w", opts.Name, err)
 		}

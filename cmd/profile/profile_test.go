@@ -12,6 +12,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/internal/cmdtest"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/trust"
 	"github.com/paragon-cli/paragon/keystore"
 )
 
@@ -168,14 +169,14 @@ func TestRemoveRun(t *testing.T) {
 	e.IO.SetNoColor(true)
 	e.SetUserTokens(t, "prod", "at", "rt", e.Now)
 	e.Store.Set("prod", keystore.ItemDeviceID, "dev-1")
-	e.Store.Set("prod", cmdutil.ItemDeviceCode, "{}")
+	e.Store.Set("prod", trust.ItemDeviceCode, "{}")
 	cfg := e.Config(t)
 	cfg.Current = "prod"
 	cfg.Save()
 	if err := execute(NewCmdRemove(e.F, nil), "prod"); err != nil {
 		t.Fatal(err)
 	}
-	for _, item := range append(keystore.Items, cmdutil.ItemDeviceCode) {
+	for _, item := range append(keystore.Items, trust.ItemDeviceCode) {
 		if v := e.Get("prod", item); v != "" {
 			t.Errorf("%s still stored", item)
 		}

@@ -364,9 +364,10 @@ func (s *Session) tokenStore(kind keystore.TokenKind) tokenstore.Store {
 	return tokenstore.Store{Keys: s.Store.Store, Profile: s.Name, Kind: kind, LockFunc: s.f.LockProfile}
 }
 
-// sourceConfig is the configuration of a refreshing token source of kind
-// starting from initial.
-func (s *Session) sourceConfig(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
+// SourceConfig is the configuration of a refreshing token source of kind
+// starting from initial: its tokens kept in the profile's store under the
+// profile's refresh lock.
+func (s *Session) SourceConfig(kind keystore.TokenKind, initial *client.Token) client.SourceConfig {
 	return client.SourceConfig{Token: initial, Store: s.tokenStore(kind)}
 }
 
@@ -412,7 +413,7 @@ func (s *Session) UserSource() (client.TokenSource, error) {
 	if tok == nil {
 		return nil, &AuthError{Err: fmt.Errorf("not logged in (profile %q)", s.Name), Hint: s.Cmd("login")}
 	}
-	return s.Client.UserTokenSource(s.sourceConfig(keystore.UserTokens, tok)), nil
+	return s.Client.UserTokenSource(s.SourceConfig(keystore.UserTokens, tok)), nil
 }
 
 // DeviceID returns the profile's device id, or "" when no device is
@@ -442,30 +443,6 @@ func (s *Session) DeviceKey() (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("the stored device key of profile %q is unreadable: %v; run %s", s.Name, err, s.Cmd("device forget"))
 	}
 	return k, nil
-}
-
-// DeviceSource returns the refreshing source of the device token. It fails
-// with an AuthError when no trusted device is stored.
-func (s *Session) DeviceSource() (*client.RefreshingSource, error) {
-	id, err := s.DeviceID()
-	if err != nil {
-		return nil, err
-	}
-	tok, err := s.StoredDeviceToken()
-	if err != nil {
-		return nil, err
-	}
-	if id == "" || tok == nil {
-		if id != "" {
-			return nil, &AuthError{Err: fmt.Errorf("device %s of profile %q is not approved yet", id, s.Name), Hint: s.Cmd("device register")}
-		}
-		return nil, &AuthError{Err: fmt.Errorf("no device registered for profile %q", s.Name), Hint: s.Cmd("device register")}
-	}
-	key, err := s.DeviceKey()
-	if err != nil {
-		return nil, err
-	}
-	return s.Client.DeviceTokenSource(id, key, s.sourceConfig(keystore.DeviceTokens, tok)), nil
 }
 
 // IOStreams returns the streams of the command that opened the session.
@@ -520,15 +497,6 @@ func (s *Session) DeleteItems(items ...string) error {
 	}
 	return nil
 }
-
-// ItemDeviceCode is the keystore item holding a registration that waits for
-// approval: JSON {"device_code", "expiry"}, so that a later command (login,
-// device register, device status) can finish it.
-const ItemDeviceCode = "device-code"
-
-// DeviceItems are the keystore items that make up a device: what `device
-// forget` and `logout --all` delete.
-var DeviceItems = []string{keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken, ItemDeviceCode, keystore.ItemDevicePrivateKey, keystore.ItemDeviceID}
 
 // DescribeExpiry renders a token expiry for people: "valid until <time>
 // (in 42m)", "expired <time> (5m ago)" or "no expiry known".
