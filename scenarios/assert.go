@@ -28,12 +28,16 @@ type assertionKind struct {
 	decode func(d *decoder, n *yaml.Node, what string) any
 	// test checks one value. It reports whether the value satisfies arg,
 	// the expected text for a failure and, when not the value itself, the
-	// actual text. textual: headers and the body, whose values are text.
-	test func(r *scenarioRun, arg any, got any, textual bool) (ok bool, expected, actual string)
+	// actual text. expand resolves ${name} in arg; textual: headers and the
+	// body, whose values are text.
+	test func(expand expandFunc, arg any, got any, textual bool) (ok bool, expected, actual string)
 	// nodes, instead of test, checks how many values the path selects (or
 	// header values there are): present, absent, count.
 	nodes func(arg any, n int) (ok bool, expected, actual string)
 }
+
+// expandFunc replaces the ${name} references in a string.
+type expandFunc func(string) (string, error)
 
 // assertions maps an assertion's name to its kind.
 var assertions = map[string]*assertionKind{}
@@ -129,7 +133,7 @@ func (r *scenarioRun) evaluate(what string, c Check, values []any, count int, te
 	}
 	if len(values) == 1 {
 		for _, a := range valueChecks {
-			if ok, want, actual := assertions[a.Name].test(r, a.Arg, values[0], textual); !ok {
+			if ok, want, actual := assertions[a.Name].test(r.expand, a.Arg, values[0], textual); !ok {
 				if actual == "" {
 					actual = show(values[0])
 				}
@@ -147,7 +151,7 @@ func (r *scenarioRun) evaluate(what string, c Check, values []any, count int, te
 	for i, v := range values {
 		held := true
 		for _, a := range valueChecks {
-			ok, want, _ := assertions[a.Name].test(r, a.Arg, v, textual)
+			ok, want, _ := assertions[a.Name].test(r.expand, a.Arg, v, textual)
 			if i == 0 {
 				wants = append(wants, a.Name+" "+want)
 			}

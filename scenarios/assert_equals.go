@@ -17,8 +17,8 @@ func init() {
       product: paragon reference server   # short for equals
 `,
 		decode: decodeScalar,
-		test: func(r *scenarioRun, arg, got any, textual bool) (bool, string, string) {
-			want, err := r.expandAny(arg)
+		test: func(expand expandFunc, arg, got any, textual bool) (bool, string, string) {
+			want, err := expandAny(expand, arg)
 			if err != nil {
 				return false, "a value", err.Error()
 			}
@@ -57,9 +57,9 @@ func equalValues(want, got any, textual bool) bool {
 }
 
 // expandAny expands ${} in a string expected value.
-func (r *scenarioRun) expandAny(v any) (any, error) {
+func expandAny(expand expandFunc, v any) (any, error) {
 	if s, ok := v.(string); ok {
-		return r.expand(s)
+		return expand(s)
 	}
 	return v, nil
 }

@@ -19,7 +19,7 @@ func init() {
       $.items[0].username: {length: 5}
 `,
 		decode: decodeInt,
-		test: func(_ *scenarioRun, arg, got any, _ bool) (bool, string, string) {
+		test: func(_ expandFunc, arg, got any, _ bool) (bool, string, string) {
 			n := -1
 			switch x := got.(type) {
 			case string:

@@ -26,8 +26,8 @@ func init() {
 			}
 			return pat
 		},
-		test: func(r *scenarioRun, arg, got any, _ bool) (bool, string, string) {
-			pat, err := r.expand(arg.(string))
+		test: func(expand expandFunc, arg, got any, _ bool) (bool, string, string) {
+			pat, err := expand(arg.(string))
 			var re *regexp.Regexp
 			if err == nil {
 				re, err = regexp.Compile(pat)

@@ -10,8 +10,8 @@ func init() {
       apiVersion: {not_equals: v2}
 `,
 		decode: decodeScalar,
-		test: func(r *scenarioRun, arg, got any, textual bool) (bool, string, string) {
-			want, err := r.expandAny(arg)
+		test: func(expand expandFunc, arg, got any, textual bool) (bool, string, string) {
+			want, err := expandAny(expand, arg)
 			if err != nil {
 				return false, "a value", err.Error()
 			}

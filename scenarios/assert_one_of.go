@@ -28,11 +28,11 @@ func init() {
 			}
 			return vals
 		},
-		test: func(r *scenarioRun, arg, got any, textual bool) (bool, string, string) {
+		test: func(expand expandFunc, arg, got any, textual bool) (bool, string, string) {
 			ok := false
 			var shown []string
 			for _, w := range arg.([]any) {
-				w, err := r.expandAny(w)
+				w, err := expandAny(expand, w)
 				if err != nil {
 					return false, "a value", err.Error()
 				}

@@ -32,7 +32,7 @@ func init() {
 			}
 			return t
 		},
-		test: func(_ *scenarioRun, arg, got any, textual bool) (bool, string, string) {
+		test: func(_ expandFunc, arg, got any, textual bool) (bool, string, string) {
 			t := jsonType(got)
 			if textual {
 				t = "string"

@@ -140,7 +140,7 @@ func (r *scenarioRun) adminStep(_ context.Context, name string, f func() (*excha
 		sr.Status = Failed
 		sr.Failures = []Failure{{Expectation: "status 2xx", Expected: "2xx", Actual: fmt.Sprint(ex.status)}}
 	}
-	sr.Exchange = r.render(r.last)
+	sr.Exchange = render(r.last, r.mask)
 	return sr
 }
 
@@ -191,7 +191,7 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 	}
 	if err != nil {
 		sr.Status, sr.Error = Failed, r.mask.Scrub(err.Error())
-		sr.Exchange = r.render(r.last)
+		sr.Exchange = render(r.last, r.mask)
 		return sr
 	}
 	sr.Failures = r.check(st.Expect, ex)
@@ -201,6 +201,6 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 	if len(sr.Failures) > 0 {
 		sr.Status = Failed
 	}
-	sr.Exchange = r.render(ex)
+	sr.Exchange = render(ex, r.mask)
 	return sr
 }

@@ -265,7 +265,7 @@ func TestLongBodyMaskedBeforeCut(t *testing.T) {
 	r := newScenarioRun(&target{}, &Scenario{})
 	r.mask.Add(secret)
 	body := strings.Repeat("x", maxShownBody-10) + secret + strings.Repeat("y", 100)
-	got := r.shownBody(body)
+	got := shownBody(r.mask, body)
 	if strings.Contains(got, secret[:10]) {
 		t.Errorf("part of the secret is shown: …%s", got[len(got)-60:])
 	}
