@@ -437,3 +437,36 @@ func TestCtrlCAtTheAPIKeyPrompt(t *testing.T) {
 		t.Errorf("other prompt failure: %v (exit %d)", err, ExitCode(err))
 	}
 }
+
+// TestCmdCarriesUnsavedSettings: a hint for a profile this command was about
+// to create repeats the settings it was given, so that it works as printed;
+// once saved, the profile has them.
+func TestCmdCarriesUnsavedSettings(t *testing.T) {
+	f, _ := testFactory(t, map[string]string{})
+	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) { return keystore.NewMemory(), keystore.Notice{}, nil }
+	_, pemFile := tlsServer(t)
+	ca := filepath.Join(filepath.Dir(pemFile), "my ca.pem")
+	if err := os.Rename(pemFile, ca); err != nil {
+		t.Fatal(err)
+	}
+	f.Globals = GlobalOptions{Profile: "p", CACert: ca, InsecureStorage: true}
+	s, err := f.OpenSession(context.Background(), &ProfileOverrides{Server: "https://h:1/api/v1", OAuthURL: "https://h:2", APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sub, want := range map[string]string{
+		"device register":                 "paragon device register --server https://h:1 --oauth-url https://h:2 --cacert '" + ca + "' --insecure-storage --api-key-stdin --profile p",
+		"device register --api-key-stdin": "paragon device register --server https://h:1 --oauth-url https://h:2 --cacert '" + ca + "' --insecure-storage --api-key-stdin --profile p",
+		"status":                          "paragon status --profile p",
+	} {
+		if got := s.Cmd(sub); got != want {
+			t.Errorf("Cmd(%q)\n got %s\nwant %s", sub, got, want)
+		}
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Cmd("device register"); got != "paragon device register --profile p" {
+		t.Errorf("after Save: %s", got)
+	}
+}

@@ -217,8 +217,8 @@ func (f *Factory) unknownProfile(cfg *config.Config, name string, named bool) er
 // command that works when run as printed: with --profile when this profile
 // is not the one paragon would pick anyway, and, for a profile this command
 // was about to create (nothing saved yet), the settings it was given:
-// --server, --oauth-url, --cacert, --insecure, and --api-key-stdin when no
-// API key is stored.
+// --server, --oauth-url, --cacert, --insecure, --insecure-storage or
+// --keystore, and --api-key-stdin when no API key is stored.
 func (s *Session) Cmd(sub string) string {
 	words, flags, _ := strings.Cut(sub, " -")
 	if flags != "" {
@@ -244,6 +244,11 @@ func (s *Session) Cmd(sub string) string {
 		}
 		if s.f.Globals.Insecure {
 			add("--insecure", "")
+		}
+		if s.f.Globals.InsecureStorage {
+			add("--insecure-storage", "")
+		} else if ks := s.f.Globals.Keystore; ks != "" {
+			add("--keystore", ks)
 		}
 		if s.apiKeyNew && s.f.Env(keystore.EnvAPIKey) == "" {
 			add("--api-key-stdin", "")
