@@ -443,7 +443,9 @@ func TestCtrlCAtTheAPIKeyPrompt(t *testing.T) {
 // once saved, the profile has them.
 func TestCmdCarriesUnsavedSettings(t *testing.T) {
 	f, _ := testFactory(t, map[string]string{})
-	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) { return keystore.NewMemory(), keystore.Notice{}, nil }
+	f.OpenStore = func(string) (keystore.Store, keystore.Notice, error) {
+		return keystore.NewMemory(), keystore.Notice{}, nil
+	}
 	_, pemFile := tlsServer(t)
 	ca := filepath.Join(filepath.Dir(pemFile), "my ca.pem")
 	if err := os.Rename(pemFile, ca); err != nil {
