@@ -1,6 +1,6 @@
 # bench/lib.sh: what the benchmark scripts share. Source it after `cd` to the
 # repository root; it sets $tmp (removed at exit), the $pids array (killed at
-# exit) and defines wait_url.
+# exit) and defines wait_url and field.
 
 tmp=$(mktemp -d)
 pids=()
@@ -21,3 +21,7 @@ wait_url() {
   echo "no 'listening on' line in $1" >&2
   return 1
 }
+
+# field FILE NAME: the value of NAME= in the "result ..." line bench/load
+# printed to FILE.
+field() { sed -n "s/^result .*$2=\([^ ]*\).*/\1/p" "$1"; }

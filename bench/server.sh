@@ -48,7 +48,6 @@ pids+=($!)
 BARE=$(wait_url "$tmp/bare.out")
 
 echo "== load: $CONCURRENCY keep-alive connections, 1 s warm-up + $DURATION per target, $ROUNDS round(s) alternating, on $(nproc) CPUs"
-field() { sed -n "s/^result .*$2=\([^ ]*\).*/\1/p" "$1"; }
 printf '%-7s %-22s %12s %10s\n' "round" "target" "requests/s" "p99 (ms)" >"$tmp/table"
 bare_sum=0; para_sum=0
 for round in $(seq "$ROUNDS"); do

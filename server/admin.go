@@ -245,7 +245,8 @@ func (s *Server) setDeviceStatus(cid, status string) error {
 	if status != statusTrusted {
 		recs = append(recs, s.revokeLocked(familyDevice, cid)...)
 	}
-	return s.commitLocked(recs...)
+	s.queueLocked(recs...)
+	return nil
 }
 
 // untrustDevice forgets a device: its tokens stop working and it must
@@ -266,7 +267,8 @@ func (s *Server) untrustDevice(cid string) error {
 	delete(s.st.devices, cid)
 	recs := append(s.revokeLocked(familyDevice, cid),
 		Record{Kind: KindDevice, Key: cid})
-	return s.commitLocked(recs...)
+	s.queueLocked(recs...)
+	return nil
 }
 
 func (s *Server) keys() []Key {
@@ -340,12 +342,8 @@ func (s *Server) patchKey(name string, p keyPatchJSON) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	old := s.st.keys[i]
 	s.st.keys[i] = ak
-	if err := s.commitLocked(keyRecord(ak)); err != nil {
-		s.st.keys[i] = old
-		return Key{}, err
-	}
+	s.queueLocked(keyRecord(ak))
 	return ak.Key.clone(), nil
 }
 
@@ -362,12 +360,8 @@ func (s *Server) patchSettings(p settingsJSON) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	old := s.st.settings
 	s.st.settings = set
-	if err := s.commitLocked(settingsRecord(set)); err != nil {
-		s.st.settings = old
-		return Settings{}, err
-	}
+	s.queueLocked(settingsRecord(set))
 	return set, nil
 }
 
@@ -381,7 +375,8 @@ func (s *Server) revokeUser(name string) (int, error) {
 		return 0, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
 	recs := s.revokeLocked(familyUser, name)
-	return len(recs), s.commitLocked(recs...)
+	s.queueLocked(recs...)
+	return len(recs), nil
 }
 
 func (s *Server) revokeClient(cid string) (int, error) {
@@ -394,7 +389,8 @@ func (s *Server) revokeClient(cid string) (int, error) {
 		return 0, fmt.Errorf("device %q: %w", cid, ErrNotFound)
 	}
 	recs := s.revokeLocked(familyDevice, cid)
-	return len(recs), s.commitLocked(recs...)
+	s.queueLocked(recs...)
+	return len(recs), nil
 }
 
 func (s *Server) advanceClock(d time.Duration) (time.Time, error) {
@@ -408,7 +404,8 @@ func (s *Server) advanceClock(d time.Duration) (time.Time, error) {
 	}
 	s.st.offset += d
 	now := s.nowLocked()
-	return now, s.commitLocked(clockRecord(now))
+	s.queueLocked(clockRecord(now))
+	return now, nil
 }
 
 // reset brings the server back to its start state (the account), dropping
@@ -420,10 +417,7 @@ func (s *Server) reset() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.store.Commit(Batch{Reset: true}); err != nil {
-		s.log.Error("store reset failed", "err", err)
-		return errStore
-	}
+	s.queueResetLocked()
 	s.st = st
 	s.faulty.Store(false)
 	return nil

@@ -259,9 +259,7 @@ func (s *Server) createUser(r *http.Request, c *caller, _ time.Time) (int, any, 
 	}
 	u := nu.u
 	s.st.users[u.Username] = &u
-	if err := s.commitLocked(userRecord(&u)); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(userRecord(&u))
 	return http.StatusCreated, toUserJSON(&u), nil
 }
 
@@ -292,9 +290,7 @@ func (s *Server) deleteUser(r *http.Request, c *caller, _ time.Time) (int, any, 
 	} else {
 		recs = append(recs, Record{Kind: KindUser, Key: name})
 	}
-	if err := s.commitLocked(recs...); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(recs...)
 	return http.StatusOK, map[string]string{"deleted": name}, nil
 }
 
@@ -391,9 +387,7 @@ func (s *Server) submitDocument(r *http.Request, c *caller, now time.Time) (int,
 	d := &document{ID: newID(), Seq: s.st.docSeq, Owner: c.user.Username, Title: nd.title, Copies: nd.copies,
 		Duplex: nd.duplex, Size: nd.size, SHA256: nd.sum, SubmittedAt: now}
 	s.st.docs[d.ID] = d
-	if err := s.commitLocked(documentRecord(d)); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(documentRecord(d))
 	return http.StatusCreated, toDocumentJSON(d), nil
 }
 

@@ -32,7 +32,9 @@ var ErrStateFile = errors.New("unusable paragon state file")
 
 // BoltStore is a Store in a bbolt file (`paragon server --data FILE`). Every
 // Commit is one bbolt transaction, which bbolt writes and fsyncs before it
-// returns: a change the server has answered is on disk. The file holds
+// returns; the server commits the changes of concurrent requests together
+// and answers each after the commit that holds its change, so a change the
+// server has answered is on disk. The file holds
 // devices, token families (SHA-256 hashes of tokens only, never a token),
 // users changed through the API (bcrypt hashes), document metadata, changed
 // key switches, changed lifetimes and the fake clock. Login throttling and
@@ -95,6 +97,9 @@ func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
 			db, err = nil, fmt.Errorf("%w: %s is damaged: %v", ErrStateFile, path, v)
 		}
 	}()
+	// The free-page list is written with each commit (NoFreelistSync would
+	// save that page, but then bbolt scans the file when opening it, in a
+	// goroutine whose panic on a damaged file cannot be recovered).
 	return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: noSync})
 }
 

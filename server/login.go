@@ -116,9 +116,7 @@ func (s *Server) doLogin(r *http.Request) (any, *apiError) {
 	}
 	delete(s.st.throttle, throttleID)
 	t, recs := s.startFamilyLocked(familyUser, u.Username, key.Name, now)
-	if err := s.commitLocked(recs...); err != nil {
-		return nil, storeErr()
-	}
+	s.queueLocked(recs...)
 	return loginAnswer{Token: t}, nil
 }
 

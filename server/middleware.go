@@ -10,18 +10,28 @@ import (
 
 // statusWriter records the status code for the request log. When muxReq is
 // set (jsonErrors), it also replaces the ServeMux's own plain-text 404 and
-// 405 answers to muxReq with JSON errors.
+// 405 answers to muxReq with JSON errors. When srv is set, the answer waits
+// until every change queued before it is in the store (Server.settle); if a
+// commit failed meanwhile, the answer becomes 503 temporarily_unavailable.
 type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	wrote   bool
 	muxReq  *http.Request
 	discard bool // the mux's plain-text body, replaced by JSON
+	srv     *Server
+	mark    uint64 // srv.failureMark() when the request came in
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		if w.srv != nil && w.srv.settle(w.mark) != nil {
+			clear(w.Header())
+			w.status, w.discard = http.StatusServiceUnavailable, true
+			writeErr(w.ResponseWriter, storeErr())
+			return
+		}
 		if muxError(w.ResponseWriter, w.muxReq, code) {
 			w.discard = true
 			return
@@ -32,7 +42,7 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
+		w.WriteHeader(http.StatusOK)
 	}
 	if w.discard {
 		return len(b), nil
@@ -44,11 +54,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware wraps h with, from the outside in: the request log, panic
-// recovery, the host check, injected faults and the body limit.
+// recovery, the host check, the wait for the store before any answer
+// (statusWriter), the refusal to serve once the store failed for good,
+// injected faults and the body limit.
 func (s *Server) middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, srv: s, mark: s.failureMark()}
 		defer func() {
 			// Only method and path: the query may hold credentials (GET login).
 			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
@@ -67,6 +79,10 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 		}()
 		if !s.hosts.allows(r.Host) {
 			refuseHost(sw, r)
+			return
+		}
+		if s.commits.broken.Load() {
+			writeErr(sw, storeErr()) // memory and store may differ: serve nothing
 			return
 		}
 		if f := s.takeFault(r.URL.Path); f != nil {

@@ -144,9 +144,7 @@ func (s *Server) register(r *http.Request) (int, any, *apiError) {
 	code, h := newSecret()
 	d.CodeHash, d.CodeExpires, d.CodeUsed, d.polled = h[:], now.Add(s.st.settings.DeviceCodeTTL), false, false
 	s.st.codes[h] = cid
-	if err := s.commitLocked(deviceRecord(d)); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(deviceRecord(d))
 	return http.StatusOK, registerAnswer{
 		DeviceCode: code,
 		State:      p["state"],
@@ -250,9 +248,7 @@ func (s *Server) deviceCodeGrantLocked(p map[string]string, key *apiKey, now tim
 	}
 	d.CodeUsed = true
 	tok, recs := s.startFamilyLocked(familyDevice, d.ClientID, key.Name, now)
-	if err := s.commitLocked(append(recs, deviceRecord(d))...); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(append(recs, deviceRecord(d))...)
 	return http.StatusOK, tok, nil
 }
 
@@ -297,9 +293,7 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 		grace := s.st.settings.RefreshGrace
 		if grace <= 0 || now.Sub(spent.time()) > grace {
 			rec := s.st.dropFamily(f)
-			if err := s.commitLocked(rec); err != nil {
-				return 0, nil, storeErr()
-			}
+			s.queueLocked(rec)
 			s.log.Warn("refresh token reuse: family revoked", "family", f.id.String(), "kind", f.kind.String())
 			return 0, nil, invalidGrant("the refresh token was already used; every token of this login was revoked")
 		}
@@ -307,9 +301,7 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 		f.refresh[idx].spent = toInstant(now)
 	}
 	tok := s.issueLocked(f, now)
-	if err := s.commitLocked(familyRecord(f)); err != nil {
-		return 0, nil, storeErr()
-	}
+	s.queueLocked(familyRecord(f))
 	return http.StatusOK, tok, nil
 }
 

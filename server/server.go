@@ -94,9 +94,10 @@ type Server struct {
 	initial   *Account
 	initUsers map[string]*user
 
-	mu     sync.Mutex
-	st     *state
-	faulty atomic.Bool // some fault is injected (mirrors len(st.faults) > 0)
+	mu      sync.Mutex
+	st      *state
+	commits commitQueue // changes on their way to the store (commit.go)
+	faulty  atomic.Bool // some fault is injected (mirrors len(st.faults) > 0)
 
 	handler   http.Handler
 	oauth     http.Handler
@@ -155,6 +156,7 @@ func New(opts Options) (*Server, error) {
 		s.baseNow = time.Now
 	}
 	s.fakeBase = s.baseNow()
+	s.commits.cond.L = &s.commits.mu
 	if s.store == nil {
 		s.store = nopStore{}
 	}
@@ -234,6 +236,7 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.done
+		_ = s.settle(s.failureMark()) // what is queued is written before the store closes
 		s.mu.Lock()
 		s.closeErr = s.store.Close()
 		s.mu.Unlock()
@@ -245,13 +248,11 @@ func (s *Server) Close() error {
 // and pending devices whose device code expired, and writes the change to the
 // store. The server sweeps on start and every minute; tests call it directly.
 func (s *Server) Sweep() error {
+	mark := s.failureMark()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	recs := s.st.sweep(s.nowLocked())
-	if len(recs) == 0 {
-		return nil
-	}
-	return s.store.Commit(Batch{Records: recs})
+	s.queueLocked(s.st.sweep(s.nowLocked())...)
+	s.mu.Unlock()
+	return s.settle(mark)
 }
 
 func (s *Server) sweeper() {
@@ -284,44 +285,6 @@ func (s *Server) Now() time.Time {
 	defer s.mu.Unlock()
 	return s.nowLocked()
 }
-
-// commitLocked writes records to the store; s.mu must be held. When the
-// store fails, the change is undone in memory too, so the 503 that follows
-// means "nothing happened": a refresh can be retried with the same token.
-func (s *Server) commitLocked(recs ...Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := s.store.Commit(Batch{Records: recs}); err != nil {
-		s.log.Error("store commit failed", "err", err)
-		s.rollbackLocked()
-		return errStore
-	}
-	return nil
-}
-
-// rollbackLocked rebuilds the state from the account and the store, keeping
-// what is never stored (login throttling, injected faults, device polling
-// pace). If the store cannot even be read, the state stays as it is.
-func (s *Server) rollbackLocked() {
-	st, err := newState(s.initial, s.initUsers)
-	if err == nil {
-		err = s.store.Load(func(r Record) error { return st.load(r, s.fake, s.fakeBase) })
-	}
-	if err != nil {
-		s.log.Error("reloading the state after a failed commit", "err", err)
-		return
-	}
-	st.throttle, st.faults = s.st.throttle, s.st.faults
-	for id, d := range st.devices {
-		if old := s.st.devices[id]; old != nil && string(old.CodeHash) == string(d.CodeHash) {
-			d.polled, d.lastPollReal, d.lastPollOffset = old.polled, old.lastPollReal, old.lastPollOffset
-		}
-	}
-	s.st = st
-}
-
-var errStore = errors.New("the state could not be stored")
 
 func (s *Server) checkAdminToken(tok string) bool {
 	h := sha256.Sum256([]byte(tok))

@@ -40,10 +40,12 @@ type Batch struct {
 // Store is where the server writes every state mutation: devices, token
 // families (hashes only), users changed through the API, document metadata,
 // key switches, settings and the fake clock. The server keeps its working
-// state in memory and calls Commit, while holding its state lock, before it
-// sends the response that reveals the change, so a durable Store makes every
-// acknowledged change survive a crash. Login throttling and injected faults are
-// never stored: they are in memory only.
+// state in memory and commits the changes of concurrent requests together,
+// in the order it made them, without holding its state lock; a response is
+// sent only after the Commit that holds every change made before it (the
+// request's own and any it saw) returned, so a durable Store makes every
+// acknowledged change survive a crash. Login throttling and injected faults
+// are never stored: they are in memory only.
 //
 // Implementations must be safe for concurrent use; the server never calls
 // Commit concurrently with itself, but Load and Close may come from any
