@@ -198,13 +198,14 @@ func completeReport(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Co
 		return nil, cobra.ShellCompDirectiveDefault // the shell completes the file name
 	}
 	var out []cobra.Completion
-	for _, f := range []struct{ format, desc string }{
-		{"junit", "JUnit XML, for CI servers"},
-		{"json", "every scenario, step and exchange as JSON (- for stdout)"},
-		{"tap", "Test Anything Protocol (- for stdout)"},
-	} {
-		if strings.HasPrefix(f.format+"=", toComplete) {
-			out = append(out, cobra.CompletionWithDesc(f.format+"=", f.desc))
+	for _, format := range report.Formats() {
+		w, _ := report.WriterFor(format)
+		desc := w.Doc
+		if w.ToStdout {
+			desc += " (- for stdout)"
+		}
+		if strings.HasPrefix(format+"=", toComplete) {
+			out = append(out, cobra.CompletionWithDesc(format+"=", desc))
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp

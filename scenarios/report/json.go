@@ -133,7 +133,7 @@ func ToJSON(r *scenarios.Report) JSONReport {
 }
 
 func init() {
-	Register(Writer{Format: "json", Doc: "one JSON document (JSONReport)", ToStdout: true, Write: WriteJSON})
+	Register(Writer{Format: "json", Doc: "every scenario, step and exchange as JSON", ToStdout: true, Write: WriteJSON})
 }
 
 // WriteJSON writes r as an indented JSON document (see JSONReport).

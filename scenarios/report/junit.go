@@ -67,7 +67,7 @@ type junitProblem struct {
 }
 
 func init() {
-	Register(Writer{Format: "junit", Doc: "JUnit XML: a testsuite per scenario file, a testcase per scenario", ToStdout: false, Write: WriteJUnit})
+	Register(Writer{Format: "junit", Doc: "JUnit XML, for CI servers", ToStdout: false, Write: WriteJUnit})
 }
 
 // WriteJUnit writes r as JUnit XML: one testsuite per scenario file, one

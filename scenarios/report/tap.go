@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	Register(Writer{Format: "tap", Doc: "TAP version 13, one test point per scenario", ToStdout: true, Write: WriteTAP})
+	Register(Writer{Format: "tap", Doc: "Test Anything Protocol", ToStdout: true, Write: WriteTAP})
 }
 
 // WriteTAP writes r as TAP version 13, one test point per scenario:

@@ -14,7 +14,7 @@ import (
 // tap) register themselves; a program may Register its own.
 type Writer struct {
 	Format   string // the name in --report, lower case
-	Doc      string // one line for help texts
+	Doc      string // a few words for help texts and shell completion
 	ToStdout bool   // may be written to standard output (--report FORMAT=-)
 	Write    func(io.Writer, *scenarios.Report) error
 }
