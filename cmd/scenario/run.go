@@ -320,6 +320,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		},
 	})
 	if rep == nil {
+		if ctx.Err() != nil { // Ctrl-C or SIGTERM while checking the target: not the target's fault
+			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted before the first scenario ran")}
+		}
 		if err == nil {
 			err = errors.New("the runner returned no report")
 		}

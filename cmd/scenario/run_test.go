@@ -195,6 +195,19 @@ func runWith(t *testing.T, tty bool, rep *scenarios.Report, runErr error, mutate
 	return cmdutil.ExitCode(err), out.String(), errOut.String(), err
 }
 
+// Ctrl-C or SIGTERM while the target is checked is an interruption, not an
+// unreachable server to check.
+func TestInterruptedBeforeTheFirstScenario(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	unreachable := &scenarios.UnreachableError{Service: scenarios.ServiceAPI, URL: "http://127.0.0.1:1", Err: context.Canceled}
+	err := runRun(ctx, &RunOptions{IO: ios, Parallel: 1, Runner: fakeRunner(nil, unreachable)})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || strings.Contains(err.Error(), "check --server") || out.Len() > 0 {
+		t.Errorf("err %v, stdout %q", err, out)
+	}
+}
+
 func TestRunOutputNotTTY(t *testing.T) {
 	code, out, errOut, err := runWith(t, false, fakeReport(), nil, nil)
 	if code != 0 || err != nil {
