@@ -47,9 +47,9 @@ func (s *Session) APIKeyFromEnv() bool {
 // Targets are the profile's URLs with the flags that set them, for
 // ConnectionProblem.
 func (s *Session) Targets() []Target {
-	t := []Target{{Flag: "--server", URL: s.Profile.Server}}
+	t := []Target{{Flag: "--server", URL: s.Profile.Server, Stored: !s.flagURLs}}
 	if s.Profile.OAuthURL != "" {
-		t = append(t, Target{Flag: "--oauth-url", URL: s.Profile.OAuthURL})
+		t = append(t, Target{Flag: "--oauth-url", URL: s.Profile.OAuthURL, Stored: !s.flagURLs})
 	}
 	return t
 }
@@ -133,6 +133,9 @@ func (a *serverAnswer) Unwrap() error { return a.e }
 // (--server, --oauth-url, --admin-url), for ConnectionProblem.
 type Target struct {
 	Flag, URL string
+	// Stored is true when the URL is a profile's, not given on this
+	// command line: the fix is then to change the profile.
+	Stored bool
 }
 
 // ConnectionProblem recognises an error reaching a server (refused, unknown
@@ -162,10 +165,14 @@ func ConnectionProblem(err error, targets ...Target) (string, bool) {
 			u.Scheme = se.URL.Scheme
 			fixed = u.String()
 		}
+		speaks := "plain HTTP, not HTTPS"
 		if se.WantHTTPS {
-			return fmt.Sprintf("%s: this server speaks HTTPS, not plain HTTP: use %s %s", se.URL.Host, t.Flag, fixed), true
+			speaks = "HTTPS, not plain HTTP"
 		}
-		return fmt.Sprintf("%s: this server speaks plain HTTP, not HTTPS: use %s %s", se.URL.Host, t.Flag, fixed), true
+		if t.Stored {
+			return fmt.Sprintf("%s: this server speaks %s: point the profile at %s with paragon login %s %s", se.URL.Host, speaks, fixed, t.Flag, fixed), true
+		}
+		return fmt.Sprintf("%s: this server speaks %s: use %s %s", se.URL.Host, speaks, t.Flag, fixed), true
 	}
 	var ce *x509.CertificateInvalidError
 	var ua x509.UnknownAuthorityError

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -121,6 +122,35 @@ func TestKeyringCause(t *testing.T) {
 	} {
 		if got := KeyringCause(in); got != want {
 			t.Errorf("%q:\n got %q\nwant %q", in, got, want)
+		}
+	}
+}
+
+// TestSchemeHintForStoredURL: when the URL is the profile's (no --server on
+// this command), the hint says how to change the profile.
+func TestSchemeHintForStoredURL(t *testing.T) {
+	err := &SchemeError{URL: &url.URL{Scheme: "https", Host: "h:1"}, WantHTTPS: true}
+	msg, ok := ConnectionProblem(err, Target{Flag: "--server", URL: "http://h:1", Stored: true})
+	if want := "h:1: this server speaks HTTPS, not plain HTTP: point the profile at https://h:1 with paragon login --server https://h:1"; !ok || msg != want {
+		t.Errorf("%q\nwant %q", msg, want)
+	}
+}
+
+// TestSameServer: a scheme change alone is the same server (its device and
+// login stay); another host, port or path is another one.
+func TestSameServer(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		same bool
+	}{
+		{"http://h:1", "https://h:1", true},
+		{"https://H:1", "https://h:1", true},
+		{"https://h:1", "https://h:2", false},
+		{"https://h", "https://other", false},
+		{"https://h/a", "https://h/b", false},
+	} {
+		if got := sameServer(tt.a, tt.b); got != tt.same {
+			t.Errorf("sameServer(%q, %q) = %v", tt.a, tt.b, got)
 		}
 	}
 }

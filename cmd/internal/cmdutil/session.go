@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,6 +53,7 @@ type Session struct {
 	f         *Factory
 	apiKey    string
 	apiKeyNew bool
+	flagURLs  bool // --server or --oauth-url given to this command
 	// stored is what OpenSession read of the backing store in one
 	// operation (hotItems), until the session writes to the store.
 	stored map[string]string
@@ -91,6 +93,7 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 			if o.val == "" {
 				continue
 			}
+			s.flagURLs = true
 			u, note, err := ServerURL(o.flag, o.val)
 			if err != nil {
 				return nil, err
@@ -101,7 +104,7 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 			*o.dst = u
 		}
 	}
-	if !s.IsNew && (stored.Server != s.Profile.Server || stored.OAuthBase() != s.Profile.OAuthBase()) {
+	if !s.IsNew && (!sameServer(stored.Server, s.Profile.Server) || !sameServer(stored.OAuthBase(), s.Profile.OAuthBase())) {
 		s.MovedFrom = stored.Server
 		if stored.Server == s.Profile.Server {
 			s.MovedFrom = stored.OAuthBase()
@@ -167,6 +170,18 @@ func (f *Factory) OpenSession(ctx context.Context, ov *ProfileOverrides) (*Sessi
 		return nil, err
 	}
 	return s, nil
+}
+
+// sameServer reports whether two root URLs name the same server: the same
+// host, port and path; a change of scheme alone (a server that now speaks
+// HTTPS) keeps the device and the login.
+func sameServer(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return strings.EqualFold(ua.Host, ub.Host) && ua.Path == ub.Path
 }
 
 // OpenProfileSession opens the profile name as if --profile name had been
