@@ -390,11 +390,15 @@ func run(ctx context.Context, o *Options) error {
 	return shutErr
 }
 
+// wsaeaddrinuse is Windows' "address already in use" (WSAEADDRINUSE), which
+// is not syscall.EADDRINUSE there.
+const wsaeaddrinuse = syscall.Errno(10048)
+
 // listen opens a TCP listener for flag's addr, with TLS on top when conf is
 // set.
 func listen(flag, addr string, conf *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
+	if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, wsaeaddrinuse) {
 		host, _, _ := net.SplitHostPort(addr)
 		return nil, fmt.Errorf("cannot listen on %s: %w: another process uses the port; %s %s picks a free one and prints it", addr, err, flag, net.JoinHostPort(host, "0"))
 	}
