@@ -30,24 +30,38 @@ func (s *Server) routes() (all, oauthOnly http.Handler) {
 	mux.Handle("PUT /api/v1/users", s.serveAPI(endpoint{fn: "users", h: s.createUser,
 		// Before parsing: the new user's password is hashed with bcrypt,
 		// work that only an administrator may make us do.
-		gate: adminCaller, parse: s.parseNewUser}))
+		gate: adminOnly, parse: s.parseNewUser}))
 	mux.Handle("DELETE /api/v1/users/{name}", s.serveAPI(endpoint{fn: "users", h: s.deleteUser}))
 	mux.Handle("PUT /api/v1/documents", s.serveAPI(endpoint{fn: "documents", h: s.submitDocument, parse: parseDocument}))
 	mux.Handle("GET /api/v1/documents/history", s.serveAPI(endpoint{fn: "documents", h: s.history}))
 
-	// Section 7.3: the admin API checks the admin token before anything
-	// else, so that without it every path answers 401.
+	// Section 7.3: the admin API checks the admin token before routing, so
+	// that without it every path answers 401.
 	admin := http.NewServeMux()
 	s.adminRoutes(admin)
-	adminAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	adminAPI := s.needAdminToken(admin)
+	mux.Handle("/admin/api", adminAPI)
+	mux.Handle("/admin/api/", adminAPI)
+	mux.Handle("/admin", s.adminPage)
+	mux.Handle("/admin/", s.adminPage)
+
+	only := http.NewServeMux()
+	s.oauthRoutes(only)
+	return jsonErrors(mux, true), jsonErrors(only, false)
+}
+
+// needAdminToken serves next to callers with the admin token, and 401 to
+// others. A wrong token beyond the budget is answered after a pause; the
+// right one is never refused, however many wrong ones came from its address
+// (every local caller is 127.0.0.1).
+func (s *Server) needAdminToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, present, bad := bearer(r)
 		if present && !bad && s.checkAdminToken(tok) {
-			admin.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 			return
 		}
 		e := invalidToken("the admin API needs Authorization: Bearer <admin token>")
-		// A wrong token beyond the budget is answered after a pause; the
-		// right one is never refused (every local caller is 127.0.0.1).
 		if present {
 			if d := s.adminGuard.Fail(clientKey(r)); d > 0 {
 				if !throttle.Wait(r.Context(), d) {
@@ -58,14 +72,6 @@ func (s *Server) routes() (all, oauthOnly http.Handler) {
 		}
 		writeErr(w, e)
 	})
-	mux.Handle("/admin/api", adminAPI)
-	mux.Handle("/admin/api/", adminAPI)
-	mux.Handle("/admin", s.adminPage)
-	mux.Handle("/admin/", s.adminPage)
-
-	only := http.NewServeMux()
-	s.oauthRoutes(only)
-	return jsonErrors(mux, true), jsonErrors(only, false)
 }
 
 // oauthRoutes registers the OAuth service (section 3) and /healthz.
@@ -208,7 +214,8 @@ func (s *Server) serveAPI(ep endpoint) http.HandlerFunc {
 	}
 }
 
-func adminCaller(c *caller) *apiError {
+// adminOnly lets only an administrator create users.
+func adminOnly(c *caller) *apiError {
 	if c.user == nil || !c.user.Admin {
 		return errf(http.StatusForbidden, "forbidden", "only an administrator may create users")
 	}
