@@ -212,3 +212,28 @@ func TestKeyringSecretServiceGetItems(t *testing.T) {
 		t.Errorf("a later GetItems does not see the refresh token another client stored (err %v)", err)
 	}
 }
+
+// Reads from many goroutines share the process's session and connection.
+func TestKeyringSecretServiceConcurrentGetItems(t *testing.T) {
+	k := secretService(t)
+	p := testProfile(t, k)
+	want := randomSecret()
+	if err := k.Set(p, ItemUserRefreshToken, want); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			vals, err := NewKeyring(0).GetItems(p, []string{ItemAPIKey, ItemUserRefreshToken})
+			if err == nil && (len(vals) != 1 || vals[ItemUserRefreshToken] != want) {
+				err = fmt.Errorf("read %d items, not the stored refresh token", len(vals))
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -60,12 +60,15 @@ func (g goKeyring) probeAndRead(service string, users []string) (map[string]stri
 	var unlocked []dbus.ObjectPath
 	var prompt dbus.ObjectPath
 	err = (<-unlock.Done).Store(&unlocked, &prompt)
+	// Let other reads use the session before a prompt can keep us waiting.
+	if rerr := r.release(); err == nil {
+		err = rerr
+	}
 	if err == nil && (prompt != "/" || len(unlocked) != 1) {
 		// Locked: go-keyring's unlock shows the prompt and waits for it.
 		err = g.probe()
 	}
 	if err != nil {
-		r.release()
 		return nil, err
 	}
 	return r.finish(g)
