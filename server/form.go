@@ -44,7 +44,7 @@ func newForm(v url.Values) (form, *apiError) {
 			ok = ok && utf8.ValidString(s)
 		}
 		if !ok {
-			return form{}, errf(http.StatusBadRequest, "invalid_request", "the form is not valid UTF-8")
+			return form{}, errf(http.StatusBadRequest, "invalid_request", "the form field %q is not valid UTF-8", k)
 		}
 	}
 	return form{v: v}, nil

@@ -176,3 +176,12 @@ func TestNamesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesRefusedSayWhich: the refusal names the field.
+func TestNamesRefusedSayWhich(t *testing.T) {
+	s := newTestServer(t)
+	r := do(t, s, req{method: "POST", path: "/oauth/v1/register", body: "client_id=%FF&client_secret=x", ctype: "application/x-www-form-urlencoded"})
+	if r.Code != 400 || !strings.Contains(string(r.Body), `the form field \"client_id\" is not valid UTF-8`) {
+		t.Errorf("%d %s", r.Code, r.Body)
+	}
+}
