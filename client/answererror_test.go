@@ -2,10 +2,13 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAnswerErrorMasksWhatTheRequestCarried(t *testing.T) {
@@ -46,5 +49,37 @@ func TestAnswerErrorMasksEveryEncodingOfASecret(t *testing.T) {
 		if strings.Contains(e.Description, f) {
 			t.Errorf("description %q shows the password as %q", e.Description, f)
 		}
+	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+func TestCheckResponse(t *testing.T) {
+	req, _ := http.NewRequest("GET", "https://paragon.test/api/v1/users", nil)
+	req.Header.Set("X-Api-Key", "the-api-key")
+	req.Header.Set("Authorization", "Bearer the-user-token")
+	ok := &closeRecorder{Reader: strings.NewReader(`{"items":[]}`)}
+	if err := CheckResponse(&http.Response{StatusCode: 200, Request: req, Body: ok}); err != nil || ok.closed {
+		t.Fatalf("2xx: err %v, body closed %v", err, ok.closed)
+	}
+	if b, _ := io.ReadAll(ok); string(b) != `{"items":[]}` {
+		t.Errorf("2xx body consumed: %q left", b)
+	}
+	body := &closeRecorder{Reader: strings.NewReader(`{"error":"too_many_attempts","error_description":"slow down, the-user-token"}`)}
+	err := CheckResponse(&http.Response{StatusCode: 429, Request: req, Body: body, Header: http.Header{"Retry-After": {"7"}}})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.Code != "too_many_attempts" || ae.RetryAfter != 7*time.Second {
+		t.Fatalf("err %v (%+v)", err, ae)
+	}
+	if !errors.Is(err, ErrTooManyAttempts) || !body.closed {
+		t.Errorf("errors.Is(ErrTooManyAttempts) %v, body closed %v", errors.Is(err, ErrTooManyAttempts), body.closed)
+	}
+	if strings.Contains(err.Error(), "the-user-token") {
+		t.Errorf("error shows the token: %v", err)
 	}
 }

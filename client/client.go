@@ -247,9 +247,32 @@ func (c *Client) readAnswer(resp *http.Response) ([]byte, error) {
 // and the secret fields of the query and of a form body; see
 // [DebugTransport]), since some servers quote what they refuse.
 // resp.Request should be the request as sent, as http.Client leaves it.
+//
+// [CheckResponse] does the same for an answer whose body is still unread.
 func (c *Client) AnswerError(resp *http.Response, body []byte) *APIError {
-	e := newAPIError(resp, body, c.now())
-	secrets := []string{c.apiKey}
+	return answerError(resp, body, c.now(), c.apiKey)
+}
+
+// CheckResponse checks an answer to a request made with the authorized
+// *http.Client (or any request to a Paragon server), as go-github's
+// CheckResponse does: it returns nil for a 2xx status and leaves the body
+// alone; for any other status it reads (up to 64 KiB) and closes resp.Body
+// and returns the *APIError, which matches the package's sentinels with
+// [errors.Is] (e.g. [ErrInvalidCredentials], [ErrTooManyAttempts]). The
+// description is masked as by [Client.AnswerError], from the credentials
+// resp.Request carried.
+func CheckResponse(resp *http.Response) error {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	return answerError(resp, b, time.Now(), "")
+}
+
+func answerError(resp *http.Response, body []byte, now time.Time, apiKey string) *APIError {
+	e := newAPIError(resp, body, now)
+	secrets := []string{apiKey}
 	var form url.Values
 	if r := resp.Request; r != nil { // the request as sent, credentials included
 		secrets = append(secrets, r.Header.Get("X-Api-Key"))

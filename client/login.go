@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,7 +51,10 @@ type LoginRequest struct {
 // APIError.RetryAfter), [ErrDeviceNotTrusted] (403 untrusted_device or
 // device_token_required, or the device token could not be refreshed), or an
 // *APIError. When the device token is refused and DeviceToken can be forced
-// to refresh ([Refresher]), Login refreshes it once and tries once more.
+// to refresh ([Refresher]), Login refreshes it once and tries once more; if
+// that refresh finds the device no longer trusted, the error holds both
+// answers, the login's first (errors.As yields the server's 403
+// untrusted_device, then the refresh's invalid_grant).
 func (c *Client) Login(ctx context.Context, r LoginRequest) (*Token, error) {
 	if r.UserID == "" {
 		return nil, errorf("login: UserID is required")
@@ -76,6 +80,11 @@ func (c *Client) Login(ctx context.Context, r LoginRequest) (*Token, error) {
 	if err != nil && dev != nil && errors.Is(err, ErrDeviceNotTrusted) {
 		if rf, ok := r.DeviceToken.(Refresher); ok {
 			fresh, ferr := rf.ForceRefresh(ctx, dev)
+			if ferr != nil && errors.Is(ferr, ErrDeviceNotTrusted) {
+				// The server's answer first, so that errors.As finds its
+				// 403 untrusted_device before the refresh's invalid_grant.
+				return nil, fmt.Errorf("%w; renewing the device token failed too: %w", err, ferr)
+			}
 			if ferr != nil {
 				return nil, ferr
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,25 @@ func TestLoginRequiresDeviceTokenOrUntrusted(t *testing.T) {
 	c, _ := newMockClient(t, nil, nil)
 	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw"}); err == nil {
 		t.Fatal("login without device token and without Untrusted was attempted")
+	}
+}
+
+func TestLoginUntrustedKeepsTheServersAnswerFirst(t *testing.T) {
+	clk := newFakeClock()
+	c, mt := newMockClient(t, clk, nil)
+	mt.RegisterResponder("POST", testBase+"/oauth/v1/token", httpmock.ResponderFromResponse(jsonResp(400, `{"error":"invalid_grant","error_description":"device revoked"}`)))
+	mt.RegisterResponder("POST", testBase+"/api/v1/login", httpmock.ResponderFromResponse(jsonResp(403, `{"error":"untrusted_device","error_description":"not trusted"}`)))
+	dev := c.DeviceTokenSource("dev-1", nil, SourceConfig{
+		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(time.Hour)}})
+	_, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
+	if !errors.Is(err, ErrDeviceNotTrusted) {
+		t.Fatalf("err = %v, want ErrDeviceNotTrusted", err)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 403 || ae.Code != "untrusted_device" {
+		t.Fatalf("errors.As found %+v, want the server's 403 untrusted_device", ae)
+	}
+	if !strings.Contains(err.Error(), "invalid_grant") || !strings.Contains(err.Error(), "untrusted_device") {
+		t.Errorf("error %q does not name both answers", err)
 	}
 }
