@@ -134,15 +134,27 @@ func TestWalkthroughCurl(t *testing.T) {
 		t.Fatalf("the first sh block must set BASE= and ADMIN_TOKEN= (found %d of them)", replaced)
 	}
 	work := t.TempDir()
-	scriptFile := filepath.Join(work, "walkthrough.sh")
-	if err := os.WriteFile(scriptFile, []byte(script.String()), 0o600); err != nil {
+	checked := runDocScript(t, "docs/walkthrough-curl.md", blocks, script.String(), work, append(testEnv(t), "TMPDIR="+work))
+	t.Logf("ran %d shell blocks, checked %d outputs", len(blocks), checked)
+	if strings.Contains(srv.stderr.String(), adminToken) {
+		t.Error("the server log reveals the admin token")
+	}
+}
+
+// runDocScript runs script (the sh blocks of doc, each after an
+// "echo '@@@block N@@@'" line) with bash in dir and compares each block's
+// output with the text block after it; it returns how many it compared.
+func runDocScript(t *testing.T, doc string, blocks []docBlock, script, dir string, env []string) int {
+	t.Helper()
+	scriptFile := filepath.Join(dir, "doc-script.sh")
+	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", scriptFile)
-	cmd.Dir = work
-	cmd.Env = append(testEnv(t), "TMPDIR="+work)
+	cmd.Dir = dir
+	cmd.Env = env
 	out, runErr := cmd.CombinedOutput()
 
 	// Split the output at the block markers.
@@ -160,8 +172,8 @@ func TestWalkthroughCurl(t *testing.T) {
 		}
 	}
 	if runErr != nil {
-		t.Errorf("the walkthrough script failed in the block of line %d: %v\noutput of that block:\n%s",
-			blocks[max(cur, 0)].line, runErr, strings.Join(outputs[cur], "\n"))
+		t.Errorf("the script of %s failed in the block of line %d: %v\noutput of that block:\n%s",
+			doc, blocks[max(cur, 0)].line, runErr, strings.Join(outputs[cur], "\n"))
 	}
 	checked := 0
 	for i, b := range blocks {
@@ -170,7 +182,7 @@ func TestWalkthroughCurl(t *testing.T) {
 		}
 		got, ok := outputs[i]
 		if !ok {
-			t.Errorf("block at line %d did not run", b.line)
+			t.Errorf("%s: block at line %d did not run", doc, b.line)
 			continue
 		}
 		want, have := normalize(b.expected), normalize(got)
@@ -179,15 +191,12 @@ func TestWalkthroughCurl(t *testing.T) {
 			match = lineMatches(want[j], have[j])
 		}
 		if !match {
-			t.Errorf("docs/walkthrough-curl.md, block at line %d:\ngot:\n%s\nwant (... matches anything):\n%s",
-				b.line, strings.Join(have, "\n"), strings.Join(want, "\n"))
+			t.Errorf("%s, block at line %d:\ngot:\n%s\nwant (... matches anything):\n%s",
+				doc, b.line, strings.Join(have, "\n"), strings.Join(want, "\n"))
 		}
 		checked++
 	}
-	t.Logf("ran %d shell blocks, checked %d outputs", len(blocks), checked)
-	if strings.Contains(srv.stderr.String(), adminToken) {
-		t.Error("the server log reveals the admin token")
-	}
+	return checked
 }
 
 func TestParseDoc(t *testing.T) {

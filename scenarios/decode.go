@@ -54,6 +54,7 @@ type decoder struct {
 	file     string
 	problems []Problem
 	used     map[string]*yaml.Node // built-in variables used by the current scenario, where first
+	ext      map[string]bool       // variables given from outside the files (--var, --vars-file)
 
 	ctx     context.Context  // stops the decoder when cancelled
 	visited int              // nodes visited in the current file, aliases followed

@@ -43,6 +43,11 @@ func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
 	r.mask.Add(t.apiKey)
 	r.mask.Add(t.secondKey)
 	r.mask.Add(t.adminToken)
+	for _, v := range t.vars {
+		if v.IsSecret() {
+			r.mask.Add(v.Value)
+		}
+	}
 	return r
 }
 

@@ -40,7 +40,7 @@ func Builtin() ([]*Scenario, error) {
 		}
 		files = append(files, sourceFile{name: "builtin:" + path.Base(e), data: data})
 	}
-	return parseFiles(context.Background(), files)
+	return parseFiles(context.Background(), files, nil)
 }
 
 // LoadPaths reads the scenarios in the given files, directories (every
@@ -59,6 +59,19 @@ const MaxFileSize = 4 << 20
 // LoadPathsContext is LoadPaths stopping early, with ctx's error, when ctx
 // is cancelled.
 func LoadPathsContext(ctx context.Context, paths []string) ([]*Scenario, error) {
+	return LoadPathsWith(ctx, paths, LoadOptions{})
+}
+
+// LoadOptions configures LoadPathsWith.
+type LoadOptions struct {
+	// Vars names the variables the run is given from outside the files
+	// (RunOptions.Vars: --var, --vars-file); ${NAME} of one of them is valid
+	// whatever its case.
+	Vars []string
+}
+
+// LoadPathsWith is LoadPathsContext with options.
+func LoadPathsWith(ctx context.Context, paths []string, opts LoadOptions) ([]*Scenario, error) {
 	var names []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -100,7 +113,11 @@ func LoadPathsContext(ctx context.Context, paths []string) ([]*Scenario, error) 
 		}
 		files = append(files, sourceFile{name: n, data: data})
 	}
-	list, err := parseFiles(ctx, files)
+	ext := map[string]bool{}
+	for _, v := range opts.Vars {
+		ext[v] = true
+	}
+	list, err := parseFiles(ctx, files, ext)
 	if len(tooBig) > 0 {
 		var ve *ValidationError
 		if err == nil || errors.As(err, &ve) {
@@ -167,13 +184,31 @@ type sourceFile struct {
 // Parse reads the scenarios of one YAML text (several documents allowed);
 // file names it in positions and messages.
 func Parse(file string, data []byte) ([]*Scenario, error) {
-	return parseFiles(context.Background(), []sourceFile{{name: file, data: data}})
+	return parseFiles(context.Background(), []sourceFile{{name: file, data: data}}, nil)
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func parseFiles(ctx context.Context, files []sourceFile) ([]*Scenario, error) {
-	d := &decoder{ctx: ctx}
+// syntaxProblem is a YAML syntax error of file as a Problem (yaml.v3 gives
+// no column for them).
+func syntaxProblem(file string, err error) Problem {
+	p := Problem{File: file, Line: 1, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		fmt.Sscan(m[1], &p.Line)
+		p.Message = m[2]
+		if strings.HasPrefix(p.Message, "did not find expected") {
+			// yaml.v3 names the line where the enclosing block starts,
+			// numbered from 0 for parser errors
+			p.Line++
+			p.Message += " in the block that starts on this line; check the indentation and brackets of the lines below it"
+		}
+	}
+	return p
+}
+
+// parseFiles reads files; ext names the variables given from outside them.
+func parseFiles(ctx context.Context, files []sourceFile, ext map[string]bool) ([]*Scenario, error) {
+	d := &decoder{ctx: ctx, ext: ext}
 	var list []*Scenario
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
@@ -189,18 +224,7 @@ func parseFiles(ctx context.Context, files []sourceFile) ([]*Scenario, error) {
 				break
 			}
 			if err != nil {
-				p := Problem{File: f.name, Line: 1, Message: strings.TrimPrefix(err.Error(), "yaml: ")}
-				if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-					fmt.Sscan(m[1], &p.Line)
-					p.Message = m[2]
-					if strings.HasPrefix(p.Message, "did not find expected") {
-						// yaml.v3 names the line where the enclosing block
-						// starts, numbered from 0 for parser errors
-						p.Line++
-						p.Message += " in the block that starts on this line; check the indentation and brackets of the lines below it"
-					}
-				}
-				d.problems = append(d.problems, p) // yaml.v3 gives no column for syntax errors
+				d.problems = append(d.problems, syntaxProblem(f.name, err))
 				break
 			}
 			if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {

@@ -148,6 +148,10 @@ type RunOptions struct {
 	// OnEvent, if set, receives live progress. It is called from one
 	// goroutine at a time, in order for any one scenario.
 	OnEvent func(Event)
+	// Vars are variables given from outside the scenario files (--var,
+	// --vars-file), used as ${NAME}; for one name the last one counts. The
+	// values of those whose IsSecret holds are masked in every report.
+	Vars []Variable
 }
 
 // Selection filters scenarios for Select. Empty fields select everything.
@@ -238,7 +242,8 @@ type target struct {
 	adminToken string
 	client     *http.Client
 	caps       map[string]bool
-	missing    map[string]string // need → why the target lacks it
+	missing    map[string]string   // need → why the target lacks it
+	vars       map[string]Variable // RunOptions.Vars by name
 	// keyNames maps the names scenarios use for keys ("default": the key
 	// of the run, "second": the second key) to their names on an outside
 	// server, found through its admin API.
@@ -262,6 +267,10 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	t, err := resolveTarget(ctx, opts.Target)
 	if err != nil {
 		return nil, err
+	}
+	t.vars = map[string]Variable{}
+	for _, v := range opts.Vars {
+		t.vars[v.Name] = v
 	}
 	if t.caps[NeedAdmin] && !t.embedded {
 		// start from the server's start state: earlier runs may have changed it

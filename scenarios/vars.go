@@ -12,8 +12,9 @@ import (
 
 // Variables: ${name} in any string of a step or its expectations is, in
 // order, a value captured by an earlier step, a built-in variable, a field
-// of a device or session (${printer.access_token}) or an upper-case
-// environment variable. This file is the one place that knows them: the
+// of a device or session (${printer.access_token}), a variable given to the
+// run (--var, then --vars-file; varsfile.go) or an upper-case environment
+// variable. This file is the one place that knows them: the
 // validator checks references against the same tables the runner resolves
 // them with.
 
@@ -69,7 +70,7 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 				d.used[name] = n
 			}
 			switch {
-			case isEnvName(name), isBuiltinVar(name), vars[name]:
+			case isEnvName(name), isBuiltinVar(name), vars[name], d.ext[name]:
 			case strings.Contains(name, "."):
 				// <device>.client_id, <session>.access_token: checked when run
 				_, field, _ := strings.Cut(name, ".")
@@ -77,7 +78,7 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, strings.Join(sortedKeys(deviceVars), "|"), strings.Join(sortedKeys(sessionVars), "|"))
 				}
 			default:
-				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s) or an upper-case environment variable", name, strings.Join(sortedKeys(builtinVars), ", "))
+				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s), a variable given with --var or --vars-file, or an upper-case environment variable", name, strings.Join(sortedKeys(builtinVars), ", "))
 			}
 		}
 		return
@@ -115,6 +116,9 @@ func (r *scenarioRun) lookupVar(name string) (string, error) {
 			return sessionVars[field](s), nil
 		}
 		return "", fmt.Errorf("${%s}: no device or session %q with %s", name, obj, field)
+	}
+	if v, ok := r.t.vars[name]; ok {
+		return v.Value, nil
 	}
 	if isEnvName(name) {
 		v, ok := os.LookupEnv(name)

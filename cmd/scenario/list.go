@@ -20,12 +20,14 @@ type ListOptions struct {
 	Tags  []string
 	Names []string
 	JSON  bool
+	Vars  []scenarios.Variable // --var, --vars-file
 }
 
 // NewCmdList returns `paragon scenario list`. runF replaces the run function
 // in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IOStreams}
+	var vf varFlags
 	cmd := &cobra.Command{
 		Use:   "list [PATH...]",
 		Args:  cobra.ArbitraryArgs,
@@ -38,6 +40,11 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
   $ paragon scenario list suites/ --json | jq -r '.[].name'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
+			vars, err := vf.resolve(opts.IO.ErrOut)
+			if err != nil {
+				return err
+			}
+			opts.Vars = vars
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -47,6 +54,7 @@ it is one scenario a line with tab-separated fields (tags comma-separated).`,
 	cmd.Flags().StringArrayVar(&opts.Tags, "tag", nil, "List only scenarios with this `TAG` (repeatable)")
 	cmd.Flags().StringArrayVar(&opts.Names, "name", nil, "List only scenarios whose name contains or matches this `PATTERN` (repeatable)")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	vf.add(cmd)
 	completeSelection(cmd)
 	return cmd
 }
@@ -64,7 +72,7 @@ type listEntry struct {
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	all, err := load(ctx, opts.Paths, opts.IO.ErrOut)
+	all, err := load(ctx, opts.Paths, opts.IO.ErrOut, varNames(opts.Vars))
 	if err != nil {
 		return err
 	}

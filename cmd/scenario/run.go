@@ -49,6 +49,7 @@ type RunOptions struct {
 
 	ExpectedFailures string // baseline file
 	Reports          []ReportSpec
+	Vars             []scenarios.Variable // --vars-file, then --var
 
 	// HTTPClient builds the client for an outside server (--cacert,
 	// --insecure, --debug); nil: the runner's default client.
@@ -76,6 +77,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 	}
 	var shard string
 	var reports []string
+	var vf varFlags
 	sf := serverFlags{&opts.Server, &opts.OAuthURL, &opts.APIKey, &opts.APIKeyFrom, &opts.AdminURL, &opts.AdminToken, &opts.SecondAPIKey}
 	cmd := &cobra.Command{
 		Use:   "run [PATH...]",
@@ -111,7 +113,9 @@ can be pruned.
 
 --api-key and --admin-token may come from PARAGON_API_KEY and
 PARAGON_ADMIN_TOKEN instead; they and --second-api-key are masked in every
-report.`,
+report.
+
+` + varsHelp,
 		Example: `  # the built-in suite against the embedded reference server
   $ paragon scenario run
 
@@ -125,7 +129,10 @@ report.`,
       --expected-failures known-gaps.txt
 
   # my own scenarios, only the refresh ones, TAP on stdout
-  $ paragon scenario run suites/ --tag refresh --report tap=-`,
+  $ paragon scenario run suites/ --tag refresh --report tap=-
+
+  # variables for ${user} and ${password} in my scenarios
+  $ paragon scenario run suites/ --var user=alice --vars-file staging.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
@@ -153,6 +160,9 @@ report.`,
 				return cmdutil.FlagErrorf("%v", err)
 			}
 			opts.Reports = specs
+			if opts.Vars, err = vf.resolve(opts.IO.ErrOut); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -174,6 +184,7 @@ report.`,
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
 	completeSelection(cmd)
 	noFileCompletion(cmd, "server", "oauth-url", "api-key", "admin-url", "admin-token", "second-api-key", "parallel", "shard")
+	vf.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("report", completeReport)
 	return cmd
 }
@@ -244,7 +255,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err := prepareReportDirs(opts.Reports); err != nil {
 		return err
 	}
-	all, err := load(ctx, opts.Paths, ios.ErrOut)
+	all, err := load(ctx, opts.Paths, ios.ErrOut, varNames(opts.Vars))
 	if err != nil {
 		return err
 	}
@@ -275,11 +286,11 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Baseline: opts.ExpectedFailures, Spin: opts.Spin,
 	})
 	target := "embedded reference server"
-	var secrets []string
+	secrets := secretValues(opts.Vars)
 	var hc *http.Client
 	if opts.Server != "" {
 		target = opts.Server
-		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
+		secrets = append(secrets, opts.APIKey, opts.AdminToken, opts.SecondAPIKey)
 		if opts.HTTPClient != nil {
 			if hc, err = opts.HTTPClient(); err != nil {
 				return err
@@ -308,6 +319,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,
 		Baseline: baseline,
+		Vars:     opts.Vars,
 		OnEvent: func(e scenarios.Event) {
 			switch e.Kind {
 			case scenarios.ScenarioStarted:

@@ -42,14 +42,15 @@ an embedded reference server; --server points it at any other server.`,
 
 // load reads the scenarios in paths, or the built-in suite when there are
 // none. Problems in the files come back as a usage error (exit 2) after
-// each is printed to w as file:line:column: message.
-func load(ctx context.Context, paths []string, w io.Writer) ([]*scenarios.Scenario, error) {
+// each is printed to w as file:line:column: message. vars names the
+// variables given with --var and --vars-file.
+func load(ctx context.Context, paths []string, w io.Writer, vars []string) ([]*scenarios.Scenario, error) {
 	var list []*scenarios.Scenario
 	var err error
 	if len(paths) == 0 {
 		list, err = scenarios.Builtin()
 	} else {
-		list, err = scenarios.LoadPathsContext(ctx, paths)
+		list, err = scenarios.LoadPathsWith(ctx, paths, scenarios.LoadOptions{Vars: vars})
 	}
 	if err == nil {
 		return list, nil
@@ -114,7 +115,18 @@ func suiteTags(list []*scenarios.Scenario) []string {
 // built-in one. Names are those with the --tag values already given.
 func completeSelection(cmd *cobra.Command) {
 	suite := func(args []string) []*scenarios.Scenario {
-		list, err := load(context.Background(), args, io.Discard)
+		vars, _ := cmd.Flags().GetStringArray("var") // names only: enough to read files that use them
+		var names []string
+		for _, v := range vars {
+			name, _, _ := strings.Cut(v, "=")
+			names = append(names, name)
+		}
+		if file, _ := cmd.Flags().GetString("vars-file"); file != "" {
+			if fromFile, err := scenarios.ReadVarsFile(file); err == nil {
+				names = append(names, varNames(fromFile)...)
+			}
+		}
+		list, err := load(context.Background(), args, io.Discard, names)
 		if err != nil {
 			return nil
 		}
