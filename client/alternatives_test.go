@@ -82,7 +82,7 @@ func TestClientCopesWithRealServerAlternatives(t *testing.T) {
 	}
 	var saved []*Token
 	s := c.Session(c.UserTokenSource(SourceConfig{Token: tok, Store: funcStore{save: func(t *Token) error { saved = append(saved, t); return nil }}}))
-	if o, err := s.Account(ctx); err != nil || o.String("name") != "alt" {
+	if o, err := s.Account(ctx); err != nil || o.Name != "alt" {
 		t.Fatalf("first call: %v %v", o, err)
 	}
 
@@ -91,7 +91,7 @@ func TestClientCopesWithRealServerAlternatives(t *testing.T) {
 	a.mu.Lock()
 	a.access = "alt-access-server-forgot"
 	a.mu.Unlock()
-	if o, err := s.Account(ctx); err != nil || o.String("name") != "alt" {
+	if o, err := s.Account(ctx); err != nil || o.Name != "alt" {
 		t.Fatalf("after a bare 403: %v %v", o, err)
 	}
 	// The clock passes the (string) expires_in: a proactive refresh.

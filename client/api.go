@@ -110,43 +110,27 @@ func (s *Session) call(ctx context.Context, method, path string, query url.Value
 	return nil
 }
 
-// Object is a JSON object from the server, decoded as is (field names
-// differ between servers; the CLI prints them through).
-type Object map[string]any
+type itemsAnswer[T any] struct {
+	Items         []T    `json:"items"`
+	NextPageToken string `json:"nextPageToken"`
+}
 
-// String returns field key as a string ("" if absent; numbers and booleans
-// are formatted).
-func (o Object) String(key string) string {
-	switch v := o[key].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
-	case nil:
-		return ""
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
+// Version returns the server's version (GET /api/v1/version).
+func (s *Session) Version(ctx context.Context) (*Version, error) {
+	var v Version
+	if err := s.call(ctx, http.MethodGet, "/api/v1/version", nil, "", nil, &v); err != nil {
+		return nil, err
 	}
+	return &v, nil
 }
 
-type itemsAnswer struct {
-	Items         []Object `json:"items"`
-	NextPageToken string   `json:"nextPageToken"`
-}
-
-// Version returns GET /api/v1/version (ServerVersionInfo).
-func (s *Session) Version(ctx context.Context) (Object, error) {
-	var o Object
-	return o, s.call(ctx, http.MethodGet, "/api/v1/version", nil, "", nil, &o)
-}
-
-// Account returns GET /api/v1/account (AccountInfo).
-func (s *Session) Account(ctx context.Context) (Object, error) {
-	var o Object
-	return o, s.call(ctx, http.MethodGet, "/api/v1/account", nil, "", nil, &o)
+// Account returns the API key's account (GET /api/v1/account).
+func (s *Session) Account(ctx context.Context) (*Account, error) {
+	var a Account
+	if err := s.call(ctx, http.MethodGet, "/api/v1/account", nil, "", nil, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
 }
 
 // Ping sends HEAD /api/v1/account, the one function that needs neither an
@@ -161,13 +145,14 @@ func (c *Client) Ping(ctx context.Context) error {
 	return err
 }
 
-// ListUsers returns GET /api/v1/users/all; maxRecords > 0 limits the count.
-func (s *Session) ListUsers(ctx context.Context, maxRecords int) ([]Object, error) {
+// ListUsers returns the account's users (GET /api/v1/users/all; the
+// reference server sorts them by Username); maxRecords > 0 limits the count.
+func (s *Session) ListUsers(ctx context.Context, maxRecords int) ([]User, error) {
 	q := url.Values{}
 	if maxRecords > 0 {
 		q.Set("maxrecords", strconv.Itoa(maxRecords))
 	}
-	var a itemsAnswer
+	var a itemsAnswer[User]
 	if err := s.call(ctx, http.MethodGet, "/api/v1/users/all", q, "", nil, &a); err != nil {
 		return nil, err
 	}
@@ -176,15 +161,15 @@ func (s *Session) ListUsers(ctx context.Context, maxRecords int) ([]Object, erro
 
 // GetUser returns the user named username (GET /api/v1/users?username=). A
 // user that does not exist is an *APIError with StatusCode 404.
-func (s *Session) GetUser(ctx context.Context, username string) (Object, error) {
-	var a itemsAnswer
+func (s *Session) GetUser(ctx context.Context, username string) (*User, error) {
+	var a itemsAnswer[User]
 	if err := s.call(ctx, http.MethodGet, "/api/v1/users", url.Values{"username": {username}}, "", nil, &a); err != nil {
 		return nil, err
 	}
 	if len(a.Items) == 0 {
 		return nil, &APIError{StatusCode: http.StatusNotFound, Code: "not_found", Description: "no such user"}
 	}
-	return a.Items[0], nil
+	return &a.Items[0], nil
 }
 
 // User detail types of PUT /api/v1/users (detailtype).
@@ -234,8 +219,8 @@ func (s *Session) DeleteUser(ctx context.Context, username string) error {
 	return s.call(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(username), nil, "", nil, nil)
 }
 
-// Document is a print job for [Session.SubmitDocument].
-type Document struct {
+// PrintJob is a document to print, for [Session.SubmitDocument].
+type PrintJob struct {
 	// Title names the job; empty means FileName.
 	Title string
 	// Copies is the number of copies; zero means 1.
@@ -250,9 +235,9 @@ type Document struct {
 }
 
 // SubmitDocument sends a print job (PUT /api/v1/documents, multipart with
-// title, copies, duplex and the file part data) and returns the server's
-// answer object.
-func (s *Session) SubmitDocument(ctx context.Context, d Document) (Object, error) {
+// title, copies, duplex and the file part data) and returns the document as
+// the server stored it.
+func (s *Session) SubmitDocument(ctx context.Context, d PrintJob) (*Document, error) {
 	name := d.FileName
 	if name == "" {
 		name = "document"
@@ -278,8 +263,11 @@ func (s *Session) SubmitDocument(ctx context.Context, d Document) (Object, error
 	if err := mw.Close(); err != nil {
 		return nil, err
 	}
-	var o Object
-	return o, s.call(ctx, http.MethodPut, "/api/v1/documents", nil, mw.FormDataContentType(), buf.Bytes(), &o)
+	var doc Document
+	if err := s.call(ctx, http.MethodPut, "/api/v1/documents", nil, mw.FormDataContentType(), buf.Bytes(), &doc); err != nil {
+		return nil, err
+	}
+	return &doc, nil
 }
 
 // HistoryQuery selects document history (GET /api/v1/documents/history).
@@ -294,10 +282,8 @@ type HistoryQuery struct {
 
 // HistoryPage is one page of document history.
 type HistoryPage struct {
-	// Items are the page's documents as the server sent them (the reference
-	// server: oldest first, with id, title, copies, duplex, size, sha256
-	// and submittedAt).
-	Items []Object
+	// Items are the page's documents (the reference server: oldest first).
+	Items []Document
 	// NextPageToken is empty on the last page.
 	NextPageToken string
 }
@@ -317,7 +303,7 @@ func (s *Session) DocumentHistory(ctx context.Context, q HistoryQuery) (*History
 	if q.PageToken != "" {
 		v.Set("pageToken", q.PageToken)
 	}
-	var a itemsAnswer
+	var a itemsAnswer[Document]
 	if err := s.call(ctx, http.MethodGet, "/api/v1/documents/history", v, "", nil, &a); err != nil {
 		return nil, err
 	}
@@ -330,14 +316,15 @@ const maxHistoryPages = 10000
 
 // AllDocumentHistory iterates over every history item matching q, following
 // nextPageToken from q.PageToken on. Iteration stops at the first error,
-// which is yielded with a nil Object, or when a server repeats a page token.
-func (s *Session) AllDocumentHistory(ctx context.Context, q HistoryQuery) iter.Seq2[Object, error] {
-	return func(yield func(Object, error) bool) {
+// which is yielded with a zero Document, or when a server repeats a page
+// token.
+func (s *Session) AllDocumentHistory(ctx context.Context, q HistoryQuery) iter.Seq2[Document, error] {
+	return func(yield func(Document, error) bool) {
 		seen := map[string]bool{}
 		for range maxHistoryPages {
 			page, err := s.DocumentHistory(ctx, q)
 			if err != nil {
-				yield(nil, err)
+				yield(Document{}, err)
 				return
 			}
 			for _, it := range page.Items {

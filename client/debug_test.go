@@ -103,7 +103,7 @@ func TestDebugTransportMasksEverySecret(t *testing.T) {
 	if err := s.CreateUser(ctx, NewUser{Username: "dave", FullName: "Dave D", Password: newPW, CardID: newCard}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SubmitDocument(ctx, Document{Title: "t", Data: []byte("%PDF- " + password)}); err != nil {
+	if _, err := s.SubmitDocument(ctx, PrintJob{Title: "t", Data: []byte("%PDF- " + password)}); err != nil {
 		t.Fatal(err)
 	}
 

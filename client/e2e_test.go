@@ -3,6 +3,9 @@ package client_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -115,7 +118,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 	user := c.UserTokenSource(client.SourceConfig{Token: tok, Store: userStore})
 	s := c.Session(user)
 	users, err := s.ListUsers(ctx, 0)
-	if err != nil || len(users) != 3 || users[0].String("username") != "alice" {
+	if err != nil || len(users) != 3 || users[0].Username != "alice" {
 		t.Fatalf("users %v err %v", users, err)
 	}
 
@@ -256,13 +259,13 @@ func TestE2EFunctions(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
-	if v, err := alice.Version(ctx); err != nil || v.String("version") == "" {
+	if v, err := alice.Version(ctx); err != nil || v.Version == "" {
 		t.Fatalf("version %v %v", v, err)
 	}
 	if err := carol.CreateUser(ctx, client.NewUser{Username: "dave", FullName: "Dave", Email: "dave@example.com", Password: "pw-dave-1", CardID: "CARD-9", ShortID: "9009"}); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := alice.GetUser(ctx, "dave"); err != nil || u.String("email") != "dave@example.com" {
+	if u, err := alice.GetUser(ctx, "dave"); err != nil || u.Email != "dave@example.com" {
 		t.Fatalf("get dave: %v %v", u, err)
 	}
 	// alice may not delete: a 403 that no refresh can cure.
@@ -278,9 +281,15 @@ func TestE2EFunctions(t *testing.T) {
 	}
 
 	for i := range 5 {
-		if _, err := alice.SubmitDocument(ctx, client.Document{Title: fmt.Sprintf("doc %d", i), Copies: 2, Duplex: i%2 == 0,
-			FileName: "a.pdf", Data: []byte("%PDF-1.4 test")}); err != nil {
+		doc, err := alice.SubmitDocument(ctx, client.PrintJob{Title: fmt.Sprintf("doc %d", i), Copies: 2, Duplex: i%2 == 0,
+			FileName: "a.pdf", Data: []byte("%PDF-1.4 test")})
+		if err != nil {
 			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte("%PDF-1.4 test"))
+		if doc.ID == "" || doc.Owner != "alice" || doc.Title != fmt.Sprintf("doc %d", i) || doc.Copies != 2 || doc.Duplex != (i%2 == 0) ||
+			doc.Size != 13 || doc.SHA256 != hex.EncodeToString(sum[:]) || doc.SubmittedAt.IsZero() || !json.Valid(doc.Raw) {
+			t.Errorf("submitted document %+v", doc)
 		}
 	}
 	page, err := alice.DocumentHistory(ctx, client.HistoryQuery{MaxRecords: 2})
@@ -292,7 +301,7 @@ func TestE2EFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if it.String("title") == "" {
+		if it.Title == "" {
 			t.Errorf("item without title: %v", it)
 		}
 		n++

@@ -45,7 +45,7 @@ func Example() {
 		users, err := api.ListUsers(ctx, 10)
 		check(err)
 		if day%30 == 0 {
-			fmt.Printf("day %d: %d users, first %s\n", day, len(users), users[0].String("username"))
+			fmt.Printf("day %d: %d users, first %s\n", day, len(users), users[0].Username)
 		}
 	}
 	fmt.Println("user tokens saved:", vault.Count("user"))

@@ -283,7 +283,7 @@ func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if v, err := s.Version(context.Background()); err != nil || v.String("version") != "1.0.0-mini" {
+			if v, err := s.Version(context.Background()); err != nil || v.Version != "1.0.0-mini" {
 				t.Errorf("%v %v", v, err)
 			}
 		}()
