@@ -254,7 +254,7 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	if interrupted {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted")}
 	}
-	if !report.Judge(rep, opts.Strict).OK() {
+	if !report.Judge(rep, report.Policy{Strict: opts.Strict}).OK() {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil

@@ -46,6 +46,8 @@ type RunOptions struct {
 	Names      []string
 	FailFast   bool
 	Strict     bool
+	FailOnSkip bool // any skipped scenario fails the run
+	AllowEmpty bool // a run in which every scenario was skipped passes
 
 	ExpectedFailures string // baseline file
 	Reports          []ReportSpec
@@ -92,8 +94,9 @@ followed), FAILED or SKIPPED (the target lacks what it needs, e.g. an admin
 API). A person gets live progress, every failure in detail with the masked
 request and response, and a summary; --report writes files for CI.
 
-Exit status: 0 all passed (warnings allowed unless --strict), 1 a scenario
-failed, 2 a usage mistake, an invalid scenario file, or an API key
+Exit status: 0 all passed (warnings allowed unless --strict, skips allowed
+unless --fail-on-skip), 1 a scenario failed or every selected scenario was
+skipped (nothing was tested; --allow-empty accepts that), 2 a usage mistake, an invalid scenario file, or an API key
 (--api-key, PARAGON_API_KEY, --second-api-key) or admin token the target
 refuses, checked before anything runs, 3 the target (its API, OAuth service or admin
 API) could not be reached. When the run cannot start, only the error is
@@ -181,6 +184,8 @@ report.
 	fl.BoolVar(&opts.FailFast, "fail-fast", false, "Skip the remaining scenarios after the first failure")
 	fl.StringVar(&opts.ExpectedFailures, "expected-failures", "", "Baseline `FILE` of scenario names allowed to fail")
 	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
+	fl.BoolVar(&opts.FailOnSkip, "fail-on-skip", false, "A skipped scenario fails the run (exit 1)")
+	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "A run in which every selected scenario was skipped passes (by default it fails: nothing was tested)")
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
 	completeSelection(cmd)
 	noFileCompletion(cmd, "server", "oauth-url", "api-key", "admin-url", "admin-token", "second-api-key", "parallel", "shard")
@@ -283,6 +288,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	}
 	term := report.NewTerminal(human, report.TerminalOptions{
 		TTY: tty, Color: color, Width: terminalWidth(human), Strict: opts.Strict,
+		FailOnSkip: opts.FailOnSkip, AllowEmpty: opts.AllowEmpty,
 		Baseline: opts.ExpectedFailures, Spin: opts.Spin,
 	})
 	target := "embedded reference server"
@@ -355,7 +361,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return scrub(err, secrets)
 	}
-	if !report.Judge(rep, opts.Strict).OK() {
+	if !report.Judge(rep, report.Policy{Strict: opts.Strict, FailOnSkip: opts.FailOnSkip, AllowEmpty: opts.AllowEmpty}).OK() {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil

@@ -23,22 +23,41 @@ type Verdict struct {
 	Warnings         int                      // WARNING
 	ExpectedFailures int                      // FAILED but listed in the baseline
 	NowPassing       []string                 // listed in the baseline but no longer failing
-	Strict           bool                     // warnings count as failures
 	Interrupted      bool                     // the run was cancelled before it ended
+	Total            int                      // scenarios selected
+	Policy
 }
 
+// Policy says what fails a run besides a failed scenario.
+type Policy struct {
+	Strict     bool // warnings fail the run (--strict)
+	FailOnSkip bool // any skipped scenario fails the run (--fail-on-skip)
+	AllowEmpty bool // a run in which every scenario was skipped passes (--allow-empty)
+}
+
+// Skipped is the number of skipped scenarios.
+func (v Verdict) Skipped() int { return v.Counts[scenarios.Skipped] }
+
+// NothingRan reports whether every selected scenario was skipped, so the
+// run tested nothing.
+func (v Verdict) NothingRan() bool { return v.Total > 0 && v.Skipped() == v.Total }
+
 // OK reports whether the run passed: it ran to the end, nothing failed
-// unexpectedly and, under strict, nothing warned.
+// unexpectedly, under strict nothing warned, under fail-on-skip nothing was
+// skipped, and unless empty runs are allowed something ran.
 func (v Verdict) OK() bool {
-	if v.Interrupted || v.Strict && v.Warnings > 0 {
+	switch {
+	case v.Interrupted, v.Strict && v.Warnings > 0, v.FailOnSkip && v.Skipped() > 0:
+		return false
+	case v.NothingRan() && !v.AllowEmpty:
 		return false
 	}
 	return v.Failed == 0
 }
 
-// Judge decides whether r passed. Under strict, warnings fail the run.
-func Judge(r *scenarios.Report, strict bool) Verdict {
-	v := Verdict{Counts: r.Counts(), Strict: strict, Interrupted: r.Interrupted}
+// Judge decides whether r passed under policy p.
+func Judge(r *scenarios.Report, p Policy) Verdict {
+	v := Verdict{Counts: r.Counts(), Policy: p, Interrupted: r.Interrupted, Total: len(r.Scenarios)}
 	for _, s := range r.Scenarios {
 		switch {
 		case s.Status == scenarios.Failed && s.Expected:

@@ -300,7 +300,7 @@ func yamlBlocks(t *testing.T, tap string) []string {
 }
 
 func TestJudge(t *testing.T) {
-	v := Judge(sample(), false)
+	v := Judge(sample(), Policy{})
 	if v.Failed != 2 || v.Warnings != 1 || v.ExpectedFailures != 1 || v.OK() {
 		t.Errorf("verdict %+v ok=%v", v, v.OK())
 	}
@@ -311,11 +311,26 @@ func TestJudge(t *testing.T) {
 		{Name: "a", Status: scenarios.Passed}, {Name: "b", Status: scenarios.Warning},
 		{Name: "c", Status: scenarios.Failed, Expected: true}, {Name: "d", Status: scenarios.Skipped},
 	}}
-	if !Judge(warnOnly, false).OK() {
+	if !Judge(warnOnly, Policy{}).OK() {
 		t.Error("warnings and expected failures must not fail the run")
 	}
-	if Judge(warnOnly, true).OK() {
+	if Judge(warnOnly, Policy{Strict: true}).OK() {
 		t.Error("under strict a warning fails the run")
+	}
+	if Judge(warnOnly, Policy{FailOnSkip: true}).OK() {
+		t.Error("under fail-on-skip a skip fails the run")
+	}
+	allSkipped := &scenarios.Report{Scenarios: []scenarios.ScenarioResult{
+		{Name: "a", Status: scenarios.Skipped}, {Name: "b", Status: scenarios.Skipped},
+	}}
+	if v := Judge(allSkipped, Policy{}); v.OK() || !v.NothingRan() {
+		t.Errorf("a run that tested nothing must fail: %+v", v)
+	}
+	if !Judge(allSkipped, Policy{AllowEmpty: true}).OK() {
+		t.Error("--allow-empty accepts a run that tested nothing")
+	}
+	if !Judge(&scenarios.Report{}, Policy{}).OK() {
+		t.Error("an empty report (no scenario selected) is not a run that skipped everything")
 	}
 }
 

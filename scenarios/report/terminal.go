@@ -28,6 +28,9 @@ type TerminalOptions struct {
 	Width int
 	// Strict: warnings fail the run (said in the verdict).
 	Strict bool
+	// FailOnSkip: a skipped scenario fails the run; AllowEmpty: a run in
+	// which every scenario was skipped passes (both said in the verdict).
+	FailOnSkip, AllowEmpty bool
 	// Baseline names the expected failures file, for the verdict.
 	Baseline string
 	// Spin is the spinner's frame interval on a TTY; 0 draws the progress
@@ -411,7 +414,7 @@ func multiline(s, pad string) string {
 }
 
 func (t *Terminal) summary(r *scenarios.Report) {
-	v := Judge(r, t.opts.Strict)
+	v := Judge(r, Policy{Strict: t.opts.Strict, FailOnSkip: t.opts.FailOnSkip, AllowEmpty: t.opts.AllowEmpty})
 	c := v.Counts
 	dur := shortDuration(r.Duration)
 	fmt.Fprintln(t.w)
@@ -519,8 +522,16 @@ func (t *Terminal) verdict(v Verdict, total int) []string {
 		out = append(out, fmt.Sprintf("%s %s: %d of %d passed before it stopped%s", mark(false), st.bad.Render("interrupted"), passed, total, tail))
 	case v.Failed > 0:
 		out = append(out, fmt.Sprintf("%s %s of %d failed%s", mark(false), st.bad.Render(plural(v.Failed, "scenario", "scenarios")), total, tail))
-	case !v.OK():
+	case v.Strict && v.Warnings > 0:
 		out = append(out, fmt.Sprintf("%s %s fail the run under --strict%s", mark(false), st.warn.Render(plural(v.Warnings, "warning", "warnings")), tail))
+	case v.FailOnSkip && v.Skipped() > 0:
+		out = append(out, fmt.Sprintf("%s %s fail the run under --fail-on-skip%s", mark(false), st.bad.Render(plural(v.Skipped(), "skipped scenario", "skipped scenarios")), tail))
+	case v.NothingRan() && !v.AllowEmpty:
+		what := fmt.Sprintf("all %d selected scenarios were skipped", total)
+		if total == 1 {
+			what = "the one selected scenario was skipped"
+		}
+		out = append(out, fmt.Sprintf("%s %s: %s (the reasons are above; --allow-empty accepts a run that tests nothing)", mark(false), st.bad.Render("nothing was tested"), what))
 	default:
 		passed := total - v.Counts[scenarios.Skipped] - v.ExpectedFailures
 		out = append(out, fmt.Sprintf("%s %s%s", mark(true), st.good.Render(fmt.Sprintf("%d of %d passed", passed, total)), tail))

@@ -148,7 +148,7 @@ func TestTerminalVerdicts(t *testing.T) {
 	if got := play(t, TerminalOptions{}, cut); !strings.Contains(got, "FAIL: interrupted: 1 of 3 passed before it stopped (1 failed, 1 skipped)\n") {
 		t.Errorf("interrupted verdict:\n%s", got)
 	}
-	if Judge(cut, false).OK() || !Judge(cut, false).Interrupted {
+	if Judge(cut, Policy{}).OK() || !Judge(cut, Policy{}).Interrupted {
 		t.Error("an interrupted run is not OK")
 	}
 }
