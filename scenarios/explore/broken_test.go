@@ -32,6 +32,10 @@ var variants = []struct {
 	{"allow unauthenticated requests cannot be switched on", broken.IgnoresKeyField("allow_unauthenticated"), 1, 1},
 	{"automatic endpoint trust cannot be switched on", broken.IgnoresKeyField("auto_trust"), 1, 1},
 	{"403 instead of 401 for a bad token", broken.ForbiddenNotUnauthorized, 1, 1},
+	{"inactive keys still work", broken.IgnoresKeyField("active"), 1, 1},
+	{"allowed IP ranges ignored", broken.IgnoresKeyField("allowed_ips"), 1, 1},
+	{"permissions ignored", broken.IgnoresKeyField("permissions"), 1, 1},
+	{"no WWW-Authenticate", broken.NoWWWAuthenticate, 1, 1},
 }
 
 func TestExploreFindsBrokenServers(t *testing.T) {

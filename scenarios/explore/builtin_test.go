@@ -147,10 +147,17 @@ func (r *translator) switches(v any, given bool) []Op {
 			}
 			continue
 		}
+		if op, ok := keyPatchOp(k, val); ok {
+			if given {
+				Expect(r.s, op).Apply(r.s, 0, 0)
+			}
+			ops = append(ops, op)
+			continue
+		}
 		i := slices.Index(switchNames[:], k)
 		b, ok := val.(bool)
 		if i < 0 || !ok {
-			panic(skip("key field " + k + " (the model has only the three switches)"))
+			panic(skip("key field " + k + " (the model has the switches, active, allowed_ips and permissions)"))
 		}
 		if given {
 			*[]*bool{&r.s.Untrusted, &r.s.Unauth, &r.s.AutoTrust}[i] = b
@@ -184,6 +191,39 @@ func (r *translator) settings(v any, given bool) []Op {
 		}
 	}
 	return ops
+}
+
+// keyPatchOp turns a key patch field other than a switch into an operation.
+func keyPatchOp(k string, val any) (Op, bool) {
+	list, _ := val.([]any)
+	switch k {
+	case "active":
+		b, ok := val.(bool)
+		return Op{Kind: OpKeyField, Switch: FieldActive, Flag: !b}, ok
+	case "allowed_ips":
+		out := false // whether the ranges leave 127.0.0.1 out
+		for _, c := range list {
+			out = true
+			if strings.HasPrefix(fmt.Sprint(c), "127.") {
+				return Op{Kind: OpKeyField, Switch: FieldIPs}, true
+			}
+		}
+		return Op{Kind: OpKeyField, Switch: FieldIPs, Flag: out}, true
+	case "permissions":
+		var p uint8
+		for _, f := range list {
+			switch f {
+			case "login":
+				p |= PermLogin
+			case "version":
+				p |= PermVersion
+			default:
+				panic(skip("permissions " + fmt.Sprint(f) + " (the model calls only version)"))
+			}
+		}
+		return Op{Kind: OpKeyField, Switch: FieldPerms, Perms: p}, true
+	}
+	return Op{}, false
 }
 
 // device returns the model device of an alias, assigning one on first use.
@@ -447,6 +487,9 @@ func (r *translator) doStep(st map[string]any) string {
 				panic(skip("call as " + as + " without a session"))
 			}
 			ref = id
+		}
+		if r.s.KeyPerms != 0 && path != "/version" {
+			panic(skip("call " + path + " under a permission list (the model calls version)"))
 		}
 		ops = []Op{{Kind: OpCall, Ref: ref, Key: r.key(m)}}
 	case "advance":

@@ -36,6 +36,7 @@ var ErrAdminTokenRefused = errors.New("admin token refused")
 type answer struct {
 	Obs
 	access, refresh, code string
+	wwwAuth               string // the WWW-Authenticate header
 	body                  []byte
 }
 
@@ -188,6 +189,8 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/settings", map[string]string{"refresh_grace": op.Dur.String()})
 	case OpSwitch:
 		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(d.keyName), map[string]bool{switchNames[op.Switch]: op.Flag})
+	case OpKeyField:
+		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(d.keyName), keyPatch(op))
 	}
 	if err != nil {
 		return a, err
@@ -276,7 +279,7 @@ func (d *driver) send(req *http.Request) (answer, error) {
 	if err != nil {
 		return answer{}, &SendError{Method: req.Method, Path: req.URL.Path, Err: err}
 	}
-	a := answer{Obs: Obs{Status: resp.StatusCode}, body: body}
+	a := answer{Obs: Obs{Status: resp.StatusCode}, body: body, wwwAuth: resp.Header.Get("WWW-Authenticate")}
 	if len(body) > 0 && body[0] == '{' {
 		var v struct {
 			Error        string          `json:"error"`
@@ -316,4 +319,31 @@ func unwrapURL(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// keyPatch is the admin API's PATCH body for an OpKeyField.
+func keyPatch(op Op) map[string]any {
+	switch op.Switch {
+	case FieldActive:
+		return map[string]any{"active": !op.Flag}
+	case FieldIPs:
+		ips := []string{}
+		if op.Flag {
+			ips = []string{outsideIPs}
+		}
+		return map[string]any{"allowed_ips": ips}
+	}
+	return map[string]any{"permissions": permNames(op.Perms)}
+}
+
+// permNames lists the functions of a permission set.
+func permNames(p uint8) []string {
+	out := []string{}
+	if p&PermLogin != 0 {
+		out = append(out, "login")
+	}
+	if p&PermVersion != 0 {
+		out = append(out, "version")
+	}
+	return out
 }

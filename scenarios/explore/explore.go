@@ -265,9 +265,19 @@ func groups(ops []Op) [][2]int {
 	return out
 }
 
-// checkMade checks that a successful answer carries the tokens it must,
-// and that they are new.
+// checkMade checks what the model's status and error code do not: that a
+// successful answer carries the tokens it must, and that they are new, and
+// that a refused token's answer names the error in WWW-Authenticate.
 func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Expectation) {
+	if op.Kind == OpCall && op.Ref >= 0 && (a.Error == "invalid_token" || a.Error == "insufficient_scope") {
+		want := `error="` + a.Error + `"`
+		if !strings.Contains(a.wwwAuth, want) {
+			bad := &Expectation{Rule: "§5 a refused token's answer has WWW-Authenticate: Bearer " + want + " (RFC 6750) [ours]", Doc: DocAny,
+				Note: fmt.Sprintf("%d %s with WWW-Authenticate: Bearer %s", a.Status, a.Error, want), Header: want}
+			bad.add(ans(a.Status, a.Error), nil)
+			return false, bad
+		}
+	}
 	if a.Status != 200 {
 		return true, e
 	}
@@ -534,6 +544,8 @@ func describeOp(op Op) string {
 		return "set refresh_grace " + op.Dur.String()
 	case OpSwitch:
 		return fmt.Sprintf("set %s %t", switchNames[op.Switch], op.Flag)
+	case OpKeyField:
+		return "set the key's " + keyFieldYAML(op)
 	}
 	return op.Kind.String()
 }

@@ -105,7 +105,9 @@ type Device struct {
 type State struct {
 	Now                                   time.Duration // fake-clock time since the walk began
 	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
-	Unauth, Untrusted, AutoTrust          bool // the default key's switches
+	Unauth, Untrusted, AutoTrust          bool  // the default key's switches
+	KeyInactive, KeyIPOut                 bool  // the default key is inactive; its allowed IP ranges leave the explorer out
+	KeyPerms                              uint8 // the default key's permissions: 0 all, else PermLogin|PermVersion
 	Devices                               [numDevices]Device
 	Issued                                int   // token pairs issued so far
 	Recs                                  []Rec // by operation id
@@ -145,10 +147,11 @@ const (
 	OpRevokeDevice               // Dev
 	OpGrace                      // Dur
 	OpSwitch                     // Switch = Flag
+	OpKeyField                   // Switch: FieldActive (Flag: inactive), FieldIPs (Flag: leave the explorer out), FieldPerms (Perms)
 	numOps
 )
 
-var opNames = [...]string{"register", "poll", "approve", "refuse", "forget", "login", "refresh", "call", "advance", "revoke-user", "revoke-device", "grace", "switch"}
+var opNames = [...]string{"register", "poll", "approve", "refuse", "forget", "login", "refresh", "call", "advance", "revoke-user", "revoke-device", "grace", "switch", "key"}
 
 func (k OpKind) String() string { return opNames[k] }
 
@@ -160,6 +163,23 @@ const (
 )
 
 var switchNames = [...]string{"allow_untrusted", "allow_unauthenticated", "auto_trust"}
+
+// Key fields other than the switches (OpKeyField's Switch).
+const (
+	FieldActive = iota
+	FieldIPs
+	FieldPerms
+)
+
+// Permissions of the default key (section 2: by function name).
+const (
+	PermLogin   uint8 = 1
+	PermVersion uint8 = 2
+)
+
+// outsideIPs is an allowed_ips list that leaves every real client out
+// (TEST-NET-1, for documentation).
+const outsideIPs = "192.0.2.0/24"
 
 // Authtypes.
 var authNames = [...]string{"password", "card", "short_id", "username", "email"}
@@ -177,7 +197,8 @@ type Op struct {
 	Dur      time.Duration
 	Switch   int
 	Flag     bool
-	Batch    int // > 0: sent at the same instant as the adjacent ops of the same batch
+	Batch    int   // > 0: sent at the same instant as the adjacent ops of the same batch
+	Perms    uint8 // OpKeyField FieldPerms
 }
 
 // Refs returns the operations op refers to.
@@ -233,6 +254,7 @@ type Expectation struct {
 	Rule    string // the contract rule, for reports and the scenario file
 	Doc     Doc
 	Note    string                   // what the answer lacks besides its status, if that is the problem
+	Header  string                   // the text WWW-Authenticate must hold, if that is the problem
 	effects []func(s *State, id int) // effects[i] is Answers[i]'s
 }
 
@@ -342,10 +364,6 @@ func (s *State) famOf(r int) *Rec { return &s.Recs[s.Recs[r].Fam] }
 func Expect(s *State, op Op) *Expectation {
 	e := &Expectation{}
 	switch op.Kind {
-	case OpRegister:
-		expectRegister(s, op, e)
-	case OpPoll:
-		expectPoll(s, op, e)
 	case OpApprove:
 		e.Rule, e.Doc = ruleAdmin, DocAny
 		e.add(ans(0), func(s *State, _ int) { s.Devices[op.Dev].Status = DevTrusted })
@@ -391,14 +409,97 @@ func Expect(s *State, op Op) *Expectation {
 				s.AutoTrust = op.Flag
 			}
 		})
-	case OpLogin:
-		expectLogin(s, op, e)
+	case OpKeyField:
+		e.Rule, e.Doc = ruleAdmin+": key fields", DocAny
+		e.add(ans(0), func(s *State, _ int) {
+			switch op.Switch {
+			case FieldActive:
+				s.KeyInactive = op.Flag
+			case FieldIPs:
+				s.KeyIPOut = op.Flag
+			case FieldPerms:
+				s.KeyPerms = op.Perms
+			}
+		})
+	case OpRegister, OpPoll:
+		if s.keyRefused(0) {
+			expectKeyRefusedOAuth(s, op, e)
+			break
+		}
+		if op.Kind == OpRegister {
+			expectRegister(s, op, e)
+		} else {
+			expectPoll(s, op, e)
+		}
 	case OpRefresh:
+		if s.keyRefused(op.Key) {
+			expectKeyRefusedOAuth(s, op, e)
+			break
+		}
 		expectRefresh(s, op, e)
-	case OpCall:
-		expectCall(s, op, e)
+	case OpLogin, OpCall:
+		if s.keyRefused(op.Key) {
+			e.Rule, e.Doc = ruleKey, DocRefused
+			e.add(ans(403, "invalid_api_key"), nil)
+			break
+		}
+		if op.Kind == OpLogin {
+			expectLogin(s, op, e)
+		} else {
+			expectCall(s, op, e)
+		}
+		s.permissions(op, e)
 	}
 	return e
+}
+
+const (
+	ruleKey  = "§2 an inactive key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
+	rulePerm = "§2 a key with a permission list calls only the functions named in it [doc]: 403 permission_denied [ours]"
+)
+
+// keyRefused reports whether the key (0 the default, 1 the second) is
+// refused whatever the request: inactive, or the explorer outside its IPs.
+func (s *State) keyRefused(k int) bool {
+	return k == 0 && (s.KeyInactive || s.KeyIPOut)
+}
+
+// expectKeyRefusedOAuth: the OAuth service refuses a key it does not accept
+// as client_secret; the contract does not name the answer.
+func expectKeyRefusedOAuth(s *State, op Op, e *Expectation) {
+	e.Rule, e.Doc = "§2 the OAuth service takes the API key as client_secret and refuses an inactive one [doc]", DocRefused
+	var eff func(*State, int)
+	if op.Kind == OpPoll {
+		eff = func(s *State, _ int) { s.Recs[op.Ref].Polled, s.Recs[op.Ref].LastPoll = true, s.Now }
+	}
+	for _, st := range []int{400, 401, 403} {
+		e.add(Answer{Status: st}, eff)
+	}
+}
+
+// permissions adds what a permission list that leaves the function out
+// answers: 403 permission_denied, instead of or besides (the contract does
+// not order them) the other refusals.
+func (s *State) permissions(op Op, e *Expectation) {
+	need := PermVersion
+	if op.Kind == OpLogin {
+		need = PermLogin
+	}
+	if op.Key != 0 || s.KeyPerms == 0 || s.KeyPerms&need != 0 {
+		return
+	}
+	var refusals []Answer
+	for _, a := range e.Answers {
+		if a.Status >= 400 {
+			refusals = append(refusals, a)
+		}
+	}
+	e.Answers, e.effects = nil, nil
+	e.Rule, e.Doc = rulePerm, DocRefused
+	e.add(ans(403, "permission_denied"), nil)
+	for _, a := range refusals {
+		e.add(a, nil)
+	}
 }
 
 // revokeDevice revokes the device's families; forgotten also makes its

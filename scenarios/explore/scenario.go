@@ -66,6 +66,9 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 		fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
 		b.WriteString("    " + stepAction(op, registered) + "\n")
 		x := expectYAML(e)
+		if e.Header != "" {
+			x = fmt.Sprintf("{status: %d, headers: {WWW-Authenticate: {matches: %s}}}", e.Answers[0].Status, strconv.Quote(e.Header))
+		}
 		if op.Kind == OpRefresh && len(e.Answers) == 1 && e.Answers[0].Status == 200 {
 			// a rotation: the answer's refresh token is not the one sent
 			x = fmt.Sprintf(`{status: 200, json: {refresh_token: {not_equals: "${rt%d}"}}}`, op.Ref+1)
@@ -138,6 +141,8 @@ func stepAction(op Op, registered map[int]bool) string {
 		return "revoke: {device: " + dev(op.Dev) + "}"
 	case OpGrace:
 		return "settings: {refresh_grace: " + op.Dur.String() + "}"
+	case OpKeyField:
+		return "key: {" + keyFieldYAML(op) + "}"
 	case OpSwitch:
 		return fmt.Sprintf("key: {%s: %t}", switchNames[op.Switch], op.Flag)
 	}
@@ -220,4 +225,18 @@ func captureYAML(op Op, i int, used map[int]bool) string {
 		return fmt.Sprintf("{at%d: $.access_token, rt%d: $.refresh_token}", n, n)
 	}
 	return ""
+}
+
+// keyFieldYAML is an OpKeyField as a key patch field: "active: false".
+func keyFieldYAML(op Op) string {
+	switch op.Switch {
+	case FieldActive:
+		return fmt.Sprintf("active: %t", !op.Flag)
+	case FieldIPs:
+		if op.Flag {
+			return "allowed_ips: [" + outsideIPs + "]"
+		}
+		return "allowed_ips: []"
+	}
+	return "permissions: [" + strings.Join(permNames(op.Perms), ", ") + "]"
 }
