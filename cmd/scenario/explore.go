@@ -207,10 +207,14 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 				p.Elapsed.Seconds(), p.Ops, p.Walks, p.States, p.Violations)
 		},
 	})
+	// Ctrl-C or SIGTERM: whatever failed, the run was interrupted (exit 130)
+	interrupted := ctx.Err() != nil
+	if interrupted && res == nil {
+		return ctx.Err()
+	}
 	if err != nil && res == nil {
 		return exploreError(scrub(err, secrets), opts)
 	}
-	interrupted := errors.Is(err, context.Canceled)
 	if err != nil && !interrupted {
 		return exploreError(scrub(err, secrets), opts)
 	}
@@ -252,7 +256,7 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 		return werr
 	}
 	if interrupted {
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("interrupted")}
+		return ctx.Err()
 	}
 	if !report.Judge(rep, report.Policy{Strict: opts.Strict}).OK() {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}

@@ -2,12 +2,14 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -98,5 +100,21 @@ func TestExploreOutsideServer(t *testing.T) {
 	code, err = execute(t, ios, group, "scenario", "explore", "--server", dead, "--admin-url", dead, "--admin-token", "t", "--steps", "10")
 	if code != cmdutil.ExitUnreachable || !strings.Contains(err.Error(), "cannot reach") {
 		t.Errorf("unreachable: exit %d, %v", code, err)
+	}
+}
+
+// TestExploreInterrupted: Ctrl-C (a cancelled context) ends the exploration
+// with the summary printed and the context's error (cmd/root makes it exit
+// 130).
+func TestExploreInterrupted(t *testing.T) {
+	ios, _, stdout, _ := iostreams.Test()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	err := runExplore(ctx, &ExploreOptions{IO: ios, Seed: 1, SeedGiven: true, Duration: time.Minute, Concurrency: 1, Out: filepath.Join(t.TempDir(), "f.yaml")})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(stdout.String(), "seed 1: ") {
+		t.Errorf("no summary:\n%s", stdout)
 	}
 }

@@ -362,7 +362,87 @@ func (s *State) famOf(r int) *Rec { return &s.Recs[s.Recs[r].Fam] }
 
 // Expect returns what the contract allows op to answer in s.
 func Expect(s *State, op Op) *Expectation {
+	e := expect(s, op)
+	// The reference server sweeps refused devices, and pending ones whose
+	// device code expired, every minute of real time [ours]: such a device
+	// may be forgotten at any moment, and the answer follows from either.
+	for d := range s.Devices {
+		if !s.sweepable(d) || !s.involves(op, d) {
+			continue
+		}
+		alt := s.Clone()
+		alt.sweep(d)
+		ea := expect(alt, op)
+		for i, a := range ea.Answers {
+			eff := ea.effects[i]
+			e.add(a, func(s *State, id int) {
+				s.sweep(d)
+				if eff != nil {
+					eff(s, id)
+				}
+			})
+		}
+		e.Rule += fmt.Sprintf("; d%d may have been swept (a refused device, or a pending one whose device code expired) [ours]", d)
+		if ea.Doc != e.Doc {
+			e.Doc = DocAny
+		}
+	}
+	return e
+}
+
+// sweepable reports whether the server may forget device d on its own: it
+// is refused, or pending with an expired device code.
+func (s *State) sweepable(d int) bool {
+	switch s.Devices[d].Status {
+	case DevRefused:
+		return true
+	case DevPending:
+		newest := -1
+		for i := range s.Recs {
+			if s.Recs[i].Kind == recCode && int(s.Recs[i].Dev) == d {
+				newest = i
+			}
+		}
+		return newest >= 0 && s.Now >= s.Recs[newest].Issued+s.CodeTTL
+	}
+	return false
+}
+
+// sweep forgets device d as the server's sweep does.
+func (s *State) sweep(d int) {
+	s.Devices[d].Status = DevForgotten
+	s.revokeDevice(d, true)
+}
+
+// involves reports whether op's answer depends on device d.
+func (s *State) involves(op Op, d int) bool {
+	devOf := func(r int) int {
+		if r < 0 || r >= len(s.Recs) || (s.Recs[r].Kind == recPair && s.famOf(r).UserFam) {
+			return -1
+		}
+		return int(s.Recs[r].Dev)
+	}
+	switch op.Kind {
+	case OpRegister, OpApprove, OpRefuse, OpForget, OpRevokeDevice:
+		return op.Dev == d
+	case OpPoll, OpRefresh:
+		return op.Dev == d || devOf(op.Ref) == d
+	case OpLogin, OpCall:
+		return op.Ref >= 0 && devOf(op.Ref) == d
+	}
+	return false
+}
+
+func expect(s *State, op Op) *Expectation {
 	e := &Expectation{}
+	switch op.Kind {
+	case OpApprove, OpRefuse, OpForget, OpRevokeDevice:
+		if st := s.Devices[op.Dev].Status; st == DevForgotten || st == DevUnknown {
+			e.Rule, e.Doc = ruleAdmin+": an unknown device", DocAny
+			e.add(ans(404), nil)
+			return e
+		}
+	}
 	switch op.Kind {
 	case OpApprove:
 		e.Rule, e.Doc = ruleAdmin, DocAny
