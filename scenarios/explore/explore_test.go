@@ -2,6 +2,7 @@ package explore
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"testing"
 
@@ -40,5 +41,24 @@ func TestReferenceServerHasNoViolation(t *testing.T) {
 			t.Fatalf("seed %d: %s: expected %s, got %s (rule %s)\n%s", seed, v.Op, v.Expected, v.Got, v.Rule, v.Scenario)
 		}
 		t.Logf("seed %d: %d ops, %d walks, %d states", seed, res.Ops, res.Walks, res.States)
+	}
+}
+
+// TestSameSeedSameWalks: a sequential exploration is a function of the seed
+// and the server's answers.
+func TestSameSeedSameWalks(t *testing.T) {
+	run := func(seed uint64) map[string]int {
+		res, err := Explore(context.Background(), Options{Target: embedded(t, nil), Seed: seed, Steps: 1500})
+		if err != nil || res.Violation != nil {
+			t.Fatalf("%v %+v", err, res.Violation)
+		}
+		return res.Coverage
+	}
+	a, b, c := run(7), run(7), run(8)
+	if !maps.Equal(a, b) {
+		t.Errorf("seed 7 twice:\n%v\n%v", a, b)
+	}
+	if maps.Equal(a, c) {
+		t.Errorf("seeds 7 and 8 explored alike: %v", a)
 	}
 }
