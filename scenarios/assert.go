@@ -59,6 +59,19 @@ func assertionNames() []string {
 	return names
 }
 
+// checkSynonyms are the names other test tools give the checks, with what
+// to write instead.
+var checkSynonyms = map[string]string{
+	"exists": "present: true", "exist": "present: true", "not_exists": "present: false", "missing": "absent: true",
+	"eq": "equals", "equal": "equals", "is": "equals", "ne": "not_equals", "not_equal": "not_equals",
+	"gt": "greater_than", "greater": "greater_than", "more_than": "greater_than", "min": "greater_than",
+	"lt": "less_than", "less": "less_than", "fewer_than": "less_than", "max": "less_than",
+	"includes": "contains", "include": "contains", "has": "contains", "has_key": "contains",
+	"startswith": "starts_with", "prefix": "starts_with", "begins_with": "starts_with",
+	"regex": "matches", "match": "matches", "pattern": "matches",
+	"in": "one_of", "any_of": "one_of", "size": "length", "len": "length", "json_schema": "schema",
+}
+
 // Check lists the assertions on one value (a header, a JSON path, the
 // body); all of them must hold.
 type Check struct {
@@ -89,7 +102,11 @@ func (d *decoder) check(n *yaml.Node, what string) Check {
 		a, ok := assertions[k.Value]
 		if !ok {
 			names := assertionNames()
-			d.errorf(k, "%s: unknown check %q; expected one of: %s%s", what, k.Value, strings.Join(names, ", "), didYouMean(k.Value, names))
+			hint := didYouMean(k.Value, names)
+			if alt, ok := checkSynonyms[strings.ToLower(k.Value)]; ok {
+				hint = fmt.Sprintf("; did you mean %q?", alt)
+			}
+			d.errorf(k, "%s: unknown check %q; expected one of: %s%s", what, k.Value, strings.Join(names, ", "), hint)
 			continue
 		}
 		c.Assertions = append(c.Assertions, Assertion{Name: k.Value, Arg: a.decode(d, v, what+"."+k.Value)})

@@ -38,9 +38,10 @@ func decodeScalar(d *decoder, n *yaml.Node, what string) any {
 	return v
 }
 
-// equalValues compares an expected YAML scalar with an actual value: as
-// text for headers and the body, else numbers by value and everything else
-// exactly.
+// equalValues compares an expected value with an actual one: as text for
+// headers and the body, else numbers by value, objects and arrays element
+// by element (so a captured object equals the same object sent again) and
+// everything else exactly.
 func equalValues(want, got any, textual bool) bool {
 	if textual {
 		return asText(want) == asText(got)
@@ -52,6 +53,30 @@ func equalValues(want, got any, textual bool) bool {
 	}
 	if wnum != gnum {
 		return false
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for k, wv := range w {
+			if gv, ok := g[k]; !ok || !equalValues(wv, gv, false) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !equalValues(w[i], g[i], false) {
+				return false
+			}
+		}
+		return true
 	}
 	return reflect.DeepEqual(want, got)
 }

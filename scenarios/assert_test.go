@@ -25,7 +25,7 @@ func TestAssertionRegistry(t *testing.T) {
 		if !strings.Contains(string(docs), "| `"+name) || !strings.Contains(string(docs), "| "+a.Doc+" |") {
 			t.Errorf("docs/scenarios.md's table of checks lacks the row of %s: | `%s...` | %s |", name, name, a.Doc)
 		}
-		src := "name: assertion-" + strings.ReplaceAll(name, "_", "-") + "\nneeds: [admin]\ngiven:\n  key: {allow_unauthenticated: true}\nsteps:\n" + indent(a.Example)
+		src := "name: assertion-" + strings.ReplaceAll(name, "_", "-") + "\nneeds: [admin]\ngiven:\n  key: {allow_unauthenticated: true, allow_untrusted: true}\nsteps:\n" + indent(a.Example)
 		list, err := Parse("example of "+name, []byte(src))
 		if err != nil {
 			t.Errorf("%s: the example does not validate: %v", name, err)

@@ -253,17 +253,42 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, what)
 	case reflect.Interface:
-		var x any
-		if err := n.Decode(&x); err != nil {
-			d.errorf(n, "%s: %v", what, err)
-			return
-		}
-		if x != nil {
+		if x := d.value(n, what); x != nil {
 			v.Set(reflect.ValueOf(x))
 		}
 	default:
 		d.errorf(n, "%s: cannot read into %s", what, v.Type())
 	}
+}
+
+// value reads any YAML value (a scalar, a list, a mapping) as the JSON
+// value it stands for, counting every node it visits (aliases followed), so
+// that an alias bomb stops at the file's budget.
+func (d *decoder) value(n *yaml.Node, what string) any {
+	n = resolve(n)
+	if !d.visit(n) {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, it := range n.Content {
+			out[i] = d.value(it, fmt.Sprintf("%s[%d]", what, i))
+		}
+		return out
+	case yaml.MappingNode:
+		pairs := d.mappingPairs(n, what)
+		out := make(map[string]any, len(pairs))
+		for _, kv := range pairs {
+			out[kv[0].Value] = d.value(kv[1], what+"."+kv[0].Value)
+		}
+		return out
+	}
+	var x any
+	if err := n.Decode(&x); err != nil {
+		d.errorf(n, "%s: %v", what, err)
+	}
+	return x
 }
 
 // structFields maps yaml names to field indexes, following ",inline".

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +113,56 @@ func TestChecks(t *testing.T) {
       json:
         $.a[*]: {count: 3, equals: 1}
         $.n: {count: 0}`, []string{`header X-Count count|2|1`, `json $.a[*] count|3|2`, `json $.n count|0|1`}},
+		{"comparisons hold", `
+      status: 201
+      headers:
+        X-Count: {greater_than: 41, less_than: 43}
+        Retry-After: {absent: true}
+      json:
+        n: {greater_than: 3599.5, less_than: 3601}
+        $.n: {greater_than: 59m, less_than: 1h1s}
+        f: {greater_than: 1, less_than: 2}
+        $.a[*]: {greater_than: 0}`, nil},
+		{"comparisons fail", `
+      status: 201
+      headers:
+        X-Count: {greater_than: 42}
+      json:
+        n: {less_than: 1h}
+        f: {less_than: 1.5}
+        s: {greater_than: 1}
+        o: {less_than: 2}`, []string{`header X-Count greater_than|greater than 42|"42"`, `json n less_than|less than 1h|3600`,
+			`json f less_than|less than 1.5|1.5`, `json s greater_than|greater than 1|"Bearer" (not a number)`, `json o less_than|less than 2|{"x":"y"} (not a number)`}},
+		{"contains and starts_with hold", `
+      status: 201
+      headers:
+        Content-Type: {contains: json, starts_with: application/}
+      json:
+        s: {contains: eare, starts_with: Bea}
+        a: {contains: 1}
+        $.a: {contains: {k: v}}
+        o: {contains: x}
+        $.a[*]: {contains: k}
+      body: {contains: '"b": true', starts_with: "{"}`, nil},
+		{"contains and starts_with fail", `
+      status: 201
+      json:
+        s: {contains: bear, starts_with: earer}
+        a: {contains: 2}
+        o: {contains: y}
+        n: {contains: 3}`, []string{`json s contains|containing "bear"|"Bearer"`, `json s starts_with|starting with "earer"|"Bearer"`,
+			`json a contains|an element equal to 2|[1,{"k":"v"}]`, `json o contains|the key "y"|{"x":"y"}`, `json n contains|containing 3|3600 (a number`}},
+		{"schema holds", `
+      status: 201
+      json:
+        $:
+          schema: {type: object, required: [n, a], properties: {n: {type: integer, minimum: 3600}, a: {type: array, maxItems: 2}}}
+        o: {schema: {type: object, additionalProperties: {type: string}}}
+      body: {schema: {type: object}}`, nil},
+		{"schema fails", `
+      status: 201
+      json:
+        $: {schema: {type: object, required: [missing], properties: {n: {type: string}}}}`, []string{`json $ schema|valid against the inline schema|at '': missing property 'missing'; at '/n': got number, want string`}},
 		{"default status is 2xx", ``, nil},
 	}
 	for _, c := range cases {
@@ -271,5 +323,45 @@ func TestLongBodyMaskedBeforeCut(t *testing.T) {
 	}
 	if !strings.Contains(got, redact.Mask) || !strings.Contains(got, "more bytes") {
 		t.Errorf("want the secret masked and the body cut: …%s", got[len(got)-60:])
+	}
+}
+
+func TestCheckSynonymsSuggestTheCheck(t *testing.T) {
+	got := problemsOf(t, "name: a\nsteps:\n  - call: GET /version\n    expect:\n      json:\n        x: {exists: true, gt: 1, includes: a}\n")
+	for i, want := range []string{`did you mean "present: true"?`, `did you mean "greater_than"?`, `did you mean "contains"?`} {
+		if i >= len(got) || !strings.HasSuffix(got[i], want) {
+			t.Errorf("problem %d: want …%s, got %q", i, want, got)
+		}
+	}
+}
+
+// TestSchemaFile: a schema named by file is read relative to the scenario
+// file, and a value it does not describe fails the step with the reason.
+func TestSchemaFile(t *testing.T) {
+	srv := stub(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	schema := `{"type": "object", "required": ["n"], "properties": {"n": {"$ref": "defs.json#/$defs/small"}}}`
+	defs := `{"$defs": {"small": {"type": "integer", "maximum": 10}}}`
+	for name, text := range map[string]string{"schemas/answer.json": schema, "schemas/defs.json": defs,
+		"s.yaml": "name: s\nsteps:\n  - http: {url: /thing}\n    expect:\n      json:\n        $: {schema: schemas/answer.json}\n        o: {schema: schemas/defs.json}\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := LoadPaths([]string{filepath.Join(dir, "s.yaml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := rep.Scenarios[0].Steps[0].Failures
+	if len(fs) != 1 || fs[0].Expectation != "json $ schema" || fs[0].Expected != "valid against schemas/answer.json" ||
+		!strings.Contains(fs[0].Actual, "at '/n'") || !strings.Contains(fs[0].Actual, "maximum") {
+		t.Errorf("failures %+v", fs)
 	}
 }
