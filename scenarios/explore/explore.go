@@ -272,7 +272,7 @@ func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Ex
 	if op.Kind == OpCall && op.Ref >= 0 && (a.Error == "invalid_token" || a.Error == "insufficient_scope") {
 		want := `error="` + a.Error + `"`
 		if !strings.Contains(a.wwwAuth, want) {
-			bad := &Expectation{Rule: "§5 a refused token's answer has WWW-Authenticate: Bearer " + want + " (RFC 6750) [ours]", Doc: DocAny,
+			bad := &Expectation{Rule: "protocol.md §5.1 a refused token's answer has WWW-Authenticate: Bearer " + want + " (RFC 6750) [ours]", Doc: DocAny,
 				Note: fmt.Sprintf("%d %s with WWW-Authenticate: Bearer %s", a.Status, a.Error, want), Header: want}
 			bad.add(ans(a.Status, a.Error), nil)
 			return false, bad
@@ -290,7 +290,7 @@ func checkMade(e *Expectation, op Op, a answer, seen map[string]bool) (bool, *Ex
 	}
 	for _, t := range need {
 		if t == "" || seen[t] {
-			bad := &Expectation{Rule: "§3.3, §3.4, §4: a token answer carries a new access token, refresh token or device code [doc]", Doc: DocRefused,
+			bad := &Expectation{Rule: "protocol.md §3.3, §3.4, §4.1: a token answer carries a new access token, refresh token or device code [doc]", Doc: DocRefused,
 				Note: "200 with a new access token, refresh token or device code"}
 			bad.add(ans(200), nil)
 			return false, bad

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// The model is a second reading of the protocol contract
-// (../shared/docs/paragon-api.md and docs/protocol-decisions.md), written
+// The model is a second reading of the protocol contract (docs/protocol.md,
+// which folds in the vendor's documentation and the project's decisions), written
 // from the text and not from server/: devices and their device codes, token
 // families with rotation, grace and reuse revocation, user tokens bound to
 // their key, lifetimes and the key's switches. It is pure: Outcomes says what
@@ -63,7 +63,7 @@ type Rec struct {
 	// device code
 	Issued   time.Duration
 	Spent    bool
-	Stale    uint8 // 0, staleSuperseded (answer open), staleForgotten (refused in some way)
+	Stale    uint8 // 0, staleSuperseded (answer open), staleForgotten (refused in some way), staleReplaced (a later registration replaced it)
 	Polled   bool
 	LastPoll time.Duration
 	// token pair
@@ -92,6 +92,7 @@ const (
 
 const (
 	staleSuperseded uint8 = 1
+	staleReplaced   uint8 = 3
 	staleForgotten  uint8 = 2
 )
 
@@ -344,17 +345,17 @@ func Step(s *State, op Op, id int, obs Obs) (*Expectation, bool) {
 }
 
 const (
-	rulePoll      = "§3.3 device code exchange: authorization_pending until approved, then a token once; access_denied, expired_token, invalid_grant [ours, after RFC 8628]"
-	ruleRegister  = "§3.1 register: a device code; a re-registration signed with the trusted device's key needs no approval [doc]; a keyed device must sign [ours]"
-	ruleRotation  = "§3.4 rotation: a refresh token works once, a spent one revokes its family (invalid_grant) unless within refresh_grace [ours]"
-	ruleRefresh   = "§3.4 refresh: a live refresh token gives a new token [doc]"
-	ruleExpiredRT = "§6 a refresh token past its lifetime is refused [doc]; invalid_grant [ours]"
-	ruleRevoked   = "§3.4 a revoked family's refresh token is refused with invalid_grant [ours]"
-	ruleClient    = "§3.4 client_id api for user tokens, the device's id for device tokens; else invalid_grant [ours]"
-	ruleKeyRT     = "§2 a user token is bound to its key; its refresh with another key is invalid_grant [ours]"
-	ruleLogin     = "§4 login: a trusted device's token unless allow untrusted endpoints [doc] (device_token_required, untrusted_device [ours]); insecure credentials only when allowed [doc]"
-	ruleCall      = "§5 a function needs a live user token of the same key [doc]: 401 invalid_token [ours], 403 key_mismatch, token_required, insufficient_scope"
-	ruleAdmin     = "§7.3 admin API [ours]"
+	rulePoll      = "protocol.md §3.3 device code exchange: authorization_pending until approved, then a token once; access_denied, expired_token, invalid_grant [ours, after RFC 8628]"
+	ruleRegister  = "protocol.md §3.1, §3.2 register: a device code; a re-registration signed with the trusted device's key needs no approval [doc]; a keyed device must sign [ours]"
+	ruleRotation  = "protocol.md §3.4 rotation: a refresh token works once, a spent one revokes its family (invalid_grant) unless within refresh_grace [ours]"
+	ruleRefresh   = "protocol.md §3.4 refresh: a live refresh token gives a new token [doc]"
+	ruleExpiredRT = "protocol.md §6, §3.4 a refresh token past its lifetime is refused [doc]; invalid_grant [ours]"
+	ruleRevoked   = "protocol.md §3.4 a revoked family's refresh token is refused with invalid_grant [ours]"
+	ruleClient    = "protocol.md §3.4 client_id api for user tokens, the device's id for device tokens; else invalid_grant [ours]"
+	ruleKeyRT     = "protocol.md §2.3, §3.4 a user token is bound to its key; its refresh with another key is invalid_grant [ours]"
+	ruleLogin     = "protocol.md §4.2, §4.3 login: a trusted device's token unless allow untrusted endpoints [doc] (device_token_required, untrusted_device [ours]); insecure credentials only when allowed [doc]"
+	ruleCall      = "protocol.md §5.1 a function needs a live user token of the same key [doc]: 401 invalid_token [ours], 403 key_mismatch, token_required, insufficient_scope"
+	ruleAdmin     = "protocol.md §7.3 admin API [ours]"
 )
 
 // famOf returns the family record of token op r.
@@ -382,7 +383,7 @@ func Expect(s *State, op Op) *Expectation {
 				}
 			})
 		}
-		e.Rule += fmt.Sprintf("; d%d may have been swept (a refused device, or a pending one whose device code expired) [ours]", d)
+		e.Rule += fmt.Sprintf("; d%d may have been swept (a refused device, or a pending one whose device code expired: protocol.md §7.5) [ours]", d)
 		if ea.Doc != e.Doc {
 			e.Doc = DocAny
 		}
@@ -534,8 +535,8 @@ func expect(s *State, op Op) *Expectation {
 }
 
 const (
-	ruleKey  = "§2 an inactive key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
-	rulePerm = "§2 a key with a permission list calls only the functions named in it [doc]: 403 permission_denied [ours]"
+	ruleKey  = "protocol.md §2.3 an inactive key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
+	rulePerm = "protocol.md §2.3, §5.1 a key with a permission list calls only the functions named in it [doc]: 403 permission_denied, checked before the token [ours]"
 )
 
 // keyRefused reports whether the key (0 the default, 1 the second) is
@@ -547,7 +548,7 @@ func (s *State) keyRefused(k int) bool {
 // expectKeyRefusedOAuth: the OAuth service refuses a key it does not accept
 // as client_secret; the contract does not name the answer.
 func expectKeyRefusedOAuth(s *State, op Op, e *Expectation) {
-	e.Rule, e.Doc = "§2 the OAuth service takes the API key as client_secret and refuses an inactive one [doc]", DocRefused
+	e.Rule, e.Doc = "protocol.md §2.3, §3 the OAuth service takes the API key as client_secret and refuses an inactive one [doc]", DocRefused
 	var eff func(*State, int)
 	if op.Kind == OpPoll {
 		eff = func(s *State, _ int) { s.Recs[op.Ref].Polled, s.Recs[op.Ref].LastPoll = true, s.Now }
@@ -557,9 +558,9 @@ func expectKeyRefusedOAuth(s *State, op Op, e *Expectation) {
 	}
 }
 
-// permissions adds what a permission list that leaves the function out
-// answers: 403 permission_denied, instead of or besides (the contract does
-// not order them) the other refusals.
+// permissions: a permission list that leaves the function out answers 403
+// permission_denied, before any token is looked at ("the checks run in this
+// order: key, permission, token").
 func (s *State) permissions(op Op, e *Expectation) {
 	need := PermVersion
 	if op.Kind == OpLogin {
@@ -568,18 +569,9 @@ func (s *State) permissions(op Op, e *Expectation) {
 	if op.Key != 0 || s.KeyPerms == 0 || s.KeyPerms&need != 0 {
 		return
 	}
-	var refusals []Answer
-	for _, a := range e.Answers {
-		if a.Status >= 400 {
-			refusals = append(refusals, a)
-		}
-	}
 	e.Answers, e.effects = nil, nil
 	e.Rule, e.Doc = rulePerm, DocRefused
 	e.add(ans(403, "permission_denied"), nil)
-	for _, a := range refusals {
-		e.add(a, nil)
-	}
 }
 
 // revokeDevice revokes the device's families; forgotten also makes its
@@ -634,8 +626,8 @@ func expectRegister(s *State, op Op, e *Expectation) {
 				if r.IsFam && !r.UserFam && r.FamStatus == FamAlive {
 					r.FamStatus = FamDoubt
 				}
-				if r.Kind == recCode && !r.Spent && r.Stale == 0 {
-					r.Stale = staleSuperseded
+				if r.Kind == recCode && !r.Spent && r.Stale != staleForgotten {
+					r.Stale = staleReplaced // "every registration replaces the device's previous device code"
 				}
 			}
 			if !s.Devices[op.Dev].Keyed {
@@ -698,6 +690,9 @@ func expectPoll(s *State, op Op, e *Expectation) {
 	case c.Stale == staleForgotten:
 		e.Doc = DocAny
 		e.add(ans(400, "invalid_grant", "expired_token", "access_denied", "authorization_pending"), mark)
+	case c.Stale == staleReplaced:
+		e.Rule, e.Doc = "protocol.md §3.1, §3.3 every registration replaces the device's previous device code, which is then unknown: invalid_grant [ours]", DocAny
+		e.add(ans(400, "invalid_grant"), mark)
 	case c.Stale == staleSuperseded:
 		e.Doc = DocAny
 		if !expired && (dev == DevTrusted || (dev == DevPending && s.AutoTrust)) {
@@ -839,24 +834,19 @@ func expectRefresh(s *State, op Op, e *Expectation) {
 			st = s.Devices[rec.Dev].Status
 		}
 		switch st {
-		case DevRefused: // "its next token request gets access_denied"
-			e.add(ans(400, "invalid_grant", "access_denied"), nil)
-		case DevForgotten: // a device the server no longer knows
+		case DevForgotten: // a device the server no longer knows: its signature cannot be checked
 			e.add(ans(400, "invalid_grant"), nil)
 			e.add(ans(401, "invalid_client"), nil)
 		default:
 			e.add(ans(400, "invalid_grant"), nil)
 		}
 	case !fam.UserFam && s.Devices[rec.Dev].Status == DevPending:
-		// A device registered again without a key waits for approval: the
-		// contract does not say whether its families refresh meanwhile, nor
-		// whether a spent token is then reuse (a server may refuse first
-		// because the device is not trusted). A spent token never works.
-		e.Rule, e.Doc = ruleRotation+"; a re-registered device waiting for approval", DocAny
-		if !rec.RSpent || inGrace {
-			e.add(ans(200), rotate)
-		}
-		e.add(ans(400, "invalid_grant", "access_denied"), nil)
+		// A device registered again without a key waits for approval: "a
+		// device that is no longer trusted cannot refresh: 400 invalid_grant".
+		// Whether a spent token is then reuse the contract does not say (the
+		// reference server refuses it without revoking the family).
+		e.Rule, e.Doc = "protocol.md §3.4 a device that is no longer trusted cannot refresh: 400 invalid_grant [ours]", DocRefused
+		e.add(ans(400, "invalid_grant"), nil)
 	case expired && rec.RSpent:
 		// A spent token past its lifetime: refused; whether it still revokes
 		// the family the contract does not say.
