@@ -48,6 +48,7 @@ type RunOptions struct {
 	Strict     bool
 	FailOnSkip bool // any skipped scenario fails the run
 	AllowEmpty bool // a run in which every scenario was skipped passes
+	Verbose    bool // every step, with its request and response, on stderr
 
 	ExpectedFailures string // baseline file
 	Reports          []ReportSpec
@@ -114,6 +115,12 @@ to fail, one name a line (# starts a comment). Their failures are reported but
 do not fail the run; a listed scenario that passes is pointed out so the file
 can be pruned.
 
+-v/--verbose prints every step on stderr as it ends, passing ones too: the
+scenario, the step and where it is written, its status and time, then its
+request ("> " lines) and response ("< " lines), secrets masked, against the
+embedded server too (--debug traces only the HTTP of outside servers).
+--report json=FILE carries the same for every step.
+
 --api-key and --admin-token may come from PARAGON_API_KEY and
 PARAGON_ADMIN_TOKEN instead; they and --second-api-key are masked in every
 report.
@@ -133,6 +140,9 @@ report.
 
   # my own scenarios, only the refresh ones, TAP on stdout
   $ paragon scenario run suites/ --tag refresh --report tap=-
+
+  # every step with its request and response, as it runs
+  $ paragon scenario run suites/login.yaml -v
 
   # variables for ${user} and ${password} in my scenarios
   $ paragon scenario run suites/ --var user=alice --vars-file staging.yaml`,
@@ -186,6 +196,7 @@ report.
 	fl.BoolVar(&opts.Strict, "strict", false, "Warnings fail the run")
 	fl.BoolVar(&opts.FailOnSkip, "fail-on-skip", false, "A skipped scenario fails the run (exit 1)")
 	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "A run in which every selected scenario was skipped passes (by default it fails: nothing was tested)")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "Print every step as it ends, with its masked request and response, on stderr")
 	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
 	completeSelection(cmd)
 	noFileCompletion(cmd, "server", "oauth-url", "api-key", "admin-url", "admin-token", "second-api-key", "parallel", "shard")
@@ -331,6 +342,13 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			case scenarios.ScenarioStarted:
 				start()
 				term.Started(e.Scenario.Name)
+			case scenarios.StepFinished:
+				if opts.Verbose && e.Step != nil {
+					one := report.Redact(&scenarios.Report{Scenarios: []scenarios.ScenarioResult{{
+						Name: e.Scenario.Name, File: e.Scenario.File, Steps: []scenarios.StepResult{*e.Step},
+					}}}, secrets...)
+					term.Aside(func() { report.WriteStep(ios.ErrOut, &one.Scenarios[0], one.Scenarios[0].Steps[0]) })
+				}
 			case scenarios.ScenarioFinished:
 				one := report.Redact(&scenarios.Report{Scenarios: []scenarios.ScenarioResult{*e.Result}}, secrets...)
 				term.Finished(one.Scenarios[0])

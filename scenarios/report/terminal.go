@@ -119,6 +119,19 @@ func (t *Terminal) spin(every time.Duration, stop <-chan struct{}, stopped chan<
 	}
 }
 
+// Aside runs write, which prints to the terminal or another stream shown
+// on it (--verbose's stderr), with the progress line cleared and redrawn
+// after it, so neither garbles the other.
+func (t *Terminal) Aside(write func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clearStatus()
+	write()
+	if t.opts.TTY {
+		t.drawStatus()
+	}
+}
+
 // Started records that a scenario began.
 func (t *Terminal) Started(name string) {
 	name = printable(name)
