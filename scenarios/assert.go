@@ -36,8 +36,10 @@ type assertionKind struct {
 	nodes func(arg any, n int) (ok bool, expected, actual string)
 }
 
-// expandFunc replaces the ${name} references in a string.
-type expandFunc func(string) (string, error)
+// expandFunc resolves the ${name} references in a string: a string that is
+// exactly one reference takes the variable's typed value (a captured
+// number, object, ...), any other the text with each reference replaced.
+type expandFunc func(string) (any, error)
 
 // assertions maps an assertion's name to its kind.
 var assertions = map[string]*assertionKind{}
@@ -150,7 +152,7 @@ func (r *scenarioRun) evaluate(what string, c Check, values []any, count int, te
 	}
 	if len(values) == 1 {
 		for _, a := range valueChecks {
-			if ok, want, actual := assertions[a.Name].test(r.expand, a.Arg, values[0], textual); !ok {
+			if ok, want, actual := assertions[a.Name].test(r.expandTyped, a.Arg, values[0], textual); !ok {
 				if actual == "" {
 					actual = show(values[0])
 				}
@@ -168,7 +170,7 @@ func (r *scenarioRun) evaluate(what string, c Check, values []any, count int, te
 	for i, v := range values {
 		held := true
 		for _, a := range valueChecks {
-			ok, want, _ := assertions[a.Name].test(r.expand, a.Arg, v, textual)
+			ok, want, _ := assertions[a.Name].test(r.expandTyped, a.Arg, v, textual)
 			if i == 0 {
 				wants = append(wants, a.Name+" "+want)
 			}

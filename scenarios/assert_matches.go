@@ -27,7 +27,8 @@ func init() {
 			return pat
 		},
 		test: func(expand expandFunc, arg, got any, _ bool) (bool, string, string) {
-			pat, err := expand(arg.(string))
+			x, err := expand(arg.(string))
+			pat := asText(x)
 			var re *regexp.Regexp
 			if err == nil {
 				re, err = regexp.Compile(pat)

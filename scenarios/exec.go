@@ -31,7 +31,7 @@ type session struct {
 type scenarioRun struct {
 	t        *target
 	sc       *Scenario
-	vars     map[string]string
+	vars     map[string]any // captured values, with their JSON types
 	devices  map[string]*deviceState
 	sessions map[string]*session
 	mask     *redact.Set
@@ -39,7 +39,7 @@ type scenarioRun struct {
 }
 
 func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
-	r := &scenarioRun{t: t, sc: sc, vars: map[string]string{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &redact.Set{}}
+	r := &scenarioRun{t: t, sc: sc, vars: map[string]any{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &redact.Set{}}
 	r.mask.Add(t.apiKey)
 	r.mask.Add(t.secondKey)
 	r.mask.Add(t.adminToken)

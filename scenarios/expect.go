@@ -151,15 +151,17 @@ func (r *scenarioRun) statusText(ex *exchange) string {
 	return r.mask.Scrub(s)
 }
 
-// capture saves the step's captures; a missing value is a failure.
+// capture saves the step's captures; a missing value is a failure. A JSON
+// value keeps its type (a number stays a number, an object an object); the
+// status is a number; a header and the body are strings.
 func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 	var fs []Failure
 	for _, c := range cs {
-		var val string
+		var val any
 		ok := true
 		switch c.From {
 		case "status":
-			val = strconv.Itoa(ex.status)
+			val = json.Number(strconv.Itoa(ex.status))
 		case "body":
 			val = string(ex.body)
 		case "header":
@@ -168,11 +170,9 @@ func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 		case "json":
 			doc, err := ex.parsedJSON()
 			p, perr := pathOf(c.path, c.Path)
-			var v any
 			if ok = err == nil && perr == nil; ok {
-				v, ok = p.first(doc)
+				val, ok = p.first(doc)
 			}
-			val = asText(v)
 		}
 		if !ok {
 			fs = append(fs, Failure{Expectation: "capture " + c.Var, Expected: c.From + " " + c.Path + " present", Actual: "absent"})
@@ -180,7 +180,7 @@ func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 		}
 		r.vars[c.Var] = val
 		if c.From == "header" && redact.Header(c.Path) || c.From == "json" && redact.Name(strings.TrimRight(c.Path, `'"]`)) {
-			r.mask.Add(val)
+			r.mask.AddJSON(val)
 		}
 	}
 	return fs

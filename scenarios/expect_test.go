@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -363,5 +364,72 @@ func TestSchemaFile(t *testing.T) {
 	if len(fs) != 1 || fs[0].Expectation != "json $ schema" || fs[0].Expected != "valid against schemas/answer.json" ||
 		!strings.Contains(fs[0].Actual, "at '/n'") || !strings.Contains(fs[0].Actual, "maximum") {
 		t.Errorf("failures %+v", fs)
+	}
+}
+
+// TestCapturesKeepTheirTypes: a captured number, object or array compared
+// with ${name} is compared as that value; a value that is exactly ${name} in
+// a json body is sent with its type, and inside a longer string as text.
+func TestCapturesKeepTheirTypes(t *testing.T) {
+	doc := stub(t)
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Redirect(w, r, doc.URL, http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, r.Body)
+	}))
+	t.Cleanup(echo.Close)
+	src := `name: typed
+steps:
+  - http: {url: "` + doc.URL + `/thing"}
+    capture:
+      n: $.n
+      o: $.o
+      a: $.a
+      code: status
+      b: $.b
+      z: $.z
+      k: $.a[1]
+  - http:
+      method: POST
+      url: /echo
+      json: {n: "${n}", o: "${o}", a: "${a}", text: "n=${n} o=${o}", code: "${code}", b: "${b}", z: "${z}"}
+    expect:
+      json:
+        n: {type: number, equals: 3600}
+        $.n: {equals: "${n}", one_of: ["${o}", "${n}"], greater_than: "${code}"}
+        o: {type: object, equals: "${o}"}
+        a: {equals: "${a}", contains: "${k}", length: 2}
+        text: 'n=3600 o={"x":"y"}'
+        code: 201
+        b: {type: boolean, equals: "${b}"}
+        z: {type: "null"}
+  - http: {url: "` + doc.URL + `/thing"}
+    expect:
+      json:
+        s: "${n}"
+        n: "${o}"
+`
+	list, err := Parse("typed.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: echo.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := rep.Scenarios[0].Steps
+	if len(steps) != 3 || steps[1].Status != Passed {
+		t.Fatalf("typed comparisons: %s", describe(rep.Scenarios[0]))
+	}
+	var got []string
+	for _, f := range steps[2].Failures {
+		got = append(got, f.Expectation+"|"+f.Expected+"|"+f.Actual)
+	}
+	want := []string{`json s equals|3600|"Bearer"`, `json n equals|{"x":"y"}|3600`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("failures:\n got  %q\n want %q", got, want)
 	}
 }

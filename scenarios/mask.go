@@ -74,3 +74,7 @@ func writeHeaders(b *strings.Builder, mask *redact.Set, h http.Header) {
 		}
 	}
 }
+
+// maskIfSecret notes the value of the environment variable name as a
+// secret.
+func (r *scenarioRun) maskIfSecret(name, v string) { r.mask.Add(v) }

@@ -100,8 +100,9 @@ func isEnvName(s string) bool {
 	return s[0] < '0' || s[0] > '9'
 }
 
-// lookupVar resolves ${name}.
-func (r *scenarioRun) lookupVar(name string) (string, error) {
+// lookupVar resolves ${name}: a captured value keeps its JSON type (a
+// number, an object, ...); every other variable is a string.
+func (r *scenarioRun) lookupVar(name string) (any, error) {
 	if v, ok := r.vars[name]; ok {
 		return v, nil
 	}
@@ -125,13 +126,14 @@ func (r *scenarioRun) lookupVar(name string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("${%s}: the environment variable %s is not set", name, name)
 		}
-		r.mask.Add(v)
+		r.maskIfSecret(name, v)
 		return v, nil
 	}
 	return "", fmt.Errorf("${%s}: no such variable", name)
 }
 
-// expand replaces every ${name} in s.
+// expand replaces every ${name} in s by the variable's text (a captured
+// number as written in JSON, an object as compact JSON).
 func (r *scenarioRun) expand(s string) (string, error) {
 	var firstErr error
 	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
@@ -139,27 +141,40 @@ func (r *scenarioRun) expand(s string) (string, error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
-		return v
+		return asText(v)
 	})
 	return out, firstErr
+}
+
+// expandTyped resolves s as a value: a string that is exactly one ${name}
+// takes the variable's value with its JSON type, so that a captured 3600
+// equals 3600 and a captured object equals the same object; any other
+// string is expanded as text.
+func (r *scenarioRun) expandTyped(s string) (any, error) {
+	if m := varRef.FindStringSubmatchIndex(s); m != nil && m[0] == 0 && m[1] == len(s) {
+		return r.lookupVar(s[2 : len(s)-1])
+	}
+	return r.expand(s)
 }
 
 // expandAll returns a deep copy of v (a pointer to an action) with every
 // string expanded; the original, shared between runs, is untouched.
 func (r *scenarioRun) expandAll(v any) (any, error) {
-	out, err := expandValue(reflect.ValueOf(v), r.expand)
+	out, err := expandValue(reflect.ValueOf(v), r.expandTyped)
 	if err != nil {
 		return nil, err
 	}
 	return out.Interface(), nil
 }
 
-// expandValue copies v with expand applied to every string in it.
-func expandValue(v reflect.Value, expand func(string) (string, error)) (reflect.Value, error) {
+// expandValue copies v with expand applied to every string in it. A string
+// held in an interface (a value of an http step's json body) takes the
+// typed value expand returns; a string field takes its text.
+func expandValue(v reflect.Value, expand expandFunc) (reflect.Value, error) {
 	switch v.Kind() {
 	case reflect.String:
-		s, err := expand(v.String())
-		return reflect.ValueOf(s).Convert(v.Type()), err
+		x, err := expand(v.String())
+		return reflect.ValueOf(asText(x)).Convert(v.Type()), err
 	case reflect.Pointer:
 		if v.IsNil() {
 			return v, nil
@@ -215,6 +230,14 @@ func expandValue(v reflect.Value, expand func(string) (string, error)) (reflect.
 	case reflect.Interface:
 		if v.IsNil() {
 			return v, nil
+		}
+		if v.Elem().Kind() == reflect.String {
+			x, err := expand(v.Elem().String())
+			c := reflect.New(v.Type()).Elem()
+			if x != nil {
+				c.Set(reflect.ValueOf(x))
+			}
+			return c, err
 		}
 		e, err := expandValue(v.Elem(), expand)
 		if err != nil {
