@@ -73,7 +73,7 @@ func TestClientCopesWithRealServerAlternatives(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tok, err := c.Login(ctx, LoginRequest{UserID: "alice", Password: "pw", Untrusted: true})
+	tok, err := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: "pw", Untrusted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestErrorsDoNotRepeatEchoedSecrets(t *testing.T) {
 		t.Fatalf("refresh: %v", err)
 	}
 	errs := []error{err}
-	_, err = c.Login(ctx, LoginRequest{UserID: "alice", Password: pw, DeviceToken: StaticTokenSource(&Token{AccessToken: devTok})})
+	_, err = c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: pw, DeviceToken: StaticTokenSource(&Token{AccessToken: devTok})})
 	if !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("login: %v", err)
 	}

@@ -148,9 +148,6 @@ func (c *Client) APIKey() string { return c.apiKey }
 // Now returns the client's clock reading.
 func (c *Client) Now() time.Time { return c.now() }
 
-// HTTPClient returns the underlying *http.Client.
-func (c *Client) HTTPClient() *http.Client { return c.hc }
-
 // APIURL returns the absolute URL of an API path such as "/api/v1/version".
 func (c *Client) APIURL(path string) string { return join(c.base, path) }
 

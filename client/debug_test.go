@@ -86,14 +86,14 @@ func TestDebugTransportMasksEverySecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	devSrc := c.DeviceTokenSource("dev-1", key, SourceConfig{Token: dev})
-	user, err := c.Login(ctx, LoginRequest{UserID: "alice", Password: password, DeviceToken: devSrc})
+	user, err := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: password, DeviceToken: devSrc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(ctx, LoginRequest{AuthType: AuthCardID, UserID: cardID, DeviceToken: devSrc, UseGET: true}); err != nil {
+	if _, err := c.LoginToken(ctx, LoginRequest{AuthType: AuthCardID, UserID: cardID, DeviceToken: devSrc, UseGET: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(ctx, LoginRequest{UserID: "alice", Password: password, Untrusted: true, UseGET: true}); err != nil {
+	if _, err := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: password, Untrusted: true, UseGET: true}); err != nil {
 		t.Fatal(err)
 	}
 	s := c.Session(c.UserTokenSource(SourceConfig{Token: user}))

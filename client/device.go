@@ -112,7 +112,8 @@ func NewDeviceID() string {
 
 // RegisterRequest holds every parameter of POST /oauth/v1/register.
 type RegisterRequest struct {
-	// ClientID is the device's unique id ([NewDeviceID]). Required.
+	// ClientID is the device's unique id. Empty means a new device: a
+	// [NewDeviceID] and, if Key is nil, a new key ([GenerateDeviceKey]).
 	ClientID string
 	// ClientType is one of the ClientType constants; empty means
 	// [ClientTypeDesktop].
@@ -126,12 +127,22 @@ type RegisterRequest struct {
 	// (public_key, key_type=ed25519) and the request is signed with it
 	// (HCP-Request-Signature), which makes the registration of an already
 	// trusted device a re-registration that needs no new approval. nil
-	// registers without a key and unsigned.
+	// with a ClientID registers without a key and unsigned.
 	Key ed25519.PrivateKey
+	// Store, if set, keeps the device once [Registration.Wait] has its
+	// token: its id and key ([DeviceStore.SaveDevice]) and its token,
+	// refreshed and saved again by the device's token source. Load it in
+	// a later run with [Client.LoadDevice].
+	Store DeviceStore
 }
 
-// Registration is the answer to a registration.
+// Registration is the answer to a registration. [Registration.Wait] waits
+// for the administrator and returns the trusted [Device].
 type Registration struct {
+	// ClientID is the device's id as registered.
+	ClientID string
+	// Key is the device's key as registered (nil if none).
+	Key ed25519.PrivateKey
 	// DeviceCode is exchanged for a device token by [Client.PollDeviceToken].
 	// It is a secret.
 	DeviceCode string
@@ -143,15 +154,130 @@ type Registration struct {
 	// unknown).
 	Expiry time.Time
 	// Interval is the polling interval the server asks for (RFC 8628
-	// "interval"), zero if it named none; pass it as PollRequest.Interval.
+	// "interval"), zero if it named none; [Registration.Wait] polls at it.
 	Interval time.Duration
+	// Progress, if set, is told of every poll of [Registration.Wait] that
+	// does not end it (for a spinner).
+	Progress func(PollEvent)
+
+	c     *Client
+	store DeviceStore
+}
+
+// Wait polls for the device token until an administrator decides (see
+// [Client.PollDeviceToken]: the interval the server asked for, 5 s more for
+// good on every slow_down, transient failures retried) and returns the
+// trusted device, saved in the request's Store if it had one. Its errors
+// are PollDeviceToken's ([ErrAccessDenied], [ErrDeviceCodeExpired], ctx's
+// error …) or, with a Store, the store's.
+func (r *Registration) Wait(ctx context.Context) (*Device, error) {
+	if r.c == nil {
+		return nil, errorf("registration: Wait needs a Registration returned by Client.Register")
+	}
+	tok, err := r.c.PollDeviceToken(ctx, PollRequest{ClientID: r.ClientID, DeviceCode: r.DeviceCode, Key: r.Key,
+		Interval: r.Interval, Progress: r.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if r.store != nil {
+		if err := r.store.SaveDevice(r.ClientID, r.Key); err != nil {
+			return nil, errorf("saving the device: %w", err)
+		}
+		if err := r.store.Save(tok); err != nil {
+			return nil, errorf("saving the device token: %w", err)
+		}
+	}
+	return r.c.Device(r.ClientID, r.Key, SourceConfig{Token: tok, Store: storeOrNil(r.store)}), nil
+}
+
+// storeOrNil keeps a nil DeviceStore a nil TokenStore.
+func storeOrNil(s DeviceStore) TokenStore {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+// Device is a trusted device: its id, its key and the source of its device
+// token, which a login needs ([LoginRequest].Device). Get one from
+// [Registration.Wait], from storage with [Client.LoadDevice], or from its
+// parts with [Client.Device]. It is safe for concurrent use.
+type Device struct {
+	// ID is the device's id (the OAuth client_id).
+	ID string
+	// Key is the device's key (nil for a device registered without one).
+	// It is a secret.
+	Key ed25519.PrivateKey
+	src *RefreshingSource
+}
+
+// TokenSource returns the device token's source: it renews the token with
+// [Client.RefreshDevice] (signed with Key) before it expires, saving every
+// rotated token in the store it was given; a dead refresh token yields
+// [ErrDeviceNotTrusted].
+func (d *Device) TokenSource() *RefreshingSource { return d.src }
+
+// String names the device without its secrets.
+func (d *Device) String() string { return "device " + d.ID }
+
+// DeviceStore keeps a device between runs: its id and key next to its
+// token (the embedded [TokenStore]). [FileStore] implements it in a file;
+// a service implements it over its own database. The key is a secret:
+// [MarshalPrivateKey] gives it a compact storage form.
+type DeviceStore interface {
+	TokenStore
+	// LoadDevice returns the stored id and key; an empty id (and nil
+	// error) means no device is stored.
+	LoadDevice() (id string, key ed25519.PrivateKey, err error)
+	// SaveDevice stores the device's id and key.
+	SaveDevice(id string, key ed25519.PrivateKey) error
+}
+
+// ErrNoDevice is [Client.LoadDevice]'s error when the store holds no
+// trusted device: register one ([Client.Register], [Registration.Wait]).
+var ErrNoDevice = errors.New("paragon: no trusted device stored (register one)")
+
+// LoadDevice returns the device kept in store by an earlier
+// [Registration.Wait], whose token source goes on saving there. It fails
+// with [ErrNoDevice] when store holds no device or no device token.
+func (c *Client) LoadDevice(store DeviceStore) (*Device, error) {
+	id, key, err := store.LoadDevice()
+	if err != nil {
+		return nil, errorf("loading the device: %w", err)
+	}
+	if id == "" {
+		return nil, ErrNoDevice
+	}
+	tok, err := store.Load()
+	if err != nil {
+		return nil, errorf("loading the device token: %w", err)
+	}
+	if tok == nil {
+		return nil, ErrNoDevice
+	}
+	return c.Device(id, key, SourceConfig{Token: tok, Store: store}), nil
+}
+
+// Device returns the device id with key (nil if it has none) whose token
+// source is configured by cfg (its Token, Store …): for a program that
+// keeps the parts itself.
+func (c *Client) Device(id string, key ed25519.PrivateKey, cfg SourceConfig) *Device {
+	return &Device{ID: id, Key: key, src: c.DeviceTokenSource(id, key, cfg)}
 }
 
 // Register asks the OAuth service to trust a device (section 3.1). A new
-// device then waits for an administrator; poll with [Client.PollDeviceToken].
+// device then waits for an administrator: [Registration.Wait] polls until
+// one decides and returns the [Device]. ([Client.PollDeviceToken] is the
+// same poll for a registration resumed in another process.)
 func (c *Client) Register(ctx context.Context, r RegisterRequest) (*Registration, error) {
 	if r.ClientID == "" {
-		return nil, errorf("register: ClientID is required")
+		r.ClientID = NewDeviceID()
+		if r.Key == nil {
+			var err error
+			if r.Key, err = GenerateDeviceKey(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	typ := r.ClientType
 	if typ == "" {
@@ -192,7 +318,7 @@ func (c *Client) Register(ctx context.Context, r RegisterRequest) (*Registration
 	if r.State != "" && v.State != "" && v.State != r.State {
 		return nil, errorf("register: server echoed a different state")
 	}
-	reg := &Registration{DeviceCode: v.DeviceCode, State: v.State}
+	reg := &Registration{ClientID: r.ClientID, Key: r.Key, DeviceCode: v.DeviceCode, State: v.State, c: c, store: r.Store}
 	if secs, ok := parseSeconds(v.ExpiresIn); ok && secs > 0 {
 		reg.ExpiresIn = time.Duration(secs) * time.Second
 		reg.Expiry = c.now().Add(reg.ExpiresIn)

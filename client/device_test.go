@@ -290,7 +290,7 @@ func TestOAuthRequestsGoToOAuthURL(t *testing.T) {
 	if _, err := c.RefreshUser(ctx, "R0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(ctx, LoginRequest{UserID: "alice", Password: "pw", Untrusted: true}); err != nil {
+	if _, err := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: "pw", Untrusted: true}); err != nil {
 		t.Fatal(err)
 	}
 	if mt.GetTotalCallCount() != 3 {

@@ -110,7 +110,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 	devStore, userStore := &memStore{}, &memStore{}
 	_, _, dev := trustedDevice(t, r, c, devStore)
 
-	tok, err := c.Login(ctx, client.LoginRequest{AuthType: client.AuthPassword, UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	tok, err := c.LoginToken(ctx, client.LoginRequest{AuthType: client.AuthPassword, UserID: "alice", Password: "wonderland", DeviceToken: dev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 
 	// The device token expired meanwhile too: a new login refreshes it
 	// (signed) first.
-	if _, err := c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev}); err != nil {
+	if _, err := c.LoginToken(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev}); err != nil {
 		t.Fatalf("login with an expired device token: %v", err)
 	}
 	if devStore.count() != 2 {
@@ -155,7 +155,7 @@ func TestE2ETrustLoginRefreshAndLogout(t *testing.T) {
 	if _, err := s.ListUsers(ctx, 1); !errors.Is(err, client.ErrLoginRequired) {
 		t.Fatalf("after 91 days: %v, want ErrLoginRequired", err)
 	}
-	_, err = c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	_, err = c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
 	if !errors.Is(err, client.ErrDeviceNotTrusted) || !errors.Is(err, client.ErrRegisterAgain) {
 		t.Fatalf("login after 91 days: %v, want ErrDeviceNotTrusted", err)
 	}
@@ -166,7 +166,7 @@ func TestE2EReusedRefreshTokenAndRevocation(t *testing.T) {
 	c := newE2EClient(t, r)
 	ctx := context.Background()
 	_, _, dev := trustedDevice(t, r, c, &memStore{})
-	tok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	tok, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestE2EReusedRefreshTokenAndRevocation(t *testing.T) {
 	}
 
 	// An administrator revokes alice: the session ends with ErrLoginRequired.
-	tok, err = c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	tok, err = c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestE2EReusedRefreshTokenAndRevocation(t *testing.T) {
 	}
 
 	// Wrong password: ErrInvalidCredentials.
-	if _, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "nope", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
+	if _, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "nope", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
 		t.Fatalf("bad password: %v", err)
 	}
 }
@@ -248,7 +248,7 @@ func TestE2EFunctions(t *testing.T) {
 	ctx := context.Background()
 	_, _, dev := trustedDevice(t, r, c, &memStore{})
 	login := func(name, pw string) *client.Session {
-		tok, err := c.Login(ctx, client.LoginRequest{UserID: name, Password: pw, DeviceToken: dev})
+		tok, err := c.LoginToken(ctx, client.LoginRequest{UserID: name, Password: pw, DeviceToken: dev})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +319,7 @@ func TestE2EConcurrentSessionOneRefresh(t *testing.T) {
 	c := newE2EClient(t, r)
 	ctx := context.Background()
 	_, _, dev := trustedDevice(t, r, c, &memStore{})
-	tok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
+	tok, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: dev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestE2ELoginKinds(t *testing.T) {
 		{client.LoginRequest{AuthType: client.AuthEmail, UserID: "alice@example.com"}, "insecure_credentials_not_allowed"},
 	} {
 		tc.req.DeviceToken = dev
-		tok, err := c.Login(ctx, tc.req)
+		tok, err := c.LoginToken(ctx, tc.req)
 		var ae *client.APIError
 		switch {
 		case tc.want == "" && (err != nil || tok.AccessToken == ""):
@@ -370,22 +370,22 @@ func TestE2ELoginKinds(t *testing.T) {
 		}
 	}
 	// Without a device token the demo key refuses: register the device.
-	_, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true})
+	_, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true})
 	if !errors.Is(err, client.ErrDeviceNotTrusted) {
 		t.Fatalf("untrusted login: %v, want ErrDeviceNotTrusted", err)
 	}
 	// Once the key allows untrusted endpoints, the same call works.
 	r.admin("PATCH", "/admin/api/keys/default", map[string]any{"allow_untrusted": true}, nil)
-	if _, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true}); err != nil {
+	if _, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Untrusted: true}); err != nil {
 		t.Fatalf("untrusted login allowed by the key: %v", err)
 	}
 	// Throttling: after 5 failures, ErrTooManyAttempts with Retry-After.
 	for i := range 5 {
-		if _, err := c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "wrong", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
+		if _, err := c.LoginToken(ctx, client.LoginRequest{UserID: "bob", Password: "wrong", DeviceToken: dev}); !errors.Is(err, client.ErrInvalidCredentials) {
 			t.Fatalf("failure %d: %v", i+1, err)
 		}
 	}
-	_, err = c.Login(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev})
+	_, err = c.LoginToken(ctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: dev})
 	var ae *client.APIError
 	if !errors.Is(err, client.ErrTooManyAttempts) || !errors.As(err, &ae) || ae.RetryAfter <= 0 {
 		t.Fatalf("throttled: %v", err)

@@ -29,17 +29,12 @@ func Example() {
 
 	c, err := client.New(client.Config{BaseURL: ref.URL, APIKey: "paragon-dev-key", Now: ref.Now, Sleep: ref.WaitForAdmin})
 	check(err)
-	key, err := client.GenerateDeviceKey()
+	reg, err := c.Register(ctx, client.RegisterRequest{Description: "example"}) // a new device id and key
 	check(err)
-	id := client.NewDeviceID()
-	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, Description: "example", Key: key})
+	device, err := reg.Wait(ctx) // until an administrator approves it
 	check(err)
-	devTok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
+	api, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Device: device, Store: vault.Store("user")})
 	check(err)
-	device := c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Store: vault.Store("device")})
-	userTok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: device})
-	check(err)
-	api := c.Session(c.UserTokenSource(client.SourceConfig{Token: userTok, Store: vault.Store("user")}))
 	for day := 1; day <= 90; day++ {
 		ref.Advance(24 * time.Hour)
 		users, err := api.ListUsers(ctx, 10)
@@ -48,12 +43,12 @@ func Example() {
 			fmt.Printf("day %d: %d users, first %s\n", day, len(users), users[0].Username)
 		}
 	}
-	fmt.Println("user tokens saved:", vault.Count("user"))
+	fmt.Println("user tokens saved:", vault.Count("user")) // the login's and 90 refreshed ones
 	// Output:
 	// day 30: 3 users, first alice
 	// day 60: 3 users, first alice
 	// day 90: 3 users, first alice
-	// user tokens saved: 90
+	// user tokens saved: 91
 }
 
 func check(err error) {

@@ -139,7 +139,7 @@ func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
 	check(err)
 	devStore := keystoreTokens{keys: store, profile: profile, kind: keystore.DeviceTokens, lockDir: lockDir}
 	check(devStore.Save(devTok))
-	userTok, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland",
+	userTok, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland",
 		DeviceToken: c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Store: devStore})})
 	check(err)
 	userStore := keystoreTokens{keys: store, profile: profile, kind: keystore.UserTokens, lockDir: lockDir}

@@ -33,10 +33,12 @@ type LoginRequest struct {
 	UserID string
 	// Password is sent for AuthPassword (and, if non-empty, for any type).
 	Password string
-	// DeviceToken supplies the trusted device's token, sent as
-	// Authorization: Bearer. A refreshing source renews an expired device
-	// token first. Use [StaticTokenSource] for a bare token string.
-	// Required unless Untrusted.
+	// Device is the trusted device whose token the login carries
+	// (Authorization: Bearer), renewed first if it expired.
+	Device *Device
+	// DeviceToken supplies the device token instead of Device, e.g.
+	// [StaticTokenSource] for a bare token string. Device or DeviceToken
+	// is required unless Untrusted.
 	DeviceToken TokenSource
 	// Untrusted logs in without a device token (the API key allows
 	// untrusted endpoints).
@@ -44,9 +46,41 @@ type LoginRequest struct {
 	// UseGET sends the fields in the query string of a GET, as the real
 	// service also accepts. POST with a form body is the default.
 	UseGET bool
+	// Store, if set, keeps the user's token: [Client.Login] saves it there
+	// and the session's source saves every refreshed token there, so that
+	// a later run resumes with [Client.UserSession](Store). nil keeps the
+	// token in memory only.
+	Store TokenStore
 }
 
-// Login logs a user in and returns the user token pair. Errors:
+// Login logs a user in (see [Client.LoginToken] for the request and its
+// errors), saves the user token in r.Store if set, and returns the
+// [Session] that makes the user's API calls: its [Session.HTTPClient] is
+// the authorized *http.Client, refreshing (and saving) the token as it
+// expires.
+func (c *Client) Login(ctx context.Context, r LoginRequest) (*Session, error) {
+	tok, err := c.LoginToken(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if r.Store != nil {
+		if err := r.Store.Save(tok); err != nil {
+			return nil, wrap(ErrPersist, err)
+		}
+	}
+	return c.Session(c.UserTokenSource(SourceConfig{Token: tok, Store: r.Store})), nil
+}
+
+// UserSession returns the session of the user whose token store keeps
+// (saved by an earlier [Client.Login] with that Store): the token is
+// loaded on first use and refreshed and saved as it expires. A store
+// without a token makes calls fail with [ErrLoginRequired].
+func (c *Client) UserSession(store TokenStore) *Session {
+	return c.Session(c.UserTokenSource(SourceConfig{Store: store}))
+}
+
+// LoginToken logs a user in and returns the bare user token pair, for a
+// caller that keeps tokens itself; most want [Client.Login]. Errors:
 // [ErrInvalidCredentials] (401), [ErrTooManyAttempts] (429, see
 // APIError.RetryAfter), [ErrDeviceNotTrusted] (403 untrusted_device or
 // device_token_required, or the device token could not be refreshed), or an
@@ -55,12 +89,15 @@ type LoginRequest struct {
 // that refresh finds the device no longer trusted, the error holds both
 // answers, the login's first (errors.As yields the server's 403
 // untrusted_device, then the refresh's invalid_grant).
-func (c *Client) Login(ctx context.Context, r LoginRequest) (*Token, error) {
+func (c *Client) LoginToken(ctx context.Context, r LoginRequest) (*Token, error) {
 	if r.UserID == "" {
 		return nil, errorf("login: UserID is required")
 	}
+	if r.DeviceToken == nil && r.Device != nil {
+		r.DeviceToken = r.Device.TokenSource()
+	}
 	if !r.Untrusted && r.DeviceToken == nil {
-		return nil, errorf("login: a DeviceToken is required unless Untrusted")
+		return nil, errorf("login: a Device (or DeviceToken) is required unless Untrusted")
 	}
 	form := url.Values{
 		"authtype": {strconv.Itoa(int(r.AuthType))},

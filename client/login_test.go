@@ -24,7 +24,7 @@ func TestLoginPOSTWithDeviceToken(t *testing.T) {
 		}
 		return jsonResp(200, `{"token":`+tokenJSON("UA", "UR")+`}`), nil
 	})
-	tok, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "wonderland",
+	tok, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "wonderland",
 		DeviceToken: StaticTokenSource(&Token{AccessToken: "DT"})})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestLoginGETUntrustedCardID(t *testing.T) {
 		}
 		return jsonResp(200, `{"token":`+tokenJSON("UA", "UR")+`}`), nil
 	})
-	tok, err := c.Login(context.Background(), LoginRequest{AuthType: AuthCardID, UserID: "CARD-0001", Untrusted: true, UseGET: true})
+	tok, err := c.LoginToken(context.Background(), LoginRequest{AuthType: AuthCardID, UserID: "CARD-0001", Untrusted: true, UseGET: true})
 	if err != nil || tok.AccessToken != "UA" {
 		t.Fatalf("%+v %v", tok, err)
 	}
@@ -73,7 +73,7 @@ func TestLoginErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mt := newMockClient(t, nil, nil)
 			mt.RegisterResponder("POST", testBase+"/api/v1/login", httpmock.ResponderFromResponse(tc.resp))
-			_, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "secret-pw",
+			_, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "secret-pw",
 				DeviceToken: StaticTokenSource(&Token{AccessToken: "DT"})})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
@@ -111,7 +111,7 @@ func TestLoginRefreshesExpiredDeviceTokenFirst(t *testing.T) {
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(-time.Minute)},
 		Store: funcStore{save: func(t *Token) error { saved = append(saved, t); return nil }},
 	})
-	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev}); err != nil {
+	if _, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev}); err != nil {
 		t.Fatal(err)
 	}
 	if len(saved) != 1 || saved[0].RefreshToken != "DR2" {
@@ -133,7 +133,7 @@ func TestLoginRetriesOnceWithForcedDeviceRefresh(t *testing.T) {
 	})
 	dev := c.DeviceTokenSource("dev-1", nil, SourceConfig{
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(time.Hour)}})
-	tok, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
+	tok, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
 	if err != nil || tok.AccessToken != "UA" || logins != 2 {
 		t.Fatalf("tok %+v err %v logins %d", tok, err, logins)
 	}
@@ -141,7 +141,7 @@ func TestLoginRetriesOnceWithForcedDeviceRefresh(t *testing.T) {
 
 func TestLoginRequiresDeviceTokenOrUntrusted(t *testing.T) {
 	c, _ := newMockClient(t, nil, nil)
-	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw"}); err == nil {
+	if _, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw"}); err == nil {
 		t.Fatal("login without device token and without Untrusted was attempted")
 	}
 }
@@ -153,7 +153,7 @@ func TestLoginUntrustedKeepsTheServersAnswerFirst(t *testing.T) {
 	mt.RegisterResponder("POST", testBase+"/api/v1/login", httpmock.ResponderFromResponse(jsonResp(403, `{"error":"untrusted_device","error_description":"not trusted"}`)))
 	dev := c.DeviceTokenSource("dev-1", nil, SourceConfig{
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(time.Hour)}})
-	_, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
+	_, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
 	if !errors.Is(err, ErrDeviceNotTrusted) {
 		t.Fatalf("err = %v, want ErrDeviceNotTrusted", err)
 	}

@@ -49,8 +49,8 @@ func TestRedirectToAnotherHostCarriesNoCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		_, lerr := c.Login(ctx, LoginRequest{UserID: "alice", Password: "the-password", DeviceToken: StaticTokenSource(&Token{AccessToken: "the-device-token"})})
-		_, lgerr := c.Login(ctx, LoginRequest{UserID: "alice", Password: "the-password", Untrusted: true, UseGET: true})
+		_, lerr := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: "the-password", DeviceToken: StaticTokenSource(&Token{AccessToken: "the-device-token"})})
+		_, lgerr := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: "the-password", Untrusted: true, UseGET: true})
 		src := c.UserTokenSource(SourceConfig{Token: &Token{AccessToken: "A0", RefreshToken: "the-refresh-token"}})
 		_, rerr := src.ForceRefresh(ctx, &Token{AccessToken: "A0", RefreshToken: "the-refresh-token"})
 		_, verr := c.Session(StaticTokenSource(&Token{AccessToken: "the-user-token"})).Version(ctx)
@@ -77,7 +77,7 @@ func TestRedirectOnTheSameHostIsFollowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", Untrusted: true}); err != nil {
+	if _, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", Untrusted: true}); err != nil {
 		t.Fatalf("login through a same-host redirect: %v", err)
 	}
 	got := rec.requests()
@@ -97,7 +97,7 @@ func TestRedirectFromHTTPSToHTTPIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "the-password", Untrusted: true})
+	_, err = c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "the-password", Untrusted: true})
 	if err == nil || !strings.Contains(err.Error(), "from https to http") {
 		t.Errorf("err %v, want the downgrade refused", err)
 	}

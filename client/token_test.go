@@ -152,8 +152,8 @@ func TestConfigDefaults(t *testing.T) {
 	if got := c.OAuthEndpoint("/oauth/v1/token"); got != "https://api.test:7300/oauth/v1/token" {
 		t.Errorf("OAuth URL defaults to %s, want the API one", got)
 	}
-	if c.HTTPClient() == nil || c.HTTPClient() == http.DefaultClient || c.HTTPClient().Timeout != 30*time.Second {
-		t.Errorf("default HTTP client %+v, want an own one with a 30 s timeout", c.HTTPClient())
+	if c.hc == nil || c.hc == http.DefaultClient || c.hc.Timeout != 30*time.Second {
+		t.Errorf("default HTTP client %+v, want an own one with a 30 s timeout", c.hc)
 	}
 	if d := time.Since(c.Now()); d < 0 || d > time.Minute {
 		t.Errorf("default clock is %s off", d)
@@ -181,7 +181,7 @@ func TestUserAgentOnEveryRequest(t *testing.T) {
 	if _, err := c.Register(ctx, RegisterRequest{ClientID: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Login(ctx, LoginRequest{UserID: "u", Password: "p", Untrusted: true}); err != nil {
+	if _, err := c.LoginToken(ctx, LoginRequest{UserID: "u", Password: "p", Untrusted: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Session(StaticTokenSource(&Token{AccessToken: "A"})).ListUsers(ctx, 0); err != nil {

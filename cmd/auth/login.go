@@ -210,21 +210,21 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if devSrc != nil {
 		req.DeviceToken = devSrc
 	}
-	tok, err := s.Client.Login(ctx, req)
+	tok, err := s.Client.LoginToken(ctx, req)
 	// A password typed at the terminal gets three tries, as sudo gives.
 	for try := 1; try < maxPasswordTries && errors.Is(err, client.ErrInvalidCredentials) && opts.promptsPassword(); try++ {
 		fmt.Fprintln(opts.IO.ErrOut, "Wrong user name or password; try again.")
 		if req.Password, err = opts.password(ctx, req.UserID); err != nil {
 			return err
 		}
-		tok, err = s.Client.Login(ctx, req)
+		tok, err = s.Client.LoginToken(ctx, req)
 	}
 	if err != nil && devSrc != nil && errors.Is(err, client.ErrDeviceNotTrusted) {
 		// The device token is dead (e.g. its refresh token expired): a
 		// re-registration signed with the device key needs no approval.
 		if devSrc, rerr := trust.ReRegister(ctx, s, opts.IO.ErrOut); rerr == nil && devSrc != nil {
 			req.DeviceToken = devSrc
-			tok, err = s.Client.Login(ctx, req)
+			tok, err = s.Client.LoginToken(ctx, req)
 		}
 	}
 	var apiErr *client.APIError

@@ -367,14 +367,14 @@ func TestBrowserApprovesRegisteredDevice(t *testing.T) {
 	if n := slowDowns.Load(); n != 0 {
 		t.Fatalf("%d slow_down answers: the fake-clock pacing did not count", n)
 	}
-	user, err := cl.Login(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(r.tok)})
+	user, err := cl.LoginToken(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(r.tok)})
 	if err != nil {
 		t.Fatalf("login with the approved device's token: %v", err)
 	}
 	if user.AccessToken == "" || user.AccessToken == r.tok.AccessToken {
 		t.Fatal("login gave no user token of its own")
 	}
-	_, err = cl.Login(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(&client.Token{AccessToken: "not-a-device-token"})})
+	_, err = cl.LoginToken(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(&client.Token{AccessToken: "not-a-device-token"})})
 	if !errors.Is(err, client.ErrDeviceNotTrusted) {
 		t.Fatalf("login with a made-up device token: %v, want ErrDeviceNotTrusted", err)
 	}

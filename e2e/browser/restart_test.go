@@ -219,7 +219,7 @@ func TestBrowserApprovalSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatalf("device token after the approval: %v", err)
 	}
-	user, err := cl.Login(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(devTok)})
+	user, err := cl.LoginToken(tctx, client.LoginRequest{UserID: "alice", Password: "wonderland", DeviceToken: client.StaticTokenSource(devTok)})
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -263,7 +263,7 @@ func TestBrowserApprovalSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatalf("device refresh after the restart: %v", err)
 	}
-	if _, err := cl.Login(tctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: client.StaticTokenSource(devTok2)}); err != nil {
+	if _, err := cl.LoginToken(tctx, client.LoginRequest{UserID: "bob", Password: "builder", DeviceToken: client.StaticTokenSource(devTok2)}); err != nil {
 		t.Fatalf("login with the refreshed device token after the restart: %v", err)
 	}
 

@@ -412,11 +412,9 @@ func TestCACertRememberedByProfile(t *testing.T) {
 	if s2.Profile.CACert != pemFile {
 		t.Fatalf("cacert %q", s2.Profile.CACert)
 	}
-	resp, err := s2.Client.HTTPClient().Get(hs.URL)
-	if err != nil {
+	if err := s2.Client.Ping(context.Background()); err != nil {
 		t.Fatalf("the profile's CA was not trusted: %v", err)
 	}
-	resp.Body.Close()
 }
 
 // TestCtrlCAtTheAPIKeyPrompt: Ctrl-C while --api-key-stdin asks on a

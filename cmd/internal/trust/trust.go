@@ -200,7 +200,7 @@ func Source(s *cmdutil.Session) (*client.RefreshingSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Client.DeviceTokenSource(id, key, s.SourceConfig(keystore.DeviceTokens, tok)), nil
+	return s.Client.Device(id, key, s.SourceConfig(keystore.DeviceTokens, tok)).TokenSource(), nil
 }
 
 // ForLogin returns the device token source for a login, finishing a
@@ -244,12 +244,12 @@ func ReRegister(ctx context.Context, s *cmdutil.Session, errOut io.Writer) (*cli
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	tok, err := s.Client.PollDeviceToken(dctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key,
-		Progress: func(client.PollEvent) { cancel() }})
+	reg.Progress = func(client.PollEvent) { cancel() } // one poll: trusted at once, or not
+	dev, err := reg.Wait(dctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.SaveTokens(keystore.DeviceTokens, tok); err != nil {
+	if err := s.SaveTokens(keystore.DeviceTokens, dev.TokenSource().Current()); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(errOut, "Renewed the trust of device %s (its token had expired).\n", id)
