@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/paragon-cli/paragon/internal/redact"
 )
 
 func reflectOf(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
@@ -179,9 +177,7 @@ func (r *scenarioRun) capture(cs []Capture, ex *exchange) []Failure {
 			continue
 		}
 		r.vars[c.Var] = val
-		if c.From == "header" && redact.Header(c.Path) || c.From == "json" && redact.Name(strings.TrimRight(c.Path, `'"]`)) {
-			r.mask.AddJSON(val)
-		}
+		r.maskCapture(c, val)
 	}
 	return fs
 }

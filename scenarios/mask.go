@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/theory/jsonpath/spec"
+
 	"github.com/paragon-cli/paragon/internal/redact"
 )
 
@@ -76,5 +78,53 @@ func writeHeaders(b *strings.Builder, mask *redact.Set, h http.Header) {
 }
 
 // maskIfSecret notes the value of the environment variable name as a
-// secret.
-func (r *scenarioRun) maskIfSecret(name, v string) { r.mask.Add(v) }
+// secret when the name looks like a secret's (PARAGON_PASSWORD, API_KEY,
+// DB_TOKEN; see redact.VarName): QA_USER=alice masks nothing.
+func (r *scenarioRun) maskIfSecret(name, v string) {
+	if redact.VarName(name) {
+		r.mask.Add(v)
+	}
+}
+
+// maskCapture notes a captured value as a secret when it is one by what it
+// is: the field the JSON path names looks secret ($.token.access_token,
+// $.password), the header is a credential (Authorization: its credentials,
+// not the scheme), or the variable's name looks secret (capture: {api_key:
+// $.x}). A value that is short, a number or a common word is never a mask
+// (redact.Maskable): capturing token_type or expires_in masks nothing.
+func (r *scenarioRun) maskCapture(c Capture, val any) {
+	secret := redact.VarName(c.Var)
+	switch c.From {
+	case "header":
+		if redact.Header(c.Path) {
+			if s, ok := val.(string); ok {
+				redact.HeaderValue(c.Path, s, r.mask) // notes the credentials, not the scheme
+			}
+			secret = false
+		}
+	case "json":
+		secret = secret || redact.Name(lastPathName(c.Path))
+	}
+	if secret {
+		r.mask.AddJSON(val)
+	}
+}
+
+// lastPathName is the name of the field a JSON path ends at: access_token
+// for $.token.access_token, $['access_token'] or $.tokens[0].access_token;
+// tokens for $.tokens[0] (an item of tokens); "" for $ or a bad path.
+func lastPathName(p string) string {
+	jp, err := compileJSONPath(p)
+	if err != nil {
+		return ""
+	}
+	segs := jp.path.Query().Segments()
+	for i := len(segs) - 1; i >= 0; i-- {
+		for _, sel := range segs[i].Selectors() {
+			if n, ok := sel.(spec.Name); ok {
+				return string(n)
+			}
+		}
+	}
+	return ""
+}

@@ -117,3 +117,76 @@ steps:
 		t.Errorf("the trace shows the secret:\n%s", out)
 	}
 }
+
+// TestMaskByWhatAValueIs: a value is a mask because of what it is (a
+// token, a variable whose name looks secret), never because it was
+// captured or came from the environment; short values, numbers and Bearer
+// never mask.
+func TestMaskByWhatAValueIs(t *testing.T) {
+	t.Setenv("QA_USER", "alice-in-wonderland")
+	t.Setenv("QA_PASSWORD", "through-the-looking-glass")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Session-Token", "Bearer header-credential-77")
+		_, _ = w.Write([]byte(`{"token":{"token_type":"Bearer","expires_in":3600,"access_token":"at-secret-0001","scope":"print-and-scan"},` +
+			`"echo":"` + r.Header.Get("X-Echo") + `"}`))
+	}))
+	defer srv.Close()
+	src := `name: masks
+steps:
+  - http: {url: /first}
+    capture:
+      type: $.token.token_type
+      lifetime: $.token.expires_in
+      tok: $['token']['access_token']
+      scope: $.token.scope
+      my_api_key: $.token.scope
+      session: header X-Session-Token
+  - http:
+      url: /second
+      headers:
+        Authorization: "${type} ${tok}"
+        X-Echo: "${QA_USER} ${QA_PASSWORD} ${lifetime} ${session}"
+    expect:
+      json:
+        $.token.expires_in: 3601
+        $.token.token_type: Basic
+`
+	list, err := Parse("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := rep.Scenarios[0].Steps[1]
+	if st.Exchange == nil || len(st.Failures) != 2 {
+		t.Fatalf("%s", describe(rep.Scenarios[0]))
+	}
+	all := st.Exchange.Request + st.Exchange.Response
+	for _, f := range st.Failures {
+		all += "\n" + f.Expectation + "|" + f.Expected + "|" + f.Actual
+	}
+	for _, shown := range []string{"Authorization: Bearer [redacted]", "json $.token.expires_in equals|3601|3600",
+		`json $.token.token_type equals|"Basic"|"Bearer"`, "alice-in-wonderland", `"token_type":"Bearer"`, `"expires_in":3600`} {
+		if !strings.Contains(all, shown) {
+			t.Errorf("the report should show %q:\n%s", shown, all)
+		}
+	}
+	for _, secret := range []string{"at-secret-0001", "through-the-looking-glass", "header-credential-77", "print-and-scan"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the report shows the secret %q:\n%s", secret, all)
+		}
+	}
+}
+
+func TestLastPathName(t *testing.T) {
+	for p, want := range map[string]string{"$.token.access_token": "access_token", "token.access_token": "access_token",
+		"$['token']['access_token']": "access_token", `$["password"]`: "password", "$.tokens[0]": "tokens", "$.items[*].password": "password",
+		"$": "", "access_token": "access_token", "$.a[?@.x == 'y']": "a"} {
+		if got := lastPathName(p); got != want {
+			t.Errorf("lastPathName(%q) = %q, want %q", p, got, want)
+		}
+	}
+}

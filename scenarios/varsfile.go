@@ -28,10 +28,11 @@ type Variable struct {
 }
 
 // IsSecret reports whether reports mask the variable's value: it was marked
-// secret, or its name looks like a secret's (password, api_key, token, ...;
-// see internal/redact).
+// secret, or its name looks like a secret's (password, api_key, token,
+// signing_key, ...; see redact.VarName, the policy environment variables
+// and captures follow too).
 func (v Variable) IsSecret() bool {
-	return v.Secret || redact.Name(v.Name)
+	return v.Secret || redact.VarName(v.Name)
 }
 
 var validVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -91,7 +91,7 @@ func loggedIn(t *testing.T, tty bool) *cmdtest.Env {
 	e := cmdtest.New(t, tty)
 	e.IO.SetNoColor(true)
 	e.AddProfile(t, "default")
-	e.SetUserTokens(t, "default", "user-at", "user-rt", e.Now.Add(time.Hour))
+	e.SetUserTokens(t, "default", "user-at-0123456789", "user-rt", e.Now.Add(time.Hour))
 	return e
 }
 
@@ -112,7 +112,7 @@ func TestGetPrintsJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := loggedIn(t, tt.tty)
 			e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/version", func(r *http.Request) (*http.Response, error) {
-				if r.Header.Get("X-Api-Key") != cmdtest.APIKey || r.Header.Get("Authorization") != "Bearer user-at" {
+				if r.Header.Get("X-Api-Key") != cmdtest.APIKey || r.Header.Get("Authorization") != "Bearer user-at-0123456789" {
 					t.Errorf("headers %v", r.Header)
 				}
 				return httpmock.NewStringResponse(200, versionJSON), nil
@@ -373,7 +373,7 @@ func TestRejectedTokenRefreshesOnceAndRetries(t *testing.T) {
 	e.HTTP.RegisterResponder("POST", cmdtest.Server+"/oauth/v1/token",
 		httpmock.NewStringResponder(200, `{"access_token":"new-at","refresh_token":"new-rt","expires_in":3600}`))
 	e.HTTP.RegisterResponder("GET", cmdtest.Server+"/api/v1/version", func(r *http.Request) (*http.Response, error) {
-		if r.Header.Get("Authorization") == "Bearer user-at" {
+		if r.Header.Get("Authorization") == "Bearer user-at-0123456789" {
 			return httpmock.NewStringResponse(401, `{"error":"invalid_token"}`), nil
 		}
 		return httpmock.NewStringResponse(200, versionJSON), nil
@@ -496,7 +496,7 @@ func TestErrorLineMasksEchoedSecrets(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, secret := range []string{cmdtest.APIKey, "user-at", "hunter2-secret"} {
+	for _, secret := range []string{cmdtest.APIKey, "user-at-0123456789", "hunter2-secret"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("the error line %q shows the secret %q", err, secret)
 		}

@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -38,8 +39,49 @@ import (
 const Mask = "[redacted]"
 
 // MinLen is the length of the shortest value a [Set] masks wherever it
-// appears; shorter ones would mask unrelated text.
-const MinLen = 4
+// appears. A value is masked by what it is (a token, a password, a key, a
+// signature, a variable whose name looks secret), and a short one such as
+// a 5-letter user name, a number or the word Bearer would mask unrelated
+// text: such values are masked only where they stand (a password field, an
+// Authorization header), never searched for elsewhere. See [Maskable].
+const MinLen = 8
+
+// commonValues are words of the protocols that a secret field may hold
+// but that are no secret anywhere.
+var commonValues = map[string]bool{
+	"bearer": true, "basic": true, "digest": true, "true": true, "false": true, "null": true,
+	"undefined": true, "password": true, "username": true, "localhost": true,
+	"application/json": true, "application/x-www-form-urlencoded": true,
+}
+
+// Maskable reports whether a [Set] takes v as a mask: at least MinLen
+// characters (spaces aside), not a number, not a common word of the
+// protocols (Bearer, application/json).
+func Maskable(v string) bool {
+	t := strings.TrimSpace(v)
+	if len(t) < MinLen || commonValues[strings.ToLower(t)] {
+		return false
+	}
+	_, err := strconv.ParseFloat(t, 64)
+	return err != nil
+}
+
+// VarName reports whether a variable of this name holds a secret: a field
+// name that [Name] calls secret (PARAGON_PASSWORD, api_key, DB_TOKEN,
+// client_secret), or one ending in key, pass, pw, pin or credentials
+// (SIGNING_KEY, QA_PASS). QA_USER or BASE_URL are not.
+func VarName(name string) bool {
+	if Name(name) {
+		return true
+	}
+	n := NormName(name)
+	for _, suffix := range []string{"key", "keys", "pass", "pw", "pin", "credential", "credentials", "cred", "creds"} {
+		if strings.HasSuffix(n, suffix) {
+			return true
+		}
+	}
+	return false
+}
 
 // NormName lower-cases a field or header name and drops the separators, so
 // that refresh_token, refreshToken and Refresh-Token compare equal.
@@ -245,10 +287,10 @@ type Set struct {
 	forms map[string][]string // each value's forms, computed once
 }
 
-// Add notes a secret value; values shorter than MinLen (spaces aside) are
-// ignored.
+// Add notes a secret value; values that are not [Maskable] (short, a
+// number, a common word) are ignored.
 func (s *Set) Add(v string) {
-	if s == nil || len(strings.TrimSpace(v)) < MinLen {
+	if s == nil || !Maskable(v) {
 		return
 	}
 	if _, ok := s.forms[v]; ok {

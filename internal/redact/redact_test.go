@@ -44,7 +44,7 @@ func TestHeaderValue(t *testing.T) {
 		{"Authorization", "Basic dXNlcjpwdw==", "Basic " + Mask},
 		{"X-Api-Key", "the-key-1", Mask},
 		{"Cookie", "sid=abc; x=y", Mask},
-		{"Location", "https://h/cb?refresh_token=rt-999&page=2", "https://h/cb?refresh_token=" + Mask + "&page=2"},
+		{"Location", "https://h/cb?refresh_token=rt-999999&page=2", "https://h/cb?refresh_token=" + Mask + "&page=2"},
 		{"Accept", "application/json", "application/json"},
 	}
 	for _, c := range cases {
@@ -52,7 +52,7 @@ func TestHeaderValue(t *testing.T) {
 			t.Errorf("HeaderValue(%q, %q) = %q, want %q", c.name, c.in, got, c.want)
 		}
 	}
-	if got := s.Scrub("tok-12345 the-key-1 rt-999"); got != Mask+" "+Mask+" "+Mask {
+	if got := s.Scrub("tok-12345 the-key-1 rt-999999"); got != Mask+" "+Mask+" "+Mask {
 		t.Errorf("masked header values not noted: %q", got)
 	}
 }
@@ -60,10 +60,10 @@ func TestHeaderValue(t *testing.T) {
 func TestQueryKeepsOrderAndMasksByName(t *testing.T) {
 	s := &Set{}
 	cases := []struct{ in, want string }{
-		{"b=1&password=x%26yz&a=2", "b=1&password=" + Mask + "&a=2"},
-		{"authtype=1&userid=CARD-1", "authtype=1&userid=" + Mask},
+		{"b=1&password=x%26yz-long&a=2", "b=1&password=" + Mask + "&a=2"},
+		{"authtype=1&userid=CARD-0001", "authtype=1&userid=" + Mask},
 		{"userid=alice&authtype=0", "userid=alice&authtype=0"},
-		{"detailtype=0&detaildata=Dave+D&detailtype=3&detaildata=4242", "detailtype=0&detaildata=Dave+D&detailtype=3&detaildata=" + Mask},
+		{"detailtype=0&detaildata=Dave+D&detailtype=3&detaildata=PIN-424242", "detailtype=0&detaildata=Dave+D&detailtype=3&detaildata=" + Mask},
 		{"detaildata=lone", "detaildata=" + Mask},
 		{"pageToken=p2&token_type=Bearer", "pageToken=p2&token_type=Bearer"},
 		{"a=%zz", Mask},
@@ -74,31 +74,33 @@ func TestQueryKeepsOrderAndMasksByName(t *testing.T) {
 			t.Errorf("Query(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if got := s.Scrub("x&yz CARD-1 4242"); got != Mask+" "+Mask+" "+Mask {
+	if got := s.Scrub("x&yz-long CARD-0001 PIN-424242"); got != Mask+" "+Mask+" "+Mask {
 		t.Errorf("masked values not noted: %q", got)
 	}
 }
 
 func TestFormMasksInPlace(t *testing.T) {
-	v := url.Values{"password": {"pw-1234"}, "user": {"bob"}, "authtype": {"2"}, "userid": {"1001"}}
+	v := url.Values{"password": {"pw-123456"}, "user": {"bob"}, "authtype": {"2"}, "userid": {"1001"}}
 	s := &Set{}
 	Form(v, s)
 	if v.Get("password") != Mask || v.Get("userid") != Mask || v.Get("user") != "bob" {
 		t.Errorf("form %v", v)
 	}
-	if s.Scrub("pw-1234 1001") != Mask+" "+Mask {
+	// The short ID is masked where it stands; a number is never searched
+	// for elsewhere (it would mask every 1001 of a report).
+	if s.Scrub("pw-123456 1001") != Mask+" 1001" {
 		t.Errorf("values not noted: %v", s.Values())
 	}
 }
 
 func TestJSONAndAddFieldsIn(t *testing.T) {
-	const doc = `{"token":{"access_token":"at-1234","token_type":"Bearer"},"list":[{"id_token":"it-1234"}],"refresh_tokens":["rt-1234"],"user":"alice"}`
+	const doc = `{"token":{"access_token":"at-123456","token_type":"Bearer"},"list":[{"id_token":"it-123456"}],"refresh_tokens":["rt-123456"],"user":"alice"}`
 	var v, w any
 	_ = json.Unmarshal([]byte(doc), &v)
 	_ = json.Unmarshal([]byte(doc), &w)
 	s := &Set{}
 	out, _ := json.Marshal(JSON(v, s))
-	for _, sec := range []string{"at-1234", "it-1234", "rt-1234"} {
+	for _, sec := range []string{"at-123456", "it-123456", "rt-123456"} {
 		if strings.Contains(string(out), sec) {
 			t.Errorf("JSON left %q: %s", sec, out)
 		}
@@ -121,7 +123,9 @@ func TestSetScrubsEveryFormLongestFirst(t *testing.T) {
 	s := &Set{}
 	s.Add("abc") // too short
 	s.Add("   x ")
-	s.Add("pa ss")
+	s.Add("pa ss/w<")
+	s.Add("Bearer ")
+	s.Add("1234567890")
 	s.Add(secret)
 	s.Add(secret) // once
 	if vs := s.Values(); len(vs) != 2 || vs[0] != secret {
@@ -135,7 +139,7 @@ func TestSetScrubsEveryFormLongestFirst(t *testing.T) {
 			t.Errorf("Scrub(%q) = %q", f, got)
 		}
 	}
-	if got := s.Scrub("abc pa ss"); got != "abc "+Mask {
+	if got := s.Scrub("abc pa ss/w< Bearer 1234567890"); got != "abc "+Mask+" Bearer 1234567890" {
 		t.Errorf("short values: %q", got)
 	}
 	var none *Set
@@ -189,4 +193,19 @@ func FuzzQuery(f *testing.F) {
 			t.Fatalf("nothing secret but %q became %q", raw, out)
 		}
 	})
+}
+
+func TestMaskableAndVarName(t *testing.T) {
+	for v, want := range map[string]bool{"alice": false, "Bearer": false, "  bearer  ": false, "3600": false, "12345678.5": false,
+		"application/json": false, "wonderland": true, "tok-12345": true, "dGhpcyBpcyBh": true} {
+		if Maskable(v) != want {
+			t.Errorf("Maskable(%q) = %v, want %v", v, !want, want)
+		}
+	}
+	for name, want := range map[string]bool{"QA_USER": false, "BASE_URL": false, "HOME": false, "token_type": false, "expires_in": false,
+		"PARAGON_PASSWORD": true, "api_key": true, "DB_TOKEN": true, "client_secret": true, "SIGNING_KEY": true, "QA_PASS": true, "AWS_CREDENTIALS": true} {
+		if VarName(name) != want {
+			t.Errorf("VarName(%q) = %v, want %v", name, !want, want)
+		}
+	}
 }
