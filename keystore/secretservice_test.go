@@ -213,7 +213,8 @@ func TestKeyringSecretServiceGetItems(t *testing.T) {
 	}
 }
 
-// Reads from many goroutines share the process's session and connection.
+// Reads from many goroutines at once (on Linux each on its own private
+// connection; elsewhere sharing the process's session and connection).
 func TestKeyringSecretServiceConcurrentGetItems(t *testing.T) {
 	k := secretService(t)
 	p := testProfile(t, k)

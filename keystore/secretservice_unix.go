@@ -16,10 +16,13 @@ import (
 // API call needs the API key, the access token and the refresh token) go
 // through getMany and probeAndRead: go-keyring's Get costs seven D-Bus calls
 // per item (collection lookup, unlock, search, open session, unlock, get,
-// close), each waiting for the answer to the one before. These share one
-// session per process (on go-keyring's shared connection) and send every
+// close), each waiting for the answer to the one before. These send every
 // call that does not need an earlier answer at once, so that a command's
-// reads cost two waits on the keyring daemon. Writes and single reads stay
+// reads cost two waits on the keyring daemon. On Linux they go over a
+// private connection that also pipelines the bus's authentication and
+// Hello (secretservice_linux.go); elsewhere, and where that connection
+// cannot be made, they share one session per process on go-keyring's
+// shared connection. Writes and single reads stay
 // with go-keyring, which stores an item as {service, username} in the login
 // collection; the searches here find exactly those items.
 
@@ -51,6 +54,16 @@ func (goKeyring) probe() error {
 // probeAndRead is probe and getMany in one round: the unlock, the session
 // and the searches are sent together.
 func (g goKeyring) probeAndRead(service string, users []string) (map[string]string, error) {
+	switch vals, err := g.fastRead(service, users, true); {
+	case errors.Is(err, errCollectionLocked):
+		// go-keyring's unlock shows the prompt and waits for it.
+		if err := g.probe(); err != nil {
+			return nil, err
+		}
+		return g.getMany(service, users)
+	case !errors.Is(err, errNoFastPath):
+		return vals, err
+	}
 	conn, err := dbus.SessionBus()
 	if err != nil {
 		return nil, err
@@ -76,6 +89,9 @@ func (g goKeyring) probeAndRead(service string, users []string) (map[string]stri
 
 // getMany reads users of service in one round.
 func (g goKeyring) getMany(service string, users []string) (map[string]string, error) {
+	if vals, err := g.fastRead(service, users, false); !errors.Is(err, errNoFastPath) {
+		return vals, err
+	}
 	conn, err := dbus.SessionBus()
 	if err != nil {
 		return nil, err
@@ -178,12 +194,18 @@ func (r *ssRead) finish(g goKeyring) (map[string]string, error) {
 		ssSession.mu.Unlock()
 		return nil, err
 	}
+	return vals, secretValues(vals, secrets, user)
+}
+
+// secretValues copies into vals the value of each found item (path → user)
+// from what GetSecrets returned.
+func secretValues(vals map[string]string, secrets map[dbus.ObjectPath]ss.Secret, user map[dbus.ObjectPath]string) error {
 	for p, u := range user {
 		sec, ok := secrets[p]
 		if !ok {
-			return nil, fmt.Errorf("the Secret Service returned no secret for %s", u)
+			return fmt.Errorf("the Secret Service returned no secret for %s", u)
 		}
 		vals[u] = string(sec.Value)
 	}
-	return vals, nil
+	return nil
 }
