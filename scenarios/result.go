@@ -65,6 +65,17 @@ type Report struct {
 	// Interrupted: the run was cancelled (Ctrl-C) before every scenario
 	// ended; the rest are SKIPPED with the reason "run cancelled".
 	Interrupted bool
+	// Policy is what fails the run besides a failed scenario. Run leaves
+	// it zero; the caller sets it for the reports that state the exit
+	// status (html).
+	Policy Policy
+}
+
+// Policy says what fails a run besides a failed scenario.
+type Policy struct {
+	Strict     bool // warnings fail the run (--strict)
+	FailOnSkip bool // any skipped scenario fails the run (--fail-on-skip)
+	AllowEmpty bool // a run in which every scenario was skipped passes (--allow-empty)
 }
 
 // Counts returns how many scenarios ended in each status.

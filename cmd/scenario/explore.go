@@ -144,7 +144,7 @@ target could not be reached.`,
 	fl.IntVar(&opts.Concurrency, "concurrency", 1, "Send some refreshes from `C` connections at the same instant and check linearizability")
 	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
 	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
-	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap (repeatable)")
+	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: html, junit, json or tap; FILE - is stdout for json and tap (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("report", completeReport)
 	return cmd
 }

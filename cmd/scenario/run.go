@@ -65,7 +65,7 @@ type RunOptions struct {
 
 // ReportSpec is one --report FORMAT=FILE.
 type ReportSpec struct {
-	Format string // junit, json or tap
+	Format string // a registered format: html, junit, json or tap
 	Path   string // "-" is stdout (json and tap only)
 }
 
@@ -133,9 +133,9 @@ report.
   $ paragon scenario run --server https://127.0.0.1:7300 --api-key paragon-dev-key \
       --admin-url https://127.0.0.1:7300 --admin-token "$TOKEN"
 
-  # CI: the second of four shards, reports for the CI server, a baseline
+  # CI: the second of four shards, reports for the CI server and people, a baseline
   $ paragon scenario run --server https://qa.example.com:7300 --shard 2/4 \
-      --report junit=out/junit.xml --report json=out/results.json \
+      --report junit=out/junit.xml --report html=out/report.html \
       --expected-failures known-gaps.txt
 
   # my own scenarios, only the refresh ones, TAP on stdout
@@ -197,7 +197,7 @@ report.
 	fl.BoolVar(&opts.FailOnSkip, "fail-on-skip", false, "A skipped scenario fails the run (exit 1)")
 	fl.BoolVar(&opts.AllowEmpty, "allow-empty", false, "A run in which every selected scenario was skipped passes (by default it fails: nothing was tested)")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "Print every step as it ends, with its masked request and response, on stderr")
-	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
+	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: html, junit, json or tap; FILE - is stdout for json and tap; missing directories are created (repeatable)")
 	completeSelection(cmd)
 	noFileCompletion(cmd, "server", "oauth-url", "api-key", "admin-url", "admin-token", "second-api-key", "parallel", "shard")
 	vf.add(cmd)
@@ -254,7 +254,17 @@ func parseReports(specs []string) ([]ReportSpec, error) {
 		}
 		if path == "-" {
 			if !w.ToStdout {
-				return nil, fmt.Errorf("--report junit=-: JUnit goes to a file; use json=- or tap=- for stdout")
+				var std []string
+				for _, f := range report.Formats() {
+					if fw, _ := report.WriterFor(f); fw.ToStdout {
+						std = append(std, f+"=-")
+					}
+				}
+				name := strings.ToUpper(format)
+				if format == "junit" {
+					name = "JUnit"
+				}
+				return nil, fmt.Errorf("--report %s=-: %s goes to a file; use %s for stdout", format, name, strings.Join(std, " or "))
 			}
 			if stdout != "" {
 				return nil, fmt.Errorf("--report: only one report can go to stdout (%s and %s)", stdout, format)
@@ -370,6 +380,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		rep.Target = target
 	}
 	term.Finish(rep)
+	rep.Policy = scenarios.Policy{Strict: opts.Strict, FailOnSkip: opts.FailOnSkip, AllowEmpty: opts.AllowEmpty} // the HTML report states the exit status
 	if werr := writeReports(opts, rep); werr != nil {
 		return werr
 	}
@@ -379,7 +390,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return scrub(err, secrets)
 	}
-	if !report.Judge(rep, report.Policy{Strict: opts.Strict, FailOnSkip: opts.FailOnSkip, AllowEmpty: opts.AllowEmpty}).OK() {
+	if !report.Judge(rep, rep.Policy).OK() {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailure}
 	}
 	return nil

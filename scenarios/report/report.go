@@ -1,6 +1,7 @@
 // Package report renders the results of a scenario run for people and for
 // machines: a live terminal reporter with a failure digest and a summary
-// table, and JUnit XML, JSON and TAP version 13 files for CI.
+// table, JUnit XML, JSON and TAP version 13 files for CI, and one
+// self-contained HTML page for people (html.go).
 //
 // Reporters only read a *scenarios.Report; none of them changes it. The
 // runner masks secrets in exchanges before they reach a report; Redact adds
@@ -28,12 +29,9 @@ type Verdict struct {
 	Policy
 }
 
-// Policy says what fails a run besides a failed scenario.
-type Policy struct {
-	Strict     bool // warnings fail the run (--strict)
-	FailOnSkip bool // any skipped scenario fails the run (--fail-on-skip)
-	AllowEmpty bool // a run in which every scenario was skipped passes (--allow-empty)
-}
+// Policy says what fails a run besides a failed scenario (it is
+// scenarios.Policy, so that a Report can carry the policy it was run under).
+type Policy = scenarios.Policy
 
 // Skipped is the number of skipped scenarios.
 func (v Verdict) Skipped() int { return v.Counts[scenarios.Skipped] }

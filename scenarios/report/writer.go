@@ -10,7 +10,7 @@ import (
 )
 
 // Writer is one machine-readable report format, as `paragon scenario run
-// --report FORMAT=FILE` names it. The formats of this package (junit, json,
+// --report FORMAT=FILE` names it. The formats of this package (html, junit, json,
 // tap) register themselves; a program may Register its own.
 type Writer struct {
 	Format   string // the name in --report, lower case

@@ -7,7 +7,7 @@ import (
 )
 
 func TestWriterRegistry(t *testing.T) {
-	if got := Formats(); !slices.Equal(got, []string{"json", "junit", "tap"}) {
+	if got := Formats(); !slices.Equal(got, []string{"html", "json", "junit", "tap"}) {
 		t.Fatalf("formats %v", got)
 	}
 	for _, f := range Formats() {
@@ -24,8 +24,11 @@ func TestWriterRegistry(t *testing.T) {
 	if w, _ := WriterFor("junit"); w.ToStdout {
 		t.Error("JUnit goes to a file")
 	}
-	if _, ok := WriterFor("html"); ok {
-		t.Error("html is not a format")
+	if w, _ := WriterFor("html"); w.ToStdout {
+		t.Error("HTML goes to a file")
+	}
+	if _, ok := WriterFor("xml"); ok {
+		t.Error("xml is not a format")
 	}
 	defer func() {
 		if recover() == nil {
