@@ -36,6 +36,9 @@ type scenarioRun struct {
 	sessions map[string]*session
 	mask     *redact.Set
 	last     *exchange
+	// iteration is the repetition or try under way of a step with repeat
+	// or retry (${iteration}), 0 in other steps.
+	iteration int
 }
 
 func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
@@ -188,23 +191,11 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 	sr = StepResult{Name: st.label(index), Line: st.Line, Status: Passed}
 	start := time.Now()
 	defer func() { sr.Duration = time.Since(start) }()
-	r.last = nil
-	a, err := r.expandAll(st.Action)
 	var ex *exchange
-	if err == nil {
-		ex, err = a.(action).run(ctx, r)
-	}
-	if err != nil {
-		sr.Status, sr.Error = Failed, r.mask.Scrub(err.Error())
-		sr.Exchange = render(r.last, r.mask)
-		return sr
-	}
-	sr.Failures = r.check(st.Expect, ex)
-	if len(sr.Failures) == 0 {
-		sr.Failures = r.capture(st.Capture, ex)
-	}
-	if len(sr.Failures) > 0 {
-		sr.Status = Failed
+	if st.Retry != nil {
+		ex = r.retried(ctx, st, &sr)
+	} else {
+		ex = r.repeated(ctx, st, &sr)
 	}
 	sr.Exchange = render(ex, r.mask)
 	return sr

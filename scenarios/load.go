@@ -398,6 +398,10 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 	st := &Step{Line: n.Line, Column: n.Column, index: index}
 	var captureNode *yaml.Node
 	unknown := false
+	if n.Kind == yaml.MappingNode && d.repeatOptions(st, n) && !vars[iterationVar] {
+		vars[iterationVar] = true // ${iteration}, in this step only
+		defer delete(vars, iterationVar)
+	}
 	for _, kv := range d.mappingPairs(n, fmt.Sprintf("step %d", index)) {
 		k, v := kv[0], kv[1]
 		switch k.Value {
@@ -406,13 +410,21 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		case "expect":
 			d.checkVars(v, vars)
 			st.Expect = d.expect(v)
+		case "expect_last":
+			d.checkVars(v, vars)
+			st.ExpectLast = d.expect(v)
+			if st.Repeat < 2 {
+				d.errorf(k, "step %d: expect_last checks the last of several repetitions: add repeat: N (2 or more)", index)
+			}
+		case "repeat", "retry":
+			d.checkVars(v, vars) // read by repeatOptions
 		case "capture":
 			captureNode = v
 		default:
 			mk, ok := actionKinds[k.Value]
 			if !ok {
-				d.errorf(k, "step %d: unknown field %q; expected name, expect, capture or one action: %s%s", index, k.Value, actionList(),
-					didYouMean(k.Value, append([]string{"name", "expect", "capture"}, slices.Collect(maps.Keys(actionKinds))...)))
+				d.errorf(k, "step %d: unknown field %q; expected %s or one action: %s%s", index, k.Value, strings.Join(stepFields, ", "), actionList(),
+					didYouMean(k.Value, append(slices.Clone(stepFields), slices.Collect(maps.Keys(actionKinds))...)))
 				unknown = true
 				continue
 			}
@@ -456,8 +468,10 @@ func actionList() string {
 	return strings.Join(names, ", ")
 }
 
-// The fields of a scenario header and of expect, as messages list them.
+// The fields of a scenario header, of a step besides its action and of
+// expect, as messages list them.
 var (
+	stepFields   = []string{"name", "expect", "expect_last", "capture", "repeat", "retry"}
 	headerFields = []string{"description", "given", "name", "needs", "rule", "severity", "steps", "tags"}
 	expectFields = []string{"body", "headers", "json", "max_duration", "status"}
 )

@@ -47,9 +47,14 @@ type Step struct {
 	Action  action    // the decoded action
 	Expect  *Expect   // nil: a 2xx status is expected
 	Capture []Capture // values saved into variables after the expectations held
-	Line    int
-	Column  int
-	index   int // 1-based position in the scenario
+	// Repeat sends the action this many times (0 or 1: once), each answer
+	// checked against Expect, the last against ExpectLast when given.
+	Repeat     int
+	ExpectLast *Expect
+	Retry      *Retry // try again until Retry.Until holds
+	Line       int
+	Column     int
+	index      int // 1-based position in the scenario
 }
 
 // Expect lists what a step's final HTTP answer must satisfy. Without Status

@@ -1,10 +1,12 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -105,6 +107,9 @@ func isEnvName(s string) bool {
 func (r *scenarioRun) lookupVar(name string) (any, error) {
 	if v, ok := r.vars[name]; ok {
 		return v, nil
+	}
+	if name == iterationVar && r.iteration > 0 {
+		return json.Number(strconv.Itoa(r.iteration)), nil
 	}
 	if b, ok := builtinVars[name]; ok {
 		return b.value(r.t), nil
