@@ -8,7 +8,7 @@
 #
 #   bench/refresh.sh                            # 8 clients, 3 rounds of 5 s each
 #   CONCURRENCY=16 DURATION=10s ROUNDS=1 bench/refresh.sh
-#   PARAGON=/path/to/other/paragon bench/refresh.sh   # measure another build
+#   PARAGON_BIN=/path/to/other/paragon bench/refresh.sh   # measure another build
 #
 # The two servers take turns (memory, --data, memory, --data...) so that
 # noise from other processes falls on both alike. The state file is in a
@@ -25,10 +25,10 @@ ADMIN_TOKEN=bench-admin-token
 
 . bench/lib.sh # $tmp, $pids, wait_url
 
-echo "== building bench/load$( [ -z "${PARAGON:-}" ] && echo " and paragon")"
-if [ -z "${PARAGON:-}" ]; then
+echo "== building bench/load$( [ -z "${PARAGON_BIN:-}" ] && echo " and paragon")"
+if [ -z "${PARAGON_BIN:-}" ]; then
   go build -o "$tmp/paragon" ./cmd/paragon
-  PARAGON=$tmp/paragon
+  PARAGON_BIN=$tmp/paragon
 fi
 go build -o "$tmp/load" ./bench/load
 
@@ -36,7 +36,7 @@ go build -o "$tmp/load" ./bench/load
 # token (the login is not what is measured), print its URL.
 start() {
   local name=$1; shift
-  "$PARAGON" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" --password-cost 4 "$@" \
+  "$PARAGON_BIN" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" --password-cost 4 "$@" \
     >"$tmp/$name.out" 2>"$tmp/$name.log" &
   pids+=($!)
   local url

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"net"
 	"net/http"
@@ -13,7 +12,7 @@ import (
 // findKeyLocked returns the key whose value is v, comparing in constant time
 // against every key. s.mu must be held.
 func (s *Server) findKeyLocked(v string) *apiKey {
-	h := sha256.Sum256([]byte(v))
+	h := hashToken(v)
 	var found *apiKey
 	for _, k := range s.st.keys {
 		if subtle.ConstantTimeCompare(h[:], k.valueHash[:]) == 1 {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -63,7 +64,10 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, srv: s, mark: s.failureMark()}
 		defer func() {
 			// Only method and path: the query may hold credentials (GET login).
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+			if s.log.Enabled(r.Context(), slog.LevelInfo) {
+				s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+			}
 		}()
 		defer func() {
 			if v := recover(); v != nil {
@@ -90,7 +94,9 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(sw, r.Body, maxBody)
+		}
 		h.ServeHTTP(sw, r)
 	})
 }

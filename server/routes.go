@@ -168,11 +168,11 @@ type endpoint struct {
 	// checked and gate (if set) let it through; h finds the result with
 	// argOf.
 	parse func(*http.Request) (any, *apiError)
-	gate  func(*caller) *apiError
+	gate  func(caller) *apiError
 }
 
 // apiHandler is one function: it runs with s.mu held and the caller checked.
-type apiHandler func(r *http.Request, c *caller, now time.Time) (int, any, *apiError)
+type apiHandler func(r *http.Request, c caller, now time.Time) (int, any, *apiError)
 
 func (s *Server) serveAPI(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +215,7 @@ func (s *Server) serveAPI(ep endpoint) http.HandlerFunc {
 }
 
 // adminOnly lets only an administrator create users.
-func adminOnly(c *caller) *apiError {
+func adminOnly(c caller) *apiError {
 	if c.user == nil || !c.user.Admin {
 		return errf(http.StatusForbidden, "forbidden", "only an administrator may create users")
 	}

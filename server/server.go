@@ -287,7 +287,7 @@ func (s *Server) Now() time.Time {
 }
 
 func (s *Server) checkAdminToken(tok string) bool {
-	h := sha256.Sum256([]byte(tok))
+	h := hashToken(tok)
 	return subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1
 }
 
@@ -308,19 +308,50 @@ func errf(status int, code, format string, args ...any) *apiError {
 // writeJSON answers v as JSON. Characters such as < and > stay as they are
 // (no \u003c): the answer is never HTML, and people read it in a terminal.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer jsonEncoders.Put(e)
+	e.buf.Reset()
+	if b, ok := v.(jsonBytes); ok {
+		e.buf.Write(b)
+		e.buf.WriteByte('\n')
+	} else if err := e.enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"server_error","error_description":"response could not be encoded"}` + "\n")
+		e.buf.Reset()
+		e.buf.WriteString(`{"error":"server_error","error_description":"response could not be encoded"}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"], h["Cache-Control"] = jsonContentType, noStore
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(e.buf.Bytes())
+	if e.buf.Cap() > 64<<10 {
+		e.buf = bytes.Buffer{} // do not keep a large answer's buffer around
+	}
 }
+
+// jsonBytes is an answer encoded in advance (json.Marshal), for writeJSON.
+type jsonBytes []byte
+
+// jsonEncoder is an encoder writing into its own buffer; writeJSON reuses
+// them, so that encoding an answer allocates nothing of its own.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// The header values of every JSON answer, shared: net/http only reads them,
+// and Header.Set and Add replace the slice or append to it (beyond its
+// capacity of one: a new array), never write into it.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
 
 func writeErr(w http.ResponseWriter, e *apiError) {
 	for k, v := range e.header {

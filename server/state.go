@@ -569,7 +569,13 @@ func newSecret() (string, [32]byte) {
 	return tok, hashToken(tok)
 }
 
+// hashToken hashes a token (or any short secret) without copying it to the
+// heap: tokens are 43 bytes, longer values take the general path.
 func hashToken(tok string) [32]byte {
+	var buf [64]byte
+	if len(tok) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], tok...))
+	}
 	return sha256.Sum256([]byte(tok))
 }
 

@@ -14,7 +14,10 @@
 //
 // The last line of its output is machine-readable:
 //
-//	result label=NAME requests=N errors=E rps=R p50_ms=X p99_ms=Y
+//	result label=NAME requests=N errors=E rps=R p50_ms=X p99_ms=Y total=T
+//
+// where T counts the warm-up's requests too (every request the target
+// served, for dividing its CPU time).
 package main
 
 import (
@@ -81,6 +84,7 @@ func run() error {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
+	warmed := 0
 	workers := make([]worker, *conc)
 	for i := range workers {
 		if *refresh == "" {
@@ -99,7 +103,9 @@ func run() error {
 		workers[i] = r
 	}
 	if *warm > 0 {
-		hammer(client, workers, *warm)
+		for _, s := range hammer(client, workers, *warm) {
+			warmed += len(s.latencies) + s.errors
+		}
 	}
 	start := time.Now()
 	all := hammer(client, workers, *dur)
@@ -126,8 +132,8 @@ func run() error {
 	if firstErr != "" {
 		fmt.Printf("%s: first error: %s\n", *label, firstErr)
 	}
-	fmt.Printf("result label=%s requests=%d errors=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f\n",
-		*label, len(lat), errs, rps, ms(pct(0.50)), ms(pct(0.99)))
+	fmt.Printf("result label=%s requests=%d errors=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f total=%d\n",
+		*label, len(lat), errs, rps, ms(pct(0.50)), ms(pct(0.99)), warmed+len(lat)+errs)
 	return nil
 }
 

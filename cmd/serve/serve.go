@@ -87,7 +87,8 @@ Without flags it listens on 127.0.0.1:7300 with the demo account (API key
 paragon-dev-key; users alice, bob and carol) and a random admin token, keeps
 its state in memory, and prints on standard output everything needed to make
 a first call with curl. The line "listening on URL" names the address (also
-when --addr asks for port 0). Request logs go to standard error.
+when --addr asks for port 0). Request logs go to standard error, written in
+batches (a line waits at most 100 ms).
 
 SIGINT (Ctrl-C), SIGTERM or SIGHUP stops it gracefully: requests in flight finish
 (for up to 10 seconds) before it exits.
@@ -259,7 +260,9 @@ func run(ctx context.Context, o *Options) error {
 		acct, accountSource = a, o.ConfigFile
 	}
 
-	logger := newLogger(o.IO.ErrOut, o.LogFormat)
+	logs := newLogWriter(o.IO.ErrOut) // lines wait up to 100 ms: one write for many requests
+	defer logs.Close()
+	logger := newLogger(logs, o.LogFormat)
 	sopts := server.Options{
 		Account:      acct,
 		AdminToken:   o.AdminToken,
