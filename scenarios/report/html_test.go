@@ -218,6 +218,12 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	if ex := headless.Run(t, ctx, "exchange", chromedp.Text(chromedp.CSS(`.scenario[data-status=FAILED] pre.exchange`))); !strings.Contains(ex, "X-Note: [redacted]") {
 		t.Errorf("request %q", ex)
 	}
+	// on a phone the page does not scroll sideways (wide tables and
+	// exchanges scroll in their own boxes)
+	headless.Do(t, ctx, "narrow", chromedp.EmulateViewport(390, 800), chromedp.Click(chromedp.ID("expand")))
+	if !headless.Run(t, ctx, "fits", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)) {
+		t.Error("at 390 px the page is wider than the screen")
+	}
 	// every form control has a label
 	if n := headless.Run(t, ctx, "labels", chromedp.Evaluate[int](`[...document.querySelectorAll('input,select')].filter(e => e.labels.length === 0).length`)); n != 0 {
 		t.Errorf("%d controls without a label", n)
