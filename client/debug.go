@@ -21,31 +21,15 @@ import (
 const Mask = redact.Mask
 
 // DebugTransport is an http.RoundTripper that logs each request and answer
-// to Log: method, URL, status, headers and (text) bodies, with every secret
-// masked. A secret is recognised by its name, whatever its case or its
-// separators (access_token, accessToken and Access-Token are the same name):
-//
-//   - headers: Authorization, Proxy-Authorization, Cookie, Set-Cookie, and any
-//     header whose name mentions a token, secret, password, signature
-//     (HCP-Request-Signature), API key or session; the query and fragment of
-//     URLs in Location, Content-Location and Referer are masked as below;
-//   - form, query and JSON fields (JSON at any depth): password, passwd, pin,
-//     key, any name ending in token or tokens (refresh_token, id_token,
-//     token, ...) except token_type and the paging tokens pageToken and
-//     nextPageToken, any name mentioning secret, password, signature, API
-//     key or private key (client_secret, private_key), device_code,
-//     user_code, card_id and short_id; userid when authtype is not 0 (a card
-//     or short ID is a credential); the detaildata of every user detail but
-//     full name and email.
-//
-// Every value masked so is also masked wherever else it appears in the same
-// exchange (an answer echoing the API key under another name, an error
-// description quoting the token), plain, URL-encoded or JSON-escaped.
-//
-// Multipart bodies, bodies too long to parse whole and text bodies that
-// mention a secret name are summarized, never dumped. Requests are not
-// modified. It is safe for concurrent use; each exchange is written with
-// one Write call.
+// to Log (method, URL, status, headers, text bodies) with every secret
+// masked as [Mask]: credentials headers and any header, form, query or JSON
+// field named like a token, secret, password, signature, API key, private
+// key, device code, card or short ID, whatever its case or separators (the
+// full list is the package documentation of internal/redact in this
+// repository), and every value masked so wherever else it appears in the
+// exchange, plain or encoded. Multipart and oversized bodies are
+// summarized, never dumped. Requests are not modified; it is safe for
+// concurrent use, and writes each exchange with one Write call.
 type DebugTransport struct {
 	// Base performs the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper

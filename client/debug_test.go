@@ -85,7 +85,7 @@ func TestDebugTransportMasksEverySecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devSrc := c.DeviceTokenSource("dev-1", key, SourceConfig{Token: dev})
+	devSrc := c.deviceTokenSource("dev-1", key, SourceConfig{Token: dev})
 	user, err := c.LoginToken(ctx, LoginRequest{UserID: "alice", Password: password, DeviceToken: devSrc})
 	if err != nil {
 		t.Fatal(err)

@@ -262,7 +262,7 @@ func (c *Client) LoadDevice(store DeviceStore) (*Device, error) {
 // source is configured by cfg (its Token, Store …): for a program that
 // keeps the parts itself.
 func (c *Client) Device(id string, key ed25519.PrivateKey, cfg SourceConfig) *Device {
-	return &Device{ID: id, Key: key, src: c.DeviceTokenSource(id, key, cfg)}
+	return &Device{ID: id, Key: key, src: c.deviceTokenSource(id, key, cfg)}
 }
 
 // Register asks the OAuth service to trust a device (section 3.1). A new

@@ -76,10 +76,6 @@ var (
 	// device token at login (untrusted_device, device_token_required).
 	ErrDeviceNotTrusted = errors.New("paragon: device not trusted (register the device again)")
 
-	// ErrRegisterAgain is [ErrDeviceNotTrusted] under the name of the action
-	// it calls for; both names match the same errors.
-	ErrRegisterAgain = ErrDeviceNotTrusted
-
 	// ErrAccessDenied means an administrator refused the device while it was
 	// waiting for approval (access_denied while polling).
 	ErrAccessDenied = errors.New("paragon: device registration refused by an administrator")

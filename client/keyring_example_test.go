@@ -140,7 +140,7 @@ func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
 	devStore := keystoreTokens{keys: store, profile: profile, kind: keystore.DeviceTokens, lockDir: lockDir}
 	check(devStore.Save(devTok))
 	userTok, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland",
-		DeviceToken: c.DeviceTokenSource(id, key, client.SourceConfig{Token: devTok, Store: devStore})})
+		Device: c.Device(id, key, client.SourceConfig{Token: devTok, Store: devStore})})
 	check(err)
 	userStore := keystoreTokens{keys: store, profile: profile, kind: keystore.UserTokens, lockDir: lockDir}
 	check(userStore.Save(userTok))

@@ -107,7 +107,7 @@ func TestLoginRefreshesExpiredDeviceTokenFirst(t *testing.T) {
 		return jsonResp(200, `{"token":`+tokenJSON("UA", "UR")+`}`), nil
 	})
 	var saved []*Token
-	dev := c.DeviceTokenSource("dev-1", key, SourceConfig{
+	dev := c.deviceTokenSource("dev-1", key, SourceConfig{
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(-time.Minute)},
 		Store: funcStore{save: func(t *Token) error { saved = append(saved, t); return nil }},
 	})
@@ -131,7 +131,7 @@ func TestLoginRetriesOnceWithForcedDeviceRefresh(t *testing.T) {
 		}
 		return jsonResp(200, `{"token":`+tokenJSON("UA", "UR")+`}`), nil
 	})
-	dev := c.DeviceTokenSource("dev-1", nil, SourceConfig{
+	dev := c.deviceTokenSource("dev-1", nil, SourceConfig{
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(time.Hour)}})
 	tok, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
 	if err != nil || tok.AccessToken != "UA" || logins != 2 {
@@ -151,7 +151,7 @@ func TestLoginUntrustedKeepsTheServersAnswerFirst(t *testing.T) {
 	c, mt := newMockClient(t, clk, nil)
 	mt.RegisterResponder("POST", testBase+"/oauth/v1/token", httpmock.ResponderFromResponse(jsonResp(400, `{"error":"invalid_grant","error_description":"device revoked"}`)))
 	mt.RegisterResponder("POST", testBase+"/api/v1/login", httpmock.ResponderFromResponse(jsonResp(403, `{"error":"untrusted_device","error_description":"not trusted"}`)))
-	dev := c.DeviceTokenSource("dev-1", nil, SourceConfig{
+	dev := c.deviceTokenSource("dev-1", nil, SourceConfig{
 		Token: &Token{AccessToken: "DT1", RefreshToken: "DR1", Expiry: clk.Now().Add(time.Hour)}})
 	_, err := c.LoginToken(context.Background(), LoginRequest{UserID: "alice", Password: "pw", DeviceToken: dev})
 	if !errors.Is(err, ErrDeviceNotTrusted) {

@@ -83,7 +83,7 @@ type SourceConfig struct {
 	// one).
 	Token *Token
 	// Refresh exchanges a refresh token for a new pair. [Client.UserTokenSource]
-	// and [Client.DeviceTokenSource] set it.
+	// and [Client.Device] set it.
 	Refresh func(ctx context.Context, refreshToken string) (*Token, error)
 	// Skew: a token is refreshed once it expires within Skew. Zero means
 	// [DefaultExpirySkew]; negative means no skew.
@@ -155,10 +155,10 @@ func (c *Client) UserTokenSource(cfg SourceConfig) *RefreshingSource {
 	return NewRefreshingSource(cfg) // NoTokenErr defaults to ErrLoginRequired
 }
 
-// DeviceTokenSource returns a RefreshingSource that renews the device
+// deviceTokenSource returns a RefreshingSource that renews the device
 // clientID's token with [Client.RefreshDevice], signed with key; a dead
 // refresh token yields [ErrDeviceNotTrusted].
-func (c *Client) DeviceTokenSource(clientID string, key ed25519.PrivateKey, cfg SourceConfig) *RefreshingSource {
+func (c *Client) deviceTokenSource(clientID string, key ed25519.PrivateKey, cfg SourceConfig) *RefreshingSource {
 	if cfg.Refresh == nil {
 		cfg.Refresh = func(ctx context.Context, rt string) (*Token, error) {
 			return c.RefreshDevice(ctx, clientID, key, rt)

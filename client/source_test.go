@@ -201,7 +201,7 @@ func TestSourceNoRefreshToken(t *testing.T) {
 		t.Fatalf("err %v, want ErrLoginRequired", err)
 	}
 	c, _ := newMockClient(t, clk, nil)
-	d := c.DeviceTokenSource("dev", nil, SourceConfig{Token: &Token{AccessToken: "D", Expiry: clk.Now()}})
+	d := c.deviceTokenSource("dev", nil, SourceConfig{Token: &Token{AccessToken: "D", Expiry: clk.Now()}})
 	if _, err := d.Token(context.Background()); !errors.Is(err, ErrDeviceNotTrusted) {
 		t.Fatalf("device source: %v, want ErrDeviceNotTrusted", err)
 	}
