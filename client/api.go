@@ -24,9 +24,11 @@ type Session struct {
 	hc  *http.Client
 }
 
-// Session returns a Session whose requests are authorized by src (usually
-// [Client.UserTokenSource]). Credentials are only sent to the API and OAuth
-// hosts of the client's Config.
+// Session returns a Session whose requests are authorized by src. Most
+// programs get their Session from [Client.Login] or [Client.UserSession];
+// this is for a token source of their own (e.g. paragonoauth2.FromOAuth2).
+// Credentials are only sent to the API and OAuth hosts of the client's
+// Config.
 func (c *Client) Session(src TokenSource) *Session {
 	hosts := []string{c.base.Host}
 	if c.oauth.Host != c.base.Host {
@@ -40,8 +42,11 @@ func (c *Client) Session(src TokenSource) *Session {
 // Source returns the session's token source.
 func (s *Session) Source() TokenSource { return s.src }
 
-// HTTPClient returns an *http.Client that authorizes its requests (see
-// [Transport]); use it for functions without a typed helper.
+// HTTPClient returns the authorized *http.Client: every request to the
+// API or OAuth host carries the API key and the user's bearer token, which
+// is refreshed (and saved) before it expires, and a request answered 401 is
+// retried once with a fresh token (see [Transport]). Check its answers with
+// [CheckResponse]. Use it for functions without a typed helper.
 func (s *Session) HTTPClient() *http.Client { return s.hc }
 
 // Do sends req authorized (see [Transport]). req is not modified. As with

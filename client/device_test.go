@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
@@ -326,4 +327,74 @@ func TestPollRetriesNetworkErrorsButNotCertificateErrors(t *testing.T) {
 	if err == nil || len(sl2.waits) != 0 {
 		t.Fatalf("certificate error: %v after %d waits, want an error at once", err, len(sl2.waits))
 	}
+}
+
+// Register without a ClientID makes a new keyed device; Wait polls with its
+// id and key at the registration's interval, slows down when told to, and
+// saves the device and its token in the Store before returning it.
+func TestRegisterNewDeviceAndWait(t *testing.T) {
+	sleep := &sleepRecorder{}
+	c, mt := newMockClient(t, newFakeClock(), sleep)
+	var id string
+	var pub ed25519.PublicKey
+	mt.RegisterResponder("POST", testBase+"/oauth/v1/register", func(req *http.Request) (*http.Response, error) {
+		body, f := readForm(t, req)
+		id = f.Get("client_id")
+		raw, _ := base64.StdEncoding.DecodeString(f.Get("public_key"))
+		pub = ed25519.PublicKey(raw)
+		if id == "" || len(raw) != ed25519.PublicKeySize || !verifySig(req, body, pub) {
+			t.Errorf("a new device registered as %q with key %q, signed %v", id, f.Get("public_key"), verifySig(req, body, pub))
+		}
+		return jsonResp(200, `{"device_code":"DC","interval":3}`), nil
+	})
+	polls := 0
+	mt.RegisterResponder("POST", testBase+"/oauth/v1/token", func(req *http.Request) (*http.Response, error) {
+		body, f := readForm(t, req)
+		if f.Get("client_id") != id || f.Get("device_code") != "DC" || !verifySig(req, body, pub) {
+			t.Errorf("poll %v not by the registered device", f)
+		}
+		if polls++; polls < 3 {
+			return oauthErr([]string{"authorization_pending", "slow_down"}[polls-1]), nil
+		}
+		return jsonResp(200, tokenJSON("DT", "DR")), nil
+	})
+	var saved []string
+	store := &devStore{funcStore: funcStore{save: func(tok *Token) error { saved = append(saved, "token "+tok.AccessToken); return nil }},
+		saveDevice: func(sid string, key ed25519.PrivateKey) error {
+			saved = append(saved, "device "+sid)
+			if !key.Public().(ed25519.PublicKey).Equal(pub) {
+				t.Error("saved another key than registered")
+			}
+			return nil
+		}}
+	reg, err := c.Register(context.Background(), RegisterRequest{Description: "svc", Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := reg.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.ID != id || !dev.Key.Public().(ed25519.PublicKey).Equal(pub) || dev.TokenSource().Current().AccessToken != "DT" {
+		t.Errorf("device %v", dev)
+	}
+	if want := []time.Duration{3 * time.Second, 8 * time.Second}; !slices.Equal(sleep.waits, want) {
+		t.Errorf("waits %v, want %v (the interval, then 5 s more after slow_down)", sleep.waits, want)
+	}
+	if want := []string{"device " + id, "token DT"}; !slices.Equal(saved, want) {
+		t.Errorf("saved %v, want %v", saved, want)
+	}
+	if _, err := (&Registration{DeviceCode: "x"}).Wait(context.Background()); err == nil {
+		t.Error("a Registration not from Register waited")
+	}
+}
+
+type devStore struct {
+	funcStore
+	saveDevice func(string, ed25519.PrivateKey) error
+}
+
+func (d *devStore) LoadDevice() (string, ed25519.PrivateKey, error) { return "", nil, nil }
+func (d *devStore) SaveDevice(id string, key ed25519.PrivateKey) error {
+	return d.saveDevice(id, key)
 }

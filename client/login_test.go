@@ -165,3 +165,25 @@ func TestLoginUntrustedKeepsTheServersAnswerFirst(t *testing.T) {
 		t.Errorf("error %q does not name both answers", err)
 	}
 }
+
+func TestLoginSavesInTheStoreAndReturnsTheSession(t *testing.T) {
+	c, mt := newMockClient(t, newFakeClock(), nil)
+	mt.RegisterResponder("POST", testBase+"/api/v1/login", httpmock.ResponderFromResponse(jsonResp(200, `{"token":`+tokenJSON("UA", "UR")+`}`)))
+	var saved []*Token
+	store := funcStore{save: func(tok *Token) error { saved = append(saved, tok); return nil }}
+	dev := c.Device("dev-1", nil, SourceConfig{Token: &Token{AccessToken: "DT"}})
+	sess, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", Device: dev, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) != 1 || saved[0].AccessToken != "UA" {
+		t.Errorf("saved %v", saved)
+	}
+	if tok, err := sess.Source().Token(context.Background()); err != nil || tok.AccessToken != "UA" {
+		t.Errorf("session token %v %v", tok, err)
+	}
+	broken := funcStore{save: func(*Token) error { return errors.New("disk full") }}
+	if _, err := c.Login(context.Background(), LoginRequest{UserID: "alice", Password: "pw", Device: dev, Store: broken}); !errors.Is(err, ErrPersist) {
+		t.Errorf("a login that cannot be saved: %v, want ErrPersist", err)
+	}
+}
