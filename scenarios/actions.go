@@ -114,8 +114,13 @@ func (a *registerAction) run(ctx context.Context, r *scenarioRun) (*exchange, er
 	f.Set("client_secret", r.apiKeyOr(a.APIKey))
 	f.Set("client_type", deref(a.ClientType, "printer"))
 	f.Set("response_type", deref(a.ResponseType, "device_code"))
-	if a.Description != nil {
-		f.Set("client_description", *a.Description)
+	dev.description = deref(a.Description, "")
+	if a.Description == nil && !r.t.embedded {
+		// an operator can tell the run's devices apart and remove them
+		dev.description = fmt.Sprintf("paragon scenario %s (run %s)", r.sc.Name, r.t.runID)
+	}
+	if dev.description != "" {
+		f.Set("client_description", dev.description)
 	}
 	if a.State != nil {
 		f.Set("state", *a.State)
@@ -136,6 +141,9 @@ func (a *registerAction) run(ctx context.Context, r *scenarioRun) (*exchange, er
 		if code, ok := ex.jsonString("device_code"); ok {
 			dev.deviceCode = code
 		}
+		if !r.t.embedded {
+			r.registered = append(r.registered, RegisteredDevice{ClientID: dev.clientID, Description: dev.description})
+		}
 	}
 	return ex, nil
 }
@@ -153,6 +161,12 @@ func (a *deviceAdminAction) needs() []string                       { return []st
 func (a *deviceAdminAction) describe() string { return alias(a.Device) }
 
 func (a *deviceAdminAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
+	if a.op == "approve" && r.t.declaredMode() {
+		if err := r.awaitTrust(ctx, r.device(a.Device)); err != nil {
+			return nil, err
+		}
+		return &exchange{status: http.StatusOK}, nil
+	}
 	p := "/admin/api/devices/" + url.PathEscape(r.device(a.Device).clientID)
 	if a.op == "untrust" {
 		return r.admin(ctx, http.MethodDelete, p, nil)
@@ -203,6 +217,22 @@ func (a *deviceTokenAction) run(ctx context.Context, r *scenarioRun) (*exchange,
 			polls = a.MaxPolls
 		}
 	}
+	send := func() (*exchange, error) {
+		f := url.Values{}
+		f.Set("client_id", deref(a.ClientID, dev.clientID))
+		f.Set("client_secret", r.apiKeyOr(a.APIKey))
+		f.Set("grant_type", "device_code")
+		f.Set("device_code", deref(a.DeviceCode, dev.deviceCode))
+		ex, err := r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, dev.key, dev.key)
+		if err == nil && ex.status == http.StatusOK {
+			dev.accessToken, _ = ex.jsonString("access_token")
+			dev.refreshToken, _ = ex.jsonString("refresh_token")
+		}
+		return ex, err
+	}
+	if dev.awaitTrust {
+		return r.pollTrust(ctx, send, dev)
+	}
 	var ex *exchange
 	for i := 0; i < polls; i++ {
 		if i > 0 {
@@ -210,19 +240,12 @@ func (a *deviceTokenAction) run(ctx context.Context, r *scenarioRun) (*exchange,
 				return ex, err
 			}
 		}
-		f := url.Values{}
-		f.Set("client_id", deref(a.ClientID, dev.clientID))
-		f.Set("client_secret", r.apiKeyOr(a.APIKey))
-		f.Set("grant_type", "device_code")
-		f.Set("device_code", deref(a.DeviceCode, dev.deviceCode))
 		var err error
-		ex, err = r.oauthPost(ctx, "/oauth/v1/token", f, a.Omit, a.Form, a.Sign, dev.key, dev.key)
+		ex, err = send()
 		if err != nil {
 			return nil, err
 		}
 		if ex.status == http.StatusOK {
-			dev.accessToken, _ = ex.jsonString("access_token")
-			dev.refreshToken, _ = ex.jsonString("refresh_token")
 			break
 		}
 		code, _ := ex.jsonString("error")
@@ -324,7 +347,7 @@ type loginAction struct {
 	Authtype    string            `yaml:"authtype"` // password (default), card, short_id, username, email, or a number
 	UserID      *string           `yaml:"userid"`
 	Password    *string           `yaml:"password"`
-	Device      string            `yaml:"device"`       // alias whose device token to present; none (default); wrong
+	Device      string            `yaml:"device"`       // alias whose device token to present; auto (default): one of its own when the key needs it; none; wrong
 	DeviceToken *string           `yaml:"device_token"` // present exactly this bearer token
 	Method      string            `yaml:"method"`       // POST (default) or GET
 	As          string            `yaml:"as"`           // session name; default the user
@@ -370,8 +393,7 @@ func (a *loginAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 	if code == "" {
 		code = "0"
 	}
-	du := demoUsers[a.User]
-	userid := a.User
+	du, userid := r.user(a.User)
 	switch code {
 	case "1":
 		userid = du.card
@@ -397,7 +419,15 @@ func (a *loginAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 	switch {
 	case a.DeviceToken != nil:
 		bearer = *a.DeviceToken
-	case a.Device == "" || a.Device == "none":
+	case a.Device == "" || a.Device == "auto":
+		if r.loginNeedsDevice(a.APIKey) {
+			tok, err := r.loginDevice(ctx, a.APIKey)
+			if err != nil {
+				return nil, err
+			}
+			bearer = tok
+		}
+	case a.Device == "none":
 	case a.Device == "wrong":
 		bearer = "not-a-device-token-" + randomHex(8)
 	default:
@@ -591,21 +621,98 @@ func apiPath(p string) string {
 	return "/api/v1" + p
 }
 
-// advanceAction moves the server's fake clock.
+// advanceAction moves the server's fake clock, or waits for real on a
+// declared target. It is a duration ("5s") or relative to a lifetime of the
+// account: "access_token_ttl + 1s", "device_code_ttl / 2",
+// "refresh_token_ttl - 1m".
 type advanceAction struct {
-	By Duration
+	By       Duration      // a fixed duration, when Lifetime is ""
+	Lifetime string        // one of lifetimeNames
+	Div      int           // the lifetime divided by this (1 when not given)
+	Plus     time.Duration // added (negative: subtracted)
+	text     string
 }
 
 func (a *advanceAction) decodeNode(d *decoder, n *yaml.Node) {
-	d.decode(n, reflectOf(&a.By), "advance")
+	a.text = n.Value
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "advance: expected a duration such as 5s or a lifetime such as access_token_ttl + 1s, found %s", kindName(n))
+		return
+	}
+	if err := a.parse(n.Value); err != nil {
+		d.errorf(n, "advance: %v", err)
+	}
 }
 
-func (a *advanceAction) describe() string { return durationOf(a.By).String() }
+// parse reads "DURATION" or "LIFETIME [/ N] [+|- DURATION]".
+func (a *advanceAction) parse(s string) error {
+	if dur, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+		a.By = Duration(dur)
+		return nil
+	}
+	f := strings.Fields(s)
+	bad := fmt.Errorf("expected a duration such as 5s, 61m or 2160h, or a lifetime (%s) with an optional / N and + or - a duration, such as access_token_ttl + 1s; found %q", strings.Join(lifetimeNames, ", "), s)
+	if len(f) == 0 || !slices.Contains(lifetimeNames, f[0]) {
+		return bad
+	}
+	a.Lifetime, a.Div, f = f[0], 1, f[1:]
+	if len(f) >= 2 && f[0] == "/" {
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 1 {
+			return bad
+		}
+		a.Div, f = n, f[2:]
+	}
+	if len(f) == 2 && (f[0] == "+" || f[0] == "-") {
+		dur, err := time.ParseDuration(f[1])
+		if err != nil {
+			return bad
+		}
+		if f[0] == "-" {
+			dur = -dur
+		}
+		a.Plus, f = dur, nil
+	}
+	if len(f) != 0 {
+		return bad
+	}
+	return nil
+}
+
+// duration is how far the step moves the clock given the lifetimes.
+func (a *advanceAction) duration(l lifetimes) (time.Duration, error) {
+	if a.Lifetime == "" {
+		return durationOf(a.By), nil
+	}
+	base, ok := l[a.Lifetime]
+	if !ok {
+		return 0, fmt.Errorf("%s is not known", a.Lifetime)
+	}
+	return max(base/time.Duration(a.Div)+a.Plus, 0), nil
+}
+
+func (a *advanceAction) describe() string {
+	if a.Lifetime != "" {
+		return a.text
+	}
+	return durationOf(a.By).String()
+}
 
 func (a *advanceAction) needs() []string { return []string{NeedAdmin, NeedClock} }
 
 func (a *advanceAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
-	return r.advance(ctx, durationOf(a.By))
+	d, err := a.duration(r.lifetimes)
+	if err != nil {
+		return nil, err
+	}
+	if !r.t.caps[NeedClock] {
+		// a declared target: the plan allowed this wait
+		if err := sleep(ctx, d); err != nil {
+			return nil, err
+		}
+		return &exchange{status: http.StatusOK}, nil
+	}
+	return r.advance(ctx, d)
 }
 
 // keyAction changes an API key through the admin API.
@@ -639,7 +746,11 @@ type settingsAction struct {
 func (a *settingsAction) needs() []string { return []string{NeedAdmin} }
 
 func (a *settingsAction) run(ctx context.Context, r *scenarioRun) (*exchange, error) {
-	return r.admin(ctx, http.MethodPatch, "/admin/api/settings", a.SettingsPatch)
+	ex, err := r.admin(ctx, http.MethodPatch, "/admin/api/settings", a.SettingsPatch)
+	if err == nil && ex.status/100 == 2 {
+		r.lifetimes.apply(&a.SettingsPatch)
+	}
+	return ex, err
 }
 
 // revokeAction revokes a user's or a device's tokens.

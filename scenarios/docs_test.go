@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,8 +27,14 @@ func TestDocExamples(t *testing.T) {
 	}
 	var whole []*Scenario
 	kinds := map[string]bool{}
+	targetFiles := 0
 	for i, b := range blocks {
 		src := b[1]
+		if strings.HasPrefix(src, "# a target file\n") {
+			targetFiles++
+			checkTargetFileDoc(t, src)
+			continue
+		}
 		if strings.HasPrefix(src, "- ") {
 			wrapped := "name: fragment\nneeds: [admin, clock, device-key, second-key]\nsteps:\n" + indent(src)
 			list, err := Parse("docs/scenarios.md block "+strconv.Itoa(i+1), []byte(wrapped))
@@ -78,6 +85,9 @@ func TestDocExamples(t *testing.T) {
 			t.Errorf("docs/scenarios.md has no yaml example using %q", check)
 		}
 	}
+	if targetFiles == 0 {
+		t.Error("docs/scenarios.md has no target file example (a yaml block starting with # a target file)")
+	}
 	rep, err := Run(context.Background(), whole, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,4 +105,25 @@ func indent(s string) string {
 		lines[i] = "  " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// checkTargetFileDoc parses a target file example of the documentation and
+// checks it shows every field a target file has.
+func checkTargetFileDoc(t *testing.T, src string) {
+	t.Helper()
+	tf, err := ParseTargetFile("docs/scenarios.md", []byte(src), func(name string) string { return "value-of-" + name })
+	if err != nil {
+		t.Errorf("target file example: %v", err)
+		return
+	}
+	if tf.Declared.Keys[KeyDefault].Value != "value-of-QA_API_KEY" || tf.Declared.Users["alice"].UserID == "" {
+		t.Errorf("target file example parsed as %+v", tf.Declared)
+	}
+	for _, ty := range []reflect.Type{reflect.TypeFor[targetYAML](), reflect.TypeFor[keyYAML](), reflect.TypeFor[userYAML](), reflect.TypeFor[SettingsPatch]()} {
+		for name := range structFields(ty) {
+			if !strings.Contains(src, name+":") {
+				t.Errorf("the target file example does not show the field %s", name)
+			}
+		}
+	}
 }

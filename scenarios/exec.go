@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"time"
@@ -13,6 +14,8 @@ import (
 // deviceState is what a scenario knows about one of its devices.
 type deviceState struct {
 	clientID     string
+	description  string // as registered
+	awaitTrust   bool   // approved on a declared target: the next device_token polls until trusted
 	key          *deviceKey
 	deviceCode   string
 	accessToken  string
@@ -39,10 +42,21 @@ type scenarioRun struct {
 	// iteration is the repetition or try under way of a step with repeat
 	// or retry (${iteration}), 0 in other steps.
 	iteration int
+	// plan is how the scenario runs on its target (keys, their switches);
+	// lifetimes start as the plan's and follow settings steps.
+	plan      *scenarioPlan
+	lifetimes lifetimes
+	// registered lists the devices registered on an outside target, for
+	// the report.
+	registered []RegisteredDevice
 }
 
-func newScenarioRun(t *target, sc *Scenario) *scenarioRun {
-	r := &scenarioRun{t: t, sc: sc, vars: map[string]any{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &redact.Set{}}
+func newScenarioRun(t *target, sc *Scenario, p *scenarioPlan) *scenarioRun {
+	if p == nil {
+		p = &scenarioPlan{apiKey: t.apiKey, secondKey: t.secondKey, lifetimes: referenceLifetimes(), switches: map[string]keySwitches{}}
+	}
+	r := &scenarioRun{t: t, sc: sc, vars: map[string]any{}, devices: map[string]*deviceState{}, sessions: map[string]*session{}, mask: &redact.Set{},
+		plan: p, lifetimes: maps.Clone(p.lifetimes)}
 	r.mask.Add(t.apiKey)
 	r.mask.Add(t.secondKey)
 	r.mask.Add(t.adminToken)
@@ -77,7 +91,7 @@ func (r *scenarioRun) session(name string) *session {
 func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res ScenarioResult) {
 	res = baseResult(r.sc)
 	start := time.Now()
-	defer func() { res.Duration = time.Since(start) }()
+	defer func() { res.Duration, res.Devices = time.Since(start), r.registered }()
 	// stop ends the scenario at a step that did not pass: FAILED (WARNING
 	// for a warning), or SKIPPED when the run was cancelled meanwhile (the
 	// step was cut short; it did not fail).
@@ -95,7 +109,7 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 		r.skipRest(&res, next, onStep)
 		return res
 	}
-	if !r.t.embedded && changesServer(r.sc) {
+	if !r.t.embedded && changesServer(r.sc) && r.t.caps[NeedAdmin] {
 		sr := r.adminStep(ctx, "reset the server", func() (*exchange, error) {
 			return r.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
 		})
@@ -103,7 +117,12 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 			return stop(sr, len(r.sc.Steps))
 		}
 	}
-	if g := r.sc.Given; g != nil {
+	if g := r.sc.Given; g != nil && r.t.declaredMode() {
+		sr := StepResult{Name: "given: as " + r.t.decl.File + " declares", Status: Passed}
+		res.Steps = append(res.Steps, sr)
+		onStep(sr)
+	} else if g != nil {
+		r.lifetimes.apply(g.Settings)
 		sr := r.adminStep(ctx, "given", func() (*exchange, error) { return r.applyGiven(ctx, g) })
 		if sr.Status != Passed {
 			return stop(sr, 0)

@@ -315,7 +315,7 @@ steps:
 // A secret that straddles the cut of a long body is masked, not half shown.
 func TestLongBodyMaskedBeforeCut(t *testing.T) {
 	secret := "s3cr3t-token-abcdefghijklmnop"
-	r := newScenarioRun(&target{}, &Scenario{})
+	r := newScenarioRun(&target{}, &Scenario{}, nil)
 	r.mask.Add(secret)
 	body := strings.Repeat("x", maxShownBody-10) + secret + strings.Repeat("y", 100)
 	got := shownBody(r.mask, body)

@@ -54,6 +54,15 @@ type ScenarioResult struct {
 	Expected    bool   // listed in --expected-failures
 	Duration    time.Duration
 	Steps       []StepResult
+	// Devices lists the devices the scenario registered on an outside
+	// server, so that an operator can remove them afterwards.
+	Devices []RegisteredDevice
+}
+
+// RegisteredDevice is a device a scenario registered.
+type RegisteredDevice struct {
+	ClientID    string
+	Description string
 }
 
 // Report is the outcome of a run.

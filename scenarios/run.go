@@ -111,6 +111,17 @@ type Target struct {
 	// scenarios that need device-key are skipped.
 	NoDeviceKeys bool
 
+	// Declared, if set, is what a target file declares about the server.
+	// Without an admin API the runner then checks each scenario's given
+	// against it instead of setting it up, uses its keys, users, lifetimes
+	// and approval method, and waits for real where a scenario moves the
+	// clock (see ReadTargetFile).
+	Declared *Declared
+
+	// Prompt, for a Declared target with approval: prompt, asks a person to
+	// approve the device (it returns once they said so); nil: no terminal.
+	Prompt func(clientID, description string)
+
 	// Wrap, on the embedded target only, wraps each reference server's
 	// handler (adminToken is that server's admin token); tests use it to run
 	// the suite against deliberately broken servers.
@@ -244,6 +255,9 @@ type target struct {
 	caps       map[string]bool
 	missing    map[string]string   // need → why the target lacks it
 	vars       map[string]Variable // RunOptions.Vars by name
+	decl       *Declared
+	prompt     func(clientID, description string)
+	runID      string // names the run in the descriptions of the devices it registers
 	// keyNames maps the names scenarios use for keys ("default": the key
 	// of the run, "second": the second key) to their names on an outside
 	// server, found through its admin API.
@@ -274,7 +288,7 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 	}
 	if t.caps[NeedAdmin] && !t.embedded {
 		// start from the server's start state: earlier runs may have changed it
-		sr := newScenarioRun(t, &Scenario{})
+		sr := newScenarioRun(t, &Scenario{}, nil)
 		res := sr.adminStep(ctx, "reset", func() (*exchange, error) { return sr.admin(ctx, http.MethodPost, "/admin/api/reset", nil) })
 		if res.Status != Passed {
 			return nil, fmt.Errorf("resetting the server at %s before the run failed: %s%s", t.admin, res.Error, failureText(res.Failures))
@@ -403,12 +417,12 @@ func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
 // runOne runs one scenario on the worker's embedded server (reset first) or,
 // on an outside target, under the shared lock.
 func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *Scenario, shared *sync.RWMutex, onStep func(StepResult)) ScenarioResult {
-	for _, need := range sc.Needs {
-		if !t.caps[need] {
-			return skippedResult(sc, fmt.Sprintf("needs %s: %s", need, t.missing[need]))
-		}
+	p, reason := t.plan(sc)
+	if reason != "" {
+		return skippedResult(sc, reason)
 	}
 	tt := *t
+	tt.apiKey, tt.secondKey = p.apiKey, p.secondKey
 	if t.embedded {
 		if err := env.prepare(ctx, spec); err != nil {
 			res := baseResult(sc)
@@ -419,12 +433,12 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 		tt.base, tt.oauth, tt.admin, tt.adminToken = embeddedBase, embeddedBase, embeddedBase, env.token
 		tt.client = env.client
 	} else {
-		if changesServer(sc) {
+		if changesServer(sc) && t.caps[NeedAdmin] {
 			// Alone on the server, reset before (in run) and after, so that
 			// the scenarios that cannot reset find it in its start state.
 			shared.Lock()
 			defer shared.Unlock()
-			sr := newScenarioRun(&tt, sc)
+			sr := newScenarioRun(&tt, sc, p)
 			res := sr.run(ctx, onStep)
 			// also after Ctrl-C: the server should not stay as the scenario left it
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -444,7 +458,7 @@ func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *S
 		shared.RLock()
 		defer shared.RUnlock()
 	}
-	return newScenarioRun(&tt, sc).run(ctx, onStep)
+	return newScenarioRun(&tt, sc, p).run(ctx, onStep)
 }
 
 // changesServer reports whether a scenario changes the server's state
@@ -465,7 +479,7 @@ func trimBase(u string, suffixes ...string) string {
 // answers and which capabilities it has.
 func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	if spec.BaseURL == "" {
-		t := &target{embedded: true, apiKey: DemoAPIKey, secondKey: embeddedSecondKey,
+		t := &target{embedded: true, runID: randomHex(4), apiKey: DemoAPIKey, secondKey: embeddedSecondKey,
 			caps:    map[string]bool{NeedAdmin: true, NeedClock: true, NeedDeviceKey: !spec.NoDeviceKeys, NeedSecondKey: true},
 			missing: map[string]string{NeedDeviceKey: "the target was told not to use device keys"}}
 		return t, nil
@@ -480,6 +494,20 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		client:     spec.HTTPClient,
 		caps:       map[string]bool{NeedDeviceKey: !spec.NoDeviceKeys},
 		missing:    map[string]string{NeedDeviceKey: "the target was told it does not accept device keys"},
+		decl:       spec.Declared,
+		prompt:     spec.Prompt,
+		runID:      randomHex(4),
+	}
+	if d := t.decl; d != nil {
+		if k, ok := d.Keys[KeyDefault]; ok && t.apiKey == "" {
+			t.apiKey = k.Value
+		}
+		if k, ok := d.Keys[KeySecond]; ok && t.secondKey == "" {
+			t.secondKey = k.Value
+		}
+		if d.DeviceKeys != nil && len(d.DeviceKeys) == 0 {
+			t.caps[NeedDeviceKey] = false
+		}
 	}
 	if t.oauth == "" {
 		t.oauth = t.base
@@ -491,7 +519,7 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		t.client = &http.Client{Timeout: 30 * time.Second}
 	}
 	t.client = sameOriginRedirects(t.client)
-	if t.secondKey != "" {
+	if t.secondKey != "" || (t.decl != nil && len(t.decl.Keys) > 1) {
 		t.caps[NeedSecondKey] = true
 	} else {
 		t.missing[NeedSecondKey] = "no second API key given (add --second-api-key KEY)"
@@ -517,7 +545,15 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 			return nil, &UnreachableError{Service: ServiceOAuth, URL: t.oauth, Err: netErr(err)}
 		}
 	}
-	for _, k := range []struct{ name, value string }{{KeyDefault, t.apiKey}, {KeySecond, t.secondKey}} {
+	keys := []struct{ name, value string }{{KeyDefault, t.apiKey}, {KeySecond, t.secondKey}}
+	if t.decl != nil {
+		for _, n := range sortedKeys(t.decl.Keys) {
+			if k := t.decl.Keys[n]; n != KeyDefault && n != KeySecond && k.usable() {
+				keys = append(keys, struct{ name, value string }{n, t.decl.Keys[n].Value})
+			}
+		}
+	}
+	for _, k := range keys {
 		if k.value == "" {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -38,6 +39,10 @@ type RunOptions struct {
 	AdminToken   string
 	SecondAPIKey string
 	NoDeviceKeys bool
+	// Target is the --target file: what the scenarios may assume about a
+	// server they cannot configure (nil: none).
+	Target     *scenarios.TargetFile
+	TargetPath string
 
 	Parallel   int
 	ShardIndex int // 1-based; 0 with ShardCount 0: no sharding
@@ -110,6 +115,15 @@ logins, tokens and settings on that server are wiped. Point it only at a
 server kept for testing. Without it those scenarios are skipped, counted in
 one line per reason.
 
+--target FILE declares what the run may assume about a server it cannot
+configure (a vendor tenant, a staging install): its keys and their switches,
+the real accounts for the scenarios' users, its lifetimes, the device key
+types it accepts and how devices get trusted. Without --admin-url each
+scenario's given is then checked against the file: a scenario it satisfies
+runs, one it does not is skipped with the reason; clock moves become real
+waits up to the file's max_wait. Secrets in it come only from ${VARIABLES}.
+See docs/real-servers.md.
+
 --expected-failures FILE names scenarios a known-imperfect server is allowed
 to fail, one name a line (# starts a comment). Their failures are reported but
 do not fail the run; a listed scenario that passes is pointed out so the file
@@ -138,6 +152,9 @@ report.
       --report junit=out/junit.xml --report html=out/report.html \
       --expected-failures known-gaps.txt
 
+  # a tenant the run cannot configure, described by a target file
+  $ paragon scenario run --target qa-target.yaml --parallel 8 --report junit=out/junit.xml
+
   # my own scenarios, only the refresh ones, TAP on stdout
   $ paragon scenario run suites/ --tag refresh --report tap=-
 
@@ -149,8 +166,15 @@ report.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
 			fl := cmd.Flags()
+			if err := readTarget(fl, opts); err != nil {
+				return err
+			}
 			if err := sf.resolve(fl, "the scenarios run against the embedded reference server", opts.IO.ErrOut); err != nil {
 				return err
+			}
+			if opts.Target != nil {
+				// the keys come from the target file, not PARAGON_API_KEY
+				opts.APIKey, opts.APIKeyFrom = "", "the keys of "+opts.TargetPath
 			}
 			if fl.Changed("admin-token") && opts.AdminURL == "" {
 				return cmdutil.FlagErrorf("--admin-token needs --admin-url")
@@ -186,6 +210,7 @@ report.
 	sf.add(fl, "Run against the server at `URL` (its API root) instead of the embedded one",
 		"Root `URL` of the reference server's admin API; the run resets that server before it starts and during the run (without it, scenarios that need it are skipped)",
 		"Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
+	fl.StringVar(&opts.TargetPath, "target", "", "Target `FILE` (YAML) declaring the keys, users, lifetimes and device approval of a server the run cannot configure (see docs/real-servers.md)")
 	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")
 	fl.IntVar(&opts.Parallel, "parallel", 1, "Run `N` scenarios at once")
 	fl.StringVar(&shard, "shard", "", "Run only shard `I/N` of the selected scenarios (e.g. 2/4)")
@@ -318,6 +343,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if opts.Server != "" {
 		target = opts.Server
 		secrets = append(secrets, opts.APIKey, opts.AdminToken, opts.SecondAPIKey)
+		if opts.Target != nil {
+			secrets = append(secrets, opts.Target.Declared.Secrets()...)
+		}
 		if opts.HTTPClient != nil {
 			if hc, err = opts.HTTPClient(); err != nil {
 				return err
@@ -341,7 +369,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Target: scenarios.Target{
 			BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey,
 			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, SecondAPIKey: opts.SecondAPIKey,
-			NoDeviceKeys: opts.NoDeviceKeys, HTTPClient: hc,
+			NoDeviceKeys: opts.NoDeviceKeys, HTTPClient: hc, Declared: declared(opts.Target),
 		},
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,
@@ -534,4 +562,53 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func declared(tf *scenarios.TargetFile) *scenarios.Declared {
+	if tf == nil {
+		return nil
+	}
+	return tf.Declared
+}
+
+// readTarget reads --target: its server and OAuth URL stand unless
+// --server and --oauth-url are given; flags that say what the file says
+// are refused, naming what to write instead.
+func readTarget(fl *pflag.FlagSet, opts *RunOptions) error {
+	if !fl.Changed("target") {
+		return nil
+	}
+	usage := func(err error) error { return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err} }
+	for _, c := range []struct{ flag, instead string }{
+		{"api-key", "its keys: {default: {value: \"${VARIABLE}\"}}"},
+		{"second-api-key", "its keys: {second: {value: \"${VARIABLE}\"}}"},
+		{"no-device-keys", "device_keys: []"},
+	} {
+		if fl.Changed(c.flag) {
+			return usage(fmt.Errorf("--%s contradicts --target %s: declare it in the file instead (%s)", c.flag, opts.TargetPath, c.instead))
+		}
+	}
+	tf, err := scenarios.ReadTargetFile(opts.TargetPath, nil)
+	if err != nil {
+		var ve *scenarios.ValidationError
+		var mv *scenarios.MissingVarError
+		switch {
+		case errors.As(err, &ve):
+			return usage(fmt.Errorf("--target: %w", err))
+		case errors.As(err, &mv):
+			return usage(fmt.Errorf("--target: %w", err))
+		}
+		return usage(fmt.Errorf("--target: cannot read %s: %w", opts.TargetPath, pathErrorCause(err)))
+	}
+	if opts.Server == "" {
+		opts.Server = tf.Server
+	}
+	if opts.OAuthURL == "" {
+		opts.OAuthURL = tf.OAuthURL
+	}
+	if opts.Server == "" {
+		return usage(fmt.Errorf("--target %s names no server: add server: URL to it, or pass --server URL", opts.TargetPath))
+	}
+	opts.Target = tf
+	return nil
 }

@@ -679,3 +679,69 @@ func TestReportWriteErrorNamesTheReport(t *testing.T) {
 		t.Fatalf("exit %d, err %v", code, err)
 	}
 }
+
+// --target: the file's server, keys and users are used; mistakes in it and
+// flags that contradict it are usage errors naming the file and line.
+func TestRunTargetFlag(t *testing.T) {
+	t.Setenv("PARAGON_API_KEY", "from-env")
+	t.Setenv("QA_KEY", "qa-key-value")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("qa.yaml", "server: https://qa.example.com:7300\nkeys: {default: {value: \"${QA_KEY}\"}}\n")
+	noServer := write("none.yaml", "keys: {default: {value: \"${QA_KEY}\"}}\n")
+	unknown := write("unknown.yaml", "keys: {default: {value: \"${QA_KEY}\"}}\nmax_wiat: 2m\n")
+	wrongType := write("type.yaml", "keys: {default: {value: \"${QA_KEY}\"}}\ndevice_keys: {a: b}\n")
+	literal := write("literal.yaml", "keys: {default: {value: hunter2}}\n")
+	unset := write("unset.yaml", "keys: {default: {value: \"${QA_NOT_SET_KEY}\"}}\n")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(*testing.T, *RunOptions)
+	}{
+		{name: "file", args: []string{"--target", good}, check: func(t *testing.T, o *RunOptions) {
+			if o.Server != "https://qa.example.com:7300" || o.APIKey != "" || o.Target == nil || o.Target.Declared.Keys["default"].Value != "qa-key-value" {
+				t.Errorf("options %+v", o)
+			}
+		}},
+		{name: "--server wins", args: []string{"--target", good, "--server", "http://127.0.0.1:9"}, check: func(t *testing.T, o *RunOptions) {
+			if o.Server != "http://127.0.0.1:9" {
+				t.Errorf("server %q", o.Server)
+			}
+		}},
+		{name: "no server", args: []string{"--target", noServer}, wantErr: "names no server: add server: URL to it, or pass --server URL"},
+		{name: "unknown field", args: []string{"--target", unknown}, wantErr: unknown + `:2:1: target: unknown field "max_wiat"; expected one of:`},
+		{name: "wrong type", args: []string{"--target", wrongType}, wantErr: wrongType + `:2:14: target.device_keys: expected a list, found a mapping`},
+		{name: "literal secret", args: []string{"--target", literal}, wantErr: literal + `:1:25: keys.default.value: a secret is never written in the file`},
+		{name: "unset variable", args: []string{"--target", unset}, wantErr: "the environment variable QA_NOT_SET_KEY is not set"},
+		{name: "unreadable", args: []string{"--target", filepath.Join(dir, "nope.yaml")}, wantErr: "--target: cannot read " + filepath.Join(dir, "nope.yaml") + ": no such file or directory"},
+		{name: "with --api-key", args: []string{"--target", good, "--api-key", "k"}, wantErr: "--api-key contradicts --target " + good + `: declare it in the file instead (its keys: {default: {value: "${VARIABLE}"}})`},
+		{name: "with --second-api-key", args: []string{"--target", good, "--second-api-key", "k"}, wantErr: "--second-api-key contradicts --target"},
+		{name: "with --no-device-keys", args: []string{"--target", good, "--no-device-keys"}, wantErr: "(device_keys: [])"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *RunOptions
+			code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command {
+				return NewCmdRun(f, func(_ context.Context, o *RunOptions) error { got = o; return nil })
+			}, append([]string{"run"}, tt.args...)...)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || code != cmdutil.ExitUsage || got != nil {
+					t.Fatalf("exit %d, error %v; want exit 2 and an error containing %q", code, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got == nil {
+				t.Fatalf("err %v", err)
+			}
+			tt.check(t, got)
+		})
+	}
+}
