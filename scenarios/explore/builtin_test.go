@@ -84,7 +84,9 @@ type translator struct {
 	devPair  map[string]int // device alias → its current token pair
 	devCode  map[string]int // device alias → its current device code
 	vars     map[string]int // captured variable → the operation that made it
-	step     int
+	// loginDevs counts the devices logins registered for themselves
+	loginDevs int
+	step      int
 }
 
 // skip is a step or header the model does not cover.
@@ -452,9 +454,35 @@ func (r *translator) doStep(st map[string]any) string {
 		if as == "" {
 			as = u
 		}
-		ops = []Op{{Kind: OpLogin, User: ui, Auth: auth, Ref: ref, Key: r.key(m)}}
+		key := r.key(m)
+		if dv := str(m, "device"); (dv == "" || dv == "auto") && str(m, "device_token") == "" && (key != 0 || !r.s.Untrusted) {
+			// device: auto, as the runner does it: a device of the
+			// scenario's own, registered, approved and exchanged once,
+			// refreshed before each later login
+			if key != 0 {
+				panic(skip("login with the second key and a device of its own"))
+			}
+			alias := fmt.Sprintf("login device %d", r.loginDevs)
+			pair, ok := r.devPair[alias]
+			renew := Op{Kind: OpRefresh, Dev: r.devs[alias], Ref: pair}
+			if ok && Expect(r.s, renew).Answers[0].Status == 200 {
+				ops = append(ops, renew)
+				ref = r.ops
+				r.devPair[alias] = r.ops
+			} else {
+				if ok { // the refresh fails (not modelled as a step): a new device
+					r.loginDevs++
+					alias = fmt.Sprintf("login device %d", r.loginDevs)
+				}
+				d := r.device(alias, false)
+				ops = append(ops, Op{Kind: OpRegister, Dev: d}, Op{Kind: OpApprove, Dev: d}, Op{Kind: OpPoll, Dev: d, Ref: r.ops})
+				ref = r.ops + 2
+				r.devPair[alias] = ref
+			}
+		}
+		ops = append(ops, Op{Kind: OpLogin, User: ui, Auth: auth, Ref: ref, Key: key})
 		after = func(op Op, obs Obs) {
-			if obs.Status == 200 {
+			if obs.Status == 200 && op.Kind == OpLogin {
 				r.sessions[as] = r.ops
 			}
 		}
@@ -495,7 +523,7 @@ func (r *translator) doStep(st map[string]any) string {
 	case "advance":
 		d, err := time.ParseDuration(fmt.Sprint(arg))
 		if err != nil {
-			panic(skip("advance"))
+			d = r.lifetime(fmt.Sprint(arg))
 		}
 		ops = []Op{{Kind: OpAdvance, Dur: d}}
 	case "key":
@@ -640,4 +668,38 @@ func (r *translator) capture(c any) {
 			r.vars[v] = r.ops - 1
 		}
 	}
+}
+
+// lifetime reads an advance relative to a lifetime ("access_token_ttl +
+// 1s", "refresh_token_ttl / 2") as the runner does, on the model's
+// lifetimes.
+func (r *translator) lifetime(expr string) time.Duration {
+	f := strings.Fields(expr)
+	if len(f) == 0 {
+		panic(skip("advance"))
+	}
+	base, ok := map[string]time.Duration{"access_token_ttl": r.s.AccessTTL, "refresh_token_ttl": r.s.RefreshTTL,
+		"device_code_ttl": r.s.CodeTTL, "refresh_grace": r.s.Grace}[f[0]]
+	if !ok {
+		panic(skip("advance " + expr))
+	}
+	f = f[1:]
+	if len(f) >= 2 && f[0] == "/" {
+		var n int
+		if _, err := fmt.Sscan(f[1], &n); err != nil || n < 1 {
+			panic(skip("advance " + expr))
+		}
+		base, f = base/time.Duration(n), f[2:]
+	}
+	if len(f) == 2 {
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			panic(skip("advance " + expr))
+		}
+		if f[0] == "-" {
+			d = -d
+		}
+		base += d
+	}
+	return base
 }

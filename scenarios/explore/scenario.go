@@ -120,6 +120,8 @@ func stepAction(op Op, registered map[int]bool) string {
 		s := fmt.Sprintf("login: {user: %s, authtype: %s", users[op.User], authNames[op.Auth])
 		if op.Ref >= 0 {
 			s += fmt.Sprintf(`, device_token: "${at%d}"`, op.Ref+1)
+		} else {
+			s += ", device: none" // the model's login sends no device token
 		}
 		return s + keyField(op.Key) + "}"
 	case OpRefresh:
