@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -47,6 +48,22 @@ func (k keystoreTokens) Load() (*client.Token, error) {
 func (k keystoreTokens) Save(t *client.Token) error {
 	return keystore.SaveTokens(k.keys, k.profile, k.kind,
 		keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
+}
+
+// LoadDevice and SaveDevice make keystoreTokens of kind DeviceTokens a
+// client.DeviceStore: the device's id and key next to its token.
+func (k keystoreTokens) LoadDevice() (string, ed25519.PrivateKey, error) {
+	vals, err := keystore.GetItems(k.keys, k.profile, keystore.ItemDeviceID, keystore.ItemDevicePrivateKey)
+	if err != nil || vals[keystore.ItemDeviceID] == "" {
+		return "", nil, err
+	}
+	key, err := client.UnmarshalPrivateKey(vals[keystore.ItemDevicePrivateKey])
+	return vals[keystore.ItemDeviceID], key, err
+}
+
+func (k keystoreTokens) SaveDevice(id string, key ed25519.PrivateKey) error {
+	return keystore.SetItems(k.keys, k.profile, []keystore.Entry{{Item: keystore.ItemDeviceID, Value: id},
+		{Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)}})
 }
 
 // A TokenStore keeps the tokens where the next process finds them, and its
@@ -125,36 +142,33 @@ func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
 	ref := startRefServer(t)
 	ctx := context.Background()
 
-	// The program: twenty-odd lines.
+	// The program.
 	c, err := client.New(client.Config{BaseURL: ref.URL, APIKey: "paragon-dev-key", Now: ref.Now, Sleep: ref.WaitForAdmin})
 	check(err)
-	key, err := client.GenerateDeviceKey()
-	check(err)
-	id := client.NewDeviceID()
-	check(keystore.SetItems(store, profile, []keystore.Entry{{Item: keystore.ItemAPIKey, Value: c.APIKey()},
-		{Item: keystore.ItemDeviceID, Value: id}, {Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)}}))
-	reg, err := c.Register(ctx, client.RegisterRequest{ClientID: id, Description: "keyring example", Key: key})
-	check(err)
-	devTok, err := c.PollDeviceToken(ctx, client.PollRequest{ClientID: id, DeviceCode: reg.DeviceCode, Key: key})
-	check(err)
+	check(store.Set(profile, keystore.ItemAPIKey, c.APIKey()))
 	devStore := keystoreTokens{keys: store, profile: profile, kind: keystore.DeviceTokens, lockDir: lockDir}
-	check(devStore.Save(devTok))
-	userTok, err := c.LoginToken(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland",
-		Device: c.Device(id, key, client.SourceConfig{Token: devTok, Store: devStore})})
+	reg, err := c.Register(ctx, client.RegisterRequest{Description: "keyring example", Store: devStore})
+	check(err)
+	dev, err := reg.Wait(ctx)
 	check(err)
 	userStore := keystoreTokens{keys: store, profile: profile, kind: keystore.UserTokens, lockDir: lockDir}
-	check(userStore.Save(userTok))
-	user := c.UserTokenSource(client.SourceConfig{Token: userTok, Store: userStore})
-	api := c.Session(user)
+	api, err := c.Login(ctx, client.LoginRequest{UserID: "alice", Password: "wonderland", Device: dev, Store: userStore})
+	check(err)
+	userTok, err := userStore.Load()
+	check(err)
 	for day := 1; day <= 90; day++ {
 		ref.Advance(24 * time.Hour)
 		if users, err := api.ListUsers(ctx, 10); err != nil || len(users) != 3 {
 			t.Fatalf("day %d: %v (%d users)", day, err, len(users))
 		}
 	}
+	if again, err := c.LoadDevice(devStore); err != nil || again.ID != dev.ID || !again.Key.Equal(dev.Key) {
+		t.Errorf("the device loaded from the keyring: %v %v", again, err)
+	}
 
 	// The secrets are in the OS keyring, as an independent client sees them.
-	cur := user.Current()
+	cur, err := userStore.Load()
+	check(err)
 	if cur.RefreshToken == userTok.RefreshToken {
 		t.Fatal("the refresh token never rotated")
 	}
@@ -168,7 +182,7 @@ func TestNinetyDaysWithSecretsInTheOSKeyring(t *testing.T) {
 	if got := lookup(keystore.ItemUserRefreshToken); got != cur.RefreshToken {
 		t.Errorf("secret-tool finds a user refresh token that is not the latest rotated one")
 	}
-	if got := lookup(keystore.ItemDevicePrivateKey); got != client.MarshalPrivateKey(key) {
+	if got := lookup(keystore.ItemDevicePrivateKey); got != client.MarshalPrivateKey(dev.Key) {
 		t.Errorf("secret-tool does not find the device key paragon stored")
 	}
 
