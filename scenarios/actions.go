@@ -58,17 +58,17 @@ func (d *decoder) checkSign(n *yaml.Node, sign string) {
 // registerAction is POST /oauth/v1/register for a device known in the
 // scenario by an alias.
 type registerAction struct {
-	Device       string            `yaml:"device"`        // alias; default "device"
-	ClientID     *string           `yaml:"client_id"`     // default: a fresh UUID kept for the alias
-	ClientType   *string           `yaml:"client_type"`   // default printer
-	ResponseType *string           `yaml:"response_type"` // default device_code
-	Description  *string           `yaml:"description"`   // client_description
-	State        *string           `yaml:"state"`
-	Key          string            `yaml:"key"`  // keep (default), none, ed25519, ed25519-spki, rsa, x509
-	Sign         string            `yaml:"sign"` // auto: with the device's registered key, else its new key; new-key: with the key this step sends
-	APIKey       *string           `yaml:"api_key"`
-	Omit         []string          `yaml:"omit"` // form fields to leave out
-	Form         map[string]string `yaml:"form"` // extra or replacing form fields
+	Device       string               `yaml:"device"`        // alias; default "device"
+	ClientID     *string              `yaml:"client_id"`     // default: a fresh UUID kept for the alias
+	ClientType   *string              `yaml:"client_type"`   // default printer
+	ResponseType *string              `yaml:"response_type"` // default device_code
+	Description  *string              `yaml:"description"`   // client_description
+	State        *string              `yaml:"state"`
+	Key          string               `yaml:"key"`  // keep (default), none, ed25519, ed25519-spki, rsa, x509
+	Sign         string               `yaml:"sign"` // auto: with the device's registered key, else its new key; new-key: with the key this step sends
+	APIKey       *string              `yaml:"api_key"`
+	Omit         []string             `yaml:"omit"` // form fields to leave out
+	Form         map[string]FormValue `yaml:"form"` // extra or replacing form fields
 }
 
 var keyKinds = map[string]bool{"": true, "keep": true, "none": true, "ed25519": true, "ed25519-spki": true, "rsa": true, "x509": true}
@@ -176,16 +176,16 @@ func (a *deviceAdminAction) run(ctx context.Context, r *scenarioRun) (*exchange,
 
 // deviceTokenAction is POST /oauth/v1/token with grant_type=device_code.
 type deviceTokenAction struct {
-	Device     string            `yaml:"device"`
-	Poll       string            `yaml:"poll"`      // once (default) or until-done
-	MaxPolls   int               `yaml:"max_polls"` // until-done: at most this many requests (default 10)
-	Interval   *Duration         `yaml:"interval"`  // until-done: clock advance between polls (default 5s)
-	DeviceCode *string           `yaml:"device_code"`
-	ClientID   *string           `yaml:"client_id"`
-	Sign       string            `yaml:"sign"`
-	APIKey     *string           `yaml:"api_key"`
-	Omit       []string          `yaml:"omit"`
-	Form       map[string]string `yaml:"form"`
+	Device     string               `yaml:"device"`
+	Poll       string               `yaml:"poll"`      // once (default) or until-done
+	MaxPolls   int                  `yaml:"max_polls"` // until-done: at most this many requests (default 10)
+	Interval   *Duration            `yaml:"interval"`  // until-done: clock advance between polls (default 5s)
+	DeviceCode *string              `yaml:"device_code"`
+	ClientID   *string              `yaml:"client_id"`
+	Sign       string               `yaml:"sign"`
+	APIKey     *string              `yaml:"api_key"`
+	Omit       []string             `yaml:"omit"`
+	Form       map[string]FormValue `yaml:"form"`
 }
 
 func (a *deviceTokenAction) setShorthand(d *decoder, n *yaml.Node) { a.Device = n.Value }
@@ -261,15 +261,15 @@ func (a *deviceTokenAction) run(ctx context.Context, r *scenarioRun) (*exchange,
 // refreshAction is POST /oauth/v1/token with grant_type=refresh_token, for a
 // device (client_id = its id) or a user session (client_id = api).
 type refreshAction struct {
-	Device   string            `yaml:"device"`
-	User     string            `yaml:"user"`  // session name given at login (default: the user name)
-	Token    *string           `yaml:"token"` // the refresh token to send; default the current one
-	ClientID *string           `yaml:"client_id"`
-	Sign     string            `yaml:"sign"`
-	APIKey   *string           `yaml:"api_key"`
-	Keep     bool              `yaml:"keep"` // do not replace the stored tokens with the answer's
-	Omit     []string          `yaml:"omit"`
-	Form     map[string]string `yaml:"form"`
+	Device   string               `yaml:"device"`
+	User     string               `yaml:"user"`  // session name given at login (default: the user name)
+	Token    *string              `yaml:"token"` // the refresh token to send; default the current one
+	ClientID *string              `yaml:"client_id"`
+	Sign     string               `yaml:"sign"`
+	APIKey   *string              `yaml:"api_key"`
+	Keep     bool                 `yaml:"keep"` // do not replace the stored tokens with the answer's
+	Omit     []string             `yaml:"omit"`
+	Form     map[string]FormValue `yaml:"form"`
 }
 
 func (a *refreshAction) validate(d *decoder, n *yaml.Node) {
@@ -343,17 +343,17 @@ var demoUsers = map[string]demoUser{
 
 // loginAction is /api/v1/login.
 type loginAction struct {
-	User        string            `yaml:"user"`     // a demo user: userid and password follow from authtype
-	Authtype    string            `yaml:"authtype"` // password (default), card, short_id, username, email, or a number
-	UserID      *string           `yaml:"userid"`
-	Password    *string           `yaml:"password"`
-	Device      string            `yaml:"device"`       // alias whose device token to present; auto (default): one of its own when the key needs it; none; wrong
-	DeviceToken *string           `yaml:"device_token"` // present exactly this bearer token
-	Method      string            `yaml:"method"`       // POST (default) or GET
-	As          string            `yaml:"as"`           // session name; default the user
-	APIKey      *string           `yaml:"api_key"`
-	Form        map[string]string `yaml:"form"` // extra or replacing fields
-	Omit        []string          `yaml:"omit"`
+	User        string               `yaml:"user"`     // a demo user: userid and password follow from authtype
+	Authtype    string               `yaml:"authtype"` // password (default), card, short_id, username, email, or a number
+	UserID      *string              `yaml:"userid"`
+	Password    *string              `yaml:"password"`
+	Device      string               `yaml:"device"`       // alias whose device token to present; auto (default): one of its own when the key needs it; none; wrong
+	DeviceToken *string              `yaml:"device_token"` // present exactly this bearer token
+	Method      string               `yaml:"method"`       // POST (default) or GET
+	As          string               `yaml:"as"`           // session name; default the user
+	APIKey      *string              `yaml:"api_key"`
+	Form        map[string]FormValue `yaml:"form"` // extra or replacing fields
+	Omit        []string             `yaml:"omit"`
 }
 
 func (a *loginAction) setShorthand(d *decoder, n *yaml.Node) { a.User = n.Value }
@@ -490,15 +490,19 @@ type multipartSpec struct {
 
 // callAction calls an API function.
 type callAction struct {
-	Method    string            `yaml:"method"` // default GET
-	Path      string            `yaml:"path"`   // under /api/v1 unless it starts with /api/, /oauth/ or /admin/
-	Query     map[string]string `yaml:"query"`
-	Form      map[string]string `yaml:"form"`
-	Multipart *multipartSpec    `yaml:"multipart"`
-	Headers   map[string]string `yaml:"headers"`
-	As        string            `yaml:"as"`    // a session; device:<alias>; nobody (default)
-	Token     *string           `yaml:"token"` // present exactly this bearer token
-	APIKey    *string           `yaml:"api_key"`
+	Method    string               `yaml:"method"` // default GET
+	Path      string               `yaml:"path"`   // under /api/v1 unless it starts with /api/, /oauth/ or /admin/
+	Query     map[string]string    `yaml:"query"`
+	Form      map[string]FormValue `yaml:"form"`
+	Multipart *multipartSpec       `yaml:"multipart"`
+	// Body is sent as it is, with ContentType (default text/plain;
+	// charset=utf-8); Headers may set Content-Type too.
+	Body        *string           `yaml:"body"`
+	ContentType string            `yaml:"content_type"`
+	Headers     map[string]string `yaml:"headers"`
+	As          string            `yaml:"as"`    // a session; device:<alias>; nobody (default)
+	Token       *string           `yaml:"token"` // present exactly this bearer token
+	APIKey      *string           `yaml:"api_key"`
 }
 
 // setShorthand reads "GET /users/all".
@@ -515,8 +519,17 @@ func (a *callAction) validate(d *decoder, n *yaml.Node) {
 	if a.Path == "" {
 		d.errorf(n, "call: expected a path such as /users/all")
 	}
-	if a.Form != nil && a.Multipart != nil {
-		d.errorf(n, "call: expected form or multipart, not both")
+	given := 0
+	for _, b := range []bool{a.Form != nil, a.Multipart != nil, a.Body != nil} {
+		if b {
+			given++
+		}
+	}
+	if given > 1 {
+		d.errorf(n, "call: expected at most one of form, multipart and body")
+	}
+	if a.ContentType != "" && a.Body == nil {
+		d.errorf(n, "call: content_type is the type of body: add body, or set Content-Type in headers")
 	}
 }
 
@@ -546,6 +559,11 @@ func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 	switch {
 	case a.Form != nil:
 		body, ctype = formBody(a.Form)
+	case a.Body != nil:
+		body, ctype = []byte(*a.Body), a.ContentType
+		if ctype == "" {
+			ctype = "text/plain; charset=utf-8"
+		}
 	case a.Multipart != nil:
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
@@ -830,14 +848,14 @@ func (a *faultAction) run(ctx context.Context, r *scenarioRun) (*exchange, error
 // cover. A relative url goes to the OAuth base for /oauth/, the admin base
 // for /admin/ and the API base otherwise; nothing is added to the request.
 type httpAction struct {
-	Method  string            `yaml:"method"`
-	URL     string            `yaml:"url"`
-	Headers map[string]string `yaml:"headers"`
-	Query   map[string]string `yaml:"query"`
-	Form    map[string]string `yaml:"form"`
-	Body    *string           `yaml:"body"`
-	JSON    any               `yaml:"json"`
-	SignAs  string            `yaml:"sign_as"` // sign the body with this device's key
+	Method  string               `yaml:"method"`
+	URL     string               `yaml:"url"`
+	Headers map[string]string    `yaml:"headers"`
+	Query   map[string]string    `yaml:"query"`
+	Form    map[string]FormValue `yaml:"form"`
+	Body    *string              `yaml:"body"`
+	JSON    any                  `yaml:"json"`
+	SignAs  string               `yaml:"sign_as"` // sign the body with this device's key
 }
 
 func (a *httpAction) validate(d *decoder, n *yaml.Node) {
@@ -961,20 +979,43 @@ func withQuery(u string, query map[string]string) string {
 	return u + sep + q.Encode()
 }
 
+// FormValue is the value of a form field as a scenario writes it: a
+// string, or a list sent as the field repeated, in order
+// (detailtype: [0, 3] is detailtype=0&detailtype=3).
+type FormValue []string
+
+func (v *FormValue) decodeNode(d *decoder, n *yaml.Node) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	out := make(FormValue, 0, len(items))
+	for _, it := range items {
+		it = resolve(it)
+		if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
+			d.errorf(it, "form: expected a value (a string or number) or a list of them, found %s", kindName(it))
+			continue
+		}
+		out = append(out, it.Value)
+	}
+	*v = out
+}
+
 // formBody encodes fields as an application/x-www-form-urlencoded body and
 // returns it with its content type.
-func formBody(fields map[string]string) ([]byte, string) {
+func formBody(fields map[string]FormValue) ([]byte, string) {
 	f := url.Values{}
 	applyForm(f, nil, fields)
 	return []byte(f.Encode()), "application/x-www-form-urlencoded"
 }
 
-// applyForm removes the omitted fields and sets the extra ones.
-func applyForm(f url.Values, omit []string, extra map[string]string) {
+// applyForm removes the omitted fields and sets the extra ones, a list as
+// the field repeated.
+func applyForm(f url.Values, omit []string, extra map[string]FormValue) {
 	for _, k := range omit {
 		f.Del(k)
 	}
 	for k, v := range extra {
-		f.Set(k, v)
+		f[k] = slices.Clone(v)
 	}
 }

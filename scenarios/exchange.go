@@ -145,7 +145,7 @@ func (r *scenarioRun) do(req *http.Request, body []byte) (*exchange, error) {
 }
 
 // oauthPost sends a form to the OAuth service, signed as sign says.
-func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omit []string, extra map[string]string, sign string, key, newKey *deviceKey) (*exchange, error) {
+func (r *scenarioRun) oauthPost(ctx context.Context, p string, f url.Values, omit []string, extra map[string]FormValue, sign string, key, newKey *deviceKey) (*exchange, error) {
 	applyForm(f, omit, extra)
 	for _, k := range []string{"client_secret", "device_code", "refresh_token"} {
 		r.mask.Add(f.Get(k))
