@@ -4,9 +4,14 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/paragon-cli/paragon/scenarios"
+	"github.com/paragon-cli/paragon/server"
 )
 
 // embedded starts an in-process reference server, wrapped by wrap if not nil.
@@ -60,5 +65,30 @@ func TestSameSeedSameWalks(t *testing.T) {
 	}
 	if maps.Equal(a, c) {
 		t.Errorf("seeds 7 and 8 explored alike: %v", a)
+	}
+}
+
+// TestRealClockServer: against a server without a fake clock the walks do
+// not move the clock, and nothing else changes.
+func TestRealClockServer(t *testing.T) {
+	srv, err := server.New(server.Options{Account: server.DemoAccount(), PasswordCost: bcrypt.MinCost, AdminToken: "adm-real-clock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	res, err := Explore(context.Background(), Options{Target: Target{Client: hs.Client(), BaseURL: hs.URL, OAuthURL: hs.URL, AdminURL: hs.URL,
+		APIKey: scenarios.DemoAPIKey, AdminToken: "adm-real-clock"}, Seed: 4, Steps: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Violation; v != nil {
+		t.Fatalf("%s: expected %s, got %s\n%s", v.Op, v.Expected, v.Got, v.Scenario)
+	}
+	for k := range res.Coverage {
+		if strings.HasPrefix(k, "advance") {
+			t.Errorf("the clock moved: %s", k)
+		}
 	}
 }
