@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/paragon-cli/paragon/internal/redact"
@@ -210,6 +211,15 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 	sr = StepResult{Name: st.label(index), Line: st.Line, Status: Passed}
 	start := time.Now()
 	defer func() { sr.Duration = time.Since(start) }()
+	if st.Concurrently > 1 {
+		r.last = nil
+		a, err := r.expandAll(st.Action)
+		if err != nil {
+			sr.Status, sr.Error = Failed, r.mask.Scrub(err.Error())
+			return sr
+		}
+		return r.concurrently(ctx, st, a.(action), sr)
+	}
 	var ex *exchange
 	if st.Retry != nil {
 		ex = r.retried(ctx, st, &sr)
@@ -217,5 +227,74 @@ func (r *scenarioRun) step(ctx context.Context, st *Step, index int) (sr StepRes
 		ex = r.repeated(ctx, st, &sr)
 	}
 	sr.Exchange = render(ex, r.mask)
+	return sr
+}
+
+// concurrently sends a step's request st.Concurrently times, released at
+// the same instant, each on a copy of the run (its own secrets to mask,
+// merged afterwards; the devices and sessions are only read). Each answer
+// must meet the step's expectations, and expect.successes counts the 2xx
+// ones.
+func (r *scenarioRun) concurrently(ctx context.Context, st *Step, a action, sr StepResult) StepResult {
+	if ra, ok := a.(*refreshAction); ok { // the alias exists before the copies read it
+		if ra.Device != "" {
+			r.device(ra.Device)
+		} else {
+			r.session(ra.User)
+		}
+	}
+	n := st.Concurrently
+	runs := make([]*scenarioRun, n)
+	exs := make([]*exchange, n)
+	errs := make([]error, n)
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		cp := *r
+		cp.mask = &redact.Set{}
+		for _, v := range r.mask.Values() {
+			cp.mask.Add(v)
+		}
+		runs[i] = &cp
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			exs[i], errs[i] = a.run(ctx, runs[i])
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	for _, cp := range runs {
+		for _, v := range cp.mask.Values() {
+			r.mask.Add(v)
+		}
+	}
+	successes := 0
+	for i := range n {
+		if errs[i] != nil {
+			sr.Status, sr.Error = Failed, r.mask.Scrub(errs[i].Error())
+			sr.Exchange = render(runs[i].last, r.mask)
+			return sr
+		}
+		if exs[i].status/100 == 2 {
+			successes++
+		}
+		r.last = exs[i]
+		if fs := r.check(st.Expect, exs[i]); len(fs) > 0 && len(sr.Failures) == 0 {
+			sr.Failures = fs
+			sr.Exchange = render(exs[i], r.mask)
+		}
+	}
+	if e := st.Expect; e != nil && e.Successes != nil && successes != *e.Successes {
+		sr.Failures = append(sr.Failures, Failure{Expectation: fmt.Sprintf("successes %d of %d sent at once", *e.Successes, n),
+			Expected: fmt.Sprint(*e.Successes), Actual: fmt.Sprint(successes)})
+	}
+	if sr.Exchange == nil {
+		sr.Exchange = render(exs[n-1], r.mask)
+	}
+	if len(sr.Failures) > 0 {
+		sr.Status = Failed
+	}
 	return sr
 }

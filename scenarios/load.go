@@ -420,6 +420,11 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 			d.checkVars(v, vars) // read by repeatOptions
 		case "capture":
 			captureNode = v
+		case "concurrently":
+			d.decode(v, reflectOf(&st.Concurrently), "concurrently")
+			if st.Concurrently < 2 || st.Concurrently > 16 {
+				d.errorf(v, "step %d: concurrently: expected 2 to 16 requests at once, found %d", index, st.Concurrently)
+			}
 		default:
 			mk, ok := actionKinds[k.Value]
 			if !ok {
@@ -450,6 +455,11 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		}
 		return nil
 	}
+	if st.Concurrently > 0 {
+		d.checkConcurrently(n, st, index, captureNode != nil)
+	} else if st.Expect != nil && st.Expect.Successes != nil {
+		d.errorf(n, "step %d: expect.successes counts the answers of a step sent concurrently; add concurrently: N", index)
+	}
 	if captureNode != nil {
 		st.Capture = d.captures(captureNode)
 		for _, c := range st.Capture {
@@ -457,6 +467,28 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		}
 	}
 	return st
+}
+
+// checkConcurrently: a step sent concurrently must be one whose copies do
+// not change the scenario's devices or sessions (a refresh with keep: true,
+// or a call), and captures nothing (which copy's answer would it be?).
+func (d *decoder) checkConcurrently(n *yaml.Node, st *Step, index int, capture bool) {
+	ok := st.Kind == "call"
+	if ra, isRefresh := st.Action.(*refreshAction); isRefresh && ra.Keep {
+		ok = true
+	}
+	if !ok {
+		d.errorf(n, "step %d: concurrently: expected a call or a refresh with keep: true, found %s", index, st.Kind)
+	}
+	if capture {
+		d.errorf(n, "step %d: concurrently: a step sent several times at once captures nothing", index)
+	}
+	if st.Repeat > 1 || st.Retry != nil {
+		d.errorf(n, "step %d: concurrently: expected no repeat or retry (the requests are sent at once)", index)
+	}
+	if st.Expect != nil && st.Expect.Successes != nil && *st.Expect.Successes > st.Concurrently {
+		d.errorf(n, "step %d: expect.successes: %d of %d requests", index, *st.Expect.Successes, st.Concurrently)
+	}
 }
 
 func actionList() string {
@@ -471,9 +503,9 @@ func actionList() string {
 // The fields of a scenario header, of a step besides its action and of
 // expect, as messages list them.
 var (
-	stepFields   = []string{"name", "expect", "expect_last", "capture", "repeat", "retry"}
+	stepFields   = []string{"name", "expect", "expect_last", "capture", "repeat", "retry", "concurrently"}
 	headerFields = []string{"description", "given", "name", "needs", "rule", "severity", "steps", "tags"}
-	expectFields = []string{"body", "headers", "json", "max_duration", "status"}
+	expectFields = []string{"body", "headers", "json", "max_duration", "status", "successes"}
 )
 
 func (d *decoder) expect(n *yaml.Node) *Expect {
@@ -513,6 +545,13 @@ func (d *decoder) expect(n *yaml.Node) *Expect {
 			var dur Duration
 			d.decode(v, reflectOf(&dur), "expect.max_duration")
 			e.MaxDuration = durationOf(dur)
+		case "successes":
+			var n int
+			d.decode(v, reflectOf(&n), "expect.successes")
+			if n < 0 {
+				d.errorf(v, "expect.successes: expected a count of 2xx answers, found %d", n)
+			}
+			e.Successes = &n
 		default:
 			d.errorf(k, "expect: unknown field %q; expected one of: %s%s", k.Value, strings.Join(expectFields, ", "), didYouMean(k.Value, expectFields))
 		}

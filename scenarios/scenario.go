@@ -52,9 +52,12 @@ type Step struct {
 	Repeat     int
 	ExpectLast *Expect
 	Retry      *Retry // try again until Retry.Until holds
-	Line       int
-	Column     int
-	index      int // 1-based position in the scenario
+	// Concurrently > 1 sends the step's request that many times at the same
+	// instant (refresh with keep, or call); each answer must meet Expect.
+	Concurrently int
+	Line         int
+	Column       int
+	index        int // 1-based position in the scenario
 }
 
 // Expect lists what a step's final HTTP answer must satisfy. Without Status
@@ -65,6 +68,9 @@ type Expect struct {
 	JSON        []FieldCheck // JSON path → checks
 	Body        *Check       // the raw body
 	MaxDuration time.Duration
+	// Successes, with a step's concurrently, is how many of its answers
+	// must be 2xx (nil: not checked).
+	Successes *int
 }
 
 // FieldCheck is a check on one header or JSON path.

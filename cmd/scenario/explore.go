@@ -72,9 +72,9 @@ With --concurrency C > 1, some refreshes are sent from C connections at the
 same instant (the same token again, as a client that retries, or a call with
 the family's newest access token), and the answers are checked for
 linearizability against the model: two successful refreshes of one token
-are a violation. The walks then differ from run to run. A violation found
-this way is shrunk too, but the file it writes sends one request at a time,
-so 'scenario run' cannot replay the race.
+are a violation. The walks then differ from run to run. A race is shrunk
+too and written as a step sent concurrently; since it shows only when the
+requests overlap, its file may need a run or two to fail.
 
 It needs the reference server's admin API: the embedded server (default), or
 --server with --admin-url and --admin-token.

@@ -405,7 +405,7 @@ func (x *explorer) found(ctx context.Context, w Walk, e *Expectation, obs Obs) e
 		obs = got[len(got)-1]
 		v = &Violation{Warning: e.Ours(obs), Rule: e.Rule, Expected: e.String(), Got: obs, Step: len(w.Ops), Walk: w, Original: orig}
 		v.Op = describe(w, len(w.Ops)-1)
-		v.Expressible = expressible(e, obs)
+		v.Expressible = expressible(e, obs) && fileSendsAtOnce(w)
 		v.Scenario = scenarioFile(w, got, e, v, x.opts.Seed)
 	}
 	v.Replays = x.replays
@@ -566,6 +566,19 @@ func (r *Result) CoverageLines() []string {
 		out[i] = fmt.Sprintf("%-48s %d", k, r.Coverage[k])
 	}
 	return out
+}
+
+// fileSendsAtOnce reports whether the scenario file sends the walk's last
+// batch, if it ends with one, at once: it can when the batch is copies of one
+// refresh (concurrently: N); other batches are written one step at a time,
+// which cannot show a race.
+func fileSendsAtOnce(w Walk) bool {
+	g := groups(w.Ops)
+	last := g[len(g)-1]
+	if last[1]-last[0] < 2 {
+		return true
+	}
+	return identical(w.Ops[last[0]:last[1]]) && w.Ops[last[0]].Kind == OpRefresh
 }
 
 // errNotReproduced: a violation that did not happen again on a replay from

@@ -56,33 +56,53 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 		s.AccessTTL, s.RefreshTTL, s.CodeTTL, s.Grace)
 	b.WriteString("steps:\n")
 	registered := map[int]bool{}
-	for i, op := range w.Ops {
-		var e *Expectation
-		if i == len(w.Ops)-1 {
-			e = last
-		} else {
-			e = Expect(s, op)
+	for _, g := range groups(w.Ops) {
+		lastGroup := g[1] == len(w.Ops)
+		if g[1]-g[0] > 1 && identical(w.Ops[g[0]:g[1]]) && w.Ops[g[0]].Kind == OpRefresh {
+			// a batch of one refresh: one step sent concurrently
+			op, n := w.Ops[g[0]], g[1]-g[0]
+			fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d-%d: %s, %d times at the same instant", g[0]+1, g[1], describeOp(op), n)))
+			b.WriteString("    " + stepAction(op, registered) + "\n")
+			fmt.Fprintf(&b, "    concurrently: %d\n", n)
+			b.WriteString("    expect: " + concurrentExpectYAML(s, op, g[0], n) + "\n")
+			if !lastGroup {
+				for i := g[0]; i < g[1]; i++ {
+					if e := Expect(s, w.Ops[i]); e.Match(got[i]) >= 0 {
+						e.Apply(s, e.Match(got[i]), i)
+					}
+				}
+			}
+			continue
 		}
-		fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
-		b.WriteString("    " + stepAction(op, registered) + "\n")
-		x := expectYAML(e)
-		if e.Header != "" {
-			x = fmt.Sprintf("{status: %d, headers: {WWW-Authenticate: {matches: %s}}}", e.Answers[0].Status, strconv.Quote(e.Header))
-		}
-		if op.Kind == OpRefresh && len(e.Answers) == 1 && e.Answers[0].Status == 200 {
-			// a rotation: the answer's refresh token is not the one sent
-			x = fmt.Sprintf(`{status: 200, json: {refresh_token: {not_equals: "${rt%d}"}}}`, op.Ref+1)
-		}
-		if x != "" {
-			b.WriteString("    expect: " + x + "\n")
-		}
-		if c := captureYAML(op, i, used); c != "" {
-			b.WriteString("    capture: " + c + "\n")
-		}
-		// follow the answers the server gave
-		if i < len(w.Ops)-1 {
-			if k := e.Match(got[i]); k >= 0 {
-				e.Apply(s, k, i)
+		for i := g[0]; i < g[1]; i++ {
+			op := w.Ops[i]
+			var e *Expectation
+			if i == len(w.Ops)-1 {
+				e = last
+			} else {
+				e = Expect(s, op)
+			}
+			fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
+			b.WriteString("    " + stepAction(op, registered) + "\n")
+			x := expectYAML(e)
+			if e.Header != "" {
+				x = fmt.Sprintf("{status: %d, headers: {WWW-Authenticate: {matches: %s}}}", e.Answers[0].Status, strconv.Quote(e.Header))
+			}
+			if op.Kind == OpRefresh && len(e.Answers) == 1 && e.Answers[0].Status == 200 {
+				// a rotation: the answer's refresh token is not the one sent
+				x = fmt.Sprintf(`{status: 200, json: {refresh_token: {not_equals: "${rt%d}"}}}`, op.Ref+1)
+			}
+			if x != "" {
+				b.WriteString("    expect: " + x + "\n")
+			}
+			if c := captureYAML(op, i, used); c != "" {
+				b.WriteString("    capture: " + c + "\n")
+			}
+			// follow the answers the server gave
+			if i < len(w.Ops)-1 {
+				if k := e.Match(got[i]); k >= 0 {
+					e.Apply(s, k, i)
+				}
 			}
 		}
 	}
@@ -186,6 +206,55 @@ func expectYAML(e *Expectation) string {
 		out += ", json: {error: " + errs[0] + "}"
 	default:
 		out += ", json: {error: {one_of: [" + strings.Join(errs, ", ") + "]}}"
+	}
+	return out + "}"
+}
+
+// identical reports whether ops are copies of one operation.
+func identical(ops []Op) bool {
+	for _, op := range ops[1:] {
+		op.Batch = ops[0].Batch
+		if op != ops[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// concurrentExpectYAML is the expect of n copies of op sent at once: the
+// statuses the model allows them, and how many succeed when it says so.
+func concurrentExpectYAML(s *State, op Op, id, n int) string {
+	c := s.Clone()
+	var statuses []string
+	successes, sure := 0, true
+	for k := range n {
+		e := Expect(c, op)
+		has200, hasOther := false, false
+		for _, a := range e.Answers {
+			st := a.Status
+			if st == 0 {
+				st = 200
+			}
+			if st == 200 {
+				has200 = true
+			} else {
+				hasOther = true
+			}
+			if x := fmt.Sprint(st); !slices.Contains(statuses, x) {
+				statuses = append(statuses, x)
+			}
+		}
+		if has200 && hasOther {
+			sure = false
+		}
+		if has200 {
+			successes++
+		}
+		e.Apply(c, 0, id+k)
+	}
+	out := "{status: [" + strings.Join(statuses, ", ") + "]"
+	if sure {
+		out += fmt.Sprintf(", successes: %d", successes)
 	}
 	return out + "}"
 }

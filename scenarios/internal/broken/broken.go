@@ -130,7 +130,7 @@ func RacyRefresh(h http.Handler, token string) http.Handler {
 			withGrace(h, token, 1000*time.Hour, w, r)
 			return
 		}
-		time.Sleep(5 * time.Millisecond) // between the check and the act
+		time.Sleep(20 * time.Millisecond) // between the check and the act
 		serial.Lock()
 		h.ServeHTTP(w, r)
 		serial.Unlock()
