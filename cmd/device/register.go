@@ -140,11 +140,8 @@ func registerRun(ctx context.Context, opts *RegisterOptions) error {
 			}
 			fmt.Fprintf(ios.ErrOut, "Profile %s moves from %s to %s: its device and login for %s are forgotten.\n", s.Name, s.MovedFrom, s.Profile.Server, s.MovedFrom)
 		}
-		if err := keystore.SetItems(s.Store, s.Name, []keystore.Entry{
-			{Item: keystore.ItemDeviceID, Value: id},
-			{Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)},
-		}); err != nil {
-			return s.Explain(err)
+		if err := s.SaveDevice(id, key); err != nil {
+			return err
 		}
 		// A new registration replaces the old device token.
 		if err := s.DeleteItems(keystore.ItemDeviceAccessToken, keystore.ItemDeviceRefreshToken); err != nil {

@@ -507,6 +507,16 @@ func (s *Session) SaveTokens(kind keystore.TokenKind, t *client.Token) error {
 	return nil
 }
 
+// SaveDevice stores the device's id and key through the device token
+// store, the client.DeviceStore of the profile.
+func (s *Session) SaveDevice(id string, key ed25519.PrivateKey) error {
+	s.stored = nil
+	if err := s.tokenStore(keystore.DeviceTokens).SaveDevice(id, key); err != nil {
+		return s.Explain(err)
+	}
+	return nil
+}
+
 // DeleteItems removes items of this profile from the backing store.
 func (s *Session) DeleteItems(items ...string) error {
 	s.stored = nil

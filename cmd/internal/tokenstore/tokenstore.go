@@ -14,6 +14,7 @@ package tokenstore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 
 	"github.com/paragon-cli/paragon/client"
@@ -21,8 +22,10 @@ import (
 )
 
 // Store keeps the tokens of one kind (user or device) of one profile in a
-// keystore.Store; it implements client.TokenStore. A Store value is safe
-// for concurrent use if its keystore.Store is.
+// keystore.Store; it implements client.TokenStore, and with Kind
+// keystore.DeviceTokens client.DeviceStore (the device's id and key live in
+// the profile's ItemDeviceID and ItemDevicePrivateKey). A Store value is
+// safe for concurrent use if its keystore.Store is.
 type Store struct {
 	Keys    keystore.Store
 	Profile string
@@ -34,7 +37,7 @@ type Store struct {
 	LockFunc func(ctx context.Context, profile string) (unlock func() error, err error)
 }
 
-var _ client.TokenStore = Store{}
+var _ client.DeviceStore = Store{}
 
 // Lock takes the cross-process refresh lock of the profile, honouring ctx.
 func (s Store) Lock(ctx context.Context) (unlock func(), err error) {
@@ -88,4 +91,30 @@ func (s Store) Save(t *client.Token) error {
 	}
 	return keystore.SaveTokens(s.Keys, s.Profile, s.Kind,
 		keystore.Tokens{AccessToken: t.AccessToken, Expiry: t.Expiry, RefreshToken: t.RefreshToken})
+}
+
+// LoadDevice returns the profile's device id and key ("" when no device is
+// stored).
+func (s Store) LoadDevice() (string, ed25519.PrivateKey, error) {
+	vals, err := keystore.GetItems(s.Keys, s.Profile, keystore.ItemDeviceID, keystore.ItemDevicePrivateKey)
+	if err != nil || vals[keystore.ItemDeviceID] == "" {
+		return "", nil, err
+	}
+	if vals[keystore.ItemDevicePrivateKey] == "" {
+		return vals[keystore.ItemDeviceID], nil, nil
+	}
+	key, err := client.UnmarshalPrivateKey(vals[keystore.ItemDevicePrivateKey])
+	if err != nil {
+		return "", nil, err
+	}
+	return vals[keystore.ItemDeviceID], key, nil
+}
+
+// SaveDevice stores the device's id and key (in one write on a file
+// store).
+func (s Store) SaveDevice(id string, key ed25519.PrivateKey) error {
+	return keystore.SetItems(s.Keys, s.Profile, []keystore.Entry{
+		{Item: keystore.ItemDeviceID, Value: id},
+		{Item: keystore.ItemDevicePrivateKey, Value: client.MarshalPrivateKey(key)},
+	})
 }

@@ -325,3 +325,35 @@ func TestFailedSaveIsReturned(t *testing.T) {
 		t.Errorf("refreshes = %d, reuses = %d; want 1 and 0", refreshes, reuses)
 	}
 }
+
+// The device token store is the profile's client.DeviceStore: the id and
+// key in their keystore items, and client.LoadDevice finds the device.
+func TestDeviceStoreRoundTrip(t *testing.T) {
+	s := keystore.NewMemory()
+	h := Store{Keys: s, Profile: "p", Kind: keystore.DeviceTokens, LockDir: t.TempDir()}
+	c, err := client.New(client.Config{BaseURL: "https://paragon.test", APIKey: testAPIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LoadDevice(h); !errors.Is(err, client.ErrNoDevice) {
+		t.Fatalf("empty profile: %v, want ErrNoDevice", err)
+	}
+	key, _ := client.GenerateDeviceKey()
+	if err := h.SaveDevice("dev-1", key); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get("p", keystore.ItemDevicePrivateKey); v != client.MarshalPrivateKey(key) {
+		t.Errorf("key stored as %d bytes, not in MarshalPrivateKey's form", len(v))
+	}
+	if err := h.Save(&client.Token{AccessToken: "d-at", RefreshToken: "d-rt"}); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := c.LoadDevice(h)
+	if err != nil || dev.ID != "dev-1" || !dev.Key.Equal(key) || dev.TokenSource().Current().AccessToken != "d-at" {
+		t.Fatalf("loaded %v, %v", dev, err)
+	}
+	_ = s.Set("p", keystore.ItemDevicePrivateKey, "garbage")
+	if _, _, err := h.LoadDevice(); err == nil {
+		t.Error("an unreadable key loaded")
+	}
+}
