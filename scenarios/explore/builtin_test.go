@@ -602,7 +602,7 @@ func (r *translator) pollUntilDone(st, m map[string]any, alias string, d, code i
 // check steps the model with the answer the step expects (want: the
 // step's expect; nil: 2xx), if the model allows one.
 func (r *translator) check(op Op, want map[string]any) (Obs, string) {
-	if !Valid(r.s, op, caps{clock: true, secondKey: true}) {
+	if !valid(r.s, op, caps{clock: true, secondKey: true}) {
 		panic(skip(fmt.Sprintf("step %d: %s, where the model does not predict", r.step, op.Kind)))
 	}
 	statuses := []int{}

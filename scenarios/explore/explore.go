@@ -368,7 +368,7 @@ func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs
 	var got []Obs
 	for _, g := range groups(w.Ops) {
 		for _, op := range w.Ops[g[0]:g[1]] {
-			if !Valid(s, op, x.c) {
+			if !valid(s, op, x.c) {
 				return -1, nil, nil, nil
 			}
 		}

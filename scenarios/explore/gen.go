@@ -11,11 +11,11 @@ type caps struct {
 	secondKey bool // a second API key, for key binding
 }
 
-// Valid reports whether op is one the explorer may send in s: the
+// valid reports whether op is one the explorer may send in s: the
 // operations whose answer the contract decides, or leaves open in a way the
 // model knows. The generator makes only valid operations, and the shrinker
 // drops candidates that are not.
-func Valid(s *State, op Op, c caps) bool {
+func valid(s *State, op Op, c caps) bool {
 	isPair := func(r int) bool { return r >= 0 && r < len(s.Recs) && s.Recs[r].Kind == recPair }
 	if op.Key == 1 && !c.secondKey {
 		return false
@@ -83,7 +83,7 @@ type choice struct {
 func gen(s *State, rng *rand.Rand, c caps) Op {
 	var cs []choice
 	add := func(w int, op Op) {
-		if w > 0 && Valid(s, op, c) {
+		if w > 0 && valid(s, op, c) {
 			cs = append(cs, choice{w, op})
 		}
 	}
