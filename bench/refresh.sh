@@ -32,22 +32,23 @@ if [ -z "${PARAGON_BIN:-}" ]; then
 fi
 go build -o "$tmp/load" ./bench/load
 
-# start NAME ARGS...: start a server, let its key log in without a device
-# token (the login is not what is measured), print its URL.
+# start NAME ARGS...: start a server (in this shell, so that the exit trap
+# stops it) and let its key log in without a device token (the login is not
+# what is measured); its URL is then in $tmp/NAME.url.
 start() {
   local name=$1; shift
   "$PARAGON_BIN" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" --password-cost 4 "$@" \
     >"$tmp/$name.out" 2>"$tmp/$name.log" &
   pids+=($!)
-  local url
-  url=$(wait_url "$tmp/$name.out")
+  wait_url "$tmp/$name.out" >"$tmp/$name.url"
   curl -sf -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    -d '{"allow_untrusted":true}' "$url/admin/api/keys/default" >/dev/null
-  echo "$url"
+    -d '{"allow_untrusted":true}' "$(cat "$tmp/$name.url")/admin/api/keys/default" >/dev/null
 }
 echo "== starting paragon server in memory and with --data $tmp/state.db ($(df -T "$tmp" | awk 'NR == 2 { print $2 }'))"
-MEMORY=$(start memory)
-DATA=$(start data --data "$tmp/state.db")
+start memory
+start data --data "$tmp/state.db"
+MEMORY=$(cat "$tmp/memory.url")
+DATA=$(cat "$tmp/data.url")
 
 echo "== load: $CONCURRENCY clients rotating refresh tokens, 1 s warm-up + $DURATION per server, $ROUNDS round(s) alternating, on $(nproc) CPUs (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-7s %-22s %12s %10s\n' "round" "server" "refreshes/s" "p99 (ms)" >"$tmp/table"
