@@ -46,6 +46,14 @@ var (
 		"access_token":  func(d *deviceState) string { return d.accessToken },
 		"refresh_token": func(d *deviceState) string { return d.refreshToken },
 	}
+	// userVars are the fields of ${alice.userid}: a demo user's, or the
+	// real account a target file maps the user to
+	userVars = map[string]func(u demoUser, userid string) string{
+		"userid":   func(_ demoUser, id string) string { return id },
+		"email":    func(u demoUser, _ string) string { return u.email },
+		"card":     func(u demoUser, _ string) string { return u.card },
+		"short_id": func(u demoUser, _ string) string { return u.shortID },
+	}
 	sessionVars = map[string]func(*session) string{
 		"access_token":  func(s *session) string { return s.accessToken },
 		"refresh_token": func(s *session) string { return s.refreshToken },
@@ -75,7 +83,10 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 			case isEnvName(name), isBuiltinVar(name), vars[name], d.ext[name]:
 			case strings.Contains(name, "."):
 				// <device>.client_id, <session>.access_token: checked when run
-				_, field, _ := strings.Cut(name, ".")
+				obj, field, _ := strings.Cut(name, ".")
+				if _, user := demoUsers[obj]; user && userVars[field] != nil {
+					break
+				}
 				if deviceVars[field] == nil && sessionVars[field] == nil {
 					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, strings.Join(sortedKeys(deviceVars), "|"), strings.Join(sortedKeys(sessionVars), "|"))
 				}
@@ -115,6 +126,10 @@ func (r *scenarioRun) lookupVar(name string) (any, error) {
 		return b.value(r.t), nil
 	}
 	if obj, field, ok := strings.Cut(name, "."); ok {
+		if _, user := demoUsers[obj]; user && userVars[field] != nil {
+			du, userid := r.user(obj)
+			return userVars[field](du, userid), nil
+		}
 		if d, ok := r.devices[obj]; ok && deviceVars[field] != nil {
 			return deviceVars[field](d), nil
 		}

@@ -12,6 +12,12 @@
 //	admin clock DURATION       move the server's fake clock forward
 //	admin key NAME FIELD VALUE change an API key (PATCH /admin/api/keys)
 //	exits CODE paragon ARGS... run paragon and check its exit code
+//	serve NAME CONFIG          start paragon server --config CONFIG as its
+//	                           own process, with its OAuth service on a
+//	                           port of its own; $NAME_URL and $NAME_OAUTH
+//	                           are their URLs (admin token $ADMIN_TOKEN)
+//	share REPORT MIN TAG,...   check that at least MIN% of the scenarios
+//	                           of a JSON report with one of the tags passed
 //	hint CODE [ARGS...]        run the command the last command's stderr
 //	                           suggested ("run: paragon ..." ending a line)
 //	                           as printed, ARGS appended, and check its
@@ -19,6 +25,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -33,6 +40,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +87,8 @@ func TestScripts(t *testing.T) {
 			"admin": adminCmd,
 			"exits": exitsCmd,
 			"hint":  hintCmd,
+			"serve": serveCmd,
+			"share": shareCmd,
 		},
 	})
 }
@@ -289,4 +299,96 @@ func doAdmin(t *testing.T, req *http.Request) []byte {
 // gnome-keyring; see .ci/run).
 func keyringUsable() bool {
 	return os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" && keystore.NewKeyring(2*time.Second).Probe() == nil
+}
+
+// serveCmd starts `paragon server --config CONFIG` as a process of its own
+// on free ports, with its OAuth service on a second listener, and stops it
+// when the script ends.
+func serveCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: serve NAME CONFIG")
+	}
+	bin, err := exec.LookPath("paragon")
+	ts.Check(err)
+	cmd := exec.Command(bin, "server", "--config", ts.MkAbs(args[1]), "--addr", "127.0.0.1:0", "--oauth-addr", "127.0.0.1:0",
+		"--admin-token", ts.Getenv("ADMIN_TOKEN"))
+	cmd.Env = []string{"HOME=" + ts.Getenv("HOME"), "NO_COLOR=1", "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.StdoutPipe()
+	ts.Check(err)
+	cmd.Stderr = io.Discard
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	oauthRow := regexp.MustCompile(`(https?://\S+)/oauth/v1`)
+	var oauth string
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				ts.Fatalf("paragon server ended before it listened")
+			}
+			if m := oauthRow.FindStringSubmatch(l); m != nil {
+				oauth = m[1]
+			}
+			if u, ok := strings.CutPrefix(l, "listening on "); ok {
+				if oauth == "" || oauth == u {
+					ts.Fatalf("no separate OAuth listener in the banner (OAuth %q, API %q)", oauth, u)
+				}
+				ts.Setenv(args[0]+"_URL", u)
+				ts.Setenv(args[0]+"_OAUTH", oauth)
+				go func() { // the banner is all; keep the pipe drained
+					for range lines {
+					}
+				}()
+				return
+			}
+		case <-timeout:
+			ts.Fatalf("paragon server did not say where it listens within 30 s")
+		}
+	}
+}
+
+// shareCmd checks the share of a report's scenarios with one of the tags
+// that passed (rather than skipped or failed), and logs it.
+func shareCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: share REPORT MIN TAG,...")
+	}
+	var rep struct {
+		Scenarios []struct {
+			Name, Status, Reason string
+			Tags                 []string
+		}
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &rep))
+	min, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	tags := strings.Split(args[2], ",")
+	total, passed := 0, 0
+	for _, s := range rep.Scenarios {
+		if !slices.ContainsFunc(s.Tags, func(t string) bool { return slices.Contains(tags, t) }) {
+			continue
+		}
+		total++
+		if s.Status == "PASSED" {
+			passed++
+		} else {
+			ts.Logf("%s %s %s", s.Status, s.Name, s.Reason)
+		}
+	}
+	ts.Logf("%d of %d scenarios tagged %s passed (%d%%)", passed, total, args[2], passed*100/max(total, 1))
+	if total == 0 || passed*100 < min*total {
+		ts.Fatalf("%d of %d passed, below %d%%", passed, total, min)
+	}
 }
