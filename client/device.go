@@ -143,8 +143,9 @@ type Registration struct {
 	ClientID string
 	// Key is the device's key as registered (nil if none).
 	Key ed25519.PrivateKey
-	// DeviceCode is exchanged for a device token by [Client.PollDeviceToken].
-	// It is a secret.
+	// DeviceCode is exchanged for a device token by [Registration.Wait]
+	// (or, by a process that kept it, [Client.PollDeviceToken]). It is a
+	// secret.
 	DeviceCode string
 	// State is the echoed nonce.
 	State string

@@ -50,6 +50,13 @@
 // is ever part of an error message; [DebugTransport] logs HTTP traffic with
 // all of them masked.
 //
+// # Names
+//
+// The package is client, its types Client and Config; where that collides
+// with another client package, import it under the product's name:
+//
+//	import paragon "github.com/paragon-cli/paragon/client"
+//
 // The subpackage paragonoauth2 adapts token sources to and from
 // golang.org/x/oauth2.
 package client
