@@ -218,8 +218,18 @@ type Device struct {
 // [ErrDeviceNotTrusted].
 func (d *Device) TokenSource() *RefreshingSource { return d.src }
 
-// String names the device without its secrets.
+// String names the device without its secrets (its key), for %v and %+v.
 func (d *Device) String() string { return "device " + d.ID }
+
+// GoString is String, for %#v.
+func (d *Device) GoString() string { return d.String() }
+
+// String describes the registration without its secrets (the device code
+// and key), for %v and %+v.
+func (r *Registration) String() string { return "registration of device " + r.ClientID }
+
+// GoString is String, for %#v.
+func (r *Registration) GoString() string { return r.String() }
 
 // DeviceStore keeps a device between runs: its id and key next to its
 // token (the embedded [TokenStore]). [FileStore] implements it in a file;

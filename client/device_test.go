@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -397,4 +399,16 @@ type devStore struct {
 func (d *devStore) LoadDevice() (string, ed25519.PrivateKey, error) { return "", nil, nil }
 func (d *devStore) SaveDevice(id string, key ed25519.PrivateKey) error {
 	return d.saveDevice(id, key)
+}
+
+func TestDeviceAndRegistrationPrintNoSecrets(t *testing.T) {
+	key, _ := GenerateDeviceKey()
+	c, _ := newMockClient(t, nil, nil)
+	dev := c.Device("dev-1", key, SourceConfig{Token: &Token{AccessToken: "the-device-token"}})
+	reg := &Registration{ClientID: "dev-1", Key: key, DeviceCode: "the-device-code"}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v", dev, dev, dev), fmt.Sprintf("%v %+v %#v", reg, reg, reg)} {
+		if containsAny(s, "the-device-token", "the-device-code", MarshalPrivateKey(key), string(key)) || !strings.Contains(s, "dev-1") {
+			t.Errorf("printed %q", s)
+		}
+	}
 }
