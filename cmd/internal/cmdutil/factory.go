@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/paragon-cli/paragon/client"
@@ -203,14 +203,25 @@ func (f *Factory) openChoice(choice string, pre *keystore.Prefetch) (keystore.St
 }
 
 // keystoreLayers are the prefixes package keystore puts before the reason a
-// keyring call failed; they say nothing to a user.
-var keystoreLayers = regexp.MustCompile(`^(keystore: |keyring: |file: |the OS keyring is not usable: |reading probe of profile paragon-probe: )+`)
+// keyring call failed; they say nothing to a user. (A list, not a regular
+// expression compiled when every command starts.)
+var keystoreLayers = []string{"keystore: ", "keyring: ", "file: ", "the OS keyring is not usable: ", "reading probe of profile paragon-probe: "}
 
 // KeyringCause is why the OS keyring (or the secrets file) failed, from a
 // keystore error message, without the package's own layers ("keystore:
-// keyring: reading probe of profile paragon-probe: ").
+// keyring: reading probe of profile paragon-probe: ") in any order.
 func KeyringCause(msg string) string {
-	return keystoreLayers.ReplaceAllString(msg, "")
+	for {
+		cut := false
+		for _, l := range keystoreLayers {
+			if rest, ok := strings.CutPrefix(msg, l); ok {
+				msg, cut = rest, true
+			}
+		}
+		if !cut {
+			return msg
+		}
+	}
 }
 
 // LockProfile takes the profile's cross-process refresh lock.
