@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -268,5 +269,58 @@ func TestProbeWithoutSessionBusDoesNotCallTheKeyring(t *testing.T) {
 	s, n, err := Open(ChoiceAuto, Options{Dir: t.TempDir()})
 	if err != nil || s.Name() != "file" || !strings.Contains(n.String(), "no D-Bus session bus") {
 		t.Errorf("Open: %v, %q, %v", s, n, err)
+	}
+}
+
+// Open takes items read before it was called (Options.Early) instead of
+// probing and reading; an early read that failed leaves the usual probe,
+// and one that did not finish in time is the keyring's timeout.
+func TestOpenTakesEarlyRead(t *testing.T) {
+	dir := t.TempDir()
+	fk := newFakeKeyring()
+	fk.m[KeyringService("p")+"\x00"+ItemAPIKey] = "stored-key"
+	kr := &Keyring{timeout: time.Second, backend: fk}
+	pre := &Prefetch{Profile: "p", Items: []string{ItemAPIKey, ItemUserRefreshToken}}
+	var asked []string
+	early := func(vals map[string]string, ok bool, err error) func(string, []string, time.Duration) (map[string]string, bool, error) {
+		return func(profile string, items []string, timeout time.Duration) (map[string]string, bool, error) {
+			asked = append(asked, fmt.Sprintf("%s %v %s", profile, items, timeout))
+			return vals, ok, err
+		}
+	}
+
+	s, _, err := Open(ChoiceAuto, Options{Dir: dir, keyring: kr, Prefetch: pre, Early: early(map[string]string{ItemAPIKey: "early-key"}, true, nil)})
+	if err != nil || s != Store(kr) {
+		t.Fatalf("Open with an early read: %v, %v", s, err)
+	}
+	if want := fmt.Sprintf("p [%s %s] 1s", ItemAPIKey, ItemUserRefreshToken); len(asked) != 1 || asked[0] != want {
+		t.Errorf("Early was asked %q, want once %q", asked, want)
+	}
+	if fk.calls != 0 {
+		t.Errorf("Open called the keyring %d times although the early read had the items", fk.calls)
+	}
+	if vals, err := GetItems(s, "p", pre.Items...); err != nil || vals[ItemAPIKey] != "early-key" || len(vals) != 1 {
+		t.Errorf("first GetItems = %v, %v; want what the early read got", vals, err)
+	}
+	if vals, err := GetItems(s, "p", ItemAPIKey); err != nil || vals[ItemAPIKey] != "stored-key" {
+		t.Errorf("a later GetItems = %v, %v; want the keyring's value", vals, err)
+	}
+
+	// A failed early read: Open probes and reads itself.
+	fk.calls = 0
+	if s, _, err := Open(ChoiceKeyring, Options{Dir: dir, keyring: kr, Prefetch: pre, Early: early(nil, false, nil)}); err != nil || s != Store(kr) {
+		t.Fatalf("Open after a failed early read: %v, %v", s, err)
+	}
+	if fk.calls == 0 {
+		t.Error("Open did not probe the keyring after a failed early read")
+	}
+
+	// An early read still running after the timeout.
+	if _, _, err := Open(ChoiceKeyring, Options{Dir: dir, keyring: kr, Prefetch: pre, Early: early(nil, false, errors.New("late"))}); !errors.Is(err, ErrTimeout) {
+		t.Errorf("Open with an early read that timed out: %v, want ErrTimeout", err)
+	}
+	s, n, err := Open(ChoiceAuto, Options{Dir: dir, keyring: kr, Prefetch: pre, Early: early(nil, false, errors.New("late"))})
+	if err != nil || s.Name() != "file" || !n.Fallback || !strings.Contains(n.Reason, "timed out") {
+		t.Errorf("auto with an early read that timed out: %v, %+v, %v; want the file with a notice", s, n, err)
 	}
 }

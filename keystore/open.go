@@ -30,6 +30,14 @@ type Options struct {
 	// first GetItems of (some of) those items returns what it read.
 	Prefetch *Prefetch
 
+	// Early, when set, may hold Prefetch's items already, read from the OS
+	// keyring before Open was called (package cmd/internal/early starts
+	// that read while the program initializes). ok means it did, with the
+	// probe's check included, and Open uses them instead of probing; err
+	// means the read did not finish within the timeout. Otherwise Open
+	// probes and reads as usual.
+	Early func(profile string, items []string, timeout time.Duration) (vals map[string]string, ok bool, err error)
+
 	// keyring replaces the OS keyring (tests).
 	keyring *Keyring
 }
@@ -134,9 +142,24 @@ func Open(choice string, opts Options) (Store, Notice, error) {
 		}
 		return NewFile(filepath.Join(dir, FileName)), nil
 	}
+	probe := func() error {
+		if opts.Early != nil && opts.Prefetch != nil {
+			vals, ok, err := opts.Early(opts.Prefetch.Profile, opts.Prefetch.Items, kr.timeout)
+			if err != nil {
+				return kr.timeoutErr("reading", probeProfile, "probe")
+			}
+			if ok {
+				kr.mu.Lock()
+				kr.pre = &prefetched{profile: opts.Prefetch.Profile, items: slices.Clone(opts.Prefetch.Items), vals: vals}
+				kr.mu.Unlock()
+				return nil
+			}
+		}
+		return kr.probe(opts.Prefetch)
+	}
 	switch choice {
 	case ChoiceKeyring:
-		if err := kr.probe(opts.Prefetch); err != nil {
+		if err := probe(); err != nil {
 			return nil, Notice{}, fmt.Errorf("keystore: the OS keyring is not usable: %w", err)
 		}
 		return kr, Notice{}, nil
@@ -147,7 +170,7 @@ func Open(choice string, opts Options) (Store, Notice, error) {
 		}
 		return f, Notice{}, nil
 	case ChoiceAuto, "":
-		perr := kr.probe(opts.Prefetch)
+		perr := probe()
 		if perr == nil {
 			return kr, Notice{}, nil
 		}

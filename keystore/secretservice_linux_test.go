@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paragon-cli/paragon/internal/ssfast"
 )
 
 func init() {
@@ -97,7 +99,7 @@ func TestKeyringSecretServiceReadTurns(t *testing.T) {
 	if err := SetItems(k, p, []Entry{{ItemAPIKey, apiKey}, {ItemUserRefreshToken, rt}}); err != nil {
 		t.Fatal(err)
 	}
-	bus, ok := sessionBusSocket(os.Getenv)
+	bus, ok := ssfast.BusSocket(os.Getenv)
 	if !ok {
 		t.Skipf("the session bus address %q is not a unix socket", os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
 	}

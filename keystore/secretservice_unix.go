@@ -10,6 +10,8 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
 	ss "github.com/zalando/go-keyring/secret_service"
+
+	"github.com/paragon-cli/paragon/internal/ssfast"
 )
 
 // Where go-keyring uses the Secret Service, the reads a command needs (an
@@ -20,17 +22,17 @@ import (
 // call that does not need an earlier answer at once, so that a command's
 // reads cost two waits on the keyring daemon. On Linux they go over a
 // private connection that also pipelines the bus's authentication and
-// Hello (secretservice_linux.go); elsewhere, and where that connection
+// Hello (package ssfast); elsewhere, and where that connection
 // cannot be made, they share one session per process on go-keyring's
 // shared connection. Writes and single reads stay
 // with go-keyring, which stores an item as {service, username} in the login
 // collection; the searches here find exactly those items.
 
 const (
-	ssName         = "org.freedesktop.secrets"
-	ssPath         = dbus.ObjectPath("/org/freedesktop/secrets")
-	ssService      = "org.freedesktop.Secret.Service"
-	ssDefaultAlias = dbus.ObjectPath("/org/freedesktop/secrets/aliases/default")
+	ssName         = ssfast.Name
+	ssPath         = ssfast.Path
+	ssService      = ssfast.Service
+	ssDefaultAlias = ssfast.DefaultAlias
 )
 
 // ssSession is the process's Secret Service session, opened on first use.
@@ -55,13 +57,13 @@ func (goKeyring) probe() error {
 // and the searches are sent together.
 func (g goKeyring) probeAndRead(service string, users []string) (map[string]string, error) {
 	switch vals, err := g.fastRead(service, users, true); {
-	case errors.Is(err, errCollectionLocked):
+	case errors.Is(err, ssfast.ErrLocked):
 		// go-keyring's unlock shows the prompt and waits for it.
 		if err := g.probe(); err != nil {
 			return nil, err
 		}
 		return g.getMany(service, users)
-	case !errors.Is(err, errNoFastPath):
+	case !errors.Is(err, ssfast.ErrUnavailable):
 		return vals, err
 	}
 	conn, err := dbus.SessionBus()
@@ -89,7 +91,7 @@ func (g goKeyring) probeAndRead(service string, users []string) (map[string]stri
 
 // getMany reads users of service in one round.
 func (g goKeyring) getMany(service string, users []string) (map[string]string, error) {
-	if vals, err := g.fastRead(service, users, false); !errors.Is(err, errNoFastPath) {
+	if vals, err := g.fastRead(service, users, false); !errors.Is(err, ssfast.ErrUnavailable) {
 		return vals, err
 	}
 	conn, err := dbus.SessionBus()
@@ -208,4 +210,23 @@ func secretValues(vals map[string]string, secrets map[dbus.ObjectPath]ss.Secret,
 		vals[u] = string(sec.Value)
 	}
 	return nil
+}
+
+// fastRead reads users of service with ssfast (a private connection, two
+// waits); items that exist only locked are read through go-keyring, which
+// unlocks them (prompting).
+func (g goKeyring) fastRead(service string, users []string, unlock bool) (map[string]string, error) {
+	vals, locked, err := ssfast.Read(service, users, unlock)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range locked {
+		v, err := g.Get(service, u)
+		if err == nil {
+			vals[u] = v
+		} else if !errors.Is(err, keyring.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return vals, nil
 }

@@ -82,6 +82,9 @@ kill $mon
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := secretsClients(string(monitor)); n != 1 {
+		t.Errorf("%d D-Bus connections called the Secret Service during one paragon api call, want 1 (a read started early and then made again?)", n)
+	}
 	calls := paragonCalls(string(monitor))
 	t.Logf("D-Bus method calls of one paragon api call: %d (%s)", len(calls), strings.Join(calls, ", "))
 	if len(calls) == 0 || len(calls) > maxKeyringCalls {
@@ -109,4 +112,15 @@ func paragonCalls(monitor string) []string {
 		}
 	}
 	return calls
+}
+
+// secretsClients counts the connections that called the Secret Service.
+func secretsClients(monitor string) int {
+	senders := map[string]bool{}
+	for _, m := range monitorCall.FindAllStringSubmatch(monitor, -1) {
+		if m[2] == "org.freedesktop.secrets" {
+			senders[m[1]] = true
+		}
+	}
+	return len(senders)
 }

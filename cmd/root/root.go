@@ -20,6 +20,7 @@ import (
 	"github.com/paragon-cli/paragon/cmd/docs"
 	"github.com/paragon-cli/paragon/cmd/internal/build"
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
+	"github.com/paragon-cli/paragon/cmd/internal/early"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/cmd/profile"
 	"github.com/paragon-cli/paragon/cmd/scenario"
@@ -170,7 +171,7 @@ func addCompletionExamples(root *cobra.Command) {
 // Main runs paragon with the process's arguments and returns its exit code.
 func Main() int {
 	ios := iostreams.System()
-	f := &cmdutil.Factory{IOStreams: ios}
+	f := &cmdutil.Factory{IOStreams: ios, EarlyRead: early.Take}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, f, NewCmdRoot(f), os.Args[1:])

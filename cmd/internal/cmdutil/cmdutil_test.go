@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/paragon-cli/paragon/client"
 	"github.com/paragon-cli/paragon/cmd/internal/config"
+	"github.com/paragon-cli/paragon/cmd/internal/early"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
 	"github.com/paragon-cli/paragon/keystore"
 )
@@ -468,5 +470,13 @@ func TestCmdCarriesUnsavedSettings(t *testing.T) {
 	}
 	if got := s.Cmd("device register"); got != "paragon device register --profile p" {
 		t.Errorf("after Save: %s", got)
+	}
+}
+
+// cmd/internal/early reads the same items early that OpenSession asks the
+// store for first; with other items Open would ignore its read.
+func TestHotItemsAreEarlyItems(t *testing.T) {
+	if !slices.Equal(hotItems, early.Items) {
+		t.Errorf("OpenSession reads %v first, cmd/internal/early reads %v", hotItems, early.Items)
 	}
 }

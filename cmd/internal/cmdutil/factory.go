@@ -62,6 +62,10 @@ type Factory struct {
 	// OpenStore opens the secret store for a choice ("auto", "keyring",
 	// "file"); nil means keystore.Open with default options.
 	OpenStore func(choice string) (keystore.Store, keystore.Notice, error)
+	// EarlyRead is keystore.Options.Early for the real OS keyring: what the
+	// process read before the command ran (cmd/internal/early); nil means
+	// nothing.
+	EarlyRead func(profile string, items []string, timeout time.Duration) (map[string]string, bool, error)
 	// Lock takes the cross-process refresh lock of a profile; nil means
 	// keystore.Lock.
 	Lock func(ctx context.Context, profile string) (unlock func() error, err error)
@@ -199,7 +203,7 @@ func (f *Factory) openChoice(choice string, pre *keystore.Prefetch) (keystore.St
 	if f.OpenStore != nil {
 		return f.OpenStore(choice)
 	}
-	return keystore.Open(choice, keystore.Options{Prefetch: pre})
+	return keystore.Open(choice, keystore.Options{Prefetch: pre, Early: f.EarlyRead})
 }
 
 // keystoreLayers are the prefixes package keystore puts before the reason a

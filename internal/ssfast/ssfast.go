@@ -1,6 +1,8 @@
-//go:build linux
-
-package keystore
+// Package ssfast reads items from the Secret Service over a private D-Bus
+// connection with as few waits as the protocol allows. It depends on the
+// standard library and godbus only, so that a package initialized early
+// in a process can start a read (cmd/internal/early).
+package ssfast
 
 import (
 	"bufio"
@@ -13,16 +15,32 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
-	"github.com/zalando/go-keyring"
-	ss "github.com/zalando/go-keyring/secret_service"
 )
 
-// On Linux a read from the Secret Service goes over a private connection of
+// The Secret Service's bus name, object and interface, and its default
+// collection.
+const (
+	Name         = "org.freedesktop.secrets"
+	Path         = dbus.ObjectPath("/org/freedesktop/secrets")
+	Service      = "org.freedesktop.Secret.Service"
+	DefaultAlias = dbus.ObjectPath("/org/freedesktop/secrets/aliases/default")
+)
+
+// secret is a Secret Service secret (go-keyring's secret_service.Secret).
+type secret struct {
+	Session     dbus.ObjectPath
+	Parameters  []byte
+	Value       []byte
+	ContentType string `dbus:"content_type"`
+}
+
+// A read from the Secret Service goes over a private connection of
 // its own, written so that the process waits on other processes as little
 // as it can. godbus's connection waits for an answer to each of its four
 // authentication lines and to Hello before it sends anything else: five
@@ -33,27 +51,27 @@ import (
 // round go out in one write; the only other write is GetSecrets, which
 // needs the session and the items the first round returns. Two waits in
 // all. The calls are the same as on godbus's connection (see
-// secretservice_unix.go), and a bus address this cannot dial (not a
-// unix:path or unix:abstract socket) or an authentication the bus refuses
-// falls back to godbus.
+// keystore/secretservice_unix.go), and a bus address this cannot dial (not
+// a unix:path or unix:abstract socket), another system than Linux or an
+// authentication the bus refuses is ErrUnavailable: keystore then reads
+// through godbus.
 
 // fastReadDeadline bounds a private connection's life when the bus or the
 // keyring daemon stops answering; the caller's own timeout (withTimeout)
 // gives up on it long before.
 const fastReadDeadline = 30 * time.Second
 
-// errNoFastPath means the private connection could not be used; the
-// caller reads through godbus instead.
-var errNoFastPath = errors.New("no private Secret Service connection")
+// ErrUnavailable means the private connection could not be used.
+var ErrUnavailable = errors.New("no private Secret Service connection")
 
-// errCollectionLocked means the default collection is locked: unlocking
-// it shows a prompt, which go-keyring's Unlock handles.
-var errCollectionLocked = errors.New("the default collection is locked")
+// ErrLocked means the default collection is locked: unlocking it shows a
+// prompt, which go-keyring's Unlock handles.
+var ErrLocked = errors.New("the default collection is locked")
 
-// sessionBusSocket returns the socket of the session bus, as godbus finds
+// BusSocket returns the socket of the session bus, as godbus finds
 // it (DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus), when it is a
 // unix:path or unix:abstract address; abstract names start with "@".
-func sessionBusSocket(getenv func(string) string) (string, bool) {
+func BusSocket(getenv func(string) string) (string, bool) {
 	addr := getenv("DBUS_SESSION_BUS_ADDRESS")
 	if addr == "" || addr == "autolaunch:" {
 		rd := getenv("XDG_RUNTIME_DIR")
@@ -104,13 +122,17 @@ type busConn struct {
 // dialBus connects to the session bus and queues the authentication and
 // Hello; nothing is sent before the first flush.
 func dialBus() (*busConn, error) {
-	sock, ok := sessionBusSocket(os.Getenv)
+	if runtime.GOOS != "linux" {
+		// Elsewhere EXTERNAL needs credentials sent with the first byte.
+		return nil, ErrUnavailable
+	}
+	sock, ok := BusSocket(os.Getenv)
 	if !ok {
-		return nil, errNoFastPath
+		return nil, ErrUnavailable
 	}
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNoFastPath, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	conn.SetDeadline(time.Now().Add(fastReadDeadline))
 	c := &busConn{conn: conn, in: bufio.NewReader(conn)}
@@ -158,12 +180,12 @@ func (c *busConn) flush() error {
 // answers reads until every call of serials has its answer, skipping
 // anything else the bus sends (the NameAcquired signal). The first read
 // also takes the bus's answer to the authentication: anything but OK is
-// errNoFastPath.
+// ErrUnavailable.
 func (c *busConn) answers(serials ...uint32) (map[uint32]*dbus.Message, error) {
 	if !c.authed {
 		line, err := c.in.ReadString('\n')
 		if err != nil || !strings.HasPrefix(line, "OK ") {
-			return nil, fmt.Errorf("%w: the bus answered the authentication with %q (%v)", errNoFastPath, strings.TrimSpace(line), err)
+			return nil, fmt.Errorf("%w: the bus answered the authentication with %q (%v)", ErrUnavailable, strings.TrimSpace(line), err)
 		}
 		c.authed = true
 	}
@@ -204,92 +226,95 @@ func store(msg *dbus.Message, dest ...any) error {
 	return dbus.Store(msg.Body, dest...)
 }
 
-// fastRead reads users of service on a private connection: with unlock,
-// the probe's Unlock of the default collection goes out with the other
-// calls of the first round. It returns errNoFastPath when the connection
-// could not be made (the caller reads through godbus), and
-// errCollectionLocked when Unlock wants a prompt.
-func (g goKeyring) fastRead(service string, users []string, unlock bool) (map[string]string, error) {
+// Read reads users of service (items stored as {service, username}, as
+// go-keyring stores them): with unlock, the Unlock of the default
+// collection goes out with the other calls of the first round. Users whose
+// items exist only locked are returned in locked, for the caller to read
+// with a client that can prompt; absent users are in neither. It returns
+// ErrUnavailable when the connection could not be made and ErrLocked when
+// Unlock wants a prompt.
+func Read(service string, users []string, unlock bool) (vals map[string]string, locked []string, err error) {
 	c, err := dialBus()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.conn.Close()
 	hello := c.serial
 	serials := []uint32{hello}
 	var unlockCall uint32
 	if unlock {
-		unlockCall = c.call(ssName, ssPath, ssService+".Unlock", []dbus.ObjectPath{ssDefaultAlias})
+		unlockCall = c.call(Name, Path, Service+".Unlock", []dbus.ObjectPath{DefaultAlias})
 		serials = append(serials, unlockCall)
 	}
-	open := c.call(ssName, ssPath, ssService+".OpenSession", "plain", dbus.MakeVariant(""))
+	open := c.call(Name, Path, Service+".OpenSession", "plain", dbus.MakeVariant(""))
 	serials = append(serials, open)
 	searches := make([]uint32, len(users))
 	for i, u := range users {
-		searches[i] = c.call(ssName, ssPath, ssService+".SearchItems", map[string]string{"service": service, "username": u})
+		searches[i] = c.call(Name, Path, Service+".SearchItems", map[string]string{"service": service, "username": u})
 	}
 	serials = append(serials, searches...)
 	if err := c.flush(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errNoFastPath, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	ans, err := c.answers(serials...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var name string
 	if err := store(ans[hello], &name); err != nil {
-		return nil, fmt.Errorf("%w: Hello: %v", errNoFastPath, err)
+		return nil, nil, fmt.Errorf("%w: Hello: %v", ErrUnavailable, err)
 	}
 	if unlock {
 		var unlocked []dbus.ObjectPath
 		var prompt dbus.ObjectPath
 		if err := store(ans[unlockCall], &unlocked, &prompt); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if prompt != "/" || len(unlocked) != 1 {
-			return nil, errCollectionLocked
+			return nil, nil, ErrLocked
 		}
 	}
 	var output dbus.Variant
 	var session dbus.ObjectPath
 	if err := store(ans[open], &output, &session); err != nil {
-		return nil, fmt.Errorf("opening a Secret Service session: %w", err)
+		return nil, nil, fmt.Errorf("opening a Secret Service session: %w", err)
 	}
-	vals := make(map[string]string, len(users))
+	vals = make(map[string]string, len(users))
 	var paths []dbus.ObjectPath
 	user := map[dbus.ObjectPath]string{}
 	for i, s := range searches {
-		var unlocked, locked []dbus.ObjectPath
-		if err := store(ans[s], &unlocked, &locked); err != nil {
-			return nil, err
+		var unlocked, lockedPaths []dbus.ObjectPath
+		if err := store(ans[s], &unlocked, &lockedPaths); err != nil {
+			return nil, nil, err
 		}
 		switch {
 		case len(unlocked) > 0:
 			paths = append(paths, unlocked[0])
 			user[unlocked[0]] = users[i]
-		case len(locked) > 0:
-			// Only a locked copy: go-keyring unlocks it (prompting).
-			v, err := g.Get(service, users[i])
-			if err == nil {
-				vals[users[i]] = v
-			} else if !errors.Is(err, keyring.ErrNotFound) {
-				return nil, err
-			}
+		case len(lockedPaths) > 0:
+			locked = append(locked, users[i])
 		}
 	}
 	if len(paths) == 0 {
-		return vals, nil
+		return vals, locked, nil
 	}
-	get := c.call(ssName, ssPath, ssService+".GetSecrets", paths, session)
+	get := c.call(Name, Path, Service+".GetSecrets", paths, session)
 	if err := c.flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ans, err = c.answers(get); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var secrets map[dbus.ObjectPath]ss.Secret
+	var secrets map[dbus.ObjectPath]secret
 	if err := store(ans[get], &secrets); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return vals, secretValues(vals, secrets, user)
+	for p, u := range user {
+		sec, ok := secrets[p]
+		if !ok {
+			return nil, nil, fmt.Errorf("the Secret Service returned no secret for %s", u)
+		}
+		vals[u] = string(sec.Value)
+	}
+	return vals, locked, nil
 }
