@@ -11,7 +11,7 @@
 // and starts reading its secrets on a goroutine. keystore.Open then takes
 // the result instead of reading (Options.Early); when the guess was wrong
 // or the read failed, it reads as it always does. The guess is
-// conservative: no speculation with --keystore or --insecure-storage, for a
+// conservative: no speculation with --keystore, --insecure-storage or --help, for a
 // profile whose secrets are in a file, or without a session bus.
 package early
 
@@ -127,7 +127,7 @@ func Guess(args []string, getenv func(string) string, config []byte) (string, bo
 		switch {
 		case a == "--":
 			i = len(args)
-		case a == "--keystore" || strings.HasPrefix(a, "--keystore=") || strings.HasPrefix(a, "--insecure-storage"):
+		case a == "--keystore" || strings.HasPrefix(a, "--keystore=") || strings.HasPrefix(a, "--insecure-storage") || a == "-h" || a == "--help":
 			return "", false
 		case a == "--profile" && i+1 < len(args):
 			profile = args[i+1]

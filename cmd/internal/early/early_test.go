@@ -60,6 +60,7 @@ func TestGuess(t *testing.T) {
 		{"--keystore", []string{"api", "--keystore", "keyring", "version"}, env(), config, ""},
 		{"--keystore=file", []string{"api", "--keystore=file", "version"}, env(), config, ""},
 		{"--insecure-storage", []string{"token", "--insecure-storage"}, env(), config, ""},
+		{"--help", []string{"api", "--help"}, env(), config, ""},
 		{"flags after -- are arguments", []string{"api", "--", "--keystore"}, env(), config, "work"},
 		{"unknown profile", []string{"api", "--profile", "nope", "version"}, env(), config, ""},
 		{"no config file", []string{"api", "version"}, env(), "", ""},
