@@ -55,6 +55,7 @@ type decoder struct {
 	problems []Problem
 	used     map[string]*yaml.Node // built-in variables used by the current scenario, where first
 	ext      map[string]bool       // variables given from outside the files (--var, --vars-file)
+	named    []*Scenario           // every scenario read with a name, valid or not, for duplicate names
 
 	ctx     context.Context  // stops the decoder when cancelled
 	visited int              // nodes visited in the current file, aliases followed

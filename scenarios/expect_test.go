@@ -210,7 +210,8 @@ steps:
       count: header X-Count
       code: status
       nested: $.a[1]
-  - http: {url: "/thing?c=${count}&s=${token_type}&code=${code}"}
+      bare: o.x
+  - http: {url: "/thing?c=${count}&s=${token_type}&code=${code}&x=${bare}"}
     expect:
       body: {matches: "Bearer"}
       max_duration: 1ms
@@ -230,7 +231,7 @@ steps:
 	if steps[0].Status != Passed {
 		t.Fatalf("%s", describe(rep.Scenarios[0]))
 	}
-	if ex := steps[1].Exchange; ex == nil || !strings.Contains(ex.Request, "/thing?c=42&s=Bearer&code=201") {
+	if ex := steps[1].Exchange; ex == nil || !strings.Contains(ex.Request, "/thing?c=42&s=Bearer&code=201&x=y") {
 		t.Errorf("captured values not used: %+v", ex)
 	}
 	// the fast request may or may not take 1ms on a loaded machine; the slow one cannot

@@ -242,7 +242,7 @@ func parseFiles(ctx context.Context, files []sourceFile, ext map[string]bool) ([
 		}
 	}
 	names := map[string]*Scenario{}
-	for _, s := range list {
+	for _, s := range d.named {
 		if prev, ok := names[s.Name]; ok {
 			d.problems = append(d.problems, Problem{File: s.File, Line: s.Line, Column: s.Column,
 				Message: fmt.Sprintf("scenario name %q is already used at %s:%d; names must be unique", s.Name, prev.File, prev.Line)})
@@ -328,6 +328,9 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		}
 	}
 	d.checkNeeds(s, n)
+	if s.Name != "" {
+		d.named = append(d.named, s) // duplicate names are reported also among invalid scenarios
+	}
 	if len(d.problems) > before {
 		return nil
 	}
@@ -397,6 +400,7 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 	n = resolve(n)
 	st := &Step{Line: n.Line, Column: n.Column, index: index}
 	var captureNode *yaml.Node
+	var expectNodes []*yaml.Node
 	unknown := false
 	if n.Kind == yaml.MappingNode && d.repeatOptions(st, n) && !vars[iterationVar] {
 		vars[iterationVar] = true // ${iteration}, in this step only
@@ -408,10 +412,10 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		case "name":
 			d.decode(v, reflectOf(&st.Name), "step name")
 		case "expect":
-			d.checkVars(v, vars)
+			expectNodes = append(expectNodes, v) // its variables are checked after the action's names are known
 			st.Expect = d.expect(v)
 		case "expect_last":
-			d.checkVars(v, vars)
+			expectNodes = append(expectNodes, v)
 			st.ExpectLast = d.expect(v)
 			if st.Repeat < 2 {
 				d.errorf(k, "step %d: expect_last checks the last of several repetitions: add repeat: N (2 or more)", index)
@@ -459,6 +463,10 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 		d.checkConcurrently(n, st, index, captureNode != nil)
 	} else if st.Expect != nil && st.Expect.Successes != nil {
 		d.errorf(n, "step %d: expect.successes counts the answers of a step sent concurrently; add concurrently: N", index)
+	}
+	noteNames(st.Action, vars) // the expectations are checked after the action: they may use its session
+	for _, v := range expectNodes {
+		d.checkVars(v, vars)
 	}
 	if captureNode != nil {
 		st.Capture = d.captures(captureNode)
@@ -585,8 +593,10 @@ func (d *decoder) captures(n *yaml.Node) []Capture {
 			c.From, c.Path = "header", strings.TrimSpace(strings.TrimPrefix(spec, "header "))
 		case spec == "status", spec == "body":
 			c.From = spec
+		case spec != "" && !strings.ContainsAny(spec, " \t"):
+			c.From, c.Path = "json", spec // as in expect.json, the leading $. may be left out
 		default:
-			d.errorf(v, "capture.%s: expected a JSON path ($.token.access_token), header <Name>, status or body, found %q", k.Value, spec)
+			d.errorf(v, "capture.%s: expected a JSON path ($.token.access_token or token.access_token), header <Name>, status or body, found %q", k.Value, spec)
 			continue
 		}
 		if c.From == "json" {

@@ -82,13 +82,15 @@ func (d *decoder) checkVars(n *yaml.Node, vars map[string]bool) {
 			switch {
 			case isEnvName(name), isBuiltinVar(name), vars[name], d.ext[name]:
 			case strings.Contains(name, "."):
-				// <device>.client_id, <session>.access_token: checked when run
+				// <device>.client_id, <session>.access_token: a device or session an earlier step names
 				obj, field, _ := strings.Cut(name, ".")
 				if _, user := demoUsers[obj]; user && userVars[field] != nil {
 					break
 				}
 				if deviceVars[field] == nil && sessionVars[field] == nil {
 					d.errorf(n, "${%s}: expected <device>.%s or <session>.%s", name, strings.Join(sortedKeys(deviceVars), "|"), strings.Join(sortedKeys(sessionVars), "|"))
+				} else if err := checkKnown(name, vars); err != nil {
+					d.errorf(n, "%v", err)
 				}
 			default:
 				d.errorf(n, "${%s}: not captured by an earlier step; expected a capture, a built-in variable (%s), a variable given with --var or --vars-file, or an upper-case environment variable", name, strings.Join(sortedKeys(builtinVars), ", "))
