@@ -175,6 +175,20 @@ func (t *target) plan(sc *Scenario) (*scenarioPlan, string) {
 			return nil, fmt.Sprintf("needs %s: %s declares device_keys: []", need, decl.File)
 		}
 	}
+	// first what no declaration can satisfy: steps that change the server
+	for i, st := range sc.Steps {
+		switch a := st.Action.(type) {
+		case *deviceAdminAction:
+			if a.op != "approve" {
+				return nil, fmt.Sprintf("needs admin: step %d (%s) changes the server through its admin API", i+1, a.op)
+			}
+		case *advanceAction:
+		default:
+			if slices.Contains(st.Action.needs(), NeedAdmin) {
+				return nil, fmt.Sprintf("needs admin: step %d (%s) changes the server through its admin API", i+1, st.Kind)
+			}
+		}
+	}
 	var given map[string]*KeyPatch
 	if sc.Given != nil {
 		given = sc.Given.Keys
@@ -241,13 +255,8 @@ func (t *target) plan(sc *Scenario) (*scenarioPlan, string) {
 			}
 		}
 	}
-	for i, st := range sc.Steps {
-		label := fmt.Sprintf("step %d (%s)", i+1, st.label(i+1))
+	for _, st := range sc.Steps {
 		switch a := st.Action.(type) {
-		case *deviceAdminAction:
-			if a.op != "approve" {
-				return nil, fmt.Sprintf("needs admin: %s changes the server through its admin API", strings.SplitN(label, " (", 2)[0]+" ("+a.op+")")
-			}
 		case *advanceAction:
 			d, err := a.duration(p.lifetimes)
 			if err != nil {
@@ -264,10 +273,6 @@ func (t *target) plan(sc *Scenario) (*scenarioPlan, string) {
 		case *loginAction:
 			if _, ok := decl.Users[a.User]; a.User != "" && !ok {
 				return nil, fmt.Sprintf("needs user %s; %s declares none (add users: {%s: {userid: ..., password: \"${...}\"}})", a.User, decl.File, a.User)
-			}
-		default:
-			if slices.Contains(st.Action.needs(), NeedAdmin) {
-				return nil, fmt.Sprintf("needs admin: %s changes the server through its admin API", strings.SplitN(label, " (", 2)[0]+" ("+st.Kind+")")
 			}
 		}
 	}

@@ -478,11 +478,20 @@ func trimBase(u string, suffixes ...string) string {
 // resolveTarget fills defaults and, for an outside target, checks that it
 // answers and which capabilities it has.
 func resolveTarget(ctx context.Context, spec Target) (*target, error) {
+	t := newTarget(spec)
+	if t.embedded {
+		return t, nil
+	}
+	return t, t.probe(ctx)
+}
+
+// newTarget fills spec's defaults without asking the target anything.
+func newTarget(spec Target) *target {
 	if spec.BaseURL == "" {
 		t := &target{embedded: true, runID: randomHex(4), apiKey: DemoAPIKey, secondKey: embeddedSecondKey,
 			caps:    map[string]bool{NeedAdmin: true, NeedClock: true, NeedDeviceKey: !spec.NoDeviceKeys, NeedSecondKey: true},
 			missing: map[string]string{NeedDeviceKey: "the target was told not to use device keys"}}
-		return t, nil
+		return t
 	}
 	t := &target{
 		base:       trimBase(spec.BaseURL, "/api/v1"),
@@ -524,6 +533,16 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	} else {
 		t.missing[NeedSecondKey] = "no second API key given (add --second-api-key KEY)"
 	}
+	if t.admin == "" {
+		t.missing[NeedAdmin] = "no --admin-url given (add --admin-url URL --admin-token TOKEN)"
+		t.missing[NeedClock] = t.missing[NeedAdmin]
+	}
+	return t
+}
+
+// probe checks that an outside target answers, that it takes the run's
+// keys and what its admin API offers.
+func (t *target) probe(ctx context.Context) error {
 	probe := func(method, u string) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
@@ -538,11 +557,11 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 		return resp.StatusCode, nil
 	}
 	if _, err := probe(http.MethodHead, t.base+"/api/v1/account"); err != nil {
-		return nil, &UnreachableError{Service: ServiceAPI, URL: t.base, Err: netErr(err)}
+		return &UnreachableError{Service: ServiceAPI, URL: t.base, Err: netErr(err)}
 	}
 	if t.oauth != t.base {
 		if _, err := probe(http.MethodHead, t.oauth+"/oauth/v1/token"); err != nil {
-			return nil, &UnreachableError{Service: ServiceOAuth, URL: t.oauth, Err: netErr(err)}
+			return &UnreachableError{Service: ServiceOAuth, URL: t.oauth, Err: netErr(err)}
 		}
 	}
 	keys := []struct{ name, value string }{{KeyDefault, t.apiKey}, {KeySecond, t.secondKey}}
@@ -558,13 +577,11 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 			continue
 		}
 		if err := checkAPIKey(ctx, t, k.name, k.value); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if t.admin == "" {
-		t.missing[NeedAdmin] = "no --admin-url given (add --admin-url URL --admin-token TOKEN)"
-		t.missing[NeedClock] = t.missing[NeedAdmin]
-		return t, nil
+		return nil
 	}
 	adminReq := func(method, p, body string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, method, t.admin+p, strings.NewReader(body))
@@ -586,34 +603,34 @@ func resolveTarget(ctx context.Context, spec Target) (*target, error) {
 	}
 	code, _, err := adminReq(http.MethodGet, "/admin/api/settings", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, fmt.Errorf("%w: the admin API at %s answered %d", ErrAdminTokenRefused, t.admin, code)
+		return fmt.Errorf("%w: the admin API at %s answered %d", ErrAdminTokenRefused, t.admin, code)
 	case code != http.StatusOK:
 		t.missing[NeedAdmin] = fmt.Sprintf("GET %s/admin/api/settings answered %d", t.admin, code)
 		t.missing[NeedClock] = t.missing[NeedAdmin]
-		return t, nil
+		return nil
 	}
 	t.caps[NeedAdmin] = true
 	code, body, err := adminReq(http.MethodGet, "/admin/api/keys", "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if code == http.StatusOK {
 		t.keyNames = keyNames(body, map[string]string{"default": t.apiKey, "second": t.secondKey})
 	}
 	code, _, err = adminReq(http.MethodPost, "/admin/api/clock", `{"advance":"0s"}`)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if code == http.StatusOK {
 		t.caps[NeedClock] = true
 	} else {
 		t.missing[NeedClock] = "the server's clock is not fake (start it with --fake-clock)"
 	}
-	return t, nil
+	return nil
 }
 
 // checkAPIKey asks the target's version function with the key: 403

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ type RunOptions struct {
 	// server they cannot configure (nil: none).
 	Target     *scenarios.TargetFile
 	TargetPath string
+	// Plan: print what the run would do instead of running.
+	Plan bool
 
 	Parallel   int
 	ShardIndex int // 1-based; 0 with ShardCount 0: no sharding
@@ -122,7 +125,9 @@ types it accepts and how devices get trusted. Without --admin-url each
 scenario's given is then checked against the file: a scenario it satisfies
 runs, one it does not is skipped with the reason; clock moves become real
 waits up to the file's max_wait. Secrets in it come only from ${VARIABLES}.
-See docs/real-servers.md.
+--plan prints, without sending a request, which scenarios would run, which
+would be skipped and why (grouped by reason) and how long the real waits
+would take. See docs/real-servers.md.
 
 --expected-failures FILE names scenarios a known-imperfect server is allowed
 to fail, one name a line (# starts a comment). Their failures are reported but
@@ -152,7 +157,8 @@ report.
       --report junit=out/junit.xml --report html=out/report.html \
       --expected-failures known-gaps.txt
 
-  # a tenant the run cannot configure, described by a target file
+  # a tenant the run cannot configure, described by a target file: first the plan
+  $ paragon scenario run --target qa-target.yaml --plan
   $ paragon scenario run --target qa-target.yaml --parallel 8 --report junit=out/junit.xml
 
   # my own scenarios, only the refresh ones, TAP on stdout
@@ -211,6 +217,7 @@ report.
 		"Root `URL` of the reference server's admin API; the run resets that server before it starts and during the run (without it, scenarios that need it are skipped)",
 		"Another active API `KEY` of the account, for the scenarios that check a token is bound to its key")
 	fl.StringVar(&opts.TargetPath, "target", "", "Target `FILE` (YAML) declaring the keys, users, lifetimes and device approval of a server the run cannot configure (see docs/real-servers.md)")
+	fl.BoolVar(&opts.Plan, "plan", false, "Print which scenarios would run, which would be skipped and why, and how long the real waits would take; send nothing")
 	fl.BoolVar(&opts.NoDeviceKeys, "no-device-keys", false, "The server does not accept device public keys: skip scenarios that need them")
 	fl.IntVar(&opts.Parallel, "parallel", 1, "Run `N` scenarios at once")
 	fl.StringVar(&shard, "shard", "", "Run only shard `I/N` of the selected scenarios (e.g. 2/4)")
@@ -324,6 +331,10 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return err
 	}
 	list := scenarios.Select(matching, scenarios.Selection{ShardIndex: opts.ShardIndex, ShardCount: opts.ShardCount})
+	if opts.Plan {
+		printPlan(ios.Out, opts, list)
+		return nil
+	}
 
 	// People read the terminal report on stdout, unless a report file took it.
 	human, tty, color := ios.Out, ios.IsStdoutTTY(), ios.ColorEnabled()
@@ -611,4 +622,56 @@ func readTarget(fl *pflag.FlagSet, opts *RunOptions) error {
 	}
 	opts.Target = tf
 	return nil
+}
+
+// printPlan prints what a run of list would do, without a request: the
+// scenarios that would run with their real waits, then the skipped ones
+// grouped by reason.
+func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
+	target := "the embedded reference server"
+	if opts.Server != "" {
+		target = opts.Server
+	}
+	if opts.Target != nil {
+		target += " as " + opts.TargetPath + " declares it"
+	}
+	plan := scenarios.Plan(list, scenarios.Target{
+		BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey, AdminURL: opts.AdminURL,
+		SecondAPIKey: opts.SecondAPIKey, NoDeviceKeys: opts.NoDeviceKeys, Declared: declared(opts.Target),
+	})
+	var run []scenarios.PlannedScenario
+	var reasons []string
+	skipped := map[string][]string{}
+	var total, longest time.Duration
+	for _, p := range plan {
+		if p.Skip != "" {
+			if skipped[p.Skip] == nil {
+				reasons = append(reasons, p.Skip)
+			}
+			skipped[p.Skip] = append(skipped[p.Skip], p.Name)
+			continue
+		}
+		run = append(run, p)
+		total += p.Wait
+		longest = max(longest, p.Wait)
+	}
+	fmt.Fprintf(w, "Plan for %s: %d of %d scenarios would run, %d would be skipped.\n", target, len(run), len(plan), len(plan)-len(run))
+	if total > 0 {
+		fmt.Fprintf(w, "Real waits: %s in all, at most %s in one scenario (--parallel %d runs them side by side).\n", total, longest, opts.Parallel)
+	}
+	fmt.Fprintf(w, "\nRUN      %s\n", plural(len(run), "scenario", "scenarios"))
+	for _, p := range run {
+		if p.Wait > 0 {
+			fmt.Fprintf(w, "  %s (waits %s)\n", p.Name, p.Wait)
+		} else {
+			fmt.Fprintf(w, "  %s\n", p.Name)
+		}
+	}
+	sort.SliceStable(reasons, func(i, j int) bool { return len(skipped[reasons[i]]) > len(skipped[reasons[j]]) })
+	for _, r := range reasons {
+		fmt.Fprintf(w, "\nSKIP     %s: %s\n", plural(len(skipped[r]), "scenario", "scenarios"), r)
+		for _, n := range skipped[r] {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 }

@@ -745,3 +745,39 @@ func TestRunTargetFlag(t *testing.T) {
 		})
 	}
 }
+
+// --plan says what a run would do and sends nothing: the server named here
+// does not exist.
+func TestRunPlan(t *testing.T) {
+	t.Setenv("QA_KEY", "qa-key-value")
+	dir := t.TempDir()
+	target := filepath.Join(dir, "qa.yaml")
+	if err := os.WriteFile(target, []byte("server: http://127.0.0.1:9\nkeys: {default: {value: \"${QA_KEY}\", auto_trust: true}}\n"+
+		"users: {alice: {userid: qa-1, password: \"${QA_KEY}\"}}\nlifetimes: {access_token_ttl: 30s, refresh_token_ttl: 1h, device_code_ttl: 10m}\nmax_wait: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, _ := iostreams.Test()
+	code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command { return NewCmdRun(f, nil) }, "run", "--target", target, "--plan", "--parallel", "8")
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d: %v\n%s", code, err, out)
+	}
+	got := out.String()
+	for _, want := range []string{
+		"Plan for http://127.0.0.1:9 as " + target + " declares it: ",
+		"Real waits: ",
+		"\nRUN      ",
+		"  access-token-expires-after-an-hour (waits 31s)\n",
+		"  login-answer-shape\n",
+		"\nSKIP     ",
+		"needs user bob; " + target + " declares none (add users: {bob: {userid: ..., password: \"${...}\"}})\n",
+		"needs a real wait of 1h0m1s (no fake clock), longer than max_wait 1m0s",
+		"needs key switch auto_trust: false; " + target + " declares true for its default key",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "qa-key-value") {
+		t.Error("the plan shows a key")
+	}
+}
