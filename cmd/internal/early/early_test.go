@@ -3,6 +3,7 @@ package early
 import (
 	"errors"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,4 +118,27 @@ func TestTake(t *testing.T) {
 	if _, ok, err := Take("work", Items, 20*time.Millisecond); ok || !errors.Is(err, ErrTimeout) {
 		t.Errorf("Take of a read still running: %v, %v; want ErrTimeout", ok, err)
 	}
+}
+
+// Guess reads a file anyone may have edited by hand: any content is a
+// guess or no guess, never a panic, and a guess names a profile the
+// config lists.
+func FuzzGuess(f *testing.F) {
+	f.Add("api --profile default", config)
+	f.Add("token", "current_profile: x\nprofiles:\n    x:\n        keystore: keyring\n")
+	f.Add("api version", "profiles:\n  default:\n    keystore: file\n")
+	f.Add("api --profile=", "profiles:\n    :\n")
+	f.Fuzz(func(t *testing.T, args, cfg string) {
+		p, ok := Guess(strings.Fields(args), func(string) string { return "" }, []byte(cfg))
+		if ok {
+			if _, listed := scanConfigStores(cfg)[p]; !listed {
+				t.Errorf("Guess(%q) = %q, a profile the config does not list", args, p)
+			}
+		}
+	})
+}
+
+func scanConfigStores(cfg string) map[string]string {
+	_, stores := scanConfig([]byte(cfg))
+	return stores
 }
