@@ -36,6 +36,7 @@ var variants = []struct {
 	{"allowed IP ranges ignored", broken.IgnoresKeyField("allowed_ips"), 1, 1},
 	{"permissions ignored", broken.IgnoresKeyField("permissions"), 1, 1},
 	{"no WWW-Authenticate", broken.NoWWWAuthenticate, 1, 1},
+	{"key expiry ignored", broken.IgnoresKeyField("expires_at"), 1, 1},
 }
 
 func TestExploreFindsBrokenServers(t *testing.T) {

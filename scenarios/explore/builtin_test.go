@@ -159,7 +159,7 @@ func (r *translator) switches(v any, given bool) []Op {
 		i := slices.Index(switchNames[:], k)
 		b, ok := val.(bool)
 		if i < 0 || !ok {
-			panic(skip("key field " + k + " (the model has the switches, active, allowed_ips and permissions)"))
+			panic(skip("key field " + k + " (the model has the switches, active, allowed_ips, expires_at and permissions)"))
 		}
 		if given {
 			*[]*bool{&r.s.Untrusted, &r.s.Unauth, &r.s.AutoTrust}[i] = b
@@ -211,6 +211,12 @@ func keyPatchOp(k string, val any) (Op, bool) {
 			}
 		}
 		return Op{Kind: OpKeyField, Switch: FieldIPs, Flag: out}, true
+	case "expires_at":
+		switch val {
+		case "", pastExpiry:
+			return Op{Kind: OpKeyField, Switch: FieldExpiry, Flag: val == pastExpiry}, true
+		}
+		panic(skip(fmt.Sprintf("expires_at %v (the model knows never and long ago)", val)))
 	case "permissions":
 		var p uint8
 		for _, f := range list {

@@ -332,6 +332,11 @@ func keyPatch(op Op) map[string]any {
 			ips = []string{outsideIPs}
 		}
 		return map[string]any{"allowed_ips": ips}
+	case FieldExpiry:
+		if op.Flag {
+			return map[string]any{"expires_at": pastExpiry}
+		}
+		return map[string]any{"expires_at": ""}
 	}
 	return map[string]any{"permissions": permNames(op.Perms)}
 }

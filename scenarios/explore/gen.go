@@ -175,12 +175,13 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 	cur := [...]bool{s.Untrusted, s.Unauth, s.AutoTrust}[sw]
 	add(2, Op{Kind: OpSwitch, Switch: sw, Flag: !cur})
 	// the key's other fields: rarely off, soon back on
-	if s.KeyInactive || s.KeyIPOut || s.KeyPerms != 0 {
+	if s.KeyInactive || s.KeyIPOut || s.KeyExpired || s.KeyPerms != 0 {
 		add(6, Op{Kind: OpKeyField, Switch: FieldActive, Flag: false})
 		add(6, Op{Kind: OpKeyField, Switch: FieldIPs, Flag: false})
+		add(6, Op{Kind: OpKeyField, Switch: FieldExpiry, Flag: false})
 		add(6, Op{Kind: OpKeyField, Switch: FieldPerms, Perms: 0})
 	} else {
-		add(1, Op{Kind: OpKeyField, Switch: rng.IntN(2), Flag: true})
+		add(1, Op{Kind: OpKeyField, Switch: []int{FieldActive, FieldIPs, FieldExpiry}[rng.IntN(3)], Flag: true})
 		add(1, Op{Kind: OpKeyField, Switch: FieldPerms, Perms: uint8(1 + rng.IntN(2))})
 	}
 	total := 0

@@ -107,7 +107,7 @@ type State struct {
 	Now                                   time.Duration // fake-clock time since the walk began
 	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
 	Unauth, Untrusted, AutoTrust          bool  // the default key's switches
-	KeyInactive, KeyIPOut                 bool  // the default key is inactive; its allowed IP ranges leave the explorer out
+	KeyInactive, KeyIPOut, KeyExpired     bool  // the default key is inactive; its allowed IP ranges leave the explorer out; it expired
 	KeyPerms                              uint8 // the default key's permissions: 0 all, else PermLogin|PermVersion
 	Devices                               [numDevices]Device
 	Issued                                int   // token pairs issued so far
@@ -170,7 +170,11 @@ const (
 	FieldActive = iota
 	FieldIPs
 	FieldPerms
+	FieldExpiry // Flag: expired long ago (expires_at 2000-01-01), else never
 )
+
+// pastExpiry is an expires_at every clock has passed.
+const pastExpiry = "2000-01-01T00:00:00Z"
 
 // Permissions of the default key (section 2: by function name).
 const (
@@ -500,6 +504,8 @@ func expect(s *State, op Op) *Expectation {
 				s.KeyIPOut = op.Flag
 			case FieldPerms:
 				s.KeyPerms = op.Perms
+			case FieldExpiry:
+				s.KeyExpired = op.Flag
 			}
 		})
 	case OpRegister, OpPoll:
@@ -535,20 +541,20 @@ func expect(s *State, op Op) *Expectation {
 }
 
 const (
-	ruleKey  = "protocol.md §2.3 an inactive key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
+	ruleKey  = "protocol.md §2.3 an inactive or expired key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
 	rulePerm = "protocol.md §2.3, §5.1 a key with a permission list calls only the functions named in it [doc]: 403 permission_denied, checked before the token [ours]"
 )
 
 // keyRefused reports whether the key (0 the default, 1 the second) is
 // refused whatever the request: inactive, or the explorer outside its IPs.
 func (s *State) keyRefused(k int) bool {
-	return k == 0 && (s.KeyInactive || s.KeyIPOut)
+	return k == 0 && (s.KeyInactive || s.KeyIPOut || s.KeyExpired)
 }
 
 // expectKeyRefusedOAuth: the OAuth service refuses a key it does not accept
 // as client_secret; the contract does not name the answer.
 func expectKeyRefusedOAuth(s *State, op Op, e *Expectation) {
-	e.Rule, e.Doc = "protocol.md §2.3, §3 the OAuth service takes the API key as client_secret and refuses an inactive one [doc]", DocRefused
+	e.Rule, e.Doc = "protocol.md §2.3, §3 the OAuth service takes the API key as client_secret and refuses an inactive or expired one [doc]", DocRefused
 	var eff func(*State, int)
 	if op.Kind == OpPoll {
 		eff = func(s *State, _ int) { s.Recs[op.Ref].Polled, s.Recs[op.Ref].LastPoll = true, s.Now }

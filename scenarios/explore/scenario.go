@@ -308,6 +308,11 @@ func keyFieldYAML(op Op) string {
 			return "allowed_ips: [" + outsideIPs + "]"
 		}
 		return "allowed_ips: []"
+	case FieldExpiry:
+		if op.Flag {
+			return `expires_at: "` + pastExpiry + `"`
+		}
+		return `expires_at: ""`
 	}
 	return "permissions: [" + strings.Join(permNames(op.Perms), ", ") + "]"
 }
