@@ -124,6 +124,19 @@ func checkBatch(s *State, ops []Op, start int, res []sent) (bool, *Expectation, 
 		for _, k := range order {
 			Step(s, ops[k], start+k, res[k].a.Obs)
 		}
+		// Which of the batch's tokens the server issued first, no answer
+		// says: they share one place in the family's order.
+		first := 0
+		for k := range ops {
+			if r := &s.Recs[start+k]; r.Kind == recPair && (first == 0 || r.Seq < first) {
+				first = r.Seq
+			}
+		}
+		for k := range ops {
+			if r := &s.Recs[start+k]; r.Kind == recPair {
+				r.Seq = first
+			}
+		}
 		return true, nil, Obs{}
 	}
 	// The longest order porcupine found, then the operation that breaks it.

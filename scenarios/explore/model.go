@@ -67,14 +67,17 @@ type Rec struct {
 	Polled   bool
 	LastPoll time.Duration
 	// token pair
-	Fam      int // id of the operation that started the family
-	AccExp   time.Duration
-	RefExp   time.Duration
-	Dropped  bool // the access token is no longer among its family's 8 newest live ones
-	Seq      int  // order of issue (in a concurrent batch, not the id's order)
-	RSpent   bool
-	SpentAt  time.Duration
-	SpentSeq int // order of spending within the family
+	Fam     int // id of the operation that started the family
+	AccExp  time.Duration
+	RefExp  time.Duration
+	Dropped bool // the access token is no longer among its family's 8 newest live ones
+	// DropDoubt: whether it is still among them depends on the order the
+	// server issued tokens sent at the same instant (a concurrent batch).
+	DropDoubt bool
+	Seq       int // order of issue (in a concurrent batch, not the id's order)
+	RSpent    bool
+	SpentAt   time.Duration
+	SpentSeq  int // order of spending within the family
 	// family (on the operation that started it)
 	IsFam     bool
 	UserFam   bool
@@ -661,8 +664,18 @@ func (s *State) newPair(id, fam int, dev int8) {
 		return
 	}
 	slices.SortFunc(live, func(a, b int) int { return s.Recs[b].Seq - s.Recs[a].Seq })
+	cut := s.Recs[live[7]].Seq // tokens of one batch share a Seq: a tie at the cut is open
 	for _, i := range live[8:] {
+		if s.Recs[i].Seq == cut {
+			s.Recs[i].DropDoubt = true
+			continue
+		}
 		s.Recs[i].Dropped = true
+	}
+	for _, i := range live[:8] {
+		if s.Recs[i].Seq == cut && s.Recs[live[8]].Seq == cut {
+			s.Recs[i].DropDoubt = true
+		}
 	}
 }
 
@@ -740,7 +753,7 @@ func (s *State) deviceTokenLive(r int) (live, doubt bool) {
 		return false, false
 	}
 	st := s.Devices[rec.Dev].Status
-	if fam.FamStatus == FamDoubt || (st != DevTrusted && st != DevRefused && st != DevForgotten) {
+	if fam.FamStatus == FamDoubt || rec.DropDoubt || (st != DevTrusted && st != DevRefused && st != DevForgotten) {
 		return false, true // a re-registered device's old tokens
 	}
 	return st == DevTrusted, false
@@ -909,7 +922,7 @@ func expectCall(s *State, op Op, e *Expectation) {
 	}
 	switch {
 	case len(errs401) == 0 && len(errs403) == 0:
-		if fam.FamStatus == FamDoubt {
+		if fam.FamStatus == FamDoubt || rec.DropDoubt {
 			e.Doc = DocAny
 			e.add(ans(200), nil)
 			e.add(ans(401, "invalid_token"), nil)
@@ -923,7 +936,7 @@ func expectCall(s *State, op Op, e *Expectation) {
 		e.add(ans(403, errs403...), nil)
 	case len(errs403) > 0:
 		e.Doc = Doc403
-		if fam.FamStatus == FamDoubt {
+		if fam.FamStatus == FamDoubt || rec.DropDoubt {
 			e.add(ans(401, "invalid_token"), nil)
 		}
 		e.add(ans(403, errs403...), nil)
