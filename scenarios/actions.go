@@ -610,7 +610,15 @@ func (a *callAction) run(ctx context.Context, r *scenarioRun) (*exchange, error)
 	for k, v := range a.Headers {
 		req.Header.Set(k, v)
 	}
-	return r.do(req, body)
+	ex, err := r.do(req, body)
+	if err == nil && ex.status/100 == 2 {
+		var username string
+		if v := a.Form["username"]; len(v) > 0 {
+			username = v[0]
+		}
+		r.track(method, apiPath(a.Path), username, a.As)
+	}
+	return ex, err
 }
 
 // urlFor turns a path into a URL on the service that serves it: /oauth/ on

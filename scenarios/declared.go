@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -421,4 +422,72 @@ func randomHexOf(s string) string {
 		h = (h ^ uint32(s[i])) * 16777619
 	}
 	return fmt.Sprintf("%08x", h)
+}
+
+// track notes what a call created on an outside server that its reset
+// will not remove: users (PUT /users) and documents (PUT /documents); a
+// user deleted by the scenario is no longer noted.
+func (r *scenarioRun) track(method, path, username, as string) {
+	if r.t.embedded || r.t.caps[NeedAdmin] {
+		return
+	}
+	switch {
+	case method == http.MethodPut && path == "/api/v1/users" && username != "":
+		r.created = append(r.created, [2]string{username, as})
+	case method == http.MethodDelete && strings.HasPrefix(path, "/api/v1/users/"):
+		name := strings.TrimPrefix(path, "/api/v1/users/")
+		r.created = slices.DeleteFunc(r.created, func(c [2]string) bool { return c[0] == name })
+	case method == http.MethodPut && path == "/api/v1/documents":
+		r.documents = append(r.documents, as)
+	}
+}
+
+// cleanUp deletes the users the scenario created on an outside server
+// without an admin API (also after a failure or Ctrl-C), with the session
+// that created them, and returns what is left: users it could not delete
+// and documents of users that stay (the API cannot delete a document).
+func (r *scenarioRun) cleanUp(ctx context.Context) []string {
+	if len(r.created) == 0 && len(r.documents) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var left []string
+	deleted := map[string]bool{}
+	created := slices.Clone(r.created) // deleting one untracks it
+	for i := len(created) - 1; i >= 0; i-- {
+		name, as := created[i][0], created[i][1]
+		del := func() (*exchange, error) {
+			return (&callAction{Method: http.MethodDelete, Path: "/users/" + url.PathEscape(name), As: as}).run(ctx, r)
+		}
+		ex, err := del()
+		if err == nil && ex.status == http.StatusUnauthorized && as != "" {
+			// the session's token expired meanwhile: renew it and try again
+			if rex, rerr := (&refreshAction{User: as}).run(ctx, r); rerr == nil && rex.status == http.StatusOK {
+				ex, err = del()
+			}
+		}
+		switch {
+		case err != nil:
+			left = append(left, fmt.Sprintf("user %s: deleting it failed: %v", name, err))
+		case ex.status/100 != 2 && ex.status != http.StatusNotFound:
+			left = append(left, fmt.Sprintf("user %s: DELETE /api/v1/users/%s answered %d", name, name, ex.status))
+		default:
+			deleted[name] = true
+		}
+	}
+	docs := map[string]int{}
+	for _, as := range r.documents {
+		userid := as
+		if _, id := r.user(as); id != "" {
+			userid = id
+		}
+		if !deleted[userid] {
+			docs[userid]++
+		}
+	}
+	for _, u := range sortedKeys(docs) {
+		left = append(left, fmt.Sprintf("%d document(s) of %s: the API cannot delete documents", docs[u], u))
+	}
+	return left
 }

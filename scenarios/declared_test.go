@@ -206,3 +206,58 @@ func TestBrokenServersCaughtWithoutAdminAPI(t *testing.T) {
 		})
 	}
 }
+
+// A scenario that creates a user and a document on a server the run cannot
+// reset, and then fails, deletes the user at its end; the document, which
+// the API cannot delete, is reported as left behind, and the device it
+// registered is listed with its description.
+func TestDeclaredTargetCleansUp(t *testing.T) {
+	url, decl := vendorLikeServer(t, nil)
+	list, err := Parse("cleanup.yaml", []byte(`name: leaves-things
+needs: [admin]
+steps:
+  - login: carol
+  - call: {method: PUT, path: /users, as: carol, form: {username: zed-temp, detailtype: "3", detaildata: zed}}
+  - login: alice
+  - call:
+      method: PUT
+      path: /documents
+      as: alice
+      multipart: {files: {data: {filename: a.pdf, content: "%PDF-1.4 a"}}}
+  - name: this step fails
+    call: GET /version
+---
+name: finds-no-leftover-user
+needs: [admin]
+steps:
+  - login: carol
+  - call: {path: /users, query: {username: zed-temp}, as: carol}
+    expect:
+      json:
+        $.items: {length: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list[:1], RunOptions{Target: Target{BaseURL: url, Declared: decl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenarios[0]
+	if r.Status != Failed {
+		t.Fatalf("%s", describe(r))
+	}
+	if len(r.Leftovers) != 1 || r.Leftovers[0] != "1 document(s) of alice: the API cannot delete documents" {
+		t.Errorf("leftovers %q", r.Leftovers)
+	}
+	if len(r.Devices) == 0 || !strings.HasPrefix(r.Devices[0].Description, "paragon scenario leaves-things (run ") || r.Devices[0].ClientID == "" {
+		t.Errorf("devices %+v", r.Devices)
+	}
+	rep, err = Run(context.Background(), list[1:], RunOptions{Target: Target{BaseURL: url, Declared: decl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Scenarios[0]; r.Status != Passed {
+		t.Errorf("the created user is still there: %s", describe(r))
+	}
+}

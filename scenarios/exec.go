@@ -50,6 +50,11 @@ type scenarioRun struct {
 	// registered lists the devices registered on an outside target, for
 	// the report.
 	registered []RegisteredDevice
+	// created lists the users the scenario created on an outside server
+	// (name and the session that created them), documents the sessions
+	// that submitted documents there: cleanUp removes what it can.
+	created   [][2]string
+	documents []string
 }
 
 func newScenarioRun(t *target, sc *Scenario, p *scenarioPlan) *scenarioRun {
@@ -92,7 +97,10 @@ func (r *scenarioRun) session(name string) *session {
 func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res ScenarioResult) {
 	res = baseResult(r.sc)
 	start := time.Now()
-	defer func() { res.Duration, res.Devices = time.Since(start), r.registered }()
+	defer func() {
+		res.Leftovers = r.cleanUp(ctx)
+		res.Duration, res.Devices = time.Since(start), r.registered
+	}()
 	// stop ends the scenario at a step that did not pass: FAILED (WARNING
 	// for a warning), or SKIPPED when the run was cancelled meanwhile (the
 	// step was cut short; it did not fail).

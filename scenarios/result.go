@@ -57,6 +57,9 @@ type ScenarioResult struct {
 	// Devices lists the devices the scenario registered on an outside
 	// server, so that an operator can remove them afterwards.
 	Devices []RegisteredDevice
+	// Leftovers says what the scenario created on an outside server and
+	// could not remove at its end ("user dinah: DELETE answered 403").
+	Leftovers []string
 }
 
 // RegisteredDevice is a device a scenario registered.

@@ -419,6 +419,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		rep.Target = target
 	}
 	term.Finish(rep)
+	printLeftovers(human, rep)
 	rep.Policy = scenarios.Policy{Strict: opts.Strict, FailOnSkip: opts.FailOnSkip, AllowEmpty: opts.AllowEmpty} // the HTML report states the exit status
 	if werr := writeReports(opts, rep); werr != nil {
 		return werr
@@ -672,6 +673,30 @@ func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
 		fmt.Fprintf(w, "\nSKIP     %s: %s\n", plural(len(skipped[r]), "scenario", "scenarios"), r)
 		for _, n := range skipped[r] {
 			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+}
+
+// printLeftovers says what the run left on an outside server: the devices
+// it registered (the JSON report lists them) and what scenarios created
+// and could not remove.
+func printLeftovers(w io.Writer, rep *scenarios.Report) {
+	devices := 0
+	var left []string
+	for _, s := range rep.Scenarios {
+		devices += len(s.Devices)
+		for _, l := range s.Leftovers {
+			left = append(left, s.Name+": "+l)
+		}
+	}
+	if devices > 0 {
+		fmt.Fprintf(w, "\nRegistered %s on %s, described \"paragon scenario NAME (run ID)\"; --report json=FILE lists them so they can be removed.\n",
+			plural(devices, "device", "devices"), rep.Target)
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(w, "Left on the server (could not be removed):\n")
+		for _, l := range left {
+			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
 }

@@ -50,6 +50,16 @@ type JSONScenario struct {
 	Message         string     `json:"message,omitempty"`
 	DurationMS      float64    `json:"duration_ms"`
 	Steps           []JSONStep `json:"steps"`
+	// Devices the scenario registered on an outside server, and what it
+	// created there and could not remove, for an operator to clean up.
+	Devices   []JSONDevice `json:"devices,omitempty"`
+	Leftovers []string     `json:"leftovers,omitempty"`
+}
+
+// JSONDevice is a device a scenario registered.
+type JSONDevice struct {
+	ClientID    string `json:"client_id"`
+	Description string `json:"description,omitempty"`
 }
 
 // JSONStep is one step's result.
@@ -113,6 +123,10 @@ func ToJSON(r *scenarios.Report) JSONReport {
 			ExpectedFailure: s.Expected,
 			DurationMS:      ms(s.Duration),
 			Steps:           make([]JSONStep, 0, len(s.Steps)),
+			Leftovers:       s.Leftovers,
+		}
+		for _, d := range s.Devices {
+			js.Devices = append(js.Devices, JSONDevice(d))
 		}
 		if s.Status == scenarios.Failed || s.Status == scenarios.Warning {
 			js.Message = firstProblem(s)
