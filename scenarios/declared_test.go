@@ -261,3 +261,31 @@ steps:
 		t.Errorf("the created user is still there: %s", describe(r))
 	}
 }
+
+// A device that stays pending past max_wait is a clear error naming it,
+// not a hang.
+func TestDeclaredTargetPendingDeviceTimesOut(t *testing.T) {
+	url, decl := vendorLikeServer(t, nil)
+	decl.Approval, decl.ApprovalCommand, decl.MaxWait = ApprovalWait, "", 2*time.Second // nobody approves
+	list, err := Parse("pending.yaml", []byte(`name: waits-for-approval
+needs: [admin]
+given:
+  key: {auto_trust: false}
+steps:
+  - register: printer
+  - approve: printer
+  - device_token: printer
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), list, RunOptions{Target: Target{BaseURL: url, Declared: decl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Scenarios[0]
+	last := r.Steps[len(r.Steps)-1]
+	if r.Status != Failed || !strings.Contains(last.Error, "is still pending after max_wait 2s: approve it on the server (paragon scenario waits-for-approval (run ") {
+		t.Errorf("%s", describe(r))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -381,6 +382,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 			BaseURL: opts.Server, OAuthURL: opts.OAuthURL, APIKey: opts.APIKey,
 			AdminURL: opts.AdminURL, AdminToken: opts.AdminToken, SecondAPIKey: opts.SecondAPIKey,
 			NoDeviceKeys: opts.NoDeviceKeys, HTTPClient: hc, Declared: declared(opts.Target),
+			Prompt: approvalPrompt(ios),
 		},
 		Parallel: opts.Parallel,
 		FailFast: opts.FailFast,
@@ -621,8 +623,24 @@ func readTarget(fl *pflag.FlagSet, opts *RunOptions) error {
 	if opts.Server == "" {
 		return usage(fmt.Errorf("--target %s names no server: add server: URL to it, or pass --server URL", opts.TargetPath))
 	}
+	if tf.Declared.Approval == scenarios.ApprovalPrompt && !opts.IO.IsStdinTTY() {
+		return usage(fmt.Errorf("--target %s: approval: prompt needs a terminal to ask on; use approval: wait (an administrator approves the devices) or approval: command", opts.TargetPath))
+	}
 	opts.Target = tf
 	return nil
+}
+
+// approvalPrompt asks a person, one device at a time, to approve a device
+// on the server, and waits for Enter.
+func approvalPrompt(ios *iostreams.IOStreams) func(clientID, description string) {
+	var mu sync.Mutex
+	in := bufio.NewReader(ios.In)
+	return func(clientID, description string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(ios.ErrOut, "\nApprove the device %s (%s) on the server, then press Enter: ", clientID, description)
+		_, _ = in.ReadString('\n')
+	}
 }
 
 // printPlan prints what a run of list would do, without a request: the

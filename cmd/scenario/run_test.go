@@ -699,6 +699,7 @@ func TestRunTargetFlag(t *testing.T) {
 	wrongType := write("type.yaml", "keys: {default: {value: \"${QA_KEY}\"}}\ndevice_keys: {a: b}\n")
 	literal := write("literal.yaml", "keys: {default: {value: hunter2}}\n")
 	unset := write("unset.yaml", "keys: {default: {value: \"${QA_NOT_SET_KEY}\"}}\n")
+	prompt := write("prompt.yaml", "server: http://127.0.0.1:9\nkeys: {default: {value: \"${QA_KEY}\"}}\napproval: prompt\n")
 	tests := []struct {
 		name    string
 		args    []string
@@ -719,6 +720,7 @@ func TestRunTargetFlag(t *testing.T) {
 		{name: "unknown field", args: []string{"--target", unknown}, wantErr: unknown + `:2:1: target: unknown field "max_wiat"; expected one of:`},
 		{name: "wrong type", args: []string{"--target", wrongType}, wantErr: wrongType + `:2:14: target.device_keys: expected a list, found a mapping`},
 		{name: "literal secret", args: []string{"--target", literal}, wantErr: literal + `:1:25: keys.default.value: a secret is never written in the file`},
+		{name: "prompt without a terminal", args: []string{"--target", prompt}, wantErr: "approval: prompt needs a terminal to ask on; use approval: wait (an administrator approves the devices) or approval: command"},
 		{name: "unset variable", args: []string{"--target", unset}, wantErr: "the environment variable QA_NOT_SET_KEY is not set"},
 		{name: "unreadable", args: []string{"--target", filepath.Join(dir, "nope.yaml")}, wantErr: "--target: cannot read " + filepath.Join(dir, "nope.yaml") + ": no such file or directory"},
 		{name: "with --api-key", args: []string{"--target", good, "--api-key", "k"}, wantErr: "--api-key contradicts --target " + good + `: declare it in the file instead (its keys: {default: {value: "${VARIABLE}"}})`},
