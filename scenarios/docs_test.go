@@ -142,3 +142,21 @@ func checkTargetFileDoc(t *testing.T, src string) {
 		}
 	}
 }
+
+// TestRealServersDocExample parses the target file of docs/real-servers.md.
+func TestRealServersDocExample(t *testing.T) {
+	data, err := os.ReadFile("../docs/real-servers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range yamlBlock.FindAllStringSubmatch(string(data), -1) {
+		if strings.HasPrefix(b[1], "# a target file\n") {
+			n++
+			checkTargetFileDoc(t, b[1])
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d target files in docs/real-servers.md, want 1", n)
+	}
+}
