@@ -199,7 +199,11 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	if opts.Concurrency > 1 {
 		conc = fmt.Sprintf(", concurrency %d", opts.Concurrency)
 	}
-	fmt.Fprintf(ios.ErrOut, "exploring the %s with seed %d for %s%s\n", targetName, opts.Seed, budget, conc)
+	where := "the embedded reference server"
+	if opts.Server != "" {
+		where = "the server at " + opts.Server
+	}
+	fmt.Fprintf(ios.ErrOut, "exploring %s with seed %d for %s%s\n", where, opts.Seed, budget, conc)
 	res, err := explore.Explore(ctx, explore.Options{
 		Target: t, Seed: opts.Seed, Steps: opts.Steps, Duration: opts.Duration, Concurrency: opts.Concurrency,
 		OnProgress: func(p explore.Progress) {
