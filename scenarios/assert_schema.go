@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -114,12 +112,7 @@ func decodeSchema(d *decoder, n *yaml.Node, what string) any {
 
 // readSchemaFile reads a JSON Schema file of at most MaxFileSize bytes.
 func readSchemaFile(path string) (any, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the schema: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err := readLimited(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the schema: %w", err)
 	}

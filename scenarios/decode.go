@@ -51,11 +51,12 @@ func (e *ValidationError) Error() string {
 // kinds and bad values become Problems with their position; it never stops
 // at the first one.
 type decoder struct {
-	file     string
-	problems []Problem
-	used     map[string]*yaml.Node // built-in variables used by the current scenario, where first
-	ext      map[string]bool       // variables given from outside the files (--var, --vars-file)
-	named    []*Scenario           // every scenario read with a name, valid or not, for duplicate names
+	file       string
+	problems   []Problem
+	used       map[string]*yaml.Node // built-in variables used by the current scenario, where first
+	ext        map[string]bool       // variables given from outside the files (--var, --vars-file)
+	named      []*Scenario           // every scenario read with a name, valid or not, for duplicate names
+	stepsFiles map[string]*stepsFile // steps files read for include, by path (nil: had problems)
 
 	ctx     context.Context  // stops the decoder when cancelled
 	visited int              // nodes visited in the current file, aliases followed

@@ -103,6 +103,10 @@ func LoadPathsWith(ctx context.Context, paths []string, opts LoadOptions) ([]*Sc
 	var files []sourceFile
 	var tooBig []Problem
 	for _, n := range names {
+		if strings.HasSuffix(n, stepsFileSuffix) {
+			tooBig = append(tooBig, Problem{File: n, Line: 1, Message: stepsFileProblem(n)})
+			continue
+		}
 		data, err := readLimited(n, MaxFileSize)
 		if err != nil {
 			return nil, err
@@ -158,7 +162,7 @@ func collect(p string, add func(string)) error {
 		if err != nil {
 			return err
 		}
-		if !e.IsDir() && isScenarioFile(q) {
+		if !e.IsDir() && isScenarioFile(q) && !strings.HasSuffix(q, stepsFileSuffix) {
 			found = append(found, q)
 		}
 		return nil
@@ -321,10 +325,18 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		d.errorf(at, "scenario %q: expected steps, a list of at least one step", s.Name)
 	} else {
 		vars := map[string]bool{}
-		for i, sn := range stepsNode.Content {
-			if st := d.step(sn, i+1, vars); st != nil {
+		index := 1 // the step's number, included steps counted
+		for _, sn := range stepsNode.Content {
+			if isInclude(sn) {
+				inc := d.includeSteps(sn, index, vars, nil)
+				s.Steps = append(s.Steps, inc...)
+				index += max(len(inc), 1)
+				continue
+			}
+			if st := d.step(sn, index, vars); st != nil {
 				s.Steps = append(s.Steps, st)
 			}
+			index++
 		}
 	}
 	d.checkNeeds(s, n)
@@ -511,7 +523,7 @@ func actionList() string {
 // The fields of a scenario header, of a step besides its action and of
 // expect, as messages list them.
 var (
-	stepFields   = []string{"name", "expect", "expect_last", "capture", "repeat", "retry", "concurrently"}
+	stepFields   = []string{"name", "expect", "expect_last", "capture", "repeat", "retry", "concurrently", "include"}
 	headerFields = []string{"description", "given", "name", "needs", "rule", "severity", "steps", "tags"}
 	expectFields = []string{"body", "headers", "json", "max_duration", "status", "successes"}
 )

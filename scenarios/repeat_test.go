@@ -143,6 +143,9 @@ steps:
   - call: GET /version
     retry: {times: 1001, every: 1h, untill: {status: 200}}
   - call: "GET /version?i=${iteration}"
+  - call: GET /version
+    repeat: 2
+    concurrently: 2
 `)
 	want := []string{
 		`t.yaml:4:13: repeat: expected a number of times from 1 to 1000, found "0"`,
@@ -153,6 +156,7 @@ steps:
 		`t.yaml:11:37: retry: unknown field "untill"; expected one of: every, times, until; did you mean "until"?`,
 		`t.yaml:11:12: retry: expected until: what the answer must satisfy to stop trying`,
 		`t.yaml:12:11: ${iteration}: not captured by an earlier step`,
+		`t.yaml:13:5: step 6: concurrently: expected no repeat or retry (the requests are sent at once)`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
