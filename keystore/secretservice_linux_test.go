@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/paragon-cli/paragon/internal/ssfast"
+	"github.com/paragon-cli/paragon/keystore/ssfast"
 )
 
 func init() {

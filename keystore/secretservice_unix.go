@@ -11,7 +11,7 @@ import (
 	"github.com/zalando/go-keyring"
 	ss "github.com/zalando/go-keyring/secret_service"
 
-	"github.com/paragon-cli/paragon/internal/ssfast"
+	"github.com/paragon-cli/paragon/keystore/ssfast"
 )
 
 // Where go-keyring uses the Secret Service, the reads a command needs (an

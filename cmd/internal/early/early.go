@@ -6,7 +6,7 @@
 // Secret Service (two round trips through the bus and the keyring daemon).
 // This package is initialized before most others (Go initializes packages
 // in import-path order where dependencies allow, and this one depends only
-// on the standard library and internal/ssfast, which needs godbus), and
+// on the standard library and keystore/ssfast, which needs godbus), and
 // its init, when the command line names api or token, guesses the profile
 // and starts reading its secrets on a goroutine. keystore.Open then takes
 // the result instead of reading (Options.Early); when the guess was wrong
@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paragon-cli/paragon/internal/ssfast"
+	"github.com/paragon-cli/paragon/keystore/ssfast"
 )
 
 // Items are the items a session reads first (cmdutil's hotItems: the API
