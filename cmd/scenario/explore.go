@@ -206,6 +206,7 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	fmt.Fprintf(ios.ErrOut, "exploring %s with seed %d for %s%s\n", where, opts.Seed, budget, conc)
 	res, err := explore.Explore(ctx, explore.Options{
 		Target: t, Seed: opts.Seed, Steps: opts.Steps, Duration: opts.Duration, Concurrency: opts.Concurrency,
+		ProgressEvery: progressEvery(ios),
 		OnProgress: func(p explore.Progress) {
 			fmt.Fprintf(ios.ErrOut, "%6.1fs  %d operations, %d walks, %d states, %d violations\n",
 				p.Elapsed.Seconds(), p.Ops, p.Walks, p.States, p.Violations)
@@ -297,4 +298,13 @@ func exploreError(err error, opts *ExploreOptions) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\ncheck --admin-token (or PARAGON_ADMIN_TOKEN): it must be the admin token the server printed at start", err)}
 	}
 	return err
+}
+
+// progressEvery is how often progress is printed: every second for a person
+// at a terminal, every ten seconds into a CI log.
+func progressEvery(ios *iostreams.IOStreams) time.Duration {
+	if ios.IsStderrTTY() {
+		return time.Second
+	}
+	return 10 * time.Second
 }
