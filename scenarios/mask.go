@@ -103,22 +103,32 @@ func (r *scenarioRun) maskCapture(c Capture, val any) {
 			secret = false
 		}
 	case "json":
-		secret = secret || redact.Name(lastPathName(c.Path))
+		if !secret {
+			if p, err := pathOf(c.path, c.Path); err == nil {
+				secret = redact.Name(p.lastName())
+			}
+		}
 	}
 	if secret {
 		r.mask.AddJSON(val)
 	}
 }
 
-// lastPathName is the name of the field a JSON path ends at: access_token
-// for $.token.access_token, $['access_token'] or $.tokens[0].access_token;
-// tokens for $.tokens[0] (an item of tokens); "" for $ or a bad path.
+// lastPathName is the name of the field a JSON path ends at (see
+// jsonPath.lastName); "" for a bad path.
 func lastPathName(p string) string {
 	jp, err := compileJSONPath(p)
 	if err != nil {
 		return ""
 	}
-	segs := jp.path.Query().Segments()
+	return jp.lastName()
+}
+
+// lastName is the name of the field the path ends at: access_token for
+// $.token.access_token, $['access_token'] or $.tokens[0].access_token;
+// tokens for $.tokens[0] (an item of tokens); "" for $.
+func (p *jsonPath) lastName() string {
+	segs := p.path.Query().Segments()
 	for i := len(segs) - 1; i >= 0; i-- {
 		for _, sel := range segs[i].Selectors() {
 			if n, ok := sel.(spec.Name); ok {
