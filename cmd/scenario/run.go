@@ -192,6 +192,11 @@ report.
 			if opts.Parallel < 1 {
 				return cmdutil.FlagErrorf("--parallel must be at least 1, got %d", opts.Parallel)
 			}
+			if f.Globals.Debug && opts.Server == "" {
+				// The embedded server is called in process, with no HTTP
+				// to trace: --debug shows every exchange as -v does.
+				opts.Verbose = true
+			}
 			if fl.Changed("shard") {
 				i, n, err := parseShard(shard)
 				if err != nil {
