@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -287,5 +288,21 @@ steps:
 	last := r.Steps[len(r.Steps)-1]
 	if r.Status != Failed || !strings.Contains(last.Error, "is still pending after max_wait 2s: approve it on the server (paragon scenario waits-for-approval (run ") {
 		t.Errorf("%s", describe(r))
+	}
+}
+
+// A declared key the server refuses stops the run before anything runs,
+// naming the key by its name in the target file (never its value).
+func TestDeclaredKeyRefused(t *testing.T) {
+	url, decl := vendorLikeServer(t, nil)
+	decl.Keys["spare"] = DeclaredKey{Value: "not-a-key-of-this-server"}
+	list, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), list[:1], RunOptions{Target: Target{BaseURL: url, Declared: decl}})
+	var kre *KeyRefusedError
+	if !errors.As(err, &kre) || kre.Key != "spare" || !strings.Contains(err.Error(), `refused the API key "spare"`) || strings.Contains(err.Error(), "not-a-key") {
+		t.Fatalf("got %v", err)
 	}
 }

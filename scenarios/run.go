@@ -53,8 +53,12 @@ type KeyRefusedError struct {
 // could echo the key or hold escape sequences, stays out of the message.
 func (e *KeyRefusedError) Error() string {
 	which := "API key"
-	if e.Key == KeySecond {
+	switch e.Key {
+	case KeyDefault:
+	case KeySecond:
 		which = "second API key"
+	default:
+		which = fmt.Sprintf("API key %q", e.Key) // a key of a target file, by its name there
 	}
 	return fmt.Sprintf("the API at %s refused the %s (GET /api/v1/version answered 403 invalid_api_key)", e.URL, which)
 }
