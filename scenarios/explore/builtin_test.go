@@ -234,6 +234,19 @@ func keyPatchOp(k string, val any) (Op, bool) {
 	return Op{}, false
 }
 
+// unknownToken makes a token pair the server never issued, as a family
+// whose every token is dead (a device family for a device token, so that a
+// login sees an untrusted device token), and returns its operation id.
+func (r *translator) unknownToken(device bool) int {
+	id := r.ops
+	for len(r.s.Recs) <= id {
+		r.s.Recs = append(r.s.Recs, Rec{})
+	}
+	r.s.Recs[id] = Rec{Kind: recPair, Fam: id, IsFam: true, UserFam: !device, Dev: -1, FamStatus: FamRevoked}
+	r.ops++
+	return id
+}
+
 // device returns the model device of an alias, assigning one on first use.
 func (r *translator) device(alias string, keyed bool) int {
 	if alias == "" {
@@ -270,6 +283,9 @@ func only(kind string, m map[string]any, allowed ...string) {
 func (r *translator) ref(v string) int {
 	name, ok := strings.CutPrefix(v, "${")
 	name, ok2 := strings.CutSuffix(name, "}")
+	if !ok && !strings.Contains(v, "${") {
+		return r.unknownToken(false) // a token the server never issued
+	}
 	if !ok || !ok2 {
 		panic(skip("a literal token or code"))
 	}
@@ -446,7 +462,9 @@ func (r *translator) doStep(st map[string]any) string {
 			}
 		}
 		ref := -1
-		if dv := str(m, "device"); dv != "" && dv != "none" {
+		if str(m, "device") == "wrong" {
+			ref = r.unknownToken(true)
+		} else if dv := str(m, "device"); dv != "" && dv != "none" {
 			id, ok := r.devPair[dv]
 			if !ok {
 				panic(skip("login.device " + dv))
