@@ -194,6 +194,11 @@ func (t *target) plan(sc *Scenario) (*scenarioPlan, string) {
 	if sc.Given != nil {
 		given = sc.Given.Keys
 	}
+	for _, name := range sortedKeys(given) {
+		if name != KeyDefault && name != KeySecond {
+			return nil, fmt.Sprintf("needs its key %q set up through the admin API (a target file declares keys for default and second only)", name)
+		}
+	}
 	// the default key, then another key for second
 	pick := func(name string, not string) (string, keySwitches, bool) {
 		order := sortedKeys(decl.Keys)

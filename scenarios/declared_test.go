@@ -306,3 +306,59 @@ func TestDeclaredKeyRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// given is checked field by field against the declaration; what it cannot
+// satisfy is said in the skip reason.
+func TestDeclaredPlanReasons(t *testing.T) {
+	list, err := Parse("plan.yaml", []byte(`name: other-key
+needs: [admin]
+given:
+  keys: {kiosk: {allow_untrusted: true}}
+steps:
+  - call: GET /version
+---
+name: grace
+needs: [admin]
+given:
+  settings: {refresh_grace: 30s}
+steps:
+  - call: GET /version
+---
+name: long-wait
+needs: [admin, clock]
+steps:
+  - advance: refresh_token_ttl + 1s
+---
+name: short-wait
+needs: [admin, clock]
+steps:
+  - advance: access_token_ttl / 2
+---
+name: untrusted
+needs: [admin]
+given:
+  key: {allow_untrusted: true}
+steps:
+  - call: GET /version
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := ParseTargetFile("qa.yaml", []byte("keys: {default: {value: \"${K}\"}}\nlifetimes: {access_token_ttl: 30s, refresh_token_ttl: 1h}\nmax_wait: 1m\n"), func(string) string { return "k" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Plan(list, Target{BaseURL: "http://127.0.0.1:9", Declared: tf.Declared})
+	want := []PlannedScenario{
+		{Skip: `needs its key "kiosk" set up through the admin API (a target file declares keys for default and second only)`},
+		{Skip: "needs refresh_grace: 30s; qa.yaml declares none (add lifetimes: {refresh_grace: ...})"},
+		{Skip: "needs a real wait of 1h0m1s (no fake clock), longer than max_wait 1m0s"},
+		{Wait: 15 * time.Second},
+		{Skip: "needs key switch allow_untrusted: true; qa.yaml declares false for its default key (declare a key with it to run this scenario)"},
+	}
+	for i, w := range want {
+		if got[i].Skip != w.Skip || got[i].Wait != w.Wait {
+			t.Errorf("%s: got %q %v, want %q %v", got[i].Name, got[i].Skip, got[i].Wait, w.Skip, w.Wait)
+		}
+	}
+}
