@@ -112,7 +112,7 @@ func decodeSchema(d *decoder, n *yaml.Node, what string) any {
 
 // readSchemaFile reads a JSON Schema file of at most MaxFileSize bytes.
 func readSchemaFile(path string) (any, error) {
-	data, err := readLimited(path, MaxFileSize)
+	data, err := readFileOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the schema: %w", err)
 	}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,7 +207,7 @@ func (d *decoder) readStepsFile(at *yaml.Node, path, shown string) *stepsFile {
 		d.stepsFiles = map[string]*stepsFile{}
 	}
 	d.stepsFiles[path] = nil
-	data, err := readLimited(path, MaxFileSize)
+	data, err := readFileOf(path)
 	if err != nil {
 		d.errorf(at, "include: cannot read %s: %v", shown, err)
 		return nil
@@ -298,4 +299,18 @@ func (d *decoder) substitute(n *yaml.Node, with map[string]string) *yaml.Node {
 // stepsFileProblem says why a steps file given as a scenario file is refused.
 func stepsFileProblem(name string) string {
 	return fmt.Sprintf("%s is a steps file (*%s): include its lists from a scenario (include: %s#LIST) instead of running it", name, stepsFileSuffix, filepath.Base(name))
+}
+
+// readFileOf reads a file a scenario names (a steps file, a schema): a
+// regular file (not a device or a pipe, which could block the validator),
+// at most MaxFileSize+1 bytes.
+func readFileOf(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return readLimited(path, MaxFileSize)
 }

@@ -136,7 +136,7 @@ steps:
 		`s.yaml:5:14: include lib.steps.yaml#q: expected with: {who: ...}; the list's params are: who`,
 		`s.yaml:5:14: include lib.steps.yaml#q: with.whom is not one of the list's params (who)`,
 		`s.yaml:6:14: include: lib.steps.yaml has no step list "nope"; it has: a, b, p, q`,
-		`s.yaml:7:14: include: cannot read missing.steps.yaml: open `,
+		`s.yaml:7:14: include: cannot read missing.steps.yaml: stat `,
 		`s.yaml:8:14: include: expected FILE#LIST`,
 		`lib.steps.yaml:14:20: ${nobody}: not captured by an earlier step`,
 		`s.yaml:9:5: include: a step that includes steps has nothing else (found "name")`,

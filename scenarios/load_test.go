@@ -91,7 +91,7 @@ func TestValidationErrorsHavePositions(t *testing.T) {
 		{"bad bounds", "name: a\nsteps:\n  - call: GET /version\n    expect:\n      json:\n        x: {greater_than: soon, less_than: [1]}\n",
 			[]string{`t.yaml:6:27: expect.json.x.greater_than: expected a number or a duration such as 30s or 1h30m, found "soon"`, `t.yaml:6:44: expect.json.x.less_than: expected a number or a duration such as 30s`}},
 		{"bad schemas", "name: a\nsteps:\n  - call: GET /version\n    expect:\n      json:\n        x: {schema: {type: 12}}\n        y: {schema: nowhere.json}\n        z: {schema: [1]}\n",
-			[]string{`t.yaml:6:21: expect.json.x.schema: not a valid JSON Schema: `, `t.yaml:7:21: expect.json.y.schema: cannot read the schema: open nowhere.json: no such file`,
+			[]string{`t.yaml:6:21: expect.json.x.schema: not a valid JSON Schema: `, `t.yaml:7:21: expect.json.y.schema: cannot read the schema: stat nowhere.json: no such file`,
 				`t.yaml:8:21: expect.json.z.schema: expected a JSON Schema file name or an inline schema (a mapping), found a list`}},
 		{"yaml syntax in a block", "name: a\nsteps:\n  - call:\n      path: /a\n     method: GET\n",
 			[]string{`t.yaml:3: did not find expected key in the block that starts on this line; check the indentation`}},
