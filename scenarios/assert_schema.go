@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/google/jsonschema-go/jsonschema"
 	"gopkg.in/yaml.v3"
 )
 
 func init() {
 	registerAssertion(&assertionKind{
 		Name: "schema",
-		Doc:  "it is valid against a JSON Schema (draft 2020-12 unless the schema's `$schema` says another): inline, or a `.json` file named relative to the scenario file",
+		Doc:  "it is valid against a JSON Schema (draft 2020-12, or draft-07 when the schema's `$schema` says so): inline, or a `.json` file named relative to the scenario file",
 		Example: `- call: GET /users/all
   expect:
     json:
@@ -41,11 +40,12 @@ func init() {
 				return false, "a valid JSON Schema", "none"
 			}
 			if text, isText := got.(string); textual && isText {
-				if doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text)); err == nil {
+				var doc any
+				if err := json.Unmarshal([]byte(text), &doc); err == nil {
 					got = doc
 				}
 			}
-			if err := s.schema.Validate(got); err != nil {
+			if err := s.schema.Validate(plainJSON(got)); err != nil {
 				return false, "valid against " + s.name, schemaProblems(err)
 			}
 			return true, "valid against " + s.name, ""
@@ -53,65 +53,84 @@ func init() {
 	})
 }
 
-// jsonSchema is a compiled schema and how reports name it.
+// jsonSchema is a resolved schema and how reports name it.
 type jsonSchema struct {
-	schema *jsonschema.Schema
+	schema *jsonschema.Resolved
 	name   string // the file, or "the inline schema"
 }
 
 // decodeSchema reads schema's argument: a file name (relative to the
-// scenario file) or an inline schema, compiled now so that a bad schema is
-// reported by validate with its place.
+// scenario file) or an inline schema, resolved now (with the files its
+// $refs name) so that a bad schema is reported by validate with its place.
 func decodeSchema(d *decoder, n *yaml.Node, what string) any {
-	c := jsonschema.NewCompiler()
-	var loc, name string
+	var (
+		root *jsonschema.Schema
+		base string
+		name string
+		err  error
+	)
 	switch {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
 		path := n.Value
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(d.file), path)
 		}
-		doc, err := readSchemaFile(path)
-		if err != nil {
+		if root, err = readSchemaFile(path); err != nil {
 			d.errorf(n, "%s: %v", what, err)
 			return nil
 		}
 		abs, _ := filepath.Abs(path)
-		loc, name = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), n.Value
-		if err := c.AddResource(loc, doc); err != nil {
-			d.errorf(n, "%s: %s: %v", what, n.Value, err)
-			return nil
-		}
+		base, name = fileURL(abs), n.Value
 	case n.Kind == yaml.MappingNode || n.Kind == yaml.ScalarNode && n.Tag == "!!bool":
-		v := d.value(n, what)
-		// Through JSON, so numbers are json.Number as the library wants.
-		b, err := json.Marshal(v)
-		var doc any
-		if err == nil {
-			doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		b, merr := json.Marshal(d.value(n, what))
+		if merr == nil {
+			root, merr = parseSchema(b)
 		}
-		if err == nil {
-			err = c.AddResource("inline.json", doc)
-		}
-		if err != nil {
-			d.errorf(n, "%s: %v", what, err)
+		if merr != nil {
+			d.errorf(n, "%s: not a valid JSON Schema: %v", what, merr)
 			return nil
 		}
-		loc, name = "inline.json", "the inline schema"
+		// $refs in an inline schema are relative to the scenario file.
+		abs, _ := filepath.Abs(filepath.Join(filepath.Dir(d.file), "inline.json"))
+		base, name = fileURL(abs), "the inline schema"
 	default:
 		d.errorf(n, "%s: expected a JSON Schema file name or an inline schema (a mapping), found %s", what, kindName(n))
 		return nil
 	}
-	s, err := c.Compile(loc)
+	rs, err := root.Resolve(&jsonschema.ResolveOptions{BaseURI: base, Loader: loadSchemaFile})
 	if err != nil {
 		d.errorf(n, "%s: not a valid JSON Schema: %s", what, oneLineSchemaError(err))
 		return nil
 	}
-	return &jsonSchema{schema: s, name: name}
+	if v := rs.Schema().Schema; v != "" && v != draft7 && v != draft7Hash && v != draft202012 {
+		d.errorf(n, "%s: not a valid JSON Schema: $schema %q: the drafts paragon checks are 2020-12 and 07", what, v)
+		return nil
+	}
+	return &jsonSchema{schema: rs, name: name}
+}
+
+// The $schema values the library validates.
+const (
+	draft202012 = "https://json-schema.org/draft/2020-12/schema"
+	draft7      = "http://json-schema.org/draft-07/schema#"
+	draft7Hash  = "https://json-schema.org/draft-07/schema#"
+)
+
+func fileURL(abs string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+}
+
+// loadSchemaFile loads the schema a $ref names; only files are loaded
+// (a scenario never reaches the network).
+func loadSchemaFile(u *url.URL) (*jsonschema.Schema, error) {
+	if u.Scheme != "file" {
+		return nil, fmt.Errorf("$ref %s: only files are loaded", u)
+	}
+	return readSchemaFile(filepath.FromSlash(u.Path))
 }
 
 // readSchemaFile reads a JSON Schema file of at most MaxFileSize bytes.
-func readSchemaFile(path string) (any, error) {
+func readSchemaFile(path string) (*jsonschema.Schema, error) {
 	data, err := readFileOf(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the schema: %w", err)
@@ -119,32 +138,78 @@ func readSchemaFile(path string) (any, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d MiB", path, MaxFileSize>>20)
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	s, err := parseSchema(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not JSON: %v", path, err)
+		return nil, fmt.Errorf("%s is not a JSON Schema: %v", path, err)
 	}
-	return doc, nil
+	return s, nil
 }
 
-// schemaProblems lists where and why a value fails a schema, one cause a
-// clause: at '/items/0': missing property 'email'; ...
+func parseSchema(data []byte) (*jsonschema.Schema, error) {
+	var s jsonschema.Schema
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// plainJSON turns the json.Number of a decoded answer into float64, the
+// number type the validator knows; maps and arrays are copied.
+func plainJSON(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+		return v.String()
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = plainJSON(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, e := range v {
+			a[i] = plainJSON(e)
+		}
+		return a
+	}
+	return v
+}
+
+// schemaProblems says why a value fails a schema, naming the part of the
+// schema that refused it: the library's "validating root: validating
+// /properties/n: type: …" becomes "schema /properties/n: type: …".
 func schemaProblems(err error) string {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return err.Error()
+	msg := strings.TrimPrefix(err.Error(), "jsonschema: ")
+	where := ""
+	for {
+		rest, ok := strings.CutPrefix(msg, "validating ")
+		if !ok {
+			break
+		}
+		at, tail, found := strings.Cut(rest, ": ")
+		if !found {
+			break
+		}
+		if at != "root" {
+			where = at
+		}
+		msg = tail
 	}
-	return oneLineSchemaError(ve)
+	if where != "" {
+		msg = "schema " + where + ": " + msg
+	}
+	return oneLineSchemaError(errors.New(msg))
 }
 
-// oneLineSchemaError joins the library's indented lines, dropping its
-// first line (which names the schema's URL).
+// oneLineSchemaError puts the library's message on one line, without its
+// "jsonschema: " prefix.
 func oneLineSchemaError(err error) string {
 	lines := strings.Split(err.Error(), "\n")
-	if len(lines) > 1 {
-		lines = lines[1:]
-	}
 	for i, l := range lines {
-		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
+		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "jsonschema: ")
 	}
 	return strings.Join(lines, "; ")
 }
