@@ -279,7 +279,7 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 			return 0, nil, invalidGrant("the refresh token belongs to another client_id")
 		}
 		d := s.st.devices[f.owner.name]
-		if d == nil || d.Status != statusTrusted {
+		if d == nil {
 			return 0, nil, invalidGrant("the device is no longer trusted; register again")
 		}
 		if e := checkSig(d); e != nil {
@@ -289,7 +289,10 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 	if toInstant(now) >= f.refresh[idx].expires {
 		return 0, nil, invalidGrant("unknown, expired or revoked refresh token")
 	}
-	if spent := f.refresh[idx].spent; spent != 0 {
+	// Reuse is judged before the device's trust: a spent token revokes its
+	// family also while the device waits for approval again (3.4).
+	spent := f.refresh[idx].spent
+	if spent != 0 {
 		grace := s.st.settings.RefreshGrace
 		if grace <= 0 || now.Sub(spent.time()) > grace {
 			rec := s.st.dropFamily(f)
@@ -297,7 +300,11 @@ func (s *Server) refreshGrantLocked(p map[string]string, key *apiKey, now time.T
 			s.log.Warn("refresh token reuse: family revoked", "family", f.id.String(), "kind", f.kind.String())
 			return 0, nil, invalidGrant("the refresh token was already used; every token of this login was revoked")
 		}
-	} else {
+	}
+	if f.kind == familyDevice && s.st.devices[f.owner.name].Status != statusTrusted {
+		return 0, nil, invalidGrant("the device is no longer trusted; register again")
+	}
+	if spent == 0 {
 		f.refresh[idx].spent = toInstant(now)
 	}
 	tok := s.issueLocked(f, now)

@@ -529,3 +529,34 @@ func TestConcurrentClients(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestReuseWhilePendingRevokesFamily: a spent device refresh token presented
+// while its device waits for approval again is still reuse (3.4): the
+// family is revoked, so its current token does not come back to life when
+// the device is approved. (Found by paragon scenario explore.)
+func TestReuseWhilePendingRevokesFamily(t *testing.T) {
+	s := newTestServer(t)
+	id := "nokey-reuse"
+	r := postForm(t, s, "/oauth/v1/register", regForm(id), nil)
+	code := r.json(t)["device_code"].(string)
+	adminDo(t, s, "POST", "/admin/api/devices/"+id+"/approve", "")
+	r = postForm(t, s, "/oauth/v1/token", url.Values{"client_id": {id}, "client_secret": {testKey}, "grant_type": {"device_code"}, "device_code": {code}}, nil)
+	if r.Code != 200 {
+		t.Fatalf("device token: %d %s", r.Code, r.Body)
+	}
+	rt1 := r.json(t)["refresh_token"].(string)
+	r = refresh(t, s, id, rt1)
+	if r.Code != 200 {
+		t.Fatalf("first refresh: %d %s", r.Code, r.Body)
+	}
+	rt2 := r.json(t)["refresh_token"].(string)
+	// The device registers again without a key: pending.
+	postForm(t, s, "/oauth/v1/register", regForm(id), nil)
+	if r := refresh(t, s, id, rt1); r.errCode(t) != "invalid_grant" {
+		t.Fatalf("spent token while pending: %d %s", r.Code, r.Body)
+	}
+	adminDo(t, s, "POST", "/admin/api/devices/"+id+"/approve", "")
+	if r := refresh(t, s, id, rt2); r.Code != 400 || r.errCode(t) != "invalid_grant" {
+		t.Fatalf("the family survived the reuse of its spent token: %d %s", r.Code, r.Body)
+	}
+}
