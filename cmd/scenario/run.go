@@ -681,7 +681,11 @@ func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
 	}
 	fmt.Fprintf(w, "Plan for %s: %d of %d scenarios would run, %d would be skipped.\n", target, len(run), len(plan), len(plan)-len(run))
 	if total > 0 {
-		fmt.Fprintf(w, "Real waits: %s in all, at most %s in one scenario (--parallel %d runs them side by side).\n", total, longest, opts.Parallel)
+		overlap := "add --parallel N to let them overlap"
+		if opts.Parallel > 1 {
+			overlap = fmt.Sprintf("--parallel %d lets them overlap", opts.Parallel)
+		}
+		fmt.Fprintf(w, "Real waits: %s in all, at most %s in one scenario (%s).\n", total, longest, overlap)
 	}
 	fmt.Fprintf(w, "\nRUN      %s\n", plural(len(run), "scenario", "scenarios"))
 	for _, p := range run {

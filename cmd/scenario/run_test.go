@@ -767,6 +767,7 @@ func TestRunPlan(t *testing.T) {
 	for _, want := range []string{
 		"Plan for http://127.0.0.1:9 as " + target + " declares it: ",
 		"Real waits: ",
+		"in one scenario (--parallel 8 lets them overlap).\n",
 		"\nRUN      ",
 		"  access-token-expires-after-an-hour (waits 31s)\n",
 		"  login-answer-shape\n",
