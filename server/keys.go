@@ -35,14 +35,6 @@ func remoteAddr(r *http.Request) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
-// clientKey is the connection's address as a key of a table.
-func clientKey(r *http.Request) string {
-	if a, ok := remoteAddr(r); ok {
-		return a.String()
-	}
-	return r.RemoteAddr
-}
-
 // usableKeyLocked checks that a key value names an active, unexpired key and
 // that the caller's address is allowed. It returns the key or a reason.
 func (s *Server) usableKeyLocked(r *http.Request, value string, now time.Time) (*apiKey, string) {

@@ -63,7 +63,7 @@ func (s *Server) needAdminToken(next http.Handler) http.Handler {
 		}
 		e := invalidToken("the admin API needs Authorization: Bearer <admin token>")
 		if present {
-			if d := s.adminGuard.Fail(clientKey(r)); d > 0 {
+			if d := s.adminGuard.Fail(throttle.Key(r.RemoteAddr)); d > 0 {
 				if !throttle.Wait(r.Context(), d) {
 					return
 				}

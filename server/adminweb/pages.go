@@ -1,11 +1,12 @@
 package adminweb
 
 import (
-	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/paragon-cli/paragon/server/internal/throttle"
 )
 
 type loginData struct {
@@ -43,7 +44,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	// The right token always signs in, however many wrong ones came from
 	// the same address (every local process is 127.0.0.1); wrong ones
 	// beyond the budget are answered after a pause.
-	addr := clientAddr(r)
+	addr := throttle.Key(r.RemoteAddr)
 	if !h.b.CheckAdminToken(tok) {
 		if d := h.limiter.Fail(addr); d > 0 {
 			if !h.wait(r.Context(), d) {
@@ -63,15 +64,6 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	id := h.newSession()
 	setSessionCookie(w, r, id, int(sessionTTL/time.Second))
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
-}
-
-// clientAddr is the request's remote IP address (without the port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, key [32]byte) {

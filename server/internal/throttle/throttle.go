@@ -12,6 +12,8 @@ package throttle
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -71,6 +73,27 @@ func (l *Limiter) Fail(addr string) time.Duration {
 		return l.Delay
 	}
 	return 0
+}
+
+// Key is the address a request's failures are counted under, from its
+// http.Request.RemoteAddr (the connection's, never X-Forwarded-For): an
+// IPv4 address (also when mapped into IPv6), or the /64 prefix of an IPv6
+// address, since one host commonly holds a whole /64 and could otherwise
+// take a fresh budget with each of its addresses.
+func Key(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return remoteAddr
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // Records is the number of addresses in the table.

@@ -50,3 +50,25 @@ func TestWait(t *testing.T) {
 		t.Fatal("a cancelled pause completed")
 	}
 }
+
+func TestKey(t *testing.T) {
+	for _, c := range [][2]string{
+		{"127.0.0.1:4444", "127.0.0.1:5555"},
+		{"[::ffff:192.0.2.1]:1", "192.0.2.1:2"},
+		{"[2001:db8:1:2::1]:1", "[2001:db8:1:2:ffff::9]:2"}, // one /64
+		{"[fe80::1%eth0]:1", "[fe80::2]:1"},
+	} {
+		if a, b := Key(c[0]), Key(c[1]); a != b {
+			t.Errorf("%s and %s are counted apart: %q, %q", c[0], c[1], a, b)
+		}
+	}
+	for _, c := range [][2]string{
+		{"127.0.0.1:1", "127.0.0.2:1"},
+		{"[2001:db8:1:2::1]:1", "[2001:db8:1:3::1]:1"},
+		{"[::1]:1", "127.0.0.1:1"},
+	} {
+		if a, b := Key(c[0]), Key(c[1]); a == b {
+			t.Errorf("%s and %s are counted together: %q", c[0], c[1], a)
+		}
+	}
+}
