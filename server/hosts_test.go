@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,5 +92,41 @@ func TestNoHostCheckByDefault(t *testing.T) {
 	s := newTestServer(t)
 	if w := hostReq(s, "GET", "/healthz", "paragon.internal:7300", nil); w.Code != 200 {
 		t.Errorf("%d %s", w.Code, w.Body)
+	}
+}
+
+// TestHostCheckOnTheWire: the check sees the name a request is really for.
+// In an absolute-form request the URL's host is the target and the Host
+// header is ignored (RFC 9112 3.2.2), so "GET http://evil.example/..." with
+// "Host: localhost" must be refused, and the reverse served.
+func TestHostCheckOnTheWire(t *testing.T) {
+	s := newTestServer(t, func(o *Options) { o.CheckHost = true })
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	for _, c := range []struct {
+		target, host string
+		want         int
+	}{
+		{"http://evil.example/healthz", "localhost", http.StatusMisdirectedRequest},
+		{"http://evil.example:80/healthz", "127.0.0.1", http.StatusMisdirectedRequest},
+		{"http://localhost/healthz", "evil.example", http.StatusOK},
+		{"/healthz", "LOCALHOST.", http.StatusOK},
+		{"/healthz", "[::1%25lo]:1", http.StatusOK}, // still loopback: a zone names no other host
+		{"/healthz", "evil.example.", http.StatusMisdirectedRequest},
+	} {
+		conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", c.target, c.host)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s, Host: %s: %d, want %d", c.target, c.host, resp.StatusCode, c.want)
+		}
 	}
 }
