@@ -97,6 +97,9 @@ func TestParseAccountErrorsNameTheLine(t *testing.T) {
 		{"negative ttl", "account:\n  access_token_ttl: -1h\n", "line 2"},
 		{"duration as a number", "account:\n  access_token_ttl: 3600\n", "line 2"},
 		{"unknown user field", "users:\n  - username: x\n    pin: 1\n", "line 3"},
+		// §6: each lifetime is at most 100 years; the error names the field.
+		{"lifetime over 100 years", "account:\n  refresh_token_ttl: 876001h\n", "refresh_token_ttl must be at most"},
+		{"grace over 100 years", "account:\n  refresh_grace: 876001h\n", "refresh_grace must be at most"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -205,8 +205,8 @@ func TestAdminClock(t *testing.T) {
 		t.Fatalf("clock went back: %v < %v", s.Now(), before)
 	}
 	real := newTestServer(t, func(o *Options) { o.FakeClock = false })
-	if r := adminDo(t, real, "POST", "/admin/api/clock", `{"advance":"1m"}`); r.Code != 409 {
-		t.Fatalf("without fake clock: %d", r.Code)
+	if r := adminDo(t, real, "POST", "/admin/api/clock", `{"advance":"1m"}`); r.Code != 409 || r.errCode(t) != "fake_clock_disabled" {
+		t.Fatalf("without fake clock: %d %s", r.Code, r.Body)
 	}
 }
 

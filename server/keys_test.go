@@ -40,6 +40,10 @@ func TestAPIKeyRules(t *testing.T) {
 			headers: map[string]string{"X-Forwarded-For": "10.1.1.1", "X-Real-Ip": "10.1.1.1"}, code: 403, errCode: "invalid_api_key"},
 		{name: "permission granted", mod: func(k *Key) { k.Permissions = []string{"version"} }, code: 200},
 		{name: "permission denied", mod: func(k *Key) { k.Permissions = []string{"users"} }, code: 403, errCode: "permission_denied"},
+		// §5.1: the checks run in the order key, permission, token.
+		{name: "key before token", key: "nope", path: "/api/v1/version", headers: map[string]string{"Authorization": "Bearer not-a-token"}, code: 403, errCode: "invalid_api_key"},
+		{name: "permission before token", mod: func(k *Key) { k.Permissions = []string{"users"} }, path: "/api/v1/version",
+			headers: map[string]string{"Authorization": "Bearer not-a-token"}, code: 403, errCode: "permission_denied"},
 		{name: "no token, switch off", path: "/api/v1/version", key: DemoKeyValue, code: 403, errCode: "token_required"},
 		{name: "no token, unauthenticated allowed", mod: func(k *Key) { k.AllowUnauthenticated = true }, path: "/api/v1/version", key: DemoKeyValue, code: 200},
 	}

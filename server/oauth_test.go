@@ -359,6 +359,12 @@ func TestRefreshGrant(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("device refresh: %d %s", r.Code, r.Body)
 	}
+	// Another device's id with a device's refresh token.
+	other := newTestDevice("rf-other")
+	trustedDevice(t, s, other)
+	if r := other.signedPost(t, s, "/oauth/v1/token", url.Values{"client_id": {"rf-other"}, "client_secret": {testKey}, "grant_type": {"refresh_token"}, "refresh_token": {r.json(t)["refresh_token"].(string)}}); r.Code != 400 || r.errCode(t) != "invalid_grant" {
+		t.Fatalf("device token with another device's id: %d %s", r.Code, r.Body)
+	}
 	r = refresh(t, s, "api", urt)
 	if r.Code != 200 {
 		t.Fatalf("user refresh: %d %s", r.Code, r.Body)

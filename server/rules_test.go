@@ -294,3 +294,65 @@ func TestKeyTypes(t *testing.T) {
 		}
 	}
 }
+
+// §4.1: a POST login that also has a query string is refused with 400
+// invalid_request (the fields belong in the body), even when the body alone
+// would log in.
+func TestLoginPostWithQueryRefused(t *testing.T) {
+	s := newTestServer(t, withKey(func(k *Key) { k.AllowUntrusted = true }))
+	r := do(t, s, req{method: "POST", path: "/api/v1/login?authtype=0", body: pw("alice", "wonderland").Encode(),
+		ctype: "application/x-www-form-urlencoded", headers: map[string]string{"X-Api-Key": testKey}})
+	if r.Code != 400 || r.errCode(t) != "invalid_request" {
+		t.Fatalf("POST with a query: %d %s", r.Code, r.Body)
+	}
+	if r := login(t, s, "", pw("alice", "wonderland")); r.Code != 200 {
+		t.Fatalf("the same POST without the query: %d %s", r.Code, r.Body)
+	}
+}
+
+// §3.1: the answer carries interval 5 and repeats state only when one was
+// sent; every registration replaces the device's previous device code.
+func TestRegistrationAnswerAndCodeReplaced(t *testing.T) {
+	s := newTestServer(t)
+	r := postForm(t, s, "/oauth/v1/register", regForm("rc"), nil)
+	m := r.json(t)
+	if r.Code != 200 || m["interval"] != float64(5) || m["expires_in"] != float64(259200) {
+		t.Fatalf("register: %d %s", r.Code, r.Body)
+	}
+	if _, ok := m["state"]; ok {
+		t.Errorf("state without one sent: %s", r.Body)
+	}
+	first := m["device_code"].(string)
+	second := postForm(t, s, "/oauth/v1/register", regForm("rc"), nil).json(t)["device_code"].(string)
+	adminDo(t, s, "POST", "/admin/api/devices/rc/approve", "")
+	poll := func(code string) resp {
+		return postForm(t, s, "/oauth/v1/token", url.Values{"client_id": {"rc"}, "client_secret": {testKey}, "grant_type": {"device_code"}, "device_code": {code}}, nil)
+	}
+	if r := poll(first); r.Code != 400 || r.errCode(t) != "invalid_grant" {
+		t.Errorf("the replaced code: %d %s", r.Code, r.Body)
+	}
+	advance(t, s, 5*time.Second)
+	if r := poll(second); r.Code != 200 {
+		t.Errorf("the new code: %d %s", r.Code, r.Body)
+	}
+}
+
+// §3.3: the key is checked before the signature and the signature before
+// the code.
+func TestTokenGrantCheckOrder(t *testing.T) {
+	s := newTestServer(t)
+	d := newTestDevice("co")
+	d.register(t, s)
+	unsigned := func(key, code string) resp {
+		return postForm(t, s, "/oauth/v1/token", url.Values{"client_id": {"co"}, "client_secret": {key}, "grant_type": {"device_code"}, "device_code": {code}}, nil)
+	}
+	if r := unsigned("wrong-key", "no-such-code"); r.Code != 401 || r.errCode(t) != "invalid_client" {
+		t.Errorf("wrong key, no signature, unknown code: %d %s", r.Code, r.Body)
+	}
+	if r := unsigned(testKey, "no-such-code"); r.Code != 400 || r.errCode(t) != "invalid_request" {
+		t.Errorf("no signature, unknown code: %d %s", r.Code, r.Body)
+	}
+	if r := d.poll(t, s, "no-such-code"); r.Code != 400 || r.errCode(t) != "invalid_grant" {
+		t.Errorf("signed, unknown code: %d %s", r.Code, r.Body)
+	}
+}
