@@ -125,6 +125,10 @@ func TestLoginThrottling(t *testing.T) {
 	if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra != 600 {
 		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
+	// The userid is compared without case.
+	if r := login(t, s, "", pw("ALICE", "wonderland")); r.Code != 429 || r.errCode(t) != "too_many_attempts" {
+		t.Fatalf("the same userid in capitals: %d %s", r.Code, r.Body)
+	}
 	// Other users are not affected.
 	if r := login(t, s, "", pw("bob", "builder")); r.Code != 200 {
 		t.Fatalf("bob: %d", r.Code)
