@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -398,6 +399,13 @@ func TestAdminTokenThrottle(t *testing.T) {
 		headers: map[string]string{"Authorization": "Bearer " + s.AdminToken()}})
 	if r.Code != 200 {
 		t.Fatalf("the right token after many wrong ones: %d %s", r.Code, r.Body)
+	}
+	// The addresses of one IPv6 /64 share a budget.
+	for i := range 10 {
+		do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: fmt.Sprintf("[2001:db8:5:6::%x]:1", i+1)})
+	}
+	if r := do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: "[2001:db8:5:6:ffff::1]:1"}); !strings.Contains(string(r.Body), "answered after a pause") {
+		t.Errorf("another address of the same /64 beyond the budget: %s", r.Body)
 	}
 	// Another address has its own budget; no token at all is no guess.
 	if r := do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: "192.0.2.9:1"}); strings.Contains(string(r.Body), "pause") {

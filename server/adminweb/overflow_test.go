@@ -24,7 +24,8 @@ func postFrom(h http.Handler, addr, token string) int {
 
 // Filling the table of failing addresses used to empty it, wiping every
 // count: with enough addresses one could guess without end. Addresses that
-// find it full now share one count.
+// find it full now share one count. (The guesses come from distinct /64s:
+// the addresses of one /64 share a count anyway.)
 func TestSignInThrottlingSurvivesAFullTable(t *testing.T) {
 	c, st := newClient(t, newFakeBackend())
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -34,7 +35,7 @@ func TestSignInThrottlingSurvivesAFullTable(t *testing.T) {
 		st.limiter.Fail(fmt.Sprintf("2001:db8::%x", i))
 	}
 	for i := range throttle.DefaultMax {
-		if code := postFrom(c.h, fmt.Sprintf("2001:db8:1::%x", i), "guess"); code != http.StatusUnauthorized {
+		if code := postFrom(c.h, fmt.Sprintf("2001:db8:1:%x::1", i), "guess"); code != http.StatusUnauthorized {
 			t.Fatalf("guess %d: %d", i, code)
 		}
 	}
