@@ -1,6 +1,6 @@
 # bench/lib.sh: what the benchmark scripts share. Source it after `cd` to the
 # repository root; it sets $tmp (removed at exit), the $pids array (killed at
-# exit) and defines wait_url and field.
+# exit) and defines build_load, wait_url and field.
 
 tmp=$(mktemp -d)
 pids=()
@@ -25,3 +25,15 @@ wait_url() {
 # field FILE NAME: the value of NAME= in the "result ..." line bench/load
 # printed to FILE.
 field() { sed -n "s/^result .*$2=\([^ ]*\).*/\1/p" "$1"; }
+
+# build_load TOOL...: build paragon into $tmp/paragon, unless $PARAGON_BIN
+# names a build to measure, and each bench/TOOL into $tmp/TOOL; then
+# $PARAGON_BIN is the paragon to run.
+build_load() {
+  echo "== building$( [ -z "${PARAGON_BIN:-}" ] && echo " paragon,")$(printf ' bench/%s' "$@")"
+  if [ -z "${PARAGON_BIN:-}" ]; then
+    go build -o "$tmp/paragon" ./cmd/paragon
+    PARAGON_BIN=$tmp/paragon
+  fi
+  for tool in "$@"; do go build -o "$tmp/$tool" "./bench/$tool"; done
+}

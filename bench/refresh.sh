@@ -23,14 +23,9 @@ ROUNDS=${ROUNDS:-3}
 KEY=paragon-dev-key
 ADMIN_TOKEN=bench-admin-token
 
-. bench/lib.sh # $tmp, $pids, wait_url
+. bench/lib.sh # $tmp, $pids, build_load, wait_url
 
-echo "== building bench/load$( [ -z "${PARAGON_BIN:-}" ] && echo " and paragon")"
-if [ -z "${PARAGON_BIN:-}" ]; then
-  go build -o "$tmp/paragon" ./cmd/paragon
-  PARAGON_BIN=$tmp/paragon
-fi
-go build -o "$tmp/load" ./bench/load
+build_load load
 
 # start NAME ARGS...: start a server (in this shell, so that the exit trap
 # stops it) and let its key log in without a device token (the login is not

@@ -22,15 +22,9 @@ ROUNDS=${ROUNDS:-3}
 KEY=paragon-dev-key
 ADMIN_TOKEN=bench-admin-token
 
-. bench/lib.sh # $tmp, $pids, wait_url
+. bench/lib.sh # $tmp, $pids, build_load, wait_url
 
-echo "== building$( [ -z "${PARAGON_BIN:-}" ] && echo " paragon,") bench/bare and bench/load"
-if [ -z "${PARAGON_BIN:-}" ]; then
-  go build -o "$tmp/paragon" ./cmd/paragon
-  PARAGON_BIN=$tmp/paragon
-fi
-go build -o "$tmp/bare" ./bench/bare
-go build -o "$tmp/load" ./bench/load
+build_load bare load
 
 echo "== starting paragon server (request logs to a file, as a real deployment would)"
 "$PARAGON_BIN" server --addr 127.0.0.1:0 --admin-token "$ADMIN_TOKEN" --log-format json \
