@@ -40,11 +40,15 @@ func CheckAllowedHost(a string) error {
 
 // allows reports whether the server answers to the Host header host.
 func (p hostPolicy) allows(host string) bool {
-	if !p.on {
-		return true
-	}
+	return !p.on || p.allowed[hostName(host)] || LoopbackHost(host)
+}
+
+// LoopbackHost reports whether host, a Host header or a listen address
+// (HOST, HOST:PORT, [IPv6]:PORT), names this machine only: localhost or a
+// loopback IP address, in any case and with or without a final dot.
+func LoopbackHost(host string) bool {
 	n := hostName(host)
-	if n == "localhost" || p.allowed[n] {
+	if n == "localhost" {
 		return true
 	}
 	a, err := netip.ParseAddr(n)

@@ -170,7 +170,7 @@ func (o *Options) validate() error {
 			return err
 		}
 	}
-	if o.AdminToken == "" && !loopback(o.Addr) {
+	if o.AdminToken == "" && !server.LoopbackHost(o.Addr) {
 		return cmdutil.FlagErrorf("--addr %s listens beyond loopback, where anyone who reaches the port could use a printed admin token: set PARAGON_ADMIN_TOKEN (or --admin-token) to a token of your own", o.Addr)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
@@ -211,22 +211,11 @@ func checkAddr(flag, addr string) error {
 	return nil
 }
 
-// loopback reports whether addr (a valid HOST:PORT) listens on loopback
-// only: localhost or a loopback IP. An empty host means every interface.
-func loopback(addr string) bool {
-	host, _, _ := net.SplitHostPort(addr)
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // checkHost reports whether the server answers only to loopback names (and
 // --allowed-host), against DNS rebinding: when every listener is on
-// loopback. (--allowed-host turns the check on anyway.)
+// loopback (an empty host, as in ":7300", is every interface). (--allowed-host turns the check on anyway.)
 func (o *Options) checkHost() bool {
-	return loopback(o.Addr) && (o.OAuthAddr == "" || loopback(o.OAuthAddr))
+	return server.LoopbackHost(o.Addr) && (o.OAuthAddr == "" || server.LoopbackHost(o.OAuthAddr))
 }
 
 func addrErrText(err error) string {
