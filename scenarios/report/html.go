@@ -87,6 +87,7 @@ type htmlStep struct {
 
 var statusOrder = []scenarios.Status{scenarios.Failed, scenarios.Warning, scenarios.Passed, scenarios.Skipped}
 
+// statusIcon is the glyph of a status, in the HTML and the terminal reports.
 func statusIcon(s scenarios.Status) string {
 	switch s {
 	case scenarios.Passed:

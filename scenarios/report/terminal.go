@@ -617,19 +617,21 @@ func newStyles(w io.Writer, color bool) styles {
 	return s
 }
 
+// icon is the scenario's status glyph (statusIcon, as in the HTML report)
+// in its colour.
 func (s styles) icon(r *scenarios.ScenarioResult) string {
+	style := s.skip
 	switch {
 	case r.Status == scenarios.Passed:
-		return s.good.Render("✓")
+		style = s.good
 	case r.Status == scenarios.Warning:
-		return s.warn.Render("!")
+		style = s.warn
 	case r.Status == scenarios.Failed && r.Expected:
-		return s.xfail.Render("✗")
+		style = s.xfail
 	case r.Status == scenarios.Failed:
-		return s.bad.Render("✗")
-	default:
-		return s.skip.Render("○")
+		style = s.bad
 	}
+	return style.Render(statusIcon(r.Status))
 }
 
 func (s styles) nameStyle(r *scenarios.ScenarioResult) lipgloss.Style {
