@@ -3,7 +3,9 @@
 //
 // Callers check the secret first and consult a Limiter only for a wrong
 // one: within Max wrong secrets in Window an address is answered at once,
-// beyond that each further wrong one is answered only after Delay. Refusing
+// beyond that the further wrong ones are answered one per Delay, however
+// many arrive together (a pause each would not slow down guesses sent in
+// parallel, and answering a wrong one sooner would tell it is wrong). Refusing
 // an address outright would let anyone who shares it lock out the one who
 // knows the secret, and every local process shares 127.0.0.1. For the same
 // reason the right secret does not clear the count: it would give whoever
@@ -35,7 +37,7 @@ const overflow = "*"
 type Limiter struct {
 	Max        int              // wrong secrets per Window answered at once
 	Window     time.Duration    // counting starts at an address's first failure
-	Delay      time.Duration    // the pause before answering each wrong secret beyond Max
+	Delay      time.Duration    // wrong secrets beyond Max are answered one per Delay
 	MaxRecords int              // bound of the table of addresses
 	Now        func() time.Time // the wall clock
 
@@ -46,6 +48,7 @@ type Limiter struct {
 type failure struct {
 	since time.Time
 	count int
+	free  time.Time // when the last pause handed out ends
 }
 
 // New returns a Limiter with the defaults.
@@ -54,7 +57,8 @@ func New() *Limiter {
 }
 
 // Fail counts a wrong secret from addr and returns how long to wait before
-// answering it: 0 within the budget, else Delay.
+// answering it: 0 within the budget, else until Delay after the end of the
+// pause handed out last (Delay when none is running).
 func (l *Limiter) Fail(addr string) time.Duration {
 	now := l.Now()
 	l.mu.Lock()
@@ -65,14 +69,22 @@ func (l *Limiter) Fail(addr string) time.Duration {
 	key := l.bucketLocked(addr, now)
 	f := l.failures[key]
 	if f == nil || now.Sub(f.since) >= l.Window {
-		f = &failure{since: now}
+		f = &failure{since: now, free: now}
 		l.failures[key] = f
 	}
 	f.count++
-	if f.count > l.Max {
-		return l.Delay
+	if f.count <= l.Max {
+		return 0
 	}
-	return 0
+	f.free = later(f.free, now).Add(l.Delay)
+	return f.free.Sub(now)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Key is the address a request's failures are counted under, from its

@@ -40,6 +40,27 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// TestLimiterQueuesPauses: wrong secrets beyond the budget that arrive
+// together are answered one per Delay, not all after one Delay (which would
+// not slow down guesses sent in parallel).
+func TestLimiterQueuesPauses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := &Limiter{Max: 1, Window: time.Hour, Delay: time.Second, MaxRecords: 4, Now: func() time.Time { return now }}
+	l.Fail("a")
+	for i := 1; i <= 3; i++ {
+		if d := l.Fail("a"); d != time.Duration(i)*time.Second {
+			t.Fatalf("wrong secret %d sent together beyond the budget: pause %v, want %ds", i, d, i)
+		}
+	}
+	if d := l.Fail("b"); d != 0 {
+		t.Fatalf("another address waits behind the first: %v", d)
+	}
+	now = now.Add(time.Minute) // the pauses have ended
+	if d := l.Fail("a"); d != time.Second {
+		t.Fatalf("a wrong secret after the pauses ended: %v", d)
+	}
+}
+
 func TestWait(t *testing.T) {
 	if !Wait(context.Background(), 0) || !Wait(context.Background(), time.Nanosecond) {
 		t.Fatal("a pause did not complete")
