@@ -400,6 +400,15 @@ func TestAdminTokenThrottle(t *testing.T) {
 	if r.Code != 200 {
 		t.Fatalf("the right token after many wrong ones: %d %s", r.Code, r.Body)
 	}
+	// The page's sign-in counts against the same budget.
+	page := httptest.NewRequest("POST", "/admin/login", strings.NewReader("token=wrong"))
+	page.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	page.RemoteAddr = "127.0.0.1:4"
+	signIn := httptest.NewRecorder()
+	s.ServeHTTP(signIn, page)
+	if signIn.Code != http.StatusTooManyRequests {
+		t.Errorf("a wrong sign-in on the page after the API's budget is spent: %d, want 429", signIn.Code)
+	}
 	// The addresses of one IPv6 /64 share a budget.
 	for i := range 10 {
 		do(t, s, req{method: "GET", path: "/admin/api/devices", headers: wrong, remote: fmt.Sprintf("[2001:db8:5:6::%x]:1", i+1)})

@@ -9,7 +9,7 @@ import (
 
 // newAdminPage mounts the administrator web page on the server's state.
 func (s *Server) newAdminPage() http.Handler {
-	return adminweb.New(webBackend{s})
+	return adminweb.New(webBackend{s}, s.adminGuard)
 }
 
 // webBackend adapts Server to adminweb.Backend.

@@ -76,7 +76,7 @@ type Options struct {
 type Server struct {
 	log        *slog.Logger
 	hosts      hostPolicy
-	adminGuard *throttle.Limiter // wrong admin API tokens by address
+	adminGuard *throttle.Limiter // wrong admin tokens by address, on the admin API and the page
 	adminToken string
 	adminHash  [32]byte
 	store      Store

@@ -36,8 +36,14 @@ const (
 // New returns the handler for the administrator web page: /admin and the
 // paths below it, except /admin/api/, which the server serves itself. It
 // keeps sign-in sessions in memory; the handler is safe for concurrent use.
-func New(b Backend) http.Handler {
-	_, hd := newHandler(b)
+// Wrong admin tokens at sign-in are counted in guard, which the server
+// shares with its admin API so that both count against one budget; nil
+// gives the page a count of its own.
+func New(b Backend, guard *throttle.Limiter) http.Handler {
+	h, hd := newHandler(b)
+	if guard != nil {
+		h.limiter = guard
+	}
 	return hd
 }
 

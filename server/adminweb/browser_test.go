@@ -16,7 +16,7 @@ import (
 
 func TestBrowserSignInAndApprove(t *testing.T) {
 	fb := newFakeBackend()
-	ts := httptest.NewServer(New(fb))
+	ts := httptest.NewServer(New(fb, nil))
 	t.Cleanup(ts.Close)
 	ctx := headless.NewBrowser(t, 30*time.Second, 1280, 900)
 	const dev = "6f1c2a7e-3b1d-4c55-9a0e-5d2f8b7c9e01"
@@ -115,7 +115,7 @@ func TestUpdateScreenshot(t *testing.T) {
 	fb := newFakeBackend()
 	fb.devices = append(fb.devices, Device{ClientID: "b41e0c9d-77aa-4f0e-8d4c-2a1f3e5c6b70", ClientType: "printer",
 		Description: "Finance printer, room 214", Status: "pending", RegisteredAt: fb.now.Add(-17 * time.Minute)})
-	ts := httptest.NewServer(New(fb))
+	ts := httptest.NewServer(New(fb, nil))
 	t.Cleanup(ts.Close)
 
 	shoot := func(width int, file string) {
