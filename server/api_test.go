@@ -98,6 +98,13 @@ func TestUsers(t *testing.T) {
 	if len(list) != 3 || list[0].(map[string]any)["username"] != "alice" {
 		t.Fatalf("list %v", list)
 	}
+	// §5.2: in name order; §5.3: an item has username, fullName, email and admin.
+	for i, want := range []string{"alice", "bob", "carol"} {
+		u := list[i].(map[string]any)
+		if u["username"] != want || len(u) != 4 || u["fullName"] == nil || u["email"] == nil || u["admin"] == nil {
+			t.Errorf("item %d: %v, want %s with username, fullName, email and admin", i, u, want)
+		}
+	}
 	if strings.Contains(string(call(t, s, "GET", "/api/v1/users/all", alice).Body), "CARD-") {
 		t.Error("card IDs are listed")
 	}
@@ -234,6 +241,11 @@ func TestDocuments(t *testing.T) {
 		"&dateend=" + url.QueryEscape(start.Add(48*time.Hour).Format(time.RFC3339Nano))
 	if m := call(t, s, "GET", q, alice).json(t); len(m["items"].([]any)) != 2 {
 		t.Fatalf("date range %s", call(t, s, "GET", q, alice).Body)
+	}
+	// A date as dateend includes that whole day: a1's day alone holds a1.
+	day := start.Add(24 * time.Hour).Format("2006-01-02")
+	if m := call(t, s, "GET", "/api/v1/documents/history?datestart="+day+"&dateend="+day, alice).json(t); len(m["items"].([]any)) != 1 {
+		t.Fatalf("the one day %s: %v", day, m)
 	}
 	for _, bad := range []string{"?pageToken=zzz", "?datestart=yesterday", "?maxrecords=0", "?maxrecords=1001", "?dateend=2020-13-01"} {
 		if r := call(t, s, "GET", "/api/v1/documents/history"+bad, alice); r.Code != 400 {
