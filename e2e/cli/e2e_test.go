@@ -1,4 +1,4 @@
-// Package e2e runs the real paragon command, as a user would, against the
+// Package cli runs the real paragon command, as a user would, against the
 // reference server: .txtar scripts in testdata (github.com/rogpeppe/
 // go-internal/testscript), each in a fresh home directory with its own
 // in-process server on a fake clock.
@@ -22,7 +22,7 @@
 //	                           suggested ("run: paragon ..." ending a line)
 //	                           as printed, ARGS appended, and check its
 //	                           exit code
-package e2e
+package cli
 
 import (
 	"bufio"
