@@ -233,3 +233,56 @@ func TestUnreadableStoreStopsServing(t *testing.T) {
 		}
 	}
 }
+
+// headerRecorder is a recorder that signals when the handler first touches
+// the answer's headers: it has computed its answer and is about to send it.
+type headerRecorder struct {
+	*recorder
+	once    sync.Once
+	touched chan struct{}
+}
+
+func (h *headerRecorder) Header() http.Header {
+	h.once.Do(func() { close(h.touched) })
+	return h.recorder.Header()
+}
+
+// TestReadWaitsForEarlierChanges (7.5): an answer waits for every change
+// made before it, not only its own: while an administrator's approval is on
+// its way to the store, a request that only reads the devices, and has
+// read the approval, does not answer.
+func TestReadWaitsForEarlierChanges(t *testing.T) {
+	st := newGateStore()
+	s := newTestServer(t, func(o *Options) { o.Store = st })
+	newTestDevice("rw").register(t, s)
+	gate := make(chan struct{})
+	st.close(gate)
+	var wg sync.WaitGroup
+	admin := func(method, path string) *headerRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.AdminToken())
+		w := &headerRecorder{recorder: &recorder{ResponseRecorder: httptest.NewRecorder()}, touched: make(chan struct{})}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.ServeHTTP(w, req)
+		}()
+		return w
+	}
+	approve := admin("POST", "/admin/api/devices/rw/approve")
+	<-st.entered // the approval's commit is at the disk
+	read := admin("GET", "/admin/api/devices")
+	<-read.touched // the read has its answer, the approval in it
+	for range 50 { // give a wrong answer time to go out
+		if read.wasWritten() || approve.wasWritten() {
+			t.Fatal("an answer went out before the approval was stored")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st.close(nil)
+	close(gate)
+	wg.Wait()
+	if approve.Code != 200 || read.Code != 200 || !strings.Contains(read.Body.String(), `"trusted"`) {
+		t.Fatalf("approve %d, read %d %s", approve.Code, read.Code, read.Body)
+	}
+}
