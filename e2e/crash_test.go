@@ -247,9 +247,21 @@ func TestCrashKeepsAcknowledgedTokens(t *testing.T) {
 // refresh got no answer may find its token rotated or not, but the token
 // before that one is refused either way.
 func TestCrashUnderConcurrentRefreshes(t *testing.T) {
+	crashUnderConcurrentRefreshes(t)
+}
+
+// TestCrashDuringCheckpoints is TestCrashUnderConcurrentRefreshes with a
+// write-ahead log of 2 KiB (a handful of commits), so that checkpoints (the
+// log written into the state file in the background) run all the time and
+// the kills fall before, during and after them.
+func TestCrashDuringCheckpoints(t *testing.T) {
+	crashUnderConcurrentRefreshes(t, "--data-checkpoint-bytes", "2048")
+}
+
+func crashUnderConcurrentRefreshes(t *testing.T, extra ...string) {
 	data := filepath.Join(t.TempDir(), "state.db")
 	const admin = "crash-admin-token"
-	args := []string{"--addr", "127.0.0.1:0", "--data", data, "--admin-token", admin, "--password-cost", "4"}
+	args := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--admin-token", admin, "--password-cost", "4"}, extra...)
 	const clients = 8
 	const rounds = 10
 	seed := time.Now().UnixNano()
@@ -265,7 +277,7 @@ func TestCrashUnderConcurrentRefreshes(t *testing.T) {
 	deviceToken := devTok.str("access_token")
 	users := [][2]string{{"alice", "wonderland"}, {"bob", "builder"}, {"carol", "queen-of-hearts"}}
 
-	var acknowledged, unanswered, rotatedUnanswered int
+	var acknowledged, unanswered, rotatedUnanswered, inCheckpoint int
 	for round := range rounds {
 		// Each client logs in, then refreshes until the server dies.
 		chains := make([]*chain, clients)
@@ -317,6 +329,9 @@ func TestCrashUnderConcurrentRefreshes(t *testing.T) {
 		for e := range errs {
 			t.Fatalf("round %d: error under load before the kill: %s", round, e)
 		}
+		if _, err := os.Stat(data + "-wal-old"); err == nil {
+			inCheckpoint++ // killed while a checkpoint was under way
+		}
 
 		srv = startServer(t, args...)
 		h = newHTTPClient(srv.URL, admin)
@@ -354,9 +369,9 @@ func TestCrashUnderConcurrentRefreshes(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d kills: %d latest refresh tokens whose answer arrived worked after the restart; "+
+	t.Logf("%d kills (%d during a checkpoint): %d latest refresh tokens whose answer arrived worked after the restart; "+
 		"%d chains had a refresh without an answer (%d of them rotated before the kill)",
-		rounds, acknowledged, unanswered, rotatedUnanswered)
+		rounds, inCheckpoint, acknowledged, unanswered, rotatedUnanswered)
 	if acknowledged == 0 {
 		t.Error("no chain was checked")
 	}

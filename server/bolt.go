@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,19 +31,56 @@ var (
 // from an I/O error.
 var ErrStateFile = errors.New("unusable paragon state file")
 
-// BoltStore is a Store in a bbolt file (`paragon server --data FILE`). Every
-// Commit is one bbolt transaction, which bbolt writes and fsyncs before it
-// returns; the server commits the changes of concurrent requests together
-// and answers each after the commit that holds its change, so a change the
-// server has answered is on disk. The file holds
+// BoltStore is a Store in a bbolt file (`paragon server --data FILE`) and
+// its write-ahead log FILE-wal (wal.go). Every Commit is one entry appended
+// to the log and fdatasynced before it returns; the server commits the
+// changes of concurrent requests together and answers each after the commit
+// that holds its change, so a change the server has answered is on disk.
+// The log's changes are written into the bbolt file (one transaction, which
+// bbolt fsyncs) when the log reaches a size, when the store opens, and when
+// it closes; a closed store leaves the bbolt file alone, without a log. The
+// file holds
 // devices, token families (SHA-256 hashes of tokens only, never a token),
 // users changed through the API (bcrypt hashes), document metadata, changed
 // key switches, changed lifetimes and the fake clock. Login throttling and
-// injected faults are not stored. Only one process may open the file at a
-// time. Deleted records free pages that later commits reuse, and the server's
-// sweep deletes expired state, so the file does not grow without bound.
+// injected faults are not stored. Only one process may open the file (and so
+// its log) at a time. Deleted records free pages that later commits reuse,
+// and the server's sweep deletes expired state, so the file does not grow
+// without bound.
 type BoltStore struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
+
+	// Settings (BoltOptions) and test hooks.
+	checkpointBytes int64
+	chunk           int          // the log is written ahead with zeros in steps of chunk bytes; 0: not
+	noSync          bool         // no fdatasync of the log (measuring file sizes only)
+	fault           func() error // tests: an error here fails the append
+	testHook        func(stage string)
+
+	mu          sync.Mutex // the log: Commit, rotation, Close
+	log         *os.File   // FILE-wal, nil once closed
+	size        int64      // end of the last entry
+	alloc       int64      // bytes of the log written (entries, then zeros)
+	seq         uint64     // number of the last entry
+	buf         []byte
+	broken      error         // the log is in an unknown state: every call fails
+	oldPending  bool          // FILE-wal-old is not in bbolt yet
+	ckRunning   bool          // a checkpoint goroutine runs
+	ckDone      chan struct{} // closed when the last checkpoint goroutine ends
+	ckErr       error         // the last checkpoint's failure
+	checkpoints int           // checkpoints done (tests)
+
+	// ckMu is held while bbolt and the logs on disk change together (a
+	// checkpoint) or are read together (Load); taken before mu.
+	ckMu sync.Mutex
+}
+
+// BoltOptions tune a BoltStore; the zero value means the defaults.
+type BoltOptions struct {
+	// CheckpointBytes is the size of the write-ahead log at which its
+	// changes are written into the state file (DefaultCheckpointBytes if 0).
+	CheckpointBytes int64
 }
 
 var _ Store = (*BoltStore)(nil)
@@ -52,39 +90,69 @@ var _ Store = (*BoltStore)(nil)
 // a damaged file are errors wrapping ErrStateFile that say what is wrong; the
 // file is left untouched. A file locked by another process is an error after
 // one second.
+//
+// Changes in its write-ahead log FILE-wal (and FILE-wal-old) left by a crash
+// are written into the file; a torn last entry (the process died in the
+// middle of writing it) was never acknowledged and is dropped. A damaged log
+// is an error wrapping ErrStateFile too, and the logs are left as they are.
 func OpenBoltStore(path string) (*BoltStore, error) {
-	return openBoltStore(path, false)
+	return OpenBoltStoreOptions(path, BoltOptions{})
 }
 
-// openBoltStore is OpenBoltStore; noSync skips fsync (only for measuring file
-// sizes quickly: the file's contents are the same).
-func openBoltStore(path string, noSync bool) (*BoltStore, error) {
-	if err := checkTruncated(path); err != nil {
+// OpenBoltStoreOptions is OpenBoltStore with settings.
+func OpenBoltStoreOptions(path string, o BoltOptions) (*BoltStore, error) {
+	return openBoltStore(path, o, func(*BoltStore) {})
+}
+
+// openBoltStore opens a store; set changes settings that BoltOptions does
+// not have (tests and measurements) before it opens.
+func openBoltStore(path string, o BoltOptions, set func(*BoltStore)) (*BoltStore, error) {
+	s := &BoltStore{path: path, checkpointBytes: o.CheckpointBytes, chunk: walChunk}
+	if s.checkpointBytes <= 0 {
+		s.checkpointBytes = DefaultCheckpointBytes
+	}
+	set(s)
+	if err := s.open(); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+func (s *BoltStore) open() error {
+	path, noSync := s.path, s.noSync
+	if err := checkTruncated(path); err != nil {
+		return err
 	}
 	db, err := openBolt(path, noSync)
 	if err != nil {
 		switch {
 		case errors.Is(err, berrors.ErrTimeout):
-			return nil, fmt.Errorf("state file %s is in use by another process", path)
+			return fmt.Errorf("state file %s is in use by another process", path)
 		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum):
-			return nil, fmt.Errorf("%w: %s is damaged or not a bbolt database (%v); move it away to start afresh", ErrStateFile, path, err)
+			return fmt.Errorf("%w: %s is damaged or not a bbolt database (%v); move it away to start afresh", ErrStateFile, path, err)
 		case errors.Is(err, berrors.ErrVersionMismatch):
-			return nil, fmt.Errorf("%w: %s was written by an unsupported bbolt version (%v)", ErrStateFile, path, err)
+			return fmt.Errorf("%w: %s was written by an unsupported bbolt version (%v)", ErrStateFile, path, err)
 		case errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission):
-			return nil, fmt.Errorf("opening state file: %w", err)
+			return fmt.Errorf("opening state file: %w", err)
 		case errors.Is(err, ErrStateFile):
-			return nil, err
+			return err
 		default:
-			return nil, fmt.Errorf("%w: %s cannot be opened: %v", ErrStateFile, path, err)
+			return fmt.Errorf("%w: %s cannot be opened: %v", ErrStateFile, path, err)
 		}
 	}
-	s := &BoltStore{db: db}
+	s.db = db
 	if err := s.init(path); err != nil {
 		_ = db.Close()
-		return nil, err
+		return err
 	}
-	return s, nil
+	if err := s.openLog(); err != nil {
+		if s.log != nil {
+			_ = s.log.Close()
+		}
+		_ = db.Close()
+		return err
+	}
+	return nil
 }
 
 // openBolt opens the file, turning a bbolt panic on a damaged file (it may
@@ -212,78 +280,180 @@ func (s *BoltStore) init(path string) (err error) {
 	})
 }
 
-// Load implements Store.
+// Load implements Store: the records in bbolt, changed by the entries of
+// the logs on disk that bbolt does not hold yet.
 func (s *BoltStore) Load(fn func(Record) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: reading the state file: %v", ErrStateFile, v)
 		}
 	}()
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return errStoreClosed
+	}
+	if s.broken != nil {
+		return s.broken
+	}
+	entries, _, err := s.pendingLocked(walOldPath(s.path), walPath(s.path))
+	if err != nil {
+		return err
+	}
+	// The last value the logs give each record they change; nil: deleted.
+	reset, changed := false, map[Kind]map[string][]byte{}
+	for _, e := range entries {
+		if e.batch.Reset {
+			reset = true
+			clear(changed)
+		}
+		for _, r := range e.batch.Records {
+			if changed[r.Kind] == nil {
+				changed[r.Kind] = map[string][]byte{}
+			}
+			changed[r.Kind][r.Key] = r.Value
+		}
+	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		for _, k := range Kinds {
-			b := tx.Bucket([]byte(k))
-			if b == nil {
-				continue
+			if b := tx.Bucket([]byte(k)); b != nil && !reset {
+				if err := b.ForEach(func(key, v []byte) error {
+					if _, ok := changed[k][string(key)]; ok {
+						return nil
+					}
+					return fn(Record{Kind: k, Key: string(key), Value: append([]byte(nil), v...)})
+				}); err != nil {
+					return err
+				}
 			}
-			if err := b.ForEach(func(key, v []byte) error {
-				return fn(Record{Kind: k, Key: string(key), Value: append([]byte(nil), v...)})
-			}); err != nil {
-				return err
+			for key, v := range changed[k] {
+				if v != nil {
+					if err := fn(Record{Kind: k, Key: key, Value: v}); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
 	})
 }
 
-// Commit implements Store: one transaction, fsynced before it returns.
+var errStoreClosed = errors.New("the state file is closed")
+
+// Commit implements Store: one entry appended to the write-ahead log and
+// synced before it returns. A log that reached its size is then handed to
+// a checkpoint (wal.go).
 func (s *BoltStore) Commit(b Batch) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if b.Reset {
-			for _, k := range Kinds {
-				if err := tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-					return err
-				}
-				if _, err := tx.CreateBucket([]byte(k)); err != nil {
-					return err
-				}
-			}
-		}
-		for _, r := range b.Records {
-			bk, err := tx.CreateBucketIfNotExists([]byte(r.Kind))
-			if err != nil {
-				return err
-			}
-			// Ids grow with time, so most puts append: fill pages up.
-			bk.FillPercent = 0.9
-			if r.Value == nil {
-				err = bk.Delete([]byte(r.Key))
-			} else {
-				err = bk.Put([]byte(r.Key), r.Value)
-			}
-			if err != nil {
-				return fmt.Errorf("storing %s %q: %w", r.Kind, r.Key, err)
-			}
-		}
-		return nil
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return errStoreClosed
+	}
+	if s.broken != nil {
+		return s.broken
+	}
+	s.buf = appendWALEntry(s.buf[:0], s.seq+1, b)
+	if err := s.appendLocked(s.buf); err != nil {
+		return err
+	}
+	s.seq++
+	if s.size >= s.checkpointBytes {
+		s.rotateLocked()
+	}
+	return nil
 }
 
-// Close implements Store.
+// applyBatch writes b into bbolt.
+func applyBatch(tx *bolt.Tx, b Batch) error {
+	if b.Reset {
+		for _, k := range Kinds {
+			if err := tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+				return err
+			}
+			if _, err := tx.CreateBucket([]byte(k)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range b.Records {
+		bk, err := tx.CreateBucketIfNotExists([]byte(r.Kind))
+		if err != nil {
+			return err
+		}
+		// Ids grow with time, so most puts append: fill pages up.
+		bk.FillPercent = 0.9
+		if r.Value == nil {
+			err = bk.Delete([]byte(r.Key))
+		} else {
+			err = bk.Put([]byte(r.Key), r.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("storing %s %q: %w", r.Kind, r.Key, err)
+		}
+	}
+	return nil
+}
+
+// appliedIn is the number of the last log entry written into bbolt.
+func appliedIn(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(metaBucket).Get(walAppliedKey); len(v) == 8 {
+		return le.Uint64(v)
+	}
+	return 0
+}
+
+// Close implements Store: it waits for a running checkpoint, writes the
+// log into bbolt and removes it. A store whose log failed keeps its log
+// for the next start.
 func (s *BoltStore) Close() error {
-	return s.db.Close()
+	s.mu.Lock()
+	done := s.ckDone
+	s.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil {
+		return nil
+	}
+	var err error
+	if s.broken == nil {
+		err = s.closeLogLocked()
+	}
+	_ = s.log.Close()
+	s.log = nil
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// closeLogLocked writes the logs into bbolt and removes them.
+func (s *BoltStore) closeLogLocked() error {
+	entries, _, err := s.pendingLocked(walOldPath(s.path), walPath(s.path))
+	if err == nil {
+		err = s.checkpointLocked(entries)
+	}
+	if err != nil {
+		return fmt.Errorf("writing the write-ahead log into %s: %w", s.path, err)
+	}
+	for _, p := range []string{walOldPath(s.path), walPath(s.path)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return syncDir(s.path)
 }
 
 // Len returns the number of stored records (for tests and measurements).
 func (s *BoltStore) Len() int {
 	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		for _, k := range Kinds {
-			if b := tx.Bucket([]byte(k)); b != nil {
-				n += b.Stats().KeyN
-			}
-		}
-		return nil
-	})
+	_ = s.Load(func(Record) error { n++; return nil })
 	return n
 }
 

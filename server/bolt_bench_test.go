@@ -25,7 +25,7 @@ import (
 // for the 100,000-login size measurement on a slow disk.
 func BenchmarkBoltLoginRefresh(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "state.db")
-	st, err := openBoltStore(path, os.Getenv("PARAGON_BENCH_NOSYNC") == "1")
+	st, err := openBoltStore(path, BoltOptions{}, func(s *BoltStore) { s.noSync = os.Getenv("PARAGON_BENCH_NOSYNC") == "1" })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -274,8 +274,26 @@ func TestBoltLocked(t *testing.T) {
 	}
 }
 
-// TestBoltAcknowledgedIsDurable copies the state file right after each
-// answer, as a crash would leave it, and checks that a server started on the
+// crashCopyFiles copies the state file at path and its write-ahead logs to
+// cp, as a crash of the process would leave them on disk.
+func crashCopyFiles(t testing.TB, path, cp string) {
+	t.Helper()
+	for _, suffix := range []string{"", "-wal", "-wal-old"} {
+		b, err := os.ReadFile(path + suffix)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cp+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBoltAcknowledgedIsDurable copies the state file and its write-ahead
+// log right after each answer, as a crash would leave it, and checks that a server started on the
 // copy accepts what the answer handed out.
 func TestBoltAcknowledgedIsDurable(t *testing.T) {
 	dir := t.TempDir()
@@ -287,14 +305,8 @@ func TestBoltAcknowledgedIsDurable(t *testing.T) {
 	crashCopy := func() *Server {
 		t.Helper()
 		n++
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		cp := filepath.Join(dir, "crash"+strings.Repeat("x", n)+".db")
-		if err := os.WriteFile(cp, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		crashCopyFiles(t, path, cp)
 		return boltServer(t, cp, base)
 	}
 	d := newTestDevice("durable")

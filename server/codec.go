@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"slices"
 )
 
 // Token families are the bulk of the state file, so they are stored in a
@@ -50,14 +52,17 @@ func encodeFamily(f *family) []byte {
 	return b
 }
 
-type famReader struct {
+// binReader reads the fields of an encoded value; the first error sticks,
+// and every later read returns a zero value. bad is the error it reports.
+type binReader struct {
 	b   []byte
 	err error
+	bad error
 }
 
-func (r *famReader) byte() byte {
+func (r *binReader) byte() byte {
 	if r.err != nil || len(r.b) < 1 {
-		r.err = errBadFamily
+		r.err = r.bad
 		return 0
 	}
 	c := r.b[0]
@@ -65,46 +70,52 @@ func (r *famReader) byte() byte {
 	return c
 }
 
-func (r *famReader) uvarint(max uint64) uint64 {
+func (r *binReader) uvarint(max uint64) uint64 {
 	if r.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 || v > max {
-		r.err = errBadFamily
+		r.err = r.bad
 		return 0
 	}
 	r.b = r.b[n:]
 	return v
 }
 
-func (r *famReader) instant() instant {
+func (r *binReader) instant() instant {
 	if r.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
-		r.err = errBadFamily
+		r.err = r.bad
 		return 0
 	}
 	r.b = r.b[n:]
 	return instant(v)
 }
 
-func (r *famReader) string() string {
-	n := int(r.uvarint(4096))
-	if r.err != nil || len(r.b) < n {
-		r.err = errBadFamily
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
+func (r *binReader) string() string {
+	return string(r.bytes(4096))
 }
 
-func (r *famReader) hash() (h [32]byte) {
+// bytes reads a uvarint length of at most max, then that many bytes (a
+// slice of the input, not a copy).
+func (r *binReader) bytes(max uint64) []byte {
+	n := r.uvarint(max)
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.err = r.bad
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *binReader) hash() (h [32]byte) {
 	if r.err != nil || len(r.b) < len(h) {
-		r.err = errBadFamily
+		r.err = r.bad
 		return h
 	}
 	copy(h[:], r.b)
@@ -115,7 +126,7 @@ func (r *famReader) hash() (h [32]byte) {
 // decodeFamily reads a stored family. Its owner is a detached owner that
 // only names the user or device; state.addFamily links it to the real one.
 func decodeFamily(b []byte) (*family, error) {
-	r := &famReader{b: b}
+	r := &binReader{b: b, bad: errBadFamily}
 	if r.byte() != familyFormat {
 		return nil, errBadFamily
 	}
@@ -156,4 +167,74 @@ func decodeFamily(b []byte) (*family, error) {
 	}
 	f.owner = &owner{kind: kind, name: name}
 	return f, nil
+}
+
+// A Batch in the write-ahead log (wal.go) is stored in the same style:
+//
+//	byte    flags (1: Reset; no other bit is set)
+//	uvarint record count, then per record:
+//	string  kind, key (uvarint length + bytes)
+//	uvarint value length + 1, then the value; 0 deletes the record
+var errBadBatch = errors.New("malformed batch of records")
+
+const batchReset = 1
+
+func appendBatch(b []byte, batch Batch) []byte {
+	var flags byte
+	if batch.Reset {
+		flags |= batchReset
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(batch.Records)))
+	for _, r := range batch.Records {
+		b = binary.AppendUvarint(b, uint64(len(r.Kind)))
+		b = append(b, r.Kind...)
+		b = binary.AppendUvarint(b, uint64(len(r.Key)))
+		b = append(b, r.Key...)
+		if r.Value == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Value))+1)
+		b = append(b, r.Value...)
+	}
+	return b
+}
+
+// decodeBatch reads a batch written by appendBatch. Values are copies; a
+// kind the server does not know is an error.
+func decodeBatch(b []byte) (Batch, error) {
+	r := &binReader{b: b, bad: errBadBatch}
+	flags := r.byte()
+	if flags&^batchReset != 0 {
+		return Batch{}, errBadBatch
+	}
+	batch := Batch{Reset: flags&batchReset != 0}
+	n := r.uvarint(uint64(len(b)))
+	if r.err == nil && n > 0 {
+		batch.Records = make([]Record, 0, n)
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		kind, key := Kind(r.string()), string(r.bytes(uint64(len(b))))
+		if r.err == nil && !slices.Contains(Kinds, kind) {
+			return Batch{}, fmt.Errorf("%w: unknown record kind %q", errBadBatch, kind)
+		}
+		rec := Record{Kind: kind, Key: key}
+		if vlen := r.uvarint(uint64(len(b)) + 1); vlen > 0 && r.err == nil {
+			if uint64(len(r.b)) < vlen-1 {
+				r.err = errBadBatch
+				break
+			}
+			rec.Value = append([]byte{}, r.b[:vlen-1]...)
+			r.b = r.b[vlen-1:]
+		}
+		batch.Records = append(batch.Records, rec)
+	}
+	if r.err != nil {
+		return Batch{}, r.err
+	}
+	if len(r.b) != 0 {
+		return Batch{}, fmt.Errorf("%w: %d bytes after the last record", errBadBatch, len(r.b))
+	}
+	return batch, nil
 }

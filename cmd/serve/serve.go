@@ -47,18 +47,22 @@ const (
 type Options struct {
 	IO *iostreams.IOStreams
 
-	Addr          string
-	OAuthAddr     string
-	ConfigFile    string
-	DataFile      string
-	AdminToken    string
-	FakeClock     bool
-	TLSCert       string
-	TLSKey        string
-	TLSSelfSigned bool
-	LogFormat     string
-	PasswordCost  int
-	AllowedHosts  []string
+	Addr       string
+	OAuthAddr  string
+	ConfigFile string
+	DataFile   string
+	// CheckpointBytes is the write-ahead log's size at which its changes go
+	// into the --data file (hidden flag --data-checkpoint-bytes: the crash
+	// tests make checkpoints frequent with it); 0: the default, 8 MiB.
+	CheckpointBytes int64
+	AdminToken      string
+	FakeClock       bool
+	TLSCert         string
+	TLSKey          string
+	TLSSelfSigned   bool
+	LogFormat       string
+	PasswordCost    int
+	AllowedHosts    []string
 
 	// ShutdownTimeout bounds the graceful shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
@@ -148,6 +152,8 @@ server refuses to start with a random admin token there.`,
 	fl.StringVar(&opts.OAuthAddr, "oauth-addr", "", "also serve /oauth/v1 alone on this `HOST:PORT`")
 	fl.StringVar(&opts.ConfigFile, "config", "", "YAML account description `FILE` instead of the demo account")
 	fl.StringVar(&opts.DataFile, "data", "", "keep the state in this `FILE` (created if missing); without it, in memory")
+	fl.Int64Var(&opts.CheckpointBytes, "data-checkpoint-bytes", 0, "write the log FILE-wal into --data FILE when it has this many `BYTES` (default 8 MiB)")
+	_ = fl.MarkHidden("data-checkpoint-bytes")
 	fl.StringVar(&opts.AdminToken, "admin-token", "", "admin API `TOKEN` (default: $PARAGON_ADMIN_TOKEN, else random; printed at start)")
 	fl.BoolVar(&opts.FakeClock, "fake-clock", false, "time stands still unless advanced through POST /admin/api/clock")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (needs --tls-key)")
@@ -262,7 +268,7 @@ func run(ctx context.Context, o *Options) error {
 		AllowedHosts: o.AllowedHosts,
 	}
 	if o.DataFile != "" {
-		st, err := server.OpenBoltStore(o.DataFile)
+		st, err := server.OpenBoltStoreOptions(o.DataFile, server.BoltOptions{CheckpointBytes: o.CheckpointBytes})
 		if err != nil {
 			return err
 		}
