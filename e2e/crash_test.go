@@ -376,3 +376,43 @@ func crashUnderConcurrentRefreshes(t *testing.T, extra ...string) {
 		t.Error("no chain was checked")
 	}
 }
+
+// TestDamagedLogIsRefused: after a kill, a write-ahead log whose first entry
+// is damaged while later ones are intact keeps the server from starting,
+// with an error that says what is wrong and what to do, and the log is left
+// as it was; doing what it says (moving the log away) starts the server on
+// the state file's last checkpoint.
+func TestDamagedLogIsRefused(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "state.db")
+	const admin = "damage-admin-token"
+	args := []string{"--addr", "127.0.0.1:0", "--data", data, "--admin-token", admin, "--password-cost", "4"}
+	srv := startServer(t, args...)
+	h := newHTTPClient(srv.URL, admin)
+	if _, err := h.trust(newDevice("damage-device")); err != nil { // several commits
+		t.Fatal(err)
+	}
+	srv.signal(t, os.Kill)
+
+	log, err := os.ReadFile(data + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const firstPayload = 28 + 16 // the log's header, the first entry's frame
+	log[firstPayload+1] ^= 0x20
+	if err := os.WriteFile(data+"-wal", log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runParagon(t, append([]string{"server"}, args...)...)
+	if code == 0 || !strings.Contains(stderr, "unusable paragon state file") || !strings.Contains(stderr, data+"-wal") ||
+		!strings.Contains(stderr, "is damaged") || !strings.Contains(stderr, "move the log away") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if after, err := os.ReadFile(data + "-wal"); err != nil || string(after) != string(log) {
+		t.Fatalf("the damaged log was changed (%v)", err)
+	}
+	if err := os.Rename(data+"-wal", data+"-wal.damaged"); err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, args...)
+	srv.signal(t, os.Interrupt)
+}

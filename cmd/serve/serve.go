@@ -100,6 +100,11 @@ SIGINT (Ctrl-C), SIGTERM or SIGHUP stops it gracefully: requests in flight finis
 With --data the state (devices, token families, changed users, documents,
 key switches, lifetimes, the fake clock) is kept in a file and survives
 restarts and crashes; login throttling and injected faults are in memory only.
+Changes go first to the write-ahead log FILE-wal beside it (one disk sync for
+the changes of concurrent requests), which is written into FILE from time to
+time and at exit. The two belong together: copy, move or delete them
+together; while a server runs it holds both, and a second server on the same
+FILE is refused.
 
 With --tls-self-signed it generates an ECDSA P-256 certificate for the listen
 host (and localhost, 127.0.0.1, ::1), writes it next to the --data file (else
