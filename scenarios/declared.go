@@ -292,11 +292,7 @@ func (r *scenarioRun) awaitTrust(ctx context.Context, dev *deviceState) error {
 	decl := r.t.decl
 	switch decl.Approval {
 	case ApprovalCommand:
-		cctx, cancel := context.WithTimeout(ctx, decl.MaxWait)
-		defer cancel()
-		cmd := exec.CommandContext(cctx, decl.ApprovalCommand, dev.clientID)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if out, err := decl.RunApprovalCommand(ctx, dev.clientID); err != nil {
 			return fmt.Errorf("approval_command %s %s: %v: %s", decl.ApprovalCommand, dev.clientID, err, strings.TrimSpace(r.mask.Scrub(string(out))))
 		}
 	case ApprovalPrompt:
@@ -307,6 +303,14 @@ func (r *scenarioRun) awaitTrust(ctx context.Context, dev *deviceState) error {
 	}
 	dev.awaitTrust = true
 	return nil
+}
+
+// RunApprovalCommand runs the file's approval_command with the device id
+// as $1, for at most MaxWait, and returns what it printed.
+func (decl *Declared) RunApprovalCommand(ctx context.Context, clientID string) ([]byte, error) {
+	cctx, cancel := context.WithTimeout(ctx, decl.MaxWait)
+	defer cancel()
+	return exec.CommandContext(cctx, decl.ApprovalCommand, clientID).CombinedOutput()
 }
 
 // pollTrust asks for a pending device's token until the server trusts it

@@ -571,7 +571,7 @@ func (t *target) probe(ctx context.Context) error {
 	keys := []struct{ name, value string }{{KeyDefault, t.apiKey}, {KeySecond, t.secondKey}}
 	if t.decl != nil {
 		for _, n := range sortedKeys(t.decl.Keys) {
-			if k := t.decl.Keys[n]; n != KeyDefault && n != KeySecond && k.usable() {
+			if k := t.decl.Keys[n]; n != KeyDefault && n != KeySecond && k.Usable() {
 				keys = append(keys, struct{ name, value string }{n, t.decl.Keys[n].Value})
 			}
 		}

@@ -72,10 +72,10 @@ type DeclaredKey struct {
 	Permissions          []string // empty: every function
 }
 
-// usable reports whether the key is active and unrestricted: the runner
+// Usable reports whether the key is active and unrestricted: the runner
 // checks such keys before the run and picks them for scenarios that do
 // not ask for a restricted key.
-func (k DeclaredKey) usable() bool {
+func (k DeclaredKey) Usable() bool {
 	return (k.Active == nil || *k.Active) && k.ExpiresAt == "" && len(k.AllowedIPs) == 0 && len(k.Permissions) == 0
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/paragon-cli/paragon/cmd/internal/cmdutil"
 	"github.com/paragon-cli/paragon/cmd/internal/iostreams"
@@ -30,6 +31,10 @@ type ExploreOptions struct {
 	AdminURL     string
 	AdminToken   string
 	SecondAPIKey string
+	// Target is the --target file: a server explored without an admin
+	// API, as it declares it (nil: none).
+	Target     *scenarios.TargetFile
+	TargetPath string
 
 	Seed        uint64
 	SeedGiven   bool
@@ -77,7 +82,19 @@ too and written as a step sent concurrently; since it shows only when the
 requests overlap, its file may need a run or two to fail.
 
 It needs the reference server's admin API: the embedded server (default), or
---server with --admin-url and --admin-token.
+--server with --admin-url and --admin-token; or --target FILE.
+
+--target FILE explores a server it cannot configure (a vendor tenant, a
+staging install), described by a target file as for 'scenario run --target'
+(see docs/real-servers.md): the walks start from the lifetimes, the default
+key's switches and the users it declares, and send only what a client may
+(register, poll, log in, refresh, call); devices are approved only by its
+approval_command or trusted by a key with automatic trust. Nothing is reset,
+no clock moves and nothing waits for real: each walk (and each replay while
+shrinking) registers devices of its own and logs in anew, and ends before
+the shortest lifetime could. What it cannot explore there is listed at the
+end. The scenario file it writes replays with 'paragon scenario run --target
+FILE'.
 
 Exit status: 0 no violation (warnings allowed unless --strict), 1 a
 violation, 2 a usage mistake or an admin token the admin API refuses, 3 the
@@ -96,15 +113,26 @@ target could not be reached.`,
       --admin-url http://127.0.0.1:7300 --admin-token "$TOKEN" --duration 1m \
       --report junit=explore.xml
 
+  # a server described by a target file, without its admin API
+  $ paragon scenario explore --target qa-target.yaml --steps 20000
+  $ paragon scenario run --target qa-target.yaml explore-failure.yaml
+
   # replay what it found
   $ paragon scenario run explore-failure.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
+			if err := readExploreTarget(fl, opts); err != nil {
+				return err
+			}
 			if err := sf.resolve(fl, "explore runs against the embedded reference server", opts.IO.ErrOut); err != nil {
 				return err
 			}
-			if opts.Server != "" && (opts.AdminURL == "" || opts.AdminToken == "") {
+			if opts.Target != nil {
+				// the keys come from the target file; there is no admin API
+				opts.APIKey, opts.AdminURL, opts.AdminToken = "", "", ""
+			}
+			if opts.Server != "" && opts.Target == nil && (opts.AdminURL == "" || opts.AdminToken == "") {
 				return cmdutil.FlagErrorf("explore drives the server through the reference server's admin API: give --admin-url and --admin-token (or PARAGON_ADMIN_TOKEN) with --server")
 			}
 			if opts.Steps < 0 {
@@ -128,25 +156,32 @@ target could not be reached.`,
 				return cmdutil.FlagErrorf("%v", err)
 			}
 			opts.Reports = specs
+			run := runExplore
 			if runF != nil {
-				return runF(cmd.Context(), opts)
+				run = runF
 			}
-			return runExplore(cmd.Context(), opts)
+			return run(cmd.Context(), opts)
 		},
 	}
+	addExploreFlags(cmd, opts, sf, &reports)
+	return cmd
+}
+
+// addExploreFlags defines explore's flags.
+func addExploreFlags(cmd *cobra.Command, opts *ExploreOptions, sf serverFlags, reports *[]string) {
 	fl := cmd.Flags()
 	sf.add(fl, "Explore the server at `URL` (its API root) instead of the embedded one",
 		"Root `URL` of the reference server's admin API (needed with --server)",
 		"Another active API `KEY` of the account, to check that user tokens are bound to their key")
+	fl.StringVar(&opts.TargetPath, "target", "", "Target `FILE` (YAML) declaring the keys, users and lifetimes of a server to explore without its admin API (see docs/real-servers.md)")
 	fl.Uint64Var(&opts.Seed, "seed", 0, "Seed `N` of the random walks (default: a random one, printed)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "Explore for this `DURATION`, such as 30s or 2m (default 10s when --steps is not given)")
 	fl.IntVar(&opts.Steps, "steps", 0, "Send at most `N` operations")
 	fl.IntVar(&opts.Concurrency, "concurrency", 1, "Send some refreshes from `C` connections at the same instant and check linearizability")
 	fl.StringVar(&opts.Out, "out", "explore-failure.yaml", "Write the shrunk failing walk to this scenario `FILE`")
 	fl.BoolVar(&opts.Strict, "strict", false, "A warning (a broken [ours] rule) fails the run")
-	fl.StringArrayVar(&reports, "report", nil, "Also write a report, as `FORMAT=FILE`: html, junit, json or tap; FILE - is stdout for json and tap (repeatable)")
+	fl.StringArrayVar(reports, "report", nil, "Also write a report, as `FORMAT=FILE`: html, junit, json or tap; FILE - is stdout for json and tap (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("report", completeReport)
-	return cmd
 }
 
 func runExplore(ctx context.Context, opts *ExploreOptions) error {
@@ -162,7 +197,24 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	var t explore.Target
 	var secrets []string
 	targetName := "embedded reference server"
-	if opts.Server == "" {
+	where := "the embedded reference server"
+	switch {
+	case opts.Target != nil:
+		hc, err := opts.HTTPClient()
+		if err != nil {
+			return err
+		}
+		decl := opts.Target.Declared
+		oauth := opts.OAuthURL
+		if oauth == "" {
+			oauth = opts.Server
+		}
+		def, second, _ := explore.DeclaredKeys(decl)
+		t = explore.Target{Client: hc, BaseURL: opts.Server, OAuthURL: oauth, APIKey: def, SecondAPIKey: second, Declared: decl}
+		secrets = decl.Secrets()
+		targetName = opts.Server + " as " + opts.TargetPath + " declares it"
+		where = "the server at " + targetName
+	case opts.Server == "":
 		es, err := scenarios.NewEmbeddedServer(nil)
 		if err != nil {
 			return err
@@ -171,7 +223,7 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 		b := scenarios.EmbeddedBaseURL
 		t = explore.Target{Client: es.Client, BaseURL: b, OAuthURL: b, AdminURL: b, APIKey: scenarios.DemoAPIKey,
 			SecondAPIKey: scenarios.EmbeddedSecondAPIKey, AdminToken: es.AdminToken}
-	} else {
+	default:
 		hc, err := opts.HTTPClient()
 		if err != nil {
 			return err
@@ -187,6 +239,7 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 		t = explore.Target{Client: hc, BaseURL: opts.Server, OAuthURL: oauth, AdminURL: opts.AdminURL, APIKey: key, SecondAPIKey: opts.SecondAPIKey, AdminToken: opts.AdminToken}
 		secrets = []string{opts.APIKey, opts.AdminToken, opts.SecondAPIKey}
 		targetName = opts.Server
+		where = "the server at " + opts.Server
 	}
 	budget := opts.Duration.String()
 	if opts.Steps > 0 {
@@ -198,10 +251,6 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	conc := ""
 	if opts.Concurrency > 1 {
 		conc = fmt.Sprintf(", concurrency %d", opts.Concurrency)
-	}
-	where := "the embedded reference server"
-	if opts.Server != "" {
-		where = "the server at " + opts.Server
 	}
 	fmt.Fprintf(ios.ErrOut, "exploring %s with seed %d for %s%s\n", where, opts.Seed, budget, conc)
 	res, err := explore.Explore(ctx, explore.Options{
@@ -237,6 +286,16 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 	}
 	fmt.Fprintln(w, "\nmodel states reached:")
 	fmt.Fprintln(w, "  "+strings.Join(res.Reached, ", "))
+	if len(res.Impossible) > 0 {
+		fmt.Fprintln(w, "\nnot explored on this target:")
+		for _, l := range res.Impossible {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+	if res.Devices > 0 {
+		fmt.Fprintf(w, "\nregistered %s on %s, described %q; nothing resets them: remove them on the server\n",
+			plural(res.Devices, "device", "devices"), opts.Server, explore.DeviceDescription(res.Seed))
+	}
 	rep := exploreReport(res, targetName)
 	v := res.Violation
 	if v != nil {
@@ -251,7 +310,11 @@ func runExplore(ctx context.Context, opts *ExploreOptions) error {
 			if werr := writeFileAtomic(opts.Out, func(out io.Writer) error { _, err := out.Write(v.Scenario); return err }); werr != nil {
 				return fmt.Errorf("--out: %w", werr)
 			}
-			fmt.Fprintf(w, "  shrunk from %d operations to %d: %s\n  replay: paragon scenario run %s\n", v.Original, len(v.Walk.Ops), opts.Out, opts.Out)
+			replay := "paragon scenario run " + opts.Out
+			if opts.Target != nil {
+				replay = "paragon scenario run --target " + opts.TargetPath + " " + opts.Out
+			}
+			fmt.Fprintf(w, "  shrunk from %d operations to %d: %s\n  replay: %s\n", v.Original, len(v.Walk.Ops), opts.Out, replay)
 		}
 	} else {
 		fmt.Fprintln(w, "\nno violation found")
@@ -291,9 +354,16 @@ func exploreReport(res *explore.Result, target string) *scenarios.Report {
 // exit code: 3 unreachable, 2 admin token refused.
 func exploreError(err error, opts *ExploreOptions) error {
 	var se *explore.SendError
+	var kre *explore.KeyRefusedError
 	switch {
+	case errors.As(err, &kre):
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\ncheck keys.%s in %s: it must be an active API key of the server's account, allowed from this address", err, kre.Name, opts.TargetPath)}
 	case errors.As(err, &se):
-		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: fmt.Errorf("cannot reach the server: %w\ncheck --server, --oauth-url and --admin-url and that the server is running and reachable from here", err)}
+		check := "--server, --oauth-url and --admin-url"
+		if opts.Target != nil {
+			check = "server and oauth_url in " + opts.TargetPath + " (or --server, --oauth-url)"
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitUnreachable, Err: fmt.Errorf("cannot reach the server: %w\ncheck %s and that the server is running and reachable from here", err, check)}
 	case errors.Is(err, explore.ErrAdminTokenRefused):
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%w\ncheck --admin-token (or PARAGON_ADMIN_TOKEN): it must be the admin token the server printed at start", err)}
 	}
@@ -307,4 +377,26 @@ func progressEvery(ios *iostreams.IOStreams) time.Duration {
 		return time.Second
 	}
 	return 10 * time.Second
+}
+
+// readExploreTarget reads --target for explore, as run reads it; explore
+// then has no admin API, so --admin-url and --admin-token contradict it.
+func readExploreTarget(fl *pflag.FlagSet, opts *ExploreOptions) error {
+	if !fl.Changed("target") {
+		return nil
+	}
+	for _, f := range []string{"admin-url", "admin-token"} {
+		if fl.Changed(f) {
+			return cmdutil.FlagErrorf("--%s contradicts --target %s: with --target, explore uses no admin API and only what the file declares; to explore through the admin API, leave out --target and give --server, --admin-url and --admin-token", f, opts.TargetPath)
+		}
+	}
+	tf, err := readTargetFile(fl, opts.TargetPath, &opts.Server, &opts.OAuthURL)
+	if err != nil {
+		return err
+	}
+	if err := explore.CheckDeclared(tf.Declared); err != nil {
+		return cmdutil.FlagErrorf("--target: %v", err)
+	}
+	opts.Target = tf
+	return nil
 }

@@ -32,6 +32,10 @@ func TestExploreFlags(t *testing.T) {
 		{[]string{"--out", ""}, "--out needs a file name"},
 		{[]string{"--report", "xml=x"}, "unknown format"},
 		{[]string{"extra"}, "unknown command"},
+		{[]string{"--target", "t.yaml", "--admin-url", "http://s"}, "--admin-url contradicts --target t.yaml"},
+		{[]string{"--target", "t.yaml", "--admin-token", "x"}, "--admin-token contradicts --target t.yaml"},
+		{[]string{"--target", "t.yaml", "--api-key", "k"}, "--api-key contradicts --target t.yaml: declare it in the file instead"},
+		{[]string{"--target", filepath.Join(t.TempDir(), "missing.yaml")}, "--target: cannot read"},
 	} {
 		ios, _, _, _ := iostreams.Test()
 		code, err := execute(t, ios, func(f *cmdutil.Factory) *cobra.Command {

@@ -590,13 +590,29 @@ func declared(tf *scenarios.TargetFile) *scenarios.Declared {
 	return tf.Declared
 }
 
-// readTarget reads --target: its server and OAuth URL stand unless
+// readTarget reads --target for run: its server and OAuth URL stand unless
 // --server and --oauth-url are given; flags that say what the file says
 // are refused, naming what to write instead.
 func readTarget(fl *pflag.FlagSet, opts *RunOptions) error {
 	if !fl.Changed("target") {
 		return nil
 	}
+	tf, err := readTargetFile(fl, opts.TargetPath, &opts.Server, &opts.OAuthURL)
+	if err != nil {
+		return err
+	}
+	if tf.Declared.Approval == scenarios.ApprovalPrompt && !opts.IO.IsStdinTTY() {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("--target %s: approval: prompt needs a terminal to ask on; use approval: wait (an administrator approves the devices) or approval: command", opts.TargetPath)}
+	}
+	opts.Target = tf
+	return nil
+}
+
+// readTargetFile reads the target file path of --target, for run and
+// explore: a flag that says what the file says is a usage error naming
+// what to write instead; the file's server and OAuth URL fill server and
+// oauth unless they are set (by --server and --oauth-url).
+func readTargetFile(fl *pflag.FlagSet, path string, server, oauth *string) (*scenarios.TargetFile, error) {
 	usage := func(err error) error { return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err} }
 	for _, c := range []struct{ flag, instead string }{
 		{"api-key", "its keys: {default: {value: \"${VARIABLE}\"}}"},
@@ -604,35 +620,31 @@ func readTarget(fl *pflag.FlagSet, opts *RunOptions) error {
 		{"no-device-keys", "device_keys: []"},
 	} {
 		if fl.Changed(c.flag) {
-			return usage(fmt.Errorf("--%s contradicts --target %s: declare it in the file instead (%s)", c.flag, opts.TargetPath, c.instead))
+			return nil, usage(fmt.Errorf("--%s contradicts --target %s: declare it in the file instead (%s)", c.flag, path, c.instead))
 		}
 	}
-	tf, err := scenarios.ReadTargetFile(opts.TargetPath, nil)
+	tf, err := scenarios.ReadTargetFile(path, nil)
 	if err != nil {
 		var ve *scenarios.ValidationError
 		var mv *scenarios.MissingVarError
 		switch {
 		case errors.As(err, &ve):
-			return usage(fmt.Errorf("--target: %w", err))
+			return nil, usage(fmt.Errorf("--target: %w", err))
 		case errors.As(err, &mv):
-			return usage(fmt.Errorf("--target: %w", err))
+			return nil, usage(fmt.Errorf("--target: %w", err))
 		}
-		return usage(fmt.Errorf("--target: cannot read %s: %w", opts.TargetPath, pathErrorCause(err)))
+		return nil, usage(fmt.Errorf("--target: cannot read %s: %w", path, pathErrorCause(err)))
 	}
-	if opts.Server == "" {
-		opts.Server = tf.Server
+	if *server == "" {
+		*server = tf.Server
 	}
-	if opts.OAuthURL == "" {
-		opts.OAuthURL = tf.OAuthURL
+	if *oauth == "" {
+		*oauth = tf.OAuthURL
 	}
-	if opts.Server == "" {
-		return usage(fmt.Errorf("--target %s names no server: add server: URL to it, or pass --server URL", opts.TargetPath))
+	if *server == "" {
+		return nil, usage(fmt.Errorf("--target %s names no server: add server: URL to it, or pass --server URL", path))
 	}
-	if tf.Declared.Approval == scenarios.ApprovalPrompt && !opts.IO.IsStdinTTY() {
-		return usage(fmt.Errorf("--target %s: approval: prompt needs a terminal to ask on; use approval: wait (an administrator approves the devices) or approval: command", opts.TargetPath))
-	}
-	opts.Target = tf
-	return nil
+	return tf, nil
 }
 
 // approvalPrompt asks a person, one device at a time, to approve a device

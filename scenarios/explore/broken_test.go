@@ -57,14 +57,7 @@ func TestExploreFindsBrokenServers(t *testing.T) {
 					t.Fatalf("seed %d: no violation in %d operations", seed, res.Ops)
 				}
 				t.Logf("seed %d: after %d ops, %d replays: step %d of %d (from %d): %s: expected %s, got %s", seed, res.Ops, viol.Replays, viol.Step, len(viol.Walk.Ops), viol.Original, viol.Op, viol.Expected, viol.Got)
-				list, err := scenarios.Parse("explore-failure.yaml", viol.Scenario)
-				if err != nil {
-					t.Fatalf("the scenario file does not validate: %v\n%s", err, viol.Scenario)
-				}
-				want := scenarios.Failed
-				if viol.Warning {
-					want = scenarios.Warning
-				}
+				list, want := parseViolation(t, viol)
 				if got := replayTries(t, list, v.wrap, v.concurrency, want); got != want {
 					t.Errorf("seed %d: the scenario against the broken server: %s, want %s\n%s", seed, got, want, viol.Scenario)
 				}
@@ -94,17 +87,37 @@ func replay(t testing.TB, list []*scenarios.Scenario, wrap func(http.Handler, st
 	return r.Status
 }
 
+// parseViolation parses the scenario file of a violation, and says how it
+// must end against the broken server.
+func parseViolation(t testing.TB, viol *Violation) ([]*scenarios.Scenario, scenarios.Status) {
+	t.Helper()
+	list, err := scenarios.Parse("explore-failure.yaml", viol.Scenario)
+	if err != nil {
+		t.Fatalf("the scenario file does not validate: %v\n%s", err, viol.Scenario)
+	}
+	if viol.Warning {
+		return list, scenarios.Warning
+	}
+	return list, scenarios.Failed
+}
+
 // replayTries replays a file against a broken variant; a race (concurrency
 // > 1) shows only when the requests sent at once overlap, so it gets a few
 // tries.
 func replayTries(t testing.TB, list []*scenarios.Scenario, wrap func(http.Handler, string) http.Handler, concurrency int, want scenarios.Status) scenarios.Status {
-	tries := 1
+	return tries(concurrency, want, func() scenarios.Status { return replay(t, list, wrap) })
+}
+
+// tries runs a replay until it ends as wanted: once, or five times for a
+// race.
+func tries(concurrency int, want scenarios.Status, replay func() scenarios.Status) scenarios.Status {
+	n := 1
 	if concurrency > 1 {
-		tries = 5
+		n = 5
 	}
 	var got scenarios.Status
-	for range tries {
-		if got = replay(t, list, wrap); got == want {
+	for range n {
+		if got = replay(); got == want {
 			break
 		}
 	}

@@ -626,7 +626,7 @@ func (r *translator) pollUntilDone(st, m map[string]any, alias string, d, code i
 // check steps the model with the answer the step expects (want: the
 // step's expect; nil: 2xx), if the model allows one.
 func (r *translator) check(op Op, want map[string]any) (Obs, string) {
-	if !valid(r.s, op, caps{clock: true, secondKey: true}) {
+	if !valid(r.s, op, adminCaps(true, true)) {
 		panic(skip(fmt.Sprintf("step %d: %s, where the model does not predict", r.step, op.Kind)))
 	}
 	statuses := []int{}
@@ -679,7 +679,7 @@ func (r *translator) check(op Op, want map[string]any) (Obs, string) {
 		e.Apply(r.s, i, r.ops)
 		return obs, ""
 	}
-	return Obs{}, fmt.Sprintf("%s: the model allows %s, the scenario expects status %v error %v", describeOp(op), e, statuses, errs)
+	return Obs{}, fmt.Sprintf("%s: the model allows %s, the scenario expects status %v error %v", describeOp(op, users), e, statuses, errs)
 }
 
 // capture records which operation made a captured token or code.

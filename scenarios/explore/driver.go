@@ -10,15 +10,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/paragon-cli/paragon/client"
+	"github.com/paragon-cli/paragon/scenarios"
 )
 
-// Target is the server explored. It must have the reference server's admin
-// API (contract section 7.3): the explorer resets the server before every
-// walk and drives approvals, switches, lifetimes and revocation through it.
+// Target is the server explored. Either it has the reference server's
+// admin API (contract section 7.3): the explorer resets the server before
+// every walk and drives approvals, switches, lifetimes and revocation
+// through it; or Declared describes a server the explorer cannot configure
+// (a target file): the walks then start from what it declares and use only
+// what it allows.
 type Target struct {
 	Client       *http.Client
 	BaseURL      string // root serving /api/v1
@@ -27,10 +33,89 @@ type Target struct {
 	APIKey       string
 	SecondAPIKey string // "" = no second key: the explorer does not check key binding
 	AdminToken   string
+	// Declared, if not nil, is the target file of a server without an
+	// admin API: AdminURL and AdminToken are not used; APIKey and
+	// SecondAPIKey are taken from its keys (see DeclaredKeys).
+	Declared *scenarios.Declared
 }
 
 // ErrAdminTokenRefused is returned when the admin API refuses the token.
 var ErrAdminTokenRefused = errors.New("admin token refused")
+
+// KeyRefusedError is returned when a declared target refuses one of the
+// keys the explorer would use.
+type KeyRefusedError struct {
+	Name   string // the key's name in the target file
+	Status int
+	Code   string
+}
+
+func (e *KeyRefusedError) Error() string {
+	return fmt.Sprintf("the server refuses the key %s of the target file: GET /api/v1/version answered %d %s", e.Name, e.Status, e.Code)
+}
+
+// account is a user the explorer logs in as: its name in the scenario
+// files, the userid for each authtype ("" where the target has none) and
+// the password.
+type account struct {
+	name     string
+	ids      [len(authNames)]string
+	password string
+}
+
+// demoAccounts are the reference server's demo users (contract section 7.2).
+func demoAccounts() []account {
+	out := make([]account, len(users))
+	for u, name := range users {
+		out[u] = account{name: name, password: demoPasswords[u],
+			ids: [len(authNames)]string{name, fmt.Sprintf("CARD-%04d", u+1), fmt.Sprint(1001 + u), name, name + "@example.com"}}
+	}
+	return out
+}
+
+// declaredAccounts are the users a target file declares, by name, at most
+// as many as the demo users.
+func declaredAccounts(decl *scenarios.Declared) []account {
+	var out []account
+	for _, name := range slices.Sorted(maps.Keys(decl.Users)) {
+		u := decl.Users[name]
+		a := account{name: name, password: u.Password, ids: [len(authNames)]string{u.UserID, u.Card, u.ShortID, u.UserID, u.Email}}
+		if u.Password == "" {
+			a.ids[0] = ""
+		}
+		out = append(out, a)
+		if len(out) == len(users) {
+			break
+		}
+	}
+	return out
+}
+
+// DeclaredKeys picks the keys a declared target is explored with: the
+// default key, and as the second key another active, unrestricted key
+// with both switches off ("second" if it is one), as `scenario run` picks
+// them; "" when there is none.
+func DeclaredKeys(decl *scenarios.Declared) (def, second, secondName string) {
+	def = decl.Keys[scenarios.KeyDefault].Value
+	names := slices.Sorted(maps.Keys(decl.Keys))
+	slices.SortStableFunc(names, func(a, b string) int {
+		switch {
+		case a == scenarios.KeySecond && b != a:
+			return -1
+		case b == scenarios.KeySecond && a != b:
+			return 1
+		}
+		return 0
+	})
+	for _, n := range names {
+		k := decl.Keys[n]
+		if n == scenarios.KeyDefault || k.Value == "" || k.Value == def || !k.Usable() || k.AllowUnauthenticated || k.AllowUntrusted {
+			continue
+		}
+		return def, k.Value, n
+	}
+	return def, "", ""
+}
 
 // answer is one HTTP answer, decoded as far as the explorer needs.
 type answer struct {
@@ -44,23 +129,33 @@ type answer struct {
 type made struct{ access, refresh, code string }
 
 type devInfo struct {
-	id   string
-	priv ed25519.PrivateKey
-	pub  string
+	id         string
+	priv       ed25519.PrivateKey
+	pub        string
+	registered bool
 }
 
 // driver sends operations to the target.
 type driver struct {
-	t       Target
-	keyName string // the default key's name on the server
-	clock   bool   // the server has a fake clock
-	devs    [numDevices]devInfo
-	made    []made // by operation id
+	t        Target
+	keyName  string // the default key's name on the server
+	clock    bool   // the server has a fake clock
+	accounts []account
+	devs     [numDevices]devInfo
+	made     []made // by operation id
+	// on a declared target: the client_description of the devices
+	// registered, and how many were
+	desc       string
+	registered int
 }
 
 // connect checks the admin API and finds the default key's name and whether
 // the server has a fake clock.
 func (d *driver) connect(ctx context.Context) error {
+	if d.t.Declared != nil {
+		return d.connectDeclared(ctx)
+	}
+	d.accounts = demoAccounts()
 	a, err := d.admin(ctx, http.MethodGet, "/admin/api/keys", nil)
 	if err != nil {
 		return err
@@ -99,23 +194,27 @@ func (d *driver) connect(ctx context.Context) error {
 
 // reset puts the server back to its start state with the walk's lifetimes
 // and gives the devices new ids and keys.
+// On a declared target nothing is reset: the walk gets devices of its own
+// and logs in anew, so nothing of an earlier walk is used again.
 func (d *driver) reset(ctx context.Context, s *State) error {
-	a, err := d.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
-	if err != nil {
-		return err
-	}
-	if a.Status != 200 {
-		return fmt.Errorf("resetting the server: answer %d", a.Status)
-	}
-	a, err = d.admin(ctx, http.MethodPatch, "/admin/api/settings", map[string]string{
-		"access_token_ttl": s.AccessTTL.String(), "refresh_token_ttl": s.RefreshTTL.String(),
-		"device_code_ttl": s.CodeTTL.String(), "refresh_grace": s.Grace.String(),
-	})
-	if err != nil {
-		return err
-	}
-	if a.Status != 200 {
-		return fmt.Errorf("setting the lifetimes: answer %d", a.Status)
+	if d.t.Declared == nil {
+		a, err := d.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
+		if err != nil {
+			return err
+		}
+		if a.Status != 200 {
+			return fmt.Errorf("resetting the server: answer %d", a.Status)
+		}
+		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/settings", map[string]string{
+			"access_token_ttl": s.AccessTTL.String(), "refresh_token_ttl": s.RefreshTTL.String(),
+			"device_code_ttl": s.CodeTTL.String(), "refresh_grace": s.Grace.String(),
+		})
+		if err != nil {
+			return err
+		}
+		if a.Status != 200 {
+			return fmt.Errorf("setting the lifetimes: answer %d", a.Status)
+		}
 	}
 	for i := range d.devs {
 		d.devs[i] = devInfo{id: client.NewDeviceID()}
@@ -150,11 +249,18 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 			f.Set("public_key", dev.pub)
 			f.Set("key_type", "ed25519")
 		}
+		if d.desc != "" {
+			f.Set("client_description", d.desc)
+		}
 		signer := dev.priv
 		if op.Unsigned {
 			signer = nil
 		}
 		a, err = d.oauth(ctx, "/oauth/v1/register", f, signer)
+		if err == nil && a.Status == 200 && !dev.registered {
+			d.devs[op.Dev].registered = true
+			d.registered++
+		}
 	case OpPoll:
 		dev := d.devs[op.Dev]
 		f := url.Values{"client_id": {dev.id}, "client_secret": {d.t.APIKey}, "grant_type": {"device_code"}, "device_code": {d.made[op.Ref].code}}
@@ -168,19 +274,26 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 		}
 		a, err = d.oauth(ctx, "/oauth/v1/token", f, signer)
 	case OpLogin:
-		f := url.Values{"authtype": {fmt.Sprint(op.Auth)}, "userid": {userID(op.User, op.Auth)}}
+		acc := d.accounts[op.User]
+		f := url.Values{"authtype": {fmt.Sprint(op.Auth)}, "userid": {acc.ids[op.Auth]}}
 		if op.Auth == 0 {
-			f.Set("password", demoPasswords[op.User])
+			f.Set("password", acc.password)
 		}
 		a, err = d.api(ctx, http.MethodPost, "/api/v1/login", op.Key, op.Ref, []byte(f.Encode()))
 	case OpCall:
 		a, err = d.api(ctx, http.MethodGet, "/api/v1/version", op.Key, op.Ref, nil)
-	case OpApprove, OpRefuse:
+	case OpApprove:
+		if d.t.Declared != nil {
+			a, err = d.approveByCommand(ctx, d.devs[op.Dev].id)
+			break
+		}
+		a, err = d.admin(ctx, http.MethodPost, "/admin/api/devices/"+url.PathEscape(d.devs[op.Dev].id)+"/approve", nil)
+	case OpRefuse:
 		a, err = d.admin(ctx, http.MethodPost, "/admin/api/devices/"+url.PathEscape(d.devs[op.Dev].id)+"/"+op.Kind.String(), nil)
 	case OpForget:
 		a, err = d.admin(ctx, http.MethodDelete, "/admin/api/devices/"+url.PathEscape(d.devs[op.Dev].id), nil)
 	case OpRevokeUser:
-		a, err = d.admin(ctx, http.MethodPost, "/admin/api/revoke", map[string]string{"username": users[op.User]})
+		a, err = d.admin(ctx, http.MethodPost, "/admin/api/revoke", map[string]string{"username": d.accounts[op.User].ids[0]})
 	case OpRevokeDevice:
 		a, err = d.admin(ctx, http.MethodPost, "/admin/api/revoke", map[string]string{"client_id": d.devs[op.Dev].id})
 	case OpAdvance:
@@ -202,20 +315,6 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 }
 
 var demoPasswords = []string{"wonderland", "builder", "queen-of-hearts"}
-
-// userID is the userid of a demo user for an authtype (contract section 7.2).
-func userID(u, auth int) string {
-	name := users[u]
-	switch auth {
-	case 1:
-		return fmt.Sprintf("CARD-%04d", u+1)
-	case 2:
-		return fmt.Sprint(1001 + u)
-	case 4:
-		return name + "@example.com"
-	}
-	return name
-}
 
 func (d *driver) oauth(ctx context.Context, path string, f url.Values, signer ed25519.PrivateKey) (answer, error) {
 	body := []byte(f.Encode())
@@ -351,4 +450,41 @@ func permNames(p uint8) []string {
 		out = append(out, "version")
 	}
 	return out
+}
+
+// connectDeclared checks that a declared target answers and takes the
+// keys the explorer uses (a refused key: *KeyRefusedError).
+func (d *driver) connectDeclared(ctx context.Context) error {
+	d.accounts = declaredAccounts(d.t.Declared)
+	_, _, secondName := DeclaredKeys(d.t.Declared)
+	for _, k := range []struct {
+		name string
+		key  int
+	}{{scenarios.KeyDefault, 0}, {secondName, 1}} {
+		if d.key(k.key) == "" {
+			continue
+		}
+		a, err := d.api(ctx, http.MethodGet, "/api/v1/version", k.key, -1, nil)
+		if err != nil {
+			return err
+		}
+		if a.Error == "invalid_api_key" || a.Status == 401 {
+			return &KeyRefusedError{Name: k.name, Status: a.Status, Code: a.Error}
+		}
+	}
+	if d.t.OAuthURL != d.t.BaseURL {
+		if _, err := d.oauth(ctx, "/oauth/v1/token", url.Values{}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// approveByCommand approves a device as the target file says: its
+// approval_command, which must have approved the device when it exits.
+func (d *driver) approveByCommand(ctx context.Context, clientID string) (answer, error) {
+	if _, err := d.t.Declared.RunApprovalCommand(ctx, clientID); err != nil {
+		return answer{}, fmt.Errorf("approval_command %s %s: %w", d.t.Declared.ApprovalCommand, clientID, err)
+	}
+	return answer{Obs: Obs{Status: 200}}, nil
 }

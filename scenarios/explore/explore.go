@@ -56,6 +56,12 @@ type Result struct {
 	// standings, switches.
 	Reached   []string
 	Violation *Violation // nil: none found
+	// Impossible lists the operations the target does not allow, or rules
+	// the walks cannot reach there, each with why ("advance: ...").
+	Impossible []string
+	// Devices counts the devices registered on a declared target, which
+	// nothing resets (their client_description is DeviceDescription).
+	Devices int
 }
 
 // Violation is an answer the model does not allow.
@@ -84,6 +90,43 @@ type Violation struct {
 type Walk struct {
 	Grace time.Duration
 	Ops   []Op
+	// Fixed is where the walk starts on a target the explorer cannot
+	// configure (nil: the reference server, reset, with Grace).
+	Fixed *Fixed
+	// Users names the accounts of the ops' User (nil: the demo users).
+	Users []string
+}
+
+// Fixed is what a target file declares that a walk starts from: the
+// lifetimes and the default key's switches.
+type Fixed struct {
+	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
+	Unauth, Untrusted, AutoTrust          bool
+	File                                  string // the target file, for the replay command
+}
+
+// start is the model's state at the walk's start.
+func (w Walk) start() *State {
+	s := NewState(w.Grace)
+	if f := w.Fixed; f != nil {
+		s.AccessTTL, s.RefreshTTL, s.CodeTTL, s.Grace = f.AccessTTL, f.RefreshTTL, f.CodeTTL, f.Grace
+		s.Unauth, s.Untrusted, s.AutoTrust = f.Unauth, f.Untrusted, f.AutoTrust
+	}
+	return s
+}
+
+// names are the account names of the ops' User.
+func (w Walk) names() []string {
+	if w.Users != nil {
+		return w.Users
+	}
+	return users
+}
+
+// DeviceDescription is the client_description of the devices registered on
+// a declared target.
+func DeviceDescription(seed uint64) string {
+	return fmt.Sprintf("paragon scenario explore (seed %d)", seed)
 }
 
 // explorer holds one exploration.
@@ -99,6 +142,11 @@ type explorer struct {
 	replays  int
 	firstAt  int  // operations sent when the first violation was found
 	quiet    bool // replaying while shrinking: not counted, not covered
+	// on a declared target: where walks start, and how long one may last
+	// in real time (no lifetime ends within it)
+	fixed    *Fixed
+	walkTime time.Duration
+	names    []string
 }
 
 // Explore runs random walks against opts.Target until the budget is spent or
@@ -118,10 +166,25 @@ func Explore(ctx context.Context, opts Options) (*Result, error) {
 	x := &explorer{opts: opts, d: &driver{t: opts.Target}, res: &Result{Seed: opts.Seed, Coverage: map[string]int{}},
 		states: map[string]bool{}, reached: map[string]bool{}, start: time.Now()}
 	x.lastProg = x.start
+	if decl := opts.Target.Declared; decl != nil {
+		var err error
+		if x.fixed, x.walkTime, err = fixedOf(decl); err != nil {
+			return nil, err
+		}
+		x.d.desc = DeviceDescription(opts.Seed)
+	}
 	if err := x.d.connect(ctx); err != nil {
 		return nil, err
 	}
-	x.c = caps{clock: x.d.clock, secondKey: opts.Target.SecondAPIKey != ""}
+	if decl := opts.Target.Declared; decl != nil {
+		x.c = declaredCaps(decl, x.d.accounts, opts.Target.SecondAPIKey != "")
+		for _, a := range x.d.accounts {
+			x.names = append(x.names, a.name)
+		}
+	} else {
+		x.c = adminCaps(x.d.clock, opts.Target.SecondAPIKey != "")
+	}
+	x.res.Impossible = impossible(x.c, opts.Target.Declared, x.fixed, x.walkTime)
 	var err error
 	for walk := uint64(0); x.budgetLeft() && !x.done(); walk++ {
 		if err = ctx.Err(); err != nil {
@@ -133,6 +196,7 @@ func Explore(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	x.res.Elapsed = time.Since(x.start)
+	x.res.Devices = x.d.registered
 	x.res.States = len(x.states)
 	x.res.Reached = slices.Sorted(maps.Keys(x.reached))
 	if opts.OnProgress != nil {
@@ -181,14 +245,15 @@ func graceFor(rng *rand.Rand) time.Duration {
 // walk is one random walk. With Concurrency > 1, some refreshes become
 // batches sent at the same instant.
 func (x *explorer) walk(ctx context.Context, rng *rand.Rand) error {
-	w := Walk{Grace: graceFor(rng)}
-	s := NewState(w.Grace)
+	w := x.newWalk(rng)
+	s := w.start()
 	if err := x.d.reset(ctx, s); err != nil {
 		return err
 	}
 	x.res.Walks++
 	seen := map[string]bool{}
-	for len(w.Ops) < x.opts.WalkLength && x.budgetLeft() {
+	began := time.Now()
+	for len(w.Ops) < x.opts.WalkLength && x.budgetLeft() && x.inTime(began) {
 		op := gen(s, rng, x.c)
 		group := []Op{op}
 		if x.opts.Concurrency > 1 && op.Kind == OpRefresh && rng.IntN(2) == 0 {
@@ -359,14 +424,18 @@ func (x *explorer) note(s *State) {
 // index of the last operation sent, the expectation and every answer; -1 if
 // none (or w is not valid).
 func (x *explorer) replay(ctx context.Context, w Walk) (int, *Expectation, []Obs, error) {
-	s := NewState(w.Grace)
+	s := w.start()
 	x.replays++
 	if err := x.d.reset(ctx, s); err != nil {
 		return -1, nil, nil, err
 	}
 	seen := map[string]bool{}
 	var got []Obs
+	began := time.Now()
 	for _, g := range groups(w.Ops) {
+		if !x.inTime(began) {
+			return -1, nil, nil, nil // a lifetime may have ended: the model cannot say
+		}
 		for _, op := range w.Ops[g[0]:g[1]] {
 			if !valid(s, op, x.c) {
 				return -1, nil, nil, nil
@@ -451,8 +520,9 @@ func (x *explorer) shrink(ctx context.Context, w Walk, e *Expectation, obs Obs) 
 		}
 	}
 	// the grace matters only when a walk rotates; try without it
-	if w.Grace > 0 && budget > 0 {
-		cand := Walk{Grace: 0, Ops: w.Ops}
+	if w.Grace > 0 && budget > 0 && w.Fixed == nil {
+		cand := w
+		cand.Grace = 0
 		if i, ce, cgot, err := x.replay(ctx, cand); err == nil && i >= 0 && ce.Rule == rule {
 			cand.Ops = cand.Ops[:i+1]
 			w, e, got = cand, ce, cgot
@@ -486,12 +556,13 @@ func without(w Walk, start, n int) Walk {
 		newIdx[i] = len(out)
 		out = append(out, op)
 	}
-	return Walk{Grace: w.Grace, Ops: out}
+	w.Ops = out
+	return w
 }
 
 // describe says what operation i of w does, in words.
 func describe(w Walk, i int) string {
-	d := describeOp(w.Ops[i])
+	d := describeOp(w.Ops[i], w.names())
 	if b := w.Ops[i].Batch; b > 0 {
 		var with []string
 		for j, o := range w.Ops {
@@ -506,7 +577,7 @@ func describe(w Walk, i int) string {
 	return d
 }
 
-func describeOp(op Op) string {
+func describeOp(op Op, names []string) string {
 	switch op.Kind {
 	case OpRegister:
 		if op.Unsigned {
@@ -518,7 +589,7 @@ func describeOp(op Op) string {
 	case OpApprove, OpRefuse, OpForget:
 		return op.Kind.String() + " " + dev(op.Dev)
 	case OpLogin:
-		s := fmt.Sprintf("log in as %s (%s)", users[op.User], authNames[op.Auth])
+		s := fmt.Sprintf("log in as %s (%s)", names[op.User], authNames[op.Auth])
 		if op.Ref >= 0 {
 			s += fmt.Sprintf(" with the access token of step %d", op.Ref+1)
 		}
@@ -537,7 +608,7 @@ func describeOp(op Op) string {
 	case OpAdvance:
 		return "advance the clock " + op.Dur.String()
 	case OpRevokeUser:
-		return "revoke " + users[op.User] + "'s tokens"
+		return "revoke " + names[op.User] + "'s tokens"
 	case OpRevokeDevice:
 		return "revoke " + dev(op.Dev) + "'s tokens"
 	case OpGrace:

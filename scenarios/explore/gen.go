@@ -9,6 +9,15 @@ import (
 type caps struct {
 	clock     bool // a fake clock to move
 	secondKey bool // a second API key, for key binding
+	admin     bool // the admin API: refuse, forget, revoke, lifetimes, key fields
+	approve   bool // devices can be approved: the admin API or an approval command
+	keyed     bool // devices may register Ed25519 keys
+	accounts  []account
+}
+
+// adminCaps are the capabilities of a reference server with its admin API.
+func adminCaps(clock, secondKey bool) caps {
+	return caps{clock: clock, secondKey: secondKey, admin: true, approve: true, keyed: true, accounts: demoAccounts()}
 }
 
 // valid reports whether op is one the explorer may send in s: the
@@ -20,8 +29,20 @@ func valid(s *State, op Op, c caps) bool {
 	if op.Key == 1 && !c.secondKey {
 		return false
 	}
-	if op.Dev >= numDevices || op.User >= len(users) {
+	if op.Dev >= numDevices || op.User >= len(c.accounts) {
 		return false
+	}
+	switch op.Kind {
+	case OpRegister, OpPoll, OpApprove, OpRefuse, OpForget, OpRevokeDevice, OpRefresh:
+		if !c.keyed && op.Dev >= 0 && keyedDevice(op.Dev) {
+			return false // devices with a key: the target takes no Ed25519 keys
+		}
+	}
+	switch op.Kind {
+	case OpRefuse, OpForget, OpRevokeDevice, OpRevokeUser, OpGrace, OpSwitch, OpKeyField:
+		if !c.admin {
+			return false
+		}
 	}
 	switch op.Kind {
 	case OpRegister:
@@ -39,14 +60,16 @@ func valid(s *State, op Op, c caps) bool {
 	case OpPoll:
 		return op.Ref >= 0 && op.Ref < len(s.Recs) && s.Recs[op.Ref].Kind == recCode && s.Devices[op.Dev].Status != DevUnknown
 	case OpApprove:
-		return s.Devices[op.Dev].Status == DevPending
+		return c.approve && s.Devices[op.Dev].Status == DevPending
 	case OpRefuse:
 		st := s.Devices[op.Dev].Status
 		return st == DevPending || st == DevTrusted
 	case OpForget:
 		st := s.Devices[op.Dev].Status
 		return st == DevPending || st == DevTrusted || st == DevRefused
-	case OpLogin, OpCall:
+	case OpLogin:
+		return c.accounts[op.User].ids[op.Auth] != "" && (op.Ref < 0 || isPair(op.Ref))
+	case OpCall:
 		return op.Ref < 0 || isPair(op.Ref)
 	case OpRefresh:
 		if !isPair(op.Ref) {
@@ -161,7 +184,7 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 	if auth == 0 && rng.IntN(3) > 0 {
 		auth = 1 + rng.IntN(len(authNames)-1) // a password login costs a bcrypt hash: fewer of them
 	}
-	u := rng.IntN(len(users))
+	u := rng.IntN(len(c.accounts))
 	add(8, Op{Kind: OpLogin, User: u, Auth: auth, Ref: dt, Key: key()})
 	add(1, Op{Kind: OpLogin, User: u, Auth: auth, Ref: -1, Key: key()})
 	add(5, Op{Kind: OpAdvance, Dur: advances[rng.IntN(len(advances))]})

@@ -485,30 +485,13 @@ func expect(s *State, op Op) *Expectation {
 	case OpGrace:
 		e.Rule, e.Doc = ruleAdmin+": settings", DocAny
 		e.add(ans(0), func(s *State, _ int) { s.Grace = op.Dur })
-	case OpSwitch:
-		e.Rule, e.Doc = ruleAdmin+": key switches", DocAny
+	case OpSwitch, OpKeyField:
+		e.Rule, e.Doc = ruleAdmin+": key switches and fields", DocAny
 		e.add(ans(0), func(s *State, _ int) {
-			switch op.Switch {
-			case SwUntrusted:
-				s.Untrusted = op.Flag
-			case SwUnauth:
-				s.Unauth = op.Flag
-			case SwAutoTrust:
-				s.AutoTrust = op.Flag
-			}
-		})
-	case OpKeyField:
-		e.Rule, e.Doc = ruleAdmin+": key fields", DocAny
-		e.add(ans(0), func(s *State, _ int) {
-			switch op.Switch {
-			case FieldActive:
-				s.KeyInactive = op.Flag
-			case FieldIPs:
-				s.KeyIPOut = op.Flag
-			case FieldPerms:
+			if f := s.keyFlag(op); f != nil {
+				*f = op.Flag
+			} else {
 				s.KeyPerms = op.Perms
-			case FieldExpiry:
-				s.KeyExpired = op.Flag
 			}
 		})
 	case OpRegister, OpPoll:
@@ -547,6 +530,15 @@ const (
 	ruleKey  = "protocol.md §2.3 an inactive or expired key, or a caller outside its allowed IP ranges, is refused [doc]: 403 invalid_api_key [ours]"
 	rulePerm = "protocol.md §2.3, §5.1 a key with a permission list calls only the functions named in it [doc]: 403 permission_denied, checked before the token [ours]"
 )
+
+// keyFlag is the default key's switch or field an OpSwitch or OpKeyField
+// sets (nil: the permissions).
+func (s *State) keyFlag(op Op) *bool {
+	if op.Kind == OpSwitch {
+		return [...]*bool{SwUntrusted: &s.Untrusted, SwUnauth: &s.Unauth, SwAutoTrust: &s.AutoTrust}[op.Switch]
+	}
+	return [...]*bool{FieldActive: &s.KeyInactive, FieldIPs: &s.KeyIPOut, FieldPerms: nil, FieldExpiry: &s.KeyExpired}[op.Switch]
+}
 
 // keyRefused reports whether the key (0 the default, 1 the second) is
 // refused whatever the request: inactive, or the explorer outside its IPs.

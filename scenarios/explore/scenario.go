@@ -17,6 +17,8 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 	if v.Warning {
 		sev = "warning"
 	}
+	// admin, since the file has a given: `run --target` checks it against
+	// the target file instead
 	needs := []string{"admin"}
 	used := map[int]bool{} // operations whose tokens later steps use
 	second, keyed, clock := false, false, false
@@ -43,17 +45,26 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 	if second {
 		needs = append(needs, "second-key")
 	}
-	fmt.Fprintf(&b, "# Found by: paragon scenario explore --seed %d\n", seed)
-	fmt.Fprintf(&b, "# Shrunk from %d operations to %d. Replay: paragon scenario run FILE\n", v.Original, len(w.Ops))
+	if w.Fixed != nil {
+		fmt.Fprintf(&b, "# Found by: paragon scenario explore --target %s --seed %d\n", w.Fixed.File, seed)
+		fmt.Fprintf(&b, "# Shrunk from %d operations to %d. Replay: paragon scenario run --target %s FILE\n", v.Original, len(w.Ops), w.Fixed.File)
+	} else {
+		fmt.Fprintf(&b, "# Found by: paragon scenario explore --seed %d\n", seed)
+		fmt.Fprintf(&b, "# Shrunk from %d operations to %d. Replay: paragon scenario run FILE\n", v.Original, len(w.Ops))
+	}
 	fmt.Fprintf(&b, "name: explore-seed-%d\n", seed)
 	fmt.Fprintf(&b, "description: %s\n", q(fmt.Sprintf("Step %d (%s) expects %s; the server answered %s.", len(w.Ops), v.Op, v.Expected, v.Got)))
 	fmt.Fprintf(&b, "rule: %s\n", q(last.Rule))
 	fmt.Fprintf(&b, "severity: %s\n", sev)
 	fmt.Fprintf(&b, "tags: [explore]\n")
 	fmt.Fprintf(&b, "needs: [%s]\n", strings.Join(needs, ", "))
-	s := NewState(w.Grace)
+	s := w.start()
 	fmt.Fprintf(&b, "given:\n  settings: {access_token_ttl: %s, refresh_token_ttl: %s, device_code_ttl: %s, refresh_grace: %s}\n",
 		s.AccessTTL, s.RefreshTTL, s.CodeTTL, s.Grace)
+	if w.Fixed != nil {
+		// the switches the walk assumed: the run checks the file declares them
+		fmt.Fprintf(&b, "  keys: {default: {allow_unauthenticated: %t, allow_untrusted: %t, auto_trust: %t}}\n", s.Unauth, s.Untrusted, s.AutoTrust)
+	}
 	b.WriteString("steps:\n")
 	registered := map[int]bool{}
 	for _, g := range groups(w.Ops) {
@@ -61,8 +72,8 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 		if g[1]-g[0] > 1 && identical(w.Ops[g[0]:g[1]]) && w.Ops[g[0]].Kind == OpRefresh {
 			// a batch of one refresh: one step sent concurrently
 			op, n := w.Ops[g[0]], g[1]-g[0]
-			fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d-%d: %s, %d times at the same instant", g[0]+1, g[1], describeOp(op), n)))
-			b.WriteString("    " + stepAction(op, registered) + "\n")
+			fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d-%d: %s, %d times at the same instant", g[0]+1, g[1], describeOp(op, w.names()), n)))
+			b.WriteString("    " + stepAction(op, registered, w.names()) + "\n")
 			fmt.Fprintf(&b, "    concurrently: %d\n", n)
 			b.WriteString("    expect: " + concurrentExpectYAML(s, op, g[0], n) + "\n")
 			if !lastGroup {
@@ -83,7 +94,7 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 				e = Expect(s, op)
 			}
 			fmt.Fprintf(&b, "  - name: %s\n", q(fmt.Sprintf("%d: %s", i+1, describe(w, i))))
-			b.WriteString("    " + stepAction(op, registered) + "\n")
+			b.WriteString("    " + stepAction(op, registered, w.names()) + "\n")
 			x := expectYAML(e)
 			if e.Header != "" {
 				x = fmt.Sprintf("{status: %d, headers: {WWW-Authenticate: {matches: %s}}}", e.Answers[0].Status, strconv.Quote(e.Header))
@@ -118,7 +129,7 @@ func keyField(k int) string {
 	return ""
 }
 
-func stepAction(op Op, registered map[int]bool) string {
+func stepAction(op Op, registered map[int]bool, names []string) string {
 	switch op.Kind {
 	case OpRegister:
 		first := !registered[op.Dev]
@@ -137,7 +148,7 @@ func stepAction(op Op, registered map[int]bool) string {
 	case OpForget:
 		return "untrust: " + dev(op.Dev)
 	case OpLogin:
-		s := fmt.Sprintf("login: {user: %s, authtype: %s", users[op.User], authNames[op.Auth])
+		s := fmt.Sprintf("login: {user: %s, authtype: %s", names[op.User], authNames[op.Auth])
 		if op.Ref >= 0 {
 			s += fmt.Sprintf(`, device_token: "${at%d}"`, op.Ref+1)
 		} else {
@@ -158,7 +169,7 @@ func stepAction(op Op, registered map[int]bool) string {
 	case OpAdvance:
 		return "advance: " + op.Dur.String()
 	case OpRevokeUser:
-		return "revoke: {user: " + users[op.User] + "}"
+		return "revoke: {user: " + names[op.User] + "}"
 	case OpRevokeDevice:
 		return "revoke: {device: " + dev(op.Dev) + "}"
 	case OpGrace:
