@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,9 +10,19 @@ import (
 )
 
 // BenchmarkVersion is an authorized GET /api/v1/version (key and user token
-// checked).
+// checked), without a request log.
 func BenchmarkVersion(b *testing.B) {
-	s := newTestServer(b, withKey(func(k *Key) { k.AllowUntrusted = true }))
+	benchVersion(b, nil)
+}
+
+// BenchmarkVersionLogged is BenchmarkVersion with the request log line that
+// `paragon server --log-format json` writes (to io.Discard here).
+func BenchmarkVersionLogged(b *testing.B) {
+	benchVersion(b, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+func benchVersion(b *testing.B, log *slog.Logger) {
+	s := newTestServer(b, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) { o.Logger = log })
 	at, _ := userToken(b, s, "", "alice", "wonderland")
 	r := httptest.NewRequest("GET", "/api/v1/version", nil)
 	r.Header.Set("X-Api-Key", testKey)
