@@ -62,13 +62,7 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, srv: s, mark: s.failureMark()}
-		defer func() {
-			// Only method and path: the query may hold credentials (GET login).
-			if s.log.Enabled(r.Context(), slog.LevelInfo) {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-					slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
-			}
-		}()
+		defer func() { s.logRequest(r, sw.status, start) }()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -99,6 +93,24 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// logRequest writes the request log line: method, path (not the query,
+// which may hold credentials: GET login), status and duration. The record
+// goes to the handler directly: Logger.LogAttrs would also look up its
+// caller's program counter (runtime.Callers), which no request line shows
+// unless the handler adds the source, and then it would be this function
+// anyway. The end of the request is also the line's time (one clock read).
+func (s *Server) logRequest(r *http.Request, status int, start time.Time) {
+	h := s.log.Handler()
+	if !h.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	end := time.Now()
+	rec := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	rec.AddAttrs(slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Duration("duration", end.Sub(start)))
+	_ = h.Handle(r.Context(), rec)
 }
 
 // takeFault consumes one matching injected fault, if any. Admin paths are
