@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// BenchmarkVersion is an authorized GET /api/v1/version (key and user token
-// checked), without a request log.
+// BenchmarkVersion is an authorized GET /api/v1/version (Host, key and user
+// token checked), without a request log.
 func BenchmarkVersion(b *testing.B) {
 	benchVersion(b, nil)
 }
@@ -22,9 +22,14 @@ func BenchmarkVersionLogged(b *testing.B) {
 }
 
 func benchVersion(b *testing.B, log *slog.Logger) {
-	s := newTestServer(b, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) { o.Logger = log })
+	// The Host check is on, as in `paragon server` on a loopback address
+	// (example.com is the Host of the login helper's requests).
+	s := newTestServer(b, withKey(func(k *Key) { k.AllowUntrusted = true }), func(o *Options) {
+		o.Logger, o.CheckHost, o.AllowedHosts = log, true, []string{"example.com"}
+	})
 	at, _ := userToken(b, s, "", "alice", "wonderland")
 	r := httptest.NewRequest("GET", "/api/v1/version", nil)
+	r.Host = "127.0.0.1:7300"
 	r.Header.Set("X-Api-Key", testKey)
 	r.Header.Set("Authorization", "Bearer "+at)
 	b.ReportAllocs()

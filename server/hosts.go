@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/paragon-cli/paragon/server/adminweb"
 )
@@ -16,10 +17,16 @@ import (
 type hostPolicy struct {
 	on      bool
 	allowed map[string]bool // normalized by hostName
+	// last is the last Host header allowed. Whether a header is allowed
+	// depends on the header alone (the policy never changes), and a
+	// client sends the same one with every request: the same header is
+	// allowed again with one comparison instead of being split, lowered
+	// and parsed as an address on every request.
+	last *atomic.Pointer[string]
 }
 
 func newHostPolicy(check bool, allowed []string) (hostPolicy, error) {
-	p := hostPolicy{on: check || len(allowed) > 0, allowed: map[string]bool{}}
+	p := hostPolicy{on: check || len(allowed) > 0, allowed: map[string]bool{}, last: new(atomic.Pointer[string])}
 	for _, a := range allowed {
 		if err := CheckAllowedHost(a); err != nil {
 			return hostPolicy{}, err
@@ -40,7 +47,18 @@ func CheckAllowedHost(a string) error {
 
 // allows reports whether the server answers to the Host header host.
 func (p hostPolicy) allows(host string) bool {
-	return !p.on || p.allowed[hostName(host)] || LoopbackHost(host)
+	if !p.on {
+		return true
+	}
+	if last := p.last.Load(); last != nil && *last == host {
+		return true
+	}
+	if p.allowed[hostName(host)] || LoopbackHost(host) {
+		remembered := host // a copy: taking host's address would move it to the heap on every call
+		p.last.Store(&remembered)
+		return true
+	}
+	return false
 }
 
 // LoopbackHost reports whether host, a Host header or a listen address

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -63,6 +64,48 @@ func TestHostCheck(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "--allowed-host mybox.lan") {
 		t.Errorf("no suggestion: %s", w.Body)
 	}
+}
+
+// TestHostCheckAfterAllowed: the check remembers the last Host header it
+// allowed; a refused header coming after an allowed one (or while other
+// requests with allowed ones are served) is still refused, and an allowed
+// one is still allowed after a refused one.
+func TestHostCheckAfterAllowed(t *testing.T) {
+	s := newTestServer(t, func(o *Options) { o.AllowedHosts = []string{"mybox.lan"} })
+	allowed := []string{"localhost:7300", "mybox.lan", "localhost:7300", "127.0.0.1:7300", "MyBox.lan:1"}
+	refused := []string{"evil.example:7300", "mybox.lan.evil.example", "localhost.evil.example", "127.0.0.1.nip.io:7300", "[fe80::1]:7300"}
+	for round := 0; round < 2; round++ {
+		for i := range allowed {
+			for range 2 { // each twice in a row: the second time it is the last one seen
+				if w := hostReq(s, "GET", "/healthz", allowed[i], nil); w.Code != 200 {
+					t.Errorf("Host %q: %d", allowed[i], w.Code)
+				}
+			}
+			for range 2 {
+				if w := hostReq(s, "GET", "/healthz", refused[i], nil); w.Code != http.StatusMisdirectedRequest {
+					t.Errorf("Host %q after %q: %d", refused[i], allowed[i], w.Code)
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				host, want := allowed[(g+i)%len(allowed)], 200
+				if (g+i)%2 == 1 {
+					host, want = refused[(g+i)%len(refused)], http.StatusMisdirectedRequest
+				}
+				if w := hostReq(s, "GET", "/healthz", host, nil); w.Code != want {
+					t.Errorf("Host %q: %d, want %d", host, w.Code, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // TestAllowedHosts: AllowedHosts adds names (port and case ignored) and
