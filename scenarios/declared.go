@@ -456,7 +456,7 @@ func (r *scenarioRun) track(method, path, username, as string) {
 // that created them, and returns what is left: users it could not delete
 // and documents of users that stay (the API cannot delete a document).
 func (r *scenarioRun) cleanUp(ctx context.Context) []string {
-	if len(r.created) == 0 && len(r.documents) == 0 {
+	if r.keepCreated || (len(r.created) == 0 && len(r.documents) == 0) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

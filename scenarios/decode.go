@@ -57,6 +57,8 @@ type decoder struct {
 	ext        map[string]bool       // variables given from outside the files (--var, --vars-file)
 	named      []*Scenario           // every scenario read with a name, valid or not, for duplicate names
 	stepsFiles map[string]*stepsFile // steps files read for include, by path (nil: had problems)
+	hooks      *FileHooks            // the current file's setup and teardown, if it has them
+	protected  map[string]bool       // variables the current scenario may not capture (its file's setup's)
 
 	ctx     context.Context  // stops the decoder when cancelled
 	visited int              // nodes visited in the current file, aliases followed

@@ -55,6 +55,11 @@ type scenarioRun struct {
 	// that submitted documents there: cleanUp removes what it can.
 	created   [][2]string
 	documents []string
+	// inUnit: the scenario runs in its file's unit, between the file's
+	// setup and teardown: nothing resets the server around it.
+	inUnit bool
+	// keepCreated: a file's setup leaves what it created to its teardown.
+	keepCreated bool
 }
 
 func newScenarioRun(t *target, sc *Scenario, p *scenarioPlan) *scenarioRun {
@@ -118,7 +123,7 @@ func (r *scenarioRun) run(ctx context.Context, onStep func(StepResult)) (res Sce
 		r.skipRest(&res, next, onStep)
 		return res
 	}
-	if !r.t.embedded && changesServer(r.sc) && r.t.caps[NeedAdmin] {
+	if !r.t.embedded && !r.inUnit && changesServer(r.sc) && r.t.caps[NeedAdmin] {
 		sr := r.adminStep(ctx, "reset the server", func() (*exchange, error) {
 			return r.admin(ctx, http.MethodPost, "/admin/api/reset", nil)
 		})

@@ -220,6 +220,8 @@ func parseFiles(ctx context.Context, files []sourceFile, ext map[string]bool) ([
 		}
 		d.file = f.name
 		d.visited, d.budget, d.stopped = 0, nodeBudget(len(f.data)), false
+		d.hooks = nil
+		first := true
 		dec := yaml.NewDecoder(bytes.NewReader(f.data))
 		for !d.stopped {
 			var doc yaml.Node
@@ -234,6 +236,16 @@ func parseFiles(ctx context.Context, files []sourceFile, ext map[string]bool) ([
 			if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
 				continue // an empty document, e.g. after a trailing ---
 			}
+			if root := resolve(doc.Content[0]); isHooksDoc(root) {
+				if first {
+					d.hooks = d.fileHooks(root)
+				} else {
+					d.errorf(root, "setup and teardown run once per file: write them in the file's first document, before its scenarios")
+				}
+				first = false
+				continue
+			}
+			first = false
 			if s := d.scenario(doc.Content[0]); s != nil && !d.stopped {
 				list = append(list, s)
 			}
@@ -243,6 +255,9 @@ func parseFiles(ctx context.Context, files []sourceFile, ext map[string]bool) ([
 				return nil, err
 			}
 			d.problems = d.problems[:d.keep]
+		} else if h := d.hooks; h != nil && !slices.ContainsFunc(d.named, func(s *Scenario) bool { return s.Hooks == h }) {
+			d.problems = append(d.problems, Problem{File: h.File, Line: h.Line, Column: 1,
+				Message: "the file has setup or teardown but no scenario: they run around the file's scenarios; add one after a --- line"})
 		}
 	}
 	names := map[string]*Scenario{}
@@ -304,8 +319,10 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 			s.Given = d.given(v)
 		case "steps":
 			stepsNode = resolve(v)
+		case "setup", "teardown":
+			d.errorf(k, "scenario: %s runs once per file: write setup: and teardown: in a document of their own, the file's first (see docs/scenarios.md, File setup and teardown)", k.Value)
 		default:
-			d.errorf(k, "scenario: unknown field %q; expected one of: %s%s", k.Value, strings.Join(headerFields, ", "), didYouMean(k.Value, headerFields))
+			d.errorf(k, "scenario: unknown field %q; expected one of: %s%s", k.Value, strings.Join(headerFields, ", "), hookHint(k.Value, headerFields))
 		}
 	}
 	if n.Kind != yaml.MappingNode {
@@ -325,21 +342,20 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		d.errorf(at, "scenario %q: expected steps, a list of at least one step", s.Name)
 	} else {
 		vars := map[string]bool{}
-		index := 1 // the step's number, included steps counted
-		for _, sn := range stepsNode.Content {
-			if isInclude(sn) {
-				inc := d.includeSteps(sn, index, vars, nil)
-				s.Steps = append(s.Steps, inc...)
-				index += max(len(inc), 1)
-				continue
-			}
-			if st := d.step(sn, index, vars); st != nil {
-				s.Steps = append(s.Steps, st)
-			}
-			index++
+		if h := d.hooks; h != nil {
+			maps.Copy(vars, h.vars) // what setup captured and logged in
+			d.protected = h.captured
+		}
+		s.Steps = d.stepList(stepsNode, vars)
+		d.protected = nil
+	}
+	if h := d.hooks; h != nil {
+		s.Hooks = h
+		if s.Given != nil {
+			d.errorf(n, "scenario %q: given resets the server, which would undo the file's %s; move this scenario to another file", s.Name, h.what())
 		}
 	}
-	d.checkNeeds(s, n)
+	d.checkNeeds(s, n, "the scenario's needs")
 	if s.Name != "" {
 		d.named = append(d.named, s) // duplicate names are reported also among invalid scenarios
 	}
@@ -384,7 +400,8 @@ func (d *decoder) given(n *yaml.Node) *Given {
 
 // checkNeeds reports steps that use a capability the header does not declare,
 // so that a reader sees every need in the header.
-func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
+// where names the header to add them to ("the scenario's needs").
+func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node, where string) {
 	declared := map[string]bool{}
 	for _, x := range s.Needs {
 		declared[x] = true
@@ -395,13 +412,13 @@ func (d *decoder) checkNeeds(s *Scenario, n *yaml.Node) {
 	for _, v := range sortedKeys(builtinVars) {
 		need := builtinVars[v].need
 		if at := d.used[v]; at != nil && need != "" && !declared[need] {
-			d.errorf(at, "${%s}: needs %s: add %s to the scenario's needs", v, need, need)
+			d.errorf(at, "${%s}: needs %s: add %s to %s", v, need, need, where)
 		}
 	}
 	for _, st := range s.Steps {
 		for _, need := range st.Action.needs() {
 			if !declared[need] {
-				d.errorf(&yaml.Node{Line: st.Line, Column: st.Column}, "step %s: needs %s: add %s to the scenario's needs", st.label(st.index), need, need)
+				d.errorf(&yaml.Node{Line: st.Line, Column: st.Column}, "step %s: needs %s: add %s to %s", st.label(st.index), need, need, where)
 			}
 		}
 	}
@@ -483,6 +500,9 @@ func (d *decoder) step(n *yaml.Node, index int, vars map[string]bool) *Step {
 	if captureNode != nil {
 		st.Capture = d.captures(captureNode)
 		for _, c := range st.Capture {
+			if d.protected[c.Var] {
+				d.errorf(&yaml.Node{Line: c.Line, Column: c.Column}, "capture: %q is captured by the file's setup, which every scenario of the file shares; choose another name", c.Var)
+			}
 			vars[c.Var] = true
 		}
 	}

@@ -49,11 +49,15 @@ type ScenarioResult struct {
 	Rule        string
 	Severity    string // "failure" or "warning"
 	Tags        []string
-	Status      Status
-	Reason      string // why it was skipped, or why it is an expected failure
-	Expected    bool   // listed in --expected-failures
-	Duration    time.Duration
-	Steps       []StepResult
+	// Hook is HookSetup or HookTeardown for the entry of a file's setup or
+	// teardown ("setup (FILE)"), "" for a scenario. Counts leaves hooks
+	// out; a failed hook fails the run.
+	Hook     string
+	Status   Status
+	Reason   string // why it was skipped, or why it is an expected failure
+	Expected bool   // listed in --expected-failures
+	Duration time.Duration
+	Steps    []StepResult
 	// Devices lists the devices the scenario registered on an outside
 	// server, so that an operator can remove them afterwards.
 	Devices []RegisteredDevice
@@ -90,11 +94,14 @@ type Policy struct {
 	AllowEmpty bool // a run in which every scenario was skipped passes (--allow-empty)
 }
 
-// Counts returns how many scenarios ended in each status.
+// Counts returns how many scenarios ended in each status (a file's setup
+// and teardown entries are not scenarios).
 func (r *Report) Counts() map[Status]int {
 	c := map[Status]int{}
 	for _, s := range r.Scenarios {
-		c[s.Status]++
+		if s.Hook == "" {
+			c[s.Status]++
+		}
 	}
 	return c
 }

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -298,62 +297,40 @@ func Run(ctx context.Context, list []*Scenario, opts RunOptions) (*Report, error
 			return nil, fmt.Errorf("resetting the server at %s before the run failed: %s%s", t.admin, res.Error, failureText(res.Failures))
 		}
 	}
-	rep := &Report{Target: "embedded reference server", Started: start, Scenarios: make([]ScenarioResult, len(list))}
+	rep := &Report{Target: "embedded reference server", Started: start}
 	if !t.embedded {
 		rep.Target = t.base
 	}
 	if usesRSA(list) {
 		go func() { _, _ = sharedRSAKey() }() // slow: let it overlap the first scenarios
 	}
-	workers := max(opts.Parallel, 1)
-	workers = min(workers, max(len(list), 1))
-
-	var emitMu sync.Mutex
-	emit := func(e Event) {
+	s := newScheduler(t, list, max(opts.Parallel, 1))
+	rep.Scenarios = make([]ScenarioResult, s.entries)
+	ex := &executor{t: t, spec: opts.Target, opts: &opts, rep: rep, s: s}
+	ex.emitFn = func(e Event) {
 		if opts.OnEvent != nil {
-			emitMu.Lock()
-			defer emitMu.Unlock()
+			ex.emitMu.Lock()
+			defer ex.emitMu.Unlock()
 			opts.OnEvent(e)
 		}
 	}
-	var failed atomic.Bool
-	var shared sync.RWMutex // outside target: scenarios that change server state run alone
-	var next atomic.Int64   // the next scenario to start: workers take them in order
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < min(s.limit, max(len(list), 1)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := &embeddedEnv{}
-			defer env.close()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(list) {
+				j := s.next()
+				if j == nil {
 					return
 				}
-				sc := list[i]
-				emit(Event{Kind: ScenarioStarted, Index: i, Total: len(list), Scenario: sc})
-				var res ScenarioResult
-				switch {
-				case ctx.Err() != nil:
-					res = skippedResult(sc, "run cancelled")
-				case opts.FailFast && failed.Load():
-					res = skippedResult(sc, "fail-fast")
-				default:
-					res = runOne(ctx, t, opts.Target, env, sc, &shared, func(sr StepResult) {
-						emit(Event{Kind: StepFinished, Index: i, Total: len(list), Scenario: sc, Step: &sr})
-					})
-				}
-				if res.Status == Failed {
-					failed.Store(true)
-				}
-				opts.Baseline.Mark(&res)
-				rep.Scenarios[i] = res
-				emit(Event{Kind: ScenarioFinished, Index: i, Total: len(list), Scenario: sc, Result: &rep.Scenarios[i]})
+				ex.run(ctx, j)
+				s.done(j)
 			}
 		}()
 	}
 	wg.Wait()
+	s.close()
 	rep.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		rep.Interrupted = true
@@ -416,53 +393,6 @@ func (e *embeddedEnv) prepare(ctx context.Context, spec Target) error {
 		return fmt.Errorf("resetting the embedded server: answer %d", resp.StatusCode)
 	}
 	return nil
-}
-
-// runOne runs one scenario on the worker's embedded server (reset first) or,
-// on an outside target, under the shared lock.
-func runOne(ctx context.Context, t *target, spec Target, env *embeddedEnv, sc *Scenario, shared *sync.RWMutex, onStep func(StepResult)) ScenarioResult {
-	p, reason := t.plan(sc)
-	if reason != "" {
-		return skippedResult(sc, reason)
-	}
-	tt := *t
-	tt.apiKey, tt.secondKey = p.apiKey, p.secondKey
-	if t.embedded {
-		if err := env.prepare(ctx, spec); err != nil {
-			res := baseResult(sc)
-			res.Status = Failed
-			res.Steps = []StepResult{{Name: "start the embedded server", Status: Failed, Error: err.Error()}}
-			return res
-		}
-		tt.base, tt.oauth, tt.admin, tt.adminToken = embeddedBase, embeddedBase, embeddedBase, env.token
-		tt.client = env.client
-	} else {
-		if changesServer(sc) && t.caps[NeedAdmin] {
-			// Alone on the server, reset before (in run) and after, so that
-			// the scenarios that cannot reset find it in its start state.
-			shared.Lock()
-			defer shared.Unlock()
-			sr := newScenarioRun(&tt, sc, p)
-			res := sr.run(ctx, onStep)
-			// also after Ctrl-C: the server should not stay as the scenario left it
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			after := sr.adminStep(rctx, "reset the server afterwards", func() (*exchange, error) {
-				return sr.admin(rctx, http.MethodPost, "/admin/api/reset", nil)
-			})
-			if after.Status != Passed {
-				res.Steps = append(res.Steps, after)
-				onStep(after)
-				if res.Status == Passed {
-					res.Status = Failed
-				}
-			}
-			return res
-		}
-		shared.RLock()
-		defer shared.RUnlock()
-	}
-	return newScenarioRun(&tt, sc, p).run(ctx, onStep)
 }
 
 // changesServer reports whether a scenario changes the server's state

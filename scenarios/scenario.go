@@ -28,6 +28,9 @@ type Scenario struct {
 	Tags        []string // free words for --tag
 	Given       *Given   // switches and lifetimes set before the first step
 	Steps       []*Step
+	// Hooks is the setup and teardown of the scenario's file, shared by
+	// every scenario of that file; nil when the file has none.
+	Hooks *FileHooks
 
 	File   string // where it was read from ("builtin:<file>" for the embedded suite)
 	Line   int    // line of the document's first key

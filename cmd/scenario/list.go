@@ -69,6 +69,23 @@ type listEntry struct {
 	Severity    string   `json:"severity"`
 	Needs       []string `json:"needs"`
 	Tags        []string `json:"tags"`
+	// FileHooks names what its file runs once around its scenarios:
+	// "setup", "teardown" (omitted when neither).
+	FileHooks []string `json:"file_hooks,omitempty"`
+}
+
+// fileHooks is what a scenario's file runs once around its scenarios.
+func fileHooks(s *scenarios.Scenario) []string {
+	var out []string
+	if h := s.Hooks; h != nil {
+		if h.Setup != nil {
+			out = append(out, scenarios.HookSetup)
+		}
+		if h.Teardown != nil {
+			out = append(out, scenarios.HookTeardown)
+		}
+	}
+	return out
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
@@ -91,6 +108,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			entries = append(entries, listEntry{
 				Name: s.Name, File: s.File, Line: s.Line, Description: s.Description, Rule: s.Rule,
 				Severity: sev, Needs: append([]string{}, s.Needs...), Tags: append([]string{}, s.Tags...),
+				FileHooks: fileHooks(s),
 			})
 		}
 		return cmdutil.WriteJSON(opts.IO, entries)
@@ -120,6 +138,13 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "%s\n", plural(len(list), "scenario", "scenarios"))
+	seen := map[*scenarios.FileHooks]bool{}
+	for _, s := range list {
+		if hs := fileHooks(s); len(hs) > 0 && !seen[s.Hooks] {
+			seen[s.Hooks] = true
+			fmt.Fprintf(opts.IO.ErrOut, "%s runs %s once around its scenarios\n", s.File, strings.Join(hs, " and "))
+		}
+	}
 	return nil
 }
 

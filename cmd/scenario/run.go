@@ -679,7 +679,16 @@ func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
 	var reasons []string
 	skipped := map[string][]string{}
 	var total, longest time.Duration
+	scenarioCount := 0
 	for _, p := range plan {
+		if p.Hook != "" {
+			if p.Skip == "" {
+				run = append(run, p)
+				total += p.Wait
+			}
+			continue // a skipped setup or teardown follows from its scenarios
+		}
+		scenarioCount++
 		if p.Skip != "" {
 			if skipped[p.Skip] == nil {
 				reasons = append(reasons, p.Skip)
@@ -691,7 +700,13 @@ func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
 		total += p.Wait
 		longest = max(longest, p.Wait)
 	}
-	fmt.Fprintf(w, "Plan for %s: %d of %d scenarios would run, %d would be skipped.\n", target, len(run), len(plan), len(plan)-len(run))
+	runCount := 0
+	for _, p := range run {
+		if p.Hook == "" {
+			runCount++
+		}
+	}
+	fmt.Fprintf(w, "Plan for %s: %d of %d scenarios would run, %d would be skipped.\n", target, runCount, scenarioCount, scenarioCount-runCount)
 	if total > 0 {
 		overlap := "add --parallel N to let them overlap"
 		if opts.Parallel > 1 {
@@ -699,11 +714,16 @@ func printPlan(w io.Writer, opts *RunOptions, list []*scenarios.Scenario) {
 		}
 		fmt.Fprintf(w, "Real waits: %s in all, at most %s in one scenario (%s).\n", total, longest, overlap)
 	}
-	fmt.Fprintf(w, "\nRUN      %s\n", plural(len(run), "scenario", "scenarios"))
+	fmt.Fprintf(w, "\nRUN      %s\n", plural(runCount, "scenario", "scenarios"))
 	for _, p := range run {
-		if p.Wait > 0 {
+		switch {
+		case p.Hook == scenarios.HookSetup:
+			fmt.Fprintf(w, "  %s: %s, once before the file's scenarios\n", p.Name, plural(p.Steps, "step", "steps"))
+		case p.Hook == scenarios.HookTeardown:
+			fmt.Fprintf(w, "  %s: %s, once after them, whatever happened\n", p.Name, plural(p.Steps, "step", "steps"))
+		case p.Wait > 0:
 			fmt.Fprintf(w, "  %s (waits %s)\n", p.Name, p.Wait)
-		} else {
+		default:
 			fmt.Fprintf(w, "  %s\n", p.Name)
 		}
 	}

@@ -59,9 +59,17 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		return err
 	}
 	files := map[string]bool{}
+	hooks := map[*scenarios.FileHooks]bool{}
 	for _, s := range list {
 		files[s.File] = true
+		if s.Hooks != nil {
+			hooks[s.Hooks] = true
+		}
 	}
-	fmt.Fprintf(opts.IO.Out, "%s in %s: valid\n", plural(len(list), "scenario", "scenarios"), plural(len(files), "file", "files"))
+	with := ""
+	if len(hooks) > 0 {
+		with = fmt.Sprintf(" (%d with setup or teardown)", len(hooks))
+	}
+	fmt.Fprintf(opts.IO.Out, "%s in %s%s: valid\n", plural(len(list), "scenario", "scenarios"), plural(len(files), "file", "files"), with)
 	return nil
 }

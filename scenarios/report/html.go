@@ -113,7 +113,7 @@ func WriteHTML(w io.Writer, r *scenarios.Report) error {
 		Title:    "paragon scenarios: " + r.Target,
 		Target:   r.Target,
 		Duration: shortDuration(r.Duration),
-		Total:    len(r.Scenarios),
+		Total:    v.Total,
 		OK:       v.OK(),
 		CSP:      htmlCSP,
 		CSS:      template.CSS(htmlCSS),
@@ -152,6 +152,8 @@ func htmlExit(v Verdict) (int, string) {
 		return 1, "the run was interrupted"
 	case v.Failed > 0:
 		return 1, plural(v.Failed, "scenario", "scenarios") + " failed"
+	case len(v.FailedHooks) > 0:
+		return 1, strings.Join(v.FailedHooks, ", ") + " failed"
 	case v.Strict && v.Warnings > 0:
 		return 1, "--strict: " + plural(v.Warnings, "warning", "warnings") + " fail the run"
 	case v.FailOnSkip && v.Skipped() > 0:

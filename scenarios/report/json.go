@@ -33,11 +33,17 @@ type JSONCounts struct {
 	Failed           int `json:"failed"`
 	Skipped          int `json:"skipped"`
 	ExpectedFailures int `json:"expected_failures"`
+	// FailedHooks counts the files' setups and teardowns that failed
+	// (entries with a hook; the other counts are of scenarios only).
+	FailedHooks int `json:"failed_hooks,omitempty"`
 }
 
 // JSONScenario is one scenario's result.
 type JSONScenario struct {
-	Name            string     `json:"name"`
+	Name string `json:"name"`
+	// Hook is "setup" or "teardown" for the entry of a file's setup or
+	// teardown, which ran once around the file's scenarios.
+	Hook            string     `json:"hook,omitempty"`
 	File            string     `json:"file,omitempty"`
 	Line            int        `json:"line,omitempty"` // of the scenario in file
 	Description     string     `json:"description,omitempty"`
@@ -96,22 +102,16 @@ func ToJSON(r *scenarios.Report) JSONReport {
 	}
 	for i := range r.Scenarios {
 		s := &r.Scenarios[i]
-		out.Counts.Total++
-		switch s.Status {
-		case scenarios.Passed:
-			out.Counts.Passed++
-		case scenarios.Warning:
-			out.Counts.Warning++
-		case scenarios.Failed:
-			out.Counts.Failed++
-			if s.Expected {
-				out.Counts.ExpectedFailures++
-			}
-		case scenarios.Skipped:
-			out.Counts.Skipped++
+		switch {
+		case s.Hook != "" && s.Status == scenarios.Failed:
+			out.Counts.FailedHooks++
+		case s.Hook == "":
+			out.Counts.Total++
+			countStatus(&out.Counts, s)
 		}
 		js := JSONScenario{
 			Name:            s.Name,
+			Hook:            s.Hook,
 			File:            s.File,
 			Line:            s.Line,
 			Description:     s.Description,
@@ -144,6 +144,23 @@ func ToJSON(r *scenarios.Report) JSONReport {
 		out.Scenarios = append(out.Scenarios, js)
 	}
 	return out
+}
+
+// countStatus counts a scenario's status.
+func countStatus(c *JSONCounts, s *scenarios.ScenarioResult) {
+	switch s.Status {
+	case scenarios.Passed:
+		c.Passed++
+	case scenarios.Warning:
+		c.Warning++
+	case scenarios.Failed:
+		c.Failed++
+		if s.Expected {
+			c.ExpectedFailures++
+		}
+	case scenarios.Skipped:
+		c.Skipped++
+	}
 }
 
 func init() {

@@ -26,6 +26,7 @@ type Verdict struct {
 	NowPassing       []string                 // listed in the baseline but no longer failing
 	Interrupted      bool                     // the run was cancelled before it ended
 	Total            int                      // scenarios selected
+	FailedHooks      []string                 // file setups and teardowns that failed ("teardown (a.yaml)")
 	Policy
 }
 
@@ -50,13 +51,20 @@ func (v Verdict) OK() bool {
 	case v.NothingRan() && !v.AllowEmpty:
 		return false
 	}
-	return v.Failed == 0
+	return v.Failed == 0 && len(v.FailedHooks) == 0
 }
 
 // Judge decides whether r passed under policy p.
 func Judge(r *scenarios.Report, p Policy) Verdict {
-	v := Verdict{Counts: r.Counts(), Policy: p, Interrupted: r.Interrupted, Total: len(r.Scenarios)}
+	v := Verdict{Counts: r.Counts(), Policy: p, Interrupted: r.Interrupted}
 	for _, s := range r.Scenarios {
+		if s.Hook != "" {
+			if s.Status == scenarios.Failed {
+				v.FailedHooks = append(v.FailedHooks, s.Name)
+			}
+			continue
+		}
+		v.Total++
 		switch {
 		case s.Status == scenarios.Failed && s.Expected:
 			v.ExpectedFailures++

@@ -155,7 +155,9 @@ func (t *Terminal) Finished(s scenarios.ScenarioResult) {
 			break
 		}
 	}
-	t.done++
+	if s.Hook == "" {
+		t.done++ // the total counts scenarios, not a file's setup and teardown
+	}
 	if s.Status == scenarios.Skipped {
 		// Skips are summarised by reason at the end: one line per reason,
 		// not one per scenario.
@@ -255,8 +257,8 @@ func (t *Terminal) skips(r *scenarios.Report) {
 	var reasons []string
 	byReason := map[string][]string{}
 	for _, s := range r.Scenarios {
-		if s.Status != scenarios.Skipped {
-			continue
+		if s.Status != scenarios.Skipped || s.Hook != "" {
+			continue // a skipped setup or teardown follows from its scenarios
 		}
 		reason := oneLine(s.Reason)
 		if _, seen := byReason[reason]; !seen {
@@ -446,7 +448,7 @@ func (t *Terminal) summary(r *scenarios.Report) {
 		t.plainTable(headers, row)
 	}
 	fmt.Fprintln(t.w)
-	for _, line := range t.verdict(v, len(r.Scenarios)) {
+	for _, line := range t.verdict(v, v.Total) {
 		fmt.Fprintln(t.w, line)
 	}
 }
@@ -535,6 +537,8 @@ func (t *Terminal) verdict(v Verdict, total int) []string {
 		out = append(out, fmt.Sprintf("%s %s: %d of %d passed before it stopped%s", mark(false), st.bad.Render("interrupted"), passed, total, tail))
 	case v.Failed > 0:
 		out = append(out, fmt.Sprintf("%s %s of %d failed%s", mark(false), st.bad.Render(plural(v.Failed, "scenario", "scenarios")), total, tail))
+	case len(v.FailedHooks) > 0:
+		out = append(out, fmt.Sprintf("%s %s failed%s", mark(false), st.bad.Render(strings.Join(v.FailedHooks, ", ")), tail))
 	case v.Strict && v.Warnings > 0:
 		out = append(out, fmt.Sprintf("%s %s fail the run under --strict%s", mark(false), st.warn.Render(plural(v.Warnings, "warning", "warnings")), tail))
 	case v.FailOnSkip && v.Skipped() > 0:
