@@ -293,15 +293,21 @@ type sharedState struct {
 func keep(r *scenarioRun) *sharedState {
 	s := &sharedState{vars: maps.Clone(r.vars), devices: map[string]*deviceState{}, sessions: map[string]*session{},
 		secrets: r.mask.Values(), lifetimes: maps.Clone(r.lifetimes), created: r.created, documents: r.documents}
-	for k, d := range r.devices {
-		c := *d
-		s.devices[k] = &c
-	}
-	for k, x := range r.sessions {
-		c := *x
-		s.sessions[k] = &c
-	}
+	copyStates(s.devices, s.sessions, r.devices, r.sessions)
 	return s
+}
+
+// copyStates copies each device and session of the source maps, as a new
+// value, into the destination maps.
+func copyStates(devices map[string]*deviceState, sessions map[string]*session, fromDevices map[string]*deviceState, fromSessions map[string]*session) {
+	for k, d := range fromDevices {
+		c := *d
+		devices[k] = &c
+	}
+	for k, x := range fromSessions {
+		c := *x
+		sessions[k] = &c
+	}
 }
 
 // adopt gives r a copy of what setup left: a scenario's changes to it stay
@@ -311,14 +317,7 @@ func (r *scenarioRun) adopt(s *sharedState) {
 		return
 	}
 	maps.Copy(r.vars, s.vars)
-	for k, d := range s.devices {
-		c := *d
-		r.devices[k] = &c
-	}
-	for k, x := range s.sessions {
-		c := *x
-		r.sessions[k] = &c
-	}
+	copyStates(r.devices, r.sessions, s.devices, s.sessions)
 	for _, v := range s.secrets {
 		r.mask.Add(v)
 	}

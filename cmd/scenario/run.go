@@ -98,6 +98,10 @@ func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error
 		Long: `Run scenario files (files, directories or globs), or with no PATH the
 built-in compliance suite. Without --server, the scenarios run against an
 embedded reference server with a fake clock, reset before each scenario.
+A file whose first document holds setup: and teardown: runs setup once
+before its first selected scenario and teardown once after its last (after
+a failure or Ctrl-C too), all on one server; reports list them as entries
+"setup (FILE)" and "teardown (FILE)" (docs/scenarios.md).
 
 Each scenario ends PASSED, WARNING (a rule the vendor leaves open was not
 followed), FAILED or SKIPPED (the target lacks what it needs, e.g. an admin
