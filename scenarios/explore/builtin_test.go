@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,13 @@ func TestModelPredictsBuiltinSuite(t *testing.T) {
 		t.Errorf("only %d built-in scenarios covered", covered)
 	}
 }
+
+// suiteCaps is what the replayed scenarios may do: all the model's devices.
+var suiteCaps = func() caps {
+	c := adminCaps(true, true)
+	c.devices = numDevices
+	return c
+}()
 
 // translator turns a scenario's steps into model operations.
 type translator struct {
@@ -176,21 +184,15 @@ func (r *translator) settings(v any, given bool) []Op {
 		if err != nil {
 			panic(skip("settings " + k))
 		}
-		switch {
-		case k == "refresh_grace":
-			ops = append(ops, Op{Kind: OpGrace, Dur: d})
-			if given {
-				r.s.Grace = d
-			}
-		case given && k == "access_token_ttl":
-			r.s.AccessTTL = d
-		case given && k == "refresh_token_ttl":
-			r.s.RefreshTTL = d
-		case given && k == "device_code_ttl":
-			r.s.CodeTTL = d
-		default:
-			panic(skip("settings step " + k + " (the model changes only the grace during a walk)"))
+		i := slices.Index(settingNames[:], k)
+		if i < 0 {
+			panic(skip("settings " + k))
 		}
+		op := Op{Kind: OpGrace, Switch: i, Dur: d}
+		if given {
+			Expect(r.s, op).Apply(r.s, 0, 0)
+		}
+		ops = append(ops, op)
 	}
 	return ops
 }
@@ -216,7 +218,12 @@ func keyPatchOp(k string, val any) (Op, bool) {
 		case "", pastExpiry:
 			return Op{Kind: OpKeyField, Switch: FieldExpiry, Flag: val == pastExpiry}, true
 		}
-		panic(skip(fmt.Sprintf("expires_at %v (the model knows never and long ago)", val)))
+		// a date: the fake clock starts at the real time
+		at, err := time.Parse(time.RFC3339, fmt.Sprint(val))
+		if err != nil || !at.After(time.Now()) {
+			panic(skip(fmt.Sprintf("expires_at %v", val)))
+		}
+		return Op{Kind: OpKeyField, Switch: FieldExpiry, Dur: time.Until(at)}, true
 	case "permissions":
 		var p uint8
 		for _, f := range list {
@@ -243,6 +250,18 @@ func (r *translator) unknownToken(device bool) int {
 		r.s.Recs = append(r.s.Recs, Rec{})
 	}
 	r.s.Recs[id] = Rec{Kind: recPair, Fam: id, IsFam: true, UserFam: !device, Dev: -1, FamStatus: FamRevoked}
+	r.ops++
+	return id
+}
+
+// unknownCode makes a device code the server never issued: one of no
+// device.
+func (r *translator) unknownCode() int {
+	id := r.ops
+	for len(r.s.Recs) <= id {
+		r.s.Recs = append(r.s.Recs, Rec{})
+	}
+	r.s.Recs[id] = Rec{Kind: recCode, Dev: -1}
 	r.ops++
 	return id
 }
@@ -309,15 +328,50 @@ func (r *translator) ref(v string) int {
 	panic(skip("the variable " + name))
 }
 
-func (r *translator) key(m map[string]any) int {
+// key is the step's api_key: the default key (0), the second (1), none
+// or one the account does not have (a Bad).
+func (r *translator) key(m map[string]any) (int, uint8) {
 	switch v := str(m, "api_key"); v {
 	case "":
-		return 0
+		return 0, BadNone
 	case "${second_api_key}":
-		return 1
+		return 1, BadNone
+	case "none":
+		return 0, BadKeyMissing
 	default:
-		panic(skip("api_key " + v))
+		if strings.Contains(v, "${") {
+			panic(skip("api_key " + v))
+		}
+		return 0, BadKeyUnknown
 	}
+}
+
+// sign is the step's sign: as the device does (BadNone), no, wrong.
+func sign(m map[string]any) uint8 {
+	switch v := str(m, "sign"); v {
+	case "", "auto", "yes":
+		return BadNone
+	case "no":
+		return BadSigMissing
+	case "wrong":
+		return BadSigWrong
+	default:
+		panic(skip("sign " + v))
+	}
+}
+
+// form is a step's form: nothing, or one field that makes the request bad.
+func form(m map[string]any) uint8 {
+	f, _ := m["form"].(map[string]any)
+	switch {
+	case len(f) == 0:
+		return BadNone
+	case len(f) == 1 && f["grant_type"] != nil && f["grant_type"] != "device_code" && f["grant_type"] != "refresh_token":
+		return BadGrantType
+	case len(f) == 1 && f["key_type"] != nil:
+		return BadRequest // a key_type without a public_key, or one not in the list
+	}
+	panic(skip(fmt.Sprintf("form %v", f)))
 }
 
 // doStep runs one step through the model; "" when the model allows what
@@ -339,19 +393,55 @@ func (r *translator) doStep(st map[string]any) string {
 	after := func(Op, Obs) {}
 	switch kind {
 	case "register":
-		only("register", m, "device", "key", "sign", "description", "client_type", "state")
+		only("register", m, "device", "key", "sign", "description", "client_type", "state", "omit", "form", "api_key", "response_type", "client_id")
 		alias := scalar + str(m, "device")
 		k := str(m, "key")
-		_, known := r.devs[alias]
-		if known && k != "" && k != "keep" {
-			panic(skip("register: a new key for a known device"))
-		}
+		d0, known := r.devs[alias]
+		known = known && r.s.Devices[d0].Status != DevUnknown && r.s.Devices[d0].Status != DevForgotten
 		d := r.device(alias, k != "" && k != "none" && k != "keep")
-		sign := str(m, "sign")
-		if sign != "" && sign != "auto" && sign != "no" && sign != "yes" {
-			panic(skip("register.sign " + sign))
+		op := Op{Kind: OpRegister, Dev: d}
+		// a known device registering a new key signs with its old one: a
+		// signed re-registration; signed by the new key, the signature is
+		// not the registered key's
+		switch str(m, "sign") {
+		case "new-key":
+			if known {
+				op.Bad = BadSigWrong
+			}
+		case "no":
+			op.Unsigned = true
+		default:
+			op.Bad = sign(m)
 		}
-		ops = []Op{{Kind: OpRegister, Dev: d, Unsigned: sign == "no"}}
+		if b := form(m); b != BadNone {
+			op.Bad = b
+		}
+		if ct := str(m, "client_type"); ct != "" && !slices.Contains([]string{"printer", "chrome_extension", "desktop_client", "mobile_device", "server"}, ct) {
+			op.Bad = BadRequest
+		}
+		if rt := str(m, "response_type"); rt != "" && rt != "device_code" {
+			op.Bad = BadResponseType
+		}
+		if str(m, "client_id") == "api" {
+			op.Bad = BadRequest
+		} else if str(m, "client_id") != "" {
+			panic(skip("register.client_id " + str(m, "client_id")))
+		}
+		omit, _ := m["omit"].([]any)
+		for _, f := range omit {
+			switch f {
+			case "client_id", "client_type", "response_type", "key_type", "public_key":
+				op.Bad = BadRequest
+			case "client_secret":
+				op.Bad = BadKeyMissing
+			default:
+				panic(skip(fmt.Sprintf("register.omit %v", f)))
+			}
+		}
+		if _, kb := r.key(m); kb != BadNone {
+			op.Bad = kb
+		}
+		ops = []Op{op}
 		after = func(op Op, obs Obs) {
 			if obs.Status == 200 {
 				r.devCode[alias] = r.ops
@@ -365,7 +455,7 @@ func (r *translator) doStep(st map[string]any) string {
 		}
 		ops = []Op{{Kind: map[string]OpKind{"approve": OpApprove, "refuse": OpRefuse, "untrust": OpForget}[kind], Dev: d}}
 	case "device_token":
-		only("device_token", m, "device", "poll", "max_polls", "interval", "device_code", "client_id")
+		only("device_token", m, "device", "poll", "max_polls", "interval", "device_code", "client_id", "sign", "form", "api_key")
 		alias := scalar + str(m, "device")
 		if alias == "" {
 			alias = "device"
@@ -375,7 +465,9 @@ func (r *translator) doStep(st map[string]any) string {
 			panic(skip("device_token of an unregistered device"))
 		}
 		code, ok := r.devCode[alias]
-		if c := str(m, "device_code"); c != "" {
+		if c := str(m, "device_code"); c != "" && !strings.Contains(c, "${") {
+			code, ok = r.unknownCode(), true // a code the server never issued
+		} else if c != "" {
 			code, ok = r.ref(c), true
 		}
 		if !ok {
@@ -392,14 +484,21 @@ func (r *translator) doStep(st map[string]any) string {
 		if str(m, "poll") == "until-done" {
 			return r.pollUntilDone(st, m, alias, d, code)
 		}
-		ops = []Op{{Kind: OpPoll, Dev: d, Ref: code}}
+		op := Op{Kind: OpPoll, Dev: d, Ref: code, Bad: sign(m)}
+		if b := form(m); b != BadNone {
+			op.Bad = b
+		}
+		if _, kb := r.key(m); kb != BadNone {
+			op.Bad = kb
+		}
+		ops = []Op{op}
 		after = func(op Op, obs Obs) {
 			if obs.Status == 200 {
 				r.devPair[alias] = r.ops
 			}
 		}
 	case "refresh":
-		only("refresh", m, "device", "user", "token", "keep", "client_id", "api_key")
+		only("refresh", m, "device", "user", "token", "keep", "client_id", "api_key", "sign")
 		var op Op
 		cur := -1
 		var set func(int)
@@ -439,7 +538,11 @@ func (r *translator) doStep(st map[string]any) string {
 		if cur < 0 {
 			panic(skip("refresh without tokens"))
 		}
-		op.Kind, op.Ref, op.Key = OpRefresh, cur, r.key(m)
+		op.Kind, op.Ref = OpRefresh, cur
+		op.Key, op.Bad = r.key(m)
+		if b := sign(m); b != BadNone {
+			op.Bad = b
+		}
 		keep, _ := m["keep"].(bool)
 		ops = []Op{op}
 		after = func(op Op, obs Obs) {
@@ -448,18 +551,42 @@ func (r *translator) doStep(st map[string]any) string {
 			}
 		}
 	case "login":
-		only("login", m, "user", "authtype", "device", "device_token", "method", "as", "api_key")
+		only("login", m, "user", "authtype", "device", "device_token", "method", "as", "api_key", "password", "userid", "omit")
 		u := scalar + str(m, "user")
-		ui := slices.Index(users, u)
-		if ui < 0 {
-			panic(skip("login as " + u))
-		}
+		var bad uint8
 		auth := 0
 		if a, ok := m["authtype"]; ok {
 			auth = slices.Index(authNames[:], fmt.Sprint(a))
 			if auth < 0 {
-				panic(skip(fmt.Sprintf("login.authtype %v", a)))
+				if n, err := strconv.Atoi(fmt.Sprint(a)); err == nil && (n < 0 || n > 4) {
+					auth, bad = 0, BadRequest
+				} else {
+					panic(skip(fmt.Sprintf("login.authtype %v", a)))
+				}
 			}
+		}
+		ui := slices.Index(users, u)
+		if id := str(m, "userid"); id != "" {
+			// a userid of the demo users, or one no user has
+			ui = slices.IndexFunc(demoAccounts(), func(a account) bool { return a.ids[auth] == id })
+			if ui < 0 {
+				ui, bad = 0, BadUserID
+			}
+			if u == "" {
+				u = id
+			}
+		}
+		if ui < 0 {
+			panic(skip("login as " + u))
+		}
+		if p := str(m, "password"); p != "" && bad == BadNone && p != demoPasswords[ui] {
+			bad = BadPassword
+		}
+		if omit, _ := m["omit"].([]any); len(omit) > 0 {
+			if len(omit) != 1 || omit[0] != "userid" {
+				panic(skip(fmt.Sprintf("login.omit %v", omit)))
+			}
+			bad = BadRequest
 		}
 		ref := -1
 		if str(m, "device") == "wrong" {
@@ -478,7 +605,10 @@ func (r *translator) doStep(st map[string]any) string {
 		if as == "" {
 			as = u
 		}
-		key := r.key(m)
+		key, kb := r.key(m)
+		if kb != BadNone {
+			bad = kb
+		}
 		if dv := str(m, "device"); (dv == "" || dv == "auto") && str(m, "device_token") == "" && (key != 0 || !r.s.Untrusted) {
 			// device: auto, as the runner does it: a device of the
 			// scenario's own, registered, approved and exchanged once,
@@ -504,7 +634,7 @@ func (r *translator) doStep(st map[string]any) string {
 				r.devPair[alias] = ref
 			}
 		}
-		ops = append(ops, Op{Kind: OpLogin, User: ui, Auth: auth, Ref: ref, Key: key})
+		ops = append(ops, Op{Kind: OpLogin, User: ui, Auth: auth, Ref: ref, Key: key, Bad: bad})
 		after = func(op Op, obs Obs) {
 			if obs.Status == 200 && op.Kind == OpLogin {
 				r.sessions[as] = r.ops
@@ -543,7 +673,8 @@ func (r *translator) doStep(st map[string]any) string {
 		if r.s.KeyPerms != 0 && path != "/version" {
 			panic(skip("call " + path + " under a permission list (the model calls version)"))
 		}
-		ops = []Op{{Kind: OpCall, Ref: ref, Key: r.key(m)}}
+		key, kb := r.key(m)
+		ops = []Op{{Kind: OpCall, Ref: ref, Key: key, Bad: kb}}
 	case "advance":
 		d, err := time.ParseDuration(fmt.Sprint(arg))
 		if err != nil {
@@ -626,7 +757,7 @@ func (r *translator) pollUntilDone(st, m map[string]any, alias string, d, code i
 // check steps the model with the answer the step expects (want: the
 // step's expect; nil: 2xx), if the model allows one.
 func (r *translator) check(op Op, want map[string]any) (Obs, string) {
-	if !valid(r.s, op, adminCaps(true, true)) {
+	if !valid(r.s, op, suiteCaps) {
 		panic(skip(fmt.Sprintf("step %d: %s, where the model does not predict", r.step, op.Kind)))
 	}
 	statuses := []int{}

@@ -77,7 +77,7 @@ func fixedOf(decl *scenarios.Declared) (*Fixed, time.Duration, error) {
 // declaredCaps is what a declared target allows.
 func declaredCaps(decl *scenarios.Declared, accounts []account, secondKey bool) caps {
 	return caps{secondKey: secondKey, approve: decl.Approval == scenarios.ApprovalCommand,
-		keyed: decl.DeviceKeys == nil || slices.Contains(decl.DeviceKeys, "ed25519"), accounts: accounts}
+		keyed: decl.DeviceKeys == nil || slices.Contains(decl.DeviceKeys, "ed25519"), accounts: accounts, devices: walkDevices}
 }
 
 // newWalk starts a walk: on the reference server with a random grace, on a

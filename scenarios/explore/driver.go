@@ -216,7 +216,7 @@ func (d *driver) reset(ctx context.Context, s *State) error {
 			return fmt.Errorf("setting the lifetimes: answer %d", a.Status)
 		}
 	}
-	for i := range d.devs {
+	for i := range walkDevices {
 		d.devs[i] = devInfo{id: client.NewDeviceID()}
 		if keyedDevice(i) {
 			pub, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -299,7 +299,7 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 	case OpAdvance:
 		a, err = d.admin(ctx, http.MethodPost, "/admin/api/clock", map[string]string{"advance": op.Dur.String()})
 	case OpGrace:
-		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/settings", map[string]string{"refresh_grace": op.Dur.String()})
+		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/settings", map[string]string{settingNames[op.Switch]: op.Dur.String()})
 	case OpSwitch:
 		a, err = d.admin(ctx, http.MethodPatch, "/admin/api/keys/"+url.PathEscape(d.keyName), map[string]bool{switchNames[op.Switch]: op.Flag})
 	case OpKeyField:

@@ -380,7 +380,7 @@ func (x *explorer) cover(op Op, obs Obs) {
 // note records the abstract state reached.
 func (x *explorer) note(s *State) {
 	var b strings.Builder
-	for d := range s.Devices {
+	for d := range walkDevices {
 		st := s.Devices[d].Status
 		b.WriteByte(byte('0' + st))
 		x.reached["device "+st.String()] = true
@@ -612,7 +612,7 @@ func describeOp(op Op, names []string) string {
 	case OpRevokeDevice:
 		return "revoke " + dev(op.Dev) + "'s tokens"
 	case OpGrace:
-		return "set refresh_grace " + op.Dur.String()
+		return "set " + settingNames[op.Switch] + " " + op.Dur.String()
 	case OpSwitch:
 		return fmt.Sprintf("set %s %t", switchNames[op.Switch], op.Flag)
 	case OpKeyField:

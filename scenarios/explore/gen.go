@@ -13,11 +13,12 @@ type caps struct {
 	approve   bool // devices can be approved: the admin API or an approval command
 	keyed     bool // devices may register Ed25519 keys
 	accounts  []account
+	devices   int // how many of the model's devices may be used
 }
 
 // adminCaps are the capabilities of a reference server with its admin API.
 func adminCaps(clock, secondKey bool) caps {
-	return caps{clock: clock, secondKey: secondKey, admin: true, approve: true, keyed: true, accounts: demoAccounts()}
+	return caps{clock: clock, secondKey: secondKey, admin: true, approve: true, keyed: true, accounts: demoAccounts(), devices: walkDevices}
 }
 
 // valid reports whether op is one the explorer may send in s: the
@@ -29,8 +30,18 @@ func valid(s *State, op Op, c caps) bool {
 	if op.Key == 1 && !c.secondKey {
 		return false
 	}
-	if op.Dev >= numDevices || op.User >= len(c.accounts) {
+	if op.Dev >= c.devices || op.User >= len(c.accounts) {
 		return false
+	}
+	switch op.Bad {
+	case BadSigMissing, BadSigWrong:
+		// a keyed device the server knows, on a request it signs
+		if op.Dev < 0 || !s.Devices[op.Dev].Keyed {
+			return false
+		}
+		if st := s.Devices[op.Dev].Status; op.Kind != OpRegister && st != DevPending && st != DevTrusted && st != DevRefused {
+			return false
+		}
 	}
 	switch op.Kind {
 	case OpRegister, OpPoll, OpApprove, OpRefuse, OpForget, OpRevokeDevice, OpRefresh:
@@ -136,7 +147,7 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 		}
 		return 0
 	}
-	for d := range numDevices {
+	for d := range walkDevices {
 		st := s.Devices[d].Status
 		w := 3
 		if st == DevUnknown {
@@ -152,7 +163,7 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 	if cd := pick(codes); cd >= 0 {
 		dev := int(s.Recs[cd].Dev)
 		add(14, Op{Kind: OpPoll, Dev: dev, Ref: cd})
-		add(1, Op{Kind: OpPoll, Dev: rng.IntN(numDevices), Ref: cd})
+		add(1, Op{Kind: OpPoll, Dev: rng.IntN(walkDevices), Ref: cd})
 	}
 	if p := pick(pairs); p >= 0 {
 		fam := s.famOf(p)
@@ -165,7 +176,7 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 			w = 8 // reuse
 		}
 		add(w, Op{Kind: OpRefresh, Ref: p, Dev: dev, Key: int(fam.Key)})
-		add(1, Op{Kind: OpRefresh, Ref: p, Dev: rng.IntN(numDevices+1) - 1, Key: key()})
+		add(1, Op{Kind: OpRefresh, Ref: p, Dev: rng.IntN(walkDevices+1) - 1, Key: key()})
 		add(8, Op{Kind: OpCall, Ref: p, Key: key()})
 	}
 	add(1, Op{Kind: OpCall, Ref: -1})

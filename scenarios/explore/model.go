@@ -23,8 +23,16 @@ import (
 // Users the explorer logs in as (the demo account, contract section 7.2).
 var users = []string{"alice", "bob", "carol"}
 
+// numUsers is how many users the model knows.
+const numUsers = 3
+
 // Device aliases: d0 and d2 register an Ed25519 key and sign, d1 has none.
-const numDevices = 3
+// The walks use walkDevices of them; the model holds more, for the
+// built-in scenarios that register more devices.
+const (
+	walkDevices = 3
+	numDevices  = 8
+)
 
 func keyedDevice(d int) bool { return d != 1 }
 
@@ -109,12 +117,44 @@ type Device struct {
 type State struct {
 	Now                                   time.Duration // fake-clock time since the walk began
 	AccessTTL, RefreshTTL, CodeTTL, Grace time.Duration
-	Unauth, Untrusted, AutoTrust          bool  // the default key's switches
-	KeyInactive, KeyIPOut, KeyExpired     bool  // the default key is inactive; its allowed IP ranges leave the explorer out; it expired
-	KeyPerms                              uint8 // the default key's permissions: 0 all, else PermLogin|PermVersion
+	Unauth, Untrusted, AutoTrust          bool          // the default key's switches
+	KeyInactive, KeyIPOut, KeyExpired     bool          // the default key is inactive; its allowed IP ranges leave the explorer out; it expired long ago
+	KeyExpiry                             time.Duration // the default key expires at this clock time (0: no date)
+	KeyPerms                              uint8         // the default key's permissions: 0 all, else Perm* bits
 	Devices                               [numDevices]Device
-	Issued                                int   // token pairs issued so far
-	Recs                                  []Rec // by operation id
+	Throttle                              [numUsers]Throttle // failed password logins, by user name
+	Issued                                int                // token pairs issued so far
+	Recs                                  []Rec              // by operation id
+}
+
+// Throttle counts a user name's failed logins (contract section 4.3):
+// Fails since Start; 5 within 15 minutes block the user name until the 15
+// minutes have passed.
+type Throttle struct {
+	Fails uint8
+	Start time.Duration
+}
+
+// throttleWindow and throttleFails: 5 failures within 15 minutes.
+const (
+	throttleWindow = 15 * time.Minute
+	throttleFails  = 5
+)
+
+// throttled reports whether logins with user u's name are refused now.
+func (s *State) throttled(u int) bool {
+	t := s.Throttle[u]
+	return t.Fails >= throttleFails && s.Now-t.Start < throttleWindow
+}
+
+// fail counts a failed login with user u's name.
+func (s *State) fail(u int) {
+	t := &s.Throttle[u]
+	if t.Fails == 0 || s.Now-t.Start >= throttleWindow {
+		*t = Throttle{Fails: 1, Start: s.Now}
+		return
+	}
+	t.Fails++
 }
 
 // NewState is the state after the walk's reset and settings.
@@ -149,7 +189,7 @@ const (
 	OpAdvance                    // Dur
 	OpRevokeUser                 // User
 	OpRevokeDevice               // Dev
-	OpGrace                      // Dur
+	OpGrace                      // Dur; Switch: the setting (SetGrace, SetAccessTTL, SetRefreshTTL, SetCodeTTL)
 	OpSwitch                     // Switch = Flag
 	OpKeyField                   // Switch: FieldActive (Flag: inactive), FieldIPs (Flag: leave the explorer out), FieldPerms (Perms)
 	numOps
@@ -168,12 +208,37 @@ const (
 
 var switchNames = [...]string{"allow_untrusted", "allow_unauthenticated", "auto_trust"}
 
+// The settings an OpGrace sets (its Switch).
+const (
+	SetGrace = iota
+	SetAccessTTL
+	SetRefreshTTL
+	SetCodeTTL
+)
+
+var settingNames = [...]string{"refresh_grace", "access_token_ttl", "refresh_token_ttl", "device_code_ttl"}
+
+// Bad is what is wrong with a request, besides the state it meets
+// (Op.Bad).
+const (
+	BadNone         uint8 = iota
+	BadKeyUnknown         // X-Api-Key, or client_secret, is no key of the account
+	BadKeyMissing         // no X-Api-Key, or no client_secret
+	BadSigWrong           // a keyed device's signature does not verify
+	BadSigMissing         // a keyed device's poll or refresh is not signed (a register: Unsigned)
+	BadPassword           // a password login with a wrong password
+	BadUserID             // a login with a userid no user has
+	BadRequest            // malformed: a required field left out, an unknown authtype, client_type or key_type, client_id api at register
+	BadResponseType       // register with a response_type other than device_code
+	BadGrantType          // a token request with an unknown grant_type
+)
+
 // Key fields other than the switches (OpKeyField's Switch).
 const (
 	FieldActive = iota
 	FieldIPs
 	FieldPerms
-	FieldExpiry // Flag: expired long ago (expires_at 2000-01-01), else never
+	FieldExpiry // Flag: expired long ago (expires_at 2000-01-01), else Dur > 0: at that clock time, else never
 )
 
 // pastExpiry is an expires_at every clock has passed.
@@ -181,8 +246,11 @@ const pastExpiry = "2000-01-01T00:00:00Z"
 
 // Permissions of the default key (section 2: by function name).
 const (
-	PermLogin   uint8 = 1
-	PermVersion uint8 = 2
+	PermLogin     uint8 = 1
+	PermVersion   uint8 = 2
+	PermAccount   uint8 = 4
+	PermUsers     uint8 = 8
+	PermDocuments uint8 = 16
 )
 
 // outsideIPs is an allowed_ips list that leaves every real client out
@@ -207,6 +275,7 @@ type Op struct {
 	Flag     bool
 	Batch    int   // > 0: sent at the same instant as the adjacent ops of the same batch
 	Perms    uint8 // OpKeyField FieldPerms
+	Bad      uint8 // what is wrong with the request (Bad*)
 }
 
 // Refs returns the operations op refers to.
@@ -484,33 +553,48 @@ func expect(s *State, op Op) *Expectation {
 		e.add(ans(0), func(s *State, _ int) { s.Now += op.Dur })
 	case OpGrace:
 		e.Rule, e.Doc = ruleAdmin+": settings", DocAny
-		e.add(ans(0), func(s *State, _ int) { s.Grace = op.Dur })
+		e.add(ans(0), func(s *State, _ int) {
+			*[...]*time.Duration{SetGrace: &s.Grace, SetAccessTTL: &s.AccessTTL, SetRefreshTTL: &s.RefreshTTL, SetCodeTTL: &s.CodeTTL}[op.Switch] = op.Dur
+		})
 	case OpSwitch, OpKeyField:
 		e.Rule, e.Doc = ruleAdmin+": key switches and fields", DocAny
 		e.add(ans(0), func(s *State, _ int) {
+			if op.Kind == OpKeyField && op.Switch == FieldExpiry {
+				s.KeyExpiry = 0
+				if !op.Flag {
+					s.KeyExpiry = op.Dur
+				}
+			}
 			if f := s.keyFlag(op); f != nil {
 				*f = op.Flag
 			} else {
 				s.KeyPerms = op.Perms
 			}
 		})
-	case OpRegister, OpPoll:
-		if s.keyRefused(0) {
+	case OpRegister, OpPoll, OpRefresh:
+		switch {
+		case op.Bad == BadKeyUnknown:
+			e.Rule, e.Doc = "protocol.md §2.3, §3.4 a client_secret that is no key of the account: 401 invalid_client [ours]", DocRefused
+			e.add(ans(401, "invalid_client"), nil)
+		case op.Bad == BadKeyMissing:
+			e.Rule, e.Doc = "protocol.md §3, §8 client_secret is required: a request without it is malformed (400 invalid_request) or its client unknown (401 invalid_client) [ours]", DocRefused
+			e.add(ans(400, "invalid_request"), nil)
+			e.add(ans(401, "invalid_client"), nil)
+		case s.keyRefused(op.Key):
 			expectKeyRefusedOAuth(s, op, e)
-			break
-		}
-		if op.Kind == OpRegister {
+		case op.Kind == OpRegister:
 			expectRegister(s, op, e)
-		} else {
+		case op.Kind == OpPoll:
 			expectPoll(s, op, e)
+		default:
+			expectRefresh(s, op, e)
 		}
-	case OpRefresh:
-		if s.keyRefused(op.Key) {
-			expectKeyRefusedOAuth(s, op, e)
+	case OpLogin, OpCall:
+		if op.Bad == BadKeyUnknown || op.Bad == BadKeyMissing {
+			e.Rule, e.Doc = "protocol.md §2.1, §2.3 every request carries an API key of the account [doc]: 403 invalid_api_key [ours]", DocRefused
+			e.add(ans(403, "invalid_api_key"), nil)
 			break
 		}
-		expectRefresh(s, op, e)
-	case OpLogin, OpCall:
 		if s.keyRefused(op.Key) {
 			e.Rule, e.Doc = ruleKey, DocRefused
 			e.add(ans(403, "invalid_api_key"), nil)
@@ -543,7 +627,30 @@ func (s *State) keyFlag(op Op) *bool {
 // keyRefused reports whether the key (0 the default, 1 the second) is
 // refused whatever the request: inactive, or the explorer outside its IPs.
 func (s *State) keyRefused(k int) bool {
-	return k == 0 && (s.KeyInactive || s.KeyIPOut || s.KeyExpired)
+	return k == 0 && (s.KeyInactive || s.KeyIPOut || s.KeyExpired || (s.KeyExpiry != 0 && s.Now >= s.KeyExpiry))
+}
+
+// refuseAlso says that a request also has what bad describes wrong: an
+// answer that would succeed is replaced by its refusal; refusals the
+// request earns anyway stay possible too, where the contract does not say
+// which check comes first.
+func (e *Expectation) refuseAlso(rule string, bad Answer, eff func(*State, int)) {
+	var answers []Answer
+	var effects []func(*State, int)
+	for i, a := range e.Answers {
+		if a.Status != 0 && (a.Status < 200 || a.Status > 299) {
+			answers, effects = append(answers, a), append(effects, e.effects[i])
+		}
+	}
+	e.Answers, e.effects = answers, effects
+	if len(e.Answers) == 0 {
+		e.Rule = rule
+		e.Doc = DocRefused
+	} else {
+		e.Rule = rule + "; " + e.Rule
+		e.Doc = DocAny
+	}
+	e.add(bad, eff)
 }
 
 // expectKeyRefusedOAuth: the OAuth service refuses a key it does not accept
@@ -597,6 +704,20 @@ func (s *State) revokeDevice(d int, forgotten bool) {
 }
 
 func expectRegister(s *State, op Op, e *Expectation) {
+	switch op.Bad {
+	case BadRequest:
+		e.Rule, e.Doc = "protocol.md §3.1 client_id, client_type and response_type are required, public_key and key_type go together, client_type and key_type are from their lists [doc]; client_id api is reserved; 400 invalid_request [ours]", Doc400
+		e.add(ans(400, "invalid_request"), nil)
+		return
+	case BadResponseType:
+		e.Rule, e.Doc = "protocol.md §3 a response_type other than device_code: 400 unsupported_response_type [ours]", Doc400
+		e.add(ans(400, "unsupported_response_type"), nil)
+		return
+	case BadSigWrong:
+		e.Rule, e.Doc = "protocol.md §3.1, §3.2 a registration's signature must verify with the device's registered key, or on a first registration with the key it sends: 401 invalid_client [ours]", DocAny
+		e.add(ans(401, "invalid_client"), nil)
+		return
+	}
 	e.Rule = ruleRegister
 	dev := s.Devices[op.Dev]
 	newCode := func(s *State, id int) {
@@ -672,6 +793,18 @@ func (s *State) newPair(id, fam int, dev int8) {
 }
 
 func expectPoll(s *State, op Op, e *Expectation) {
+	switch op.Bad {
+	case BadGrantType:
+		e.Rule, e.Doc = "protocol.md §3 an unknown grant_type: 400 unsupported_grant_type [ours]", Doc400
+		e.add(ans(400, "unsupported_grant_type"), nil)
+		return
+	case BadSigMissing, BadSigWrong:
+		// "The key is checked before the signature and the signature
+		// before the code."
+		e.Rule, e.Doc = ruleSig, DocRefused
+		e.add(sigAnswer(op.Bad), nil)
+		return
+	}
 	e.Rule = rulePoll
 	e.Doc = Doc400
 	c := s.Recs[op.Ref]
@@ -733,6 +866,17 @@ func expectPoll(s *State, op Op, e *Expectation) {
 	}
 }
 
+const ruleSig = "protocol.md §3.2 a device with a key signs every token request: unsigned 400 invalid_request, a signature that does not verify 401 invalid_client [ours]"
+
+// sigAnswer is the answer to a keyed device's request that is unsigned or
+// wrongly signed.
+func sigAnswer(bad uint8) Answer {
+	if bad == BadSigMissing {
+		return ans(400, "invalid_request")
+	}
+	return ans(401, "invalid_client")
+}
+
 // deviceTokenLive reports whether the access token of op r is a live device
 // token of a trusted device; doubt reports that the contract leaves it open.
 func (s *State) deviceTokenLive(r int) (live, doubt bool) {
@@ -753,11 +897,29 @@ func (s *State) deviceTokenLive(r int) (live, doubt bool) {
 
 func expectLogin(s *State, op Op, e *Expectation) {
 	e.Rule = ruleLogin
+	byName := op.Auth == 0 || op.Auth == 3 // the userid is the user name
 	login := func(s *State, id int) {
 		s.newPair(id, id, -1)
 		r := &s.Recs[id]
 		r.IsFam, r.UserFam, r.User, r.Key, r.FamStatus = true, true, int8(op.User), int8(op.Key), FamAlive
+		if byName {
+			s.Throttle[op.User] = Throttle{} // "a successful login clears the count"
+		}
 	}
+	defer func() {
+		switch {
+		case op.Bad == BadRequest:
+			e.refuseAlso("protocol.md §4.3 an authtype outside 0-4, no userid, or authtype 0 without password: 400 invalid_request [ours]", ans(400, "invalid_request"), nil)
+		case byName && op.Bad != BadUserID && s.throttled(op.User):
+			e.refuseAlso("protocol.md §4.3 after 5 failures for one userid within 15 minutes, further attempts get 429 too_many_attempts until the window has passed [ours]", ans(429, "too_many_attempts"), nil)
+		case op.Bad == BadPassword || op.Bad == BadUserID:
+			e.refuseAlso("protocol.md §4.3 bad credentials: 401 invalid_credentials, the same for an unknown user and a wrong password [ours]", ans(401, "invalid_credentials"), func(s *State, _ int) {
+				if op.Bad == BadPassword {
+					s.fail(op.User)
+				}
+			})
+		}
+	}()
 	live, doubt := false, false
 	if op.Ref >= 0 {
 		live, doubt = s.deviceTokenLive(op.Ref)
@@ -851,13 +1013,6 @@ func expectRefresh(s *State, op Op, e *Expectation) {
 		default:
 			e.add(ans(400, "invalid_grant"), nil)
 		}
-	case !fam.UserFam && s.Devices[rec.Dev].Status == DevPending:
-		// A device registered again without a key waits for approval: "a
-		// device that is no longer trusted cannot refresh: 400 invalid_grant".
-		// Whether a spent token is then reuse the contract does not say (the
-		// reference server refuses it without revoking the family).
-		e.Rule, e.Doc = "protocol.md §3.4 a device that is no longer trusted cannot refresh: 400 invalid_grant [ours]", DocRefused
-		e.add(ans(400, "invalid_grant"), nil)
 	case expired && rec.RSpent:
 		// A spent token past its lifetime: refused; whether it still revokes
 		// the family the contract does not say.
@@ -866,6 +1021,17 @@ func expectRefresh(s *State, op Op, e *Expectation) {
 	case expired:
 		e.Rule, e.Doc = ruleExpiredRT, DocRefused
 		e.add(ans(400, "invalid_grant"), nil)
+	case !fam.UserFam && s.Devices[rec.Dev].Status == DevPending:
+		// A device registered again without a key waits for approval: "a
+		// device that is no longer trusted cannot refresh: 400 invalid_grant";
+		// reuse is judged first, so a spent token presented then still
+		// revokes its family.
+		e.Rule, e.Doc = "protocol.md §3.4 a device that is no longer trusted cannot refresh: 400 invalid_grant; a spent refresh token revokes its family, also while its device waits for approval again [ours]", DocRefused
+		if rec.RSpent && !inGrace && recent {
+			e.add(ans(400, "invalid_grant"), revoke)
+		} else {
+			e.add(ans(400, "invalid_grant"), nil)
+		}
 	case rec.RSpent && inGrace:
 		e.Rule, e.Doc = ruleRotation+"; within the grace a spent token works again", DocAny
 		if fam.FamStatus == FamDoubt {
@@ -885,6 +1051,9 @@ func expectRefresh(s *State, op Op, e *Expectation) {
 	default:
 		e.Rule, e.Doc = ruleRefresh, DocOK
 		e.add(ans(200), rotate)
+	}
+	if op.Bad == BadSigMissing || op.Bad == BadSigWrong {
+		e.refuseAlso(ruleSig, sigAnswer(op.Bad), nil)
 	}
 }
 

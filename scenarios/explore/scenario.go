@@ -173,7 +173,7 @@ func stepAction(op Op, registered map[int]bool, names []string) string {
 	case OpRevokeDevice:
 		return "revoke: {device: " + dev(op.Dev) + "}"
 	case OpGrace:
-		return "settings: {refresh_grace: " + op.Dur.String() + "}"
+		return "settings: {" + settingNames[op.Switch] + ": " + op.Dur.String() + "}"
 	case OpKeyField:
 		return "key: {" + keyFieldYAML(op) + "}"
 	case OpSwitch:
