@@ -81,7 +81,7 @@ func (x *explorer) sendBatch(ctx context.Context, ops []Op, start int) ([]sent, 
 func (s *State) equal(o *State) bool {
 	return s.Now == o.Now && s.AccessTTL == o.AccessTTL && s.RefreshTTL == o.RefreshTTL && s.CodeTTL == o.CodeTTL &&
 		s.Grace == o.Grace && s.Unauth == o.Unauth && s.Untrusted == o.Untrusted && s.AutoTrust == o.AutoTrust &&
-		s.KeyInactive == o.KeyInactive && s.KeyIPOut == o.KeyIPOut && s.KeyExpired == o.KeyExpired && s.KeyExpiry == o.KeyExpiry && s.KeyPerms == o.KeyPerms && s.Throttle == o.Throttle &&
+		s.KeyInactive == o.KeyInactive && s.KeyIPOut == o.KeyIPOut && s.KeyExpired == o.KeyExpired && s.KeyExpiry == o.KeyExpiry && s.KeyPerms == o.KeyPerms && s.Throttle == o.Throttle && s.Absent == o.Absent &&
 		s.Devices == o.Devices && s.Issued == o.Issued && slices.Equal(s.Recs, o.Recs)
 }
 

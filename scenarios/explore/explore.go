@@ -601,10 +601,11 @@ func describeOp(op Op, names []string) string {
 		}
 		return fmt.Sprintf("refresh with the refresh token of step %d as client %s", op.Ref+1, client) + keyWords(op.Key)
 	case OpCall:
+		fn := fnCalls[op.Fn]
 		if op.Ref < 0 {
-			return "call GET /api/v1/version without a token"
+			return "call " + fn + " without a token"
 		}
-		return fmt.Sprintf("call GET /api/v1/version with the access token of step %d", op.Ref+1) + keyWords(op.Key)
+		return fmt.Sprintf("call %s with the access token of step %d", fn, op.Ref+1) + keyWords(op.Key)
 	case OpAdvance:
 		return "advance the clock " + op.Dur.String()
 	case OpRevokeUser:

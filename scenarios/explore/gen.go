@@ -69,7 +69,7 @@ func valid(s *State, op Op, c caps) bool {
 			return st == DevPending || st == DevTrusted
 		}
 	case OpPoll:
-		return op.Ref >= 0 && op.Ref < len(s.Recs) && s.Recs[op.Ref].Kind == recCode && s.Devices[op.Dev].Status != DevUnknown
+		return op.Ref >= 0 && op.Ref < len(s.Recs) && s.Recs[op.Ref].Kind == recCode && (op.Bad == BadRequest || (op.Dev >= 0 && s.Devices[op.Dev].Status != DevUnknown))
 	case OpApprove:
 		return c.approve && s.Devices[op.Dev].Status == DevPending
 	case OpRefuse:

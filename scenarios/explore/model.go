@@ -23,8 +23,16 @@ import (
 // Users the explorer logs in as (the demo account, contract section 7.2).
 var users = []string{"alice", "bob", "carol"}
 
-// numUsers is how many users the model knows.
-const numUsers = 3
+// suiteUsers are the users the model knows: the demo users, then the ones
+// the built-in scenarios create (the walks log in as the first three).
+var suiteUsers = []string{"alice", "bob", "carol", "dinah", "erin", "mallory"}
+
+// numUsers is how many users the model knows; adminUser is the demo
+// account's administrator (carol).
+const (
+	numUsers  = 6
+	adminUser = 2
+)
 
 // Device aliases: d0 and d2 register an Ed25519 key and sign, d1 has none.
 // The walks use walkDevices of them; the model holds more, for the
@@ -123,9 +131,13 @@ type State struct {
 	KeyPerms                              uint8         // the default key's permissions: 0 all, else Perm* bits
 	Devices                               [numDevices]Device
 	Throttle                              [numUsers]Throttle // failed password logins, by user name
+	Absent                                uint8              // bit u: user u does not exist (not yet created, or deleted)
 	Issued                                int                // token pairs issued so far
 	Recs                                  []Rec              // by operation id
 }
+
+// startAbsent: only the demo users exist at the start.
+const startAbsent uint8 = 1<<3 | 1<<4 | 1<<5
 
 // Throttle counts a user name's failed logins (contract section 4.3):
 // Fails since Start; 5 within 15 minutes block the user name until the 15
@@ -159,7 +171,7 @@ func (s *State) fail(u int) {
 
 // NewState is the state after the walk's reset and settings.
 func NewState(grace time.Duration) *State {
-	s := &State{AccessTTL: 10 * time.Minute, RefreshTTL: time.Hour, CodeTTL: 30 * time.Minute, Grace: grace}
+	s := &State{AccessTTL: 10 * time.Minute, RefreshTTL: time.Hour, CodeTTL: 30 * time.Minute, Grace: grace, Absent: startAbsent}
 	for d := range s.Devices {
 		s.Devices[d].Keyed = keyedDevice(d)
 	}
@@ -276,7 +288,29 @@ type Op struct {
 	Batch    int   // > 0: sent at the same instant as the adjacent ops of the same batch
 	Perms    uint8 // OpKeyField FieldPerms
 	Bad      uint8 // what is wrong with the request (Bad*)
+	Fn       uint8 // OpCall: the function (Fn*)
+	Arg      int8  // OpCall FnUserCreate, FnUserDelete: the user named; User: whose email, card or short ID FnUserCreate gives too (-1 none)
 }
+
+// The functions an OpCall calls (contract section 5.2).
+const (
+	FnVersion     = iota // GET /api/v1/version
+	FnAccount            // GET /api/v1/account
+	FnUsersList          // GET /api/v1/users/all or /api/v1/users?username=
+	FnUserCreate         // PUT /api/v1/users
+	FnUserDelete         // DELETE /api/v1/users/{username}
+	FnDocSubmit          // PUT /api/v1/documents
+	FnDocHistory         // GET /api/v1/documents/history
+	FnAccountHead        // HEAD /api/v1/account, which needs no key
+)
+
+// fnCalls are the functions' requests, in words.
+var fnCalls = [...]string{"GET /api/v1/version", "GET /api/v1/account", "GET /api/v1/users", "PUT /api/v1/users", "DELETE /api/v1/users/{username}",
+	"PUT /api/v1/documents", "GET /api/v1/documents/history", "HEAD /api/v1/account"}
+
+// fnPerm is the permission a function needs: its name is the first path
+// segment (section 2.3).
+var fnPerm = [...]uint8{PermVersion, PermAccount, PermUsers, PermUsers, PermUsers, PermDocuments, PermDocuments, PermAccount}
 
 // Refs returns the operations op refers to.
 func (op Op) Refs() []int {
@@ -590,6 +624,11 @@ func expect(s *State, op Op) *Expectation {
 			expectRefresh(s, op, e)
 		}
 	case OpLogin, OpCall:
+		if op.Kind == OpCall && op.Fn == FnAccountHead {
+			e.Rule, e.Doc = "protocol.md §2.1 the only request without a key is HEAD /api/v1/account [doc]", DocOK
+			e.add(ans(200), nil)
+			break
+		}
 		if op.Bad == BadKeyUnknown || op.Bad == BadKeyMissing {
 			e.Rule, e.Doc = "protocol.md §2.1, §2.3 every request carries an API key of the account [doc]: 403 invalid_api_key [ours]", DocRefused
 			e.add(ans(403, "invalid_api_key"), nil)
@@ -670,7 +709,7 @@ func expectKeyRefusedOAuth(s *State, op Op, e *Expectation) {
 // permission_denied, before any token is looked at ("the checks run in this
 // order: key, permission, token").
 func (s *State) permissions(op Op, e *Expectation) {
-	need := PermVersion
+	need := fnPerm[op.Fn]
 	if op.Kind == OpLogin {
 		need = PermLogin
 	}
@@ -798,6 +837,10 @@ func expectPoll(s *State, op Op, e *Expectation) {
 		e.Rule, e.Doc = "protocol.md §3 an unknown grant_type: 400 unsupported_grant_type [ours]", Doc400
 		e.add(ans(400, "unsupported_grant_type"), nil)
 		return
+	case BadRequest:
+		e.Rule, e.Doc = "protocol.md §8 a malformed request (a body that is not valid form encoding, a field given twice, the wrong content type): 400 invalid_request [ours]", Doc400
+		e.add(ans(400, "invalid_request"), nil)
+		return
 	case BadSigMissing, BadSigWrong:
 		// "The key is checked before the signature and the signature
 		// before the code."
@@ -912,9 +955,9 @@ func expectLogin(s *State, op Op, e *Expectation) {
 			e.refuseAlso("protocol.md §4.3 an authtype outside 0-4, no userid, or authtype 0 without password: 400 invalid_request [ours]", ans(400, "invalid_request"), nil)
 		case byName && op.Bad != BadUserID && s.throttled(op.User):
 			e.refuseAlso("protocol.md §4.3 after 5 failures for one userid within 15 minutes, further attempts get 429 too_many_attempts until the window has passed [ours]", ans(429, "too_many_attempts"), nil)
-		case op.Bad == BadPassword || op.Bad == BadUserID:
+		case op.Bad == BadPassword || op.Bad == BadUserID || s.Absent&(1<<op.User) != 0:
 			e.refuseAlso("protocol.md §4.3 bad credentials: 401 invalid_credentials, the same for an unknown user and a wrong password [ours]", ans(401, "invalid_credentials"), func(s *State, _ int) {
-				if op.Bad == BadPassword {
+				if op.Bad == BadPassword && s.Absent&(1<<op.User) == 0 {
 					s.fail(op.User)
 				}
 			})
@@ -1060,10 +1103,14 @@ func expectRefresh(s *State, op Op, e *Expectation) {
 func expectCall(s *State, op Op, e *Expectation) {
 	e.Rule = ruleCall
 	if op.Ref < 0 {
-		if s.Unauth {
+		switch {
+		case s.Unauth && op.Fn != FnVersion && op.Fn != FnAccount && op.Fn != FnUsersList:
+			e.Rule, e.Doc = "protocol.md §5.3 without a user token a caller may use version, account and the user lists; creating or deleting users and the document functions answer 403 forbidden [ours]", Doc403
+			e.add(ans(403, "forbidden"), nil)
+		case s.Unauth:
 			e.Doc = DocOK
 			e.add(ans(200), nil)
-		} else {
+		default:
 			e.Doc = Doc403
 			e.add(ans(403, "token_required"), nil)
 		}
@@ -1084,13 +1131,12 @@ func expectCall(s *State, op Op, e *Expectation) {
 	switch {
 	case len(errs401) == 0 && len(errs403) == 0:
 		if fam.FamStatus == FamDoubt || rec.DropDoubt {
+			s.function(op, int(fam.User), e)
 			e.Doc = DocAny
-			e.add(ans(200), nil)
 			e.add(ans(401, "invalid_token"), nil)
 			return
 		}
-		e.Doc = DocOK
-		e.add(ans(200), nil)
+		s.function(op, int(fam.User), e)
 	case len(errs401) > 0 && len(errs403) > 0:
 		e.Doc = DocRefused
 		e.add(ans(401, errs401...), nil)
@@ -1104,5 +1150,64 @@ func expectCall(s *State, op Op, e *Expectation) {
 	default:
 		e.Doc = DocRefused // a real server may answer 403 [doc]
 		e.add(ans(401, errs401...), nil)
+	}
+}
+
+const ruleFunctions = "protocol.md §5.2, §5.3 the functions: any user lists users; creating or deleting another user needs an administrator (403 forbidden); a name, email, card ID or short ID another user has: 409 user_exists; maxrecords 1 to 1000 (400 invalid_request) [ours]"
+
+// function adds the answers of op's function called by user u with a live
+// user token.
+func (s *State) function(op Op, u int, e *Expectation) {
+	exists := func(v int) bool { return v >= 0 && s.Absent&(1<<v) == 0 }
+	switch op.Fn {
+	case FnUserCreate:
+		e.Rule = ruleFunctions
+		switch {
+		case u != adminUser:
+			e.Doc = Doc403
+			e.add(ans(403, "forbidden"), nil)
+		case exists(int(op.Arg)) || (op.User >= 0 && exists(op.User)):
+			e.Doc = DocRefused
+			e.add(ans(409, "user_exists"), nil)
+		default:
+			e.Doc = DocOK
+			e.add(ans(201), func(s *State, _ int) { s.Absent &^= 1 << op.Arg })
+		}
+	case FnUserDelete:
+		e.Rule = ruleFunctions
+		switch {
+		case int(op.Arg) != u && u != adminUser:
+			e.Doc = Doc403
+			e.add(ans(403, "forbidden"), nil)
+		case !exists(int(op.Arg)):
+			e.Doc = DocRefused
+			e.add(ans(404), nil)
+		default:
+			e.Doc = DocOK
+			e.add(ans(0), func(s *State, _ int) {
+				s.Absent |= 1 << op.Arg
+				for i := range s.Recs {
+					// what becomes of a deleted user's tokens the contract does not say
+					if r := &s.Recs[i]; r.IsFam && r.UserFam && r.User == op.Arg && r.FamStatus == FamAlive {
+						r.FamStatus = FamDoubt
+					}
+				}
+			})
+		}
+	case FnDocSubmit:
+		e.Rule, e.Doc = ruleFunctions, DocOK
+		e.add(ans(201), nil)
+	case FnDocHistory:
+		e.Rule = ruleFunctions
+		if op.Bad == BadRequest {
+			e.Doc = Doc400
+			e.add(ans(400, "invalid_request"), nil)
+			return
+		}
+		e.Doc = DocOK
+		e.add(ans(200), nil)
+	default:
+		e.Doc = DocOK
+		e.add(ans(200), nil)
 	}
 }
