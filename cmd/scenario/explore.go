@@ -62,7 +62,8 @@ func NewCmdExplore(f *cmdutil.Factory, runF func(context.Context, *ExploreOption
 		Short: "Find protocol bugs with random walks checked against a model of the contract",
 		Long: `Take random walks over the protocol (register devices, poll, approve,
 log in with each kind of credential, refresh with current, spent and foreign
-tokens, call a function, move the fake clock, revoke, forget), weighted
+tokens, call a function, move the fake clock, revoke, forget, and now and
+then a request with a wrong or missing key or signature), weighted
 towards reuse, expiry edges and re-registration, and check every answer
 against a model of the contract written independently of the reference
 server. The server is reset before every walk.

@@ -256,15 +256,15 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 		if op.Unsigned {
 			signer = nil
 		}
-		a, err = d.oauth(ctx, "/oauth/v1/register", f, signer)
-		if err == nil && a.Status == 200 && !dev.registered {
+		a, err = d.oauth(ctx, "/oauth/v1/register", f, signer, op.Bad)
+		if d.t.Declared != nil && err == nil && a.Status == 200 && !dev.registered {
 			d.devs[op.Dev].registered = true
 			d.registered++
 		}
 	case OpPoll:
 		dev := d.devs[op.Dev]
 		f := url.Values{"client_id": {dev.id}, "client_secret": {d.t.APIKey}, "grant_type": {"device_code"}, "device_code": {d.made[op.Ref].code}}
-		a, err = d.oauth(ctx, "/oauth/v1/token", f, dev.priv)
+		a, err = d.oauth(ctx, "/oauth/v1/token", f, dev.priv, op.Bad)
 	case OpRefresh:
 		f := url.Values{"client_id": {"api"}, "client_secret": {d.key(op.Key)}, "grant_type": {"refresh_token"}, "refresh_token": {d.made[op.Ref].refresh}}
 		var signer ed25519.PrivateKey
@@ -272,16 +272,16 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 			f.Set("client_id", d.devs[op.Dev].id)
 			signer = d.devs[op.Dev].priv
 		}
-		a, err = d.oauth(ctx, "/oauth/v1/token", f, signer)
+		a, err = d.oauth(ctx, "/oauth/v1/token", f, signer, op.Bad)
 	case OpLogin:
 		acc := d.accounts[op.User]
 		f := url.Values{"authtype": {fmt.Sprint(op.Auth)}, "userid": {acc.ids[op.Auth]}}
 		if op.Auth == 0 {
 			f.Set("password", acc.password)
 		}
-		a, err = d.api(ctx, http.MethodPost, "/api/v1/login", op.Key, op.Ref, []byte(f.Encode()))
+		a, err = d.api(ctx, http.MethodPost, "/api/v1/login", op.Key, op.Ref, []byte(f.Encode()), op.Bad)
 	case OpCall:
-		a, err = d.api(ctx, http.MethodGet, "/api/v1/version", op.Key, op.Ref, nil)
+		a, err = d.api(ctx, http.MethodGet, "/api/v1/version", op.Key, op.Ref, nil, op.Bad)
 	case OpApprove:
 		if d.t.Declared != nil {
 			a, err = d.approveByCommand(ctx, d.devs[op.Dev].id)
@@ -316,7 +316,31 @@ func (d *driver) do(ctx context.Context, op Op, id int) (answer, error) {
 
 var demoPasswords = []string{"wonderland", "builder", "queen-of-hearts"}
 
-func (d *driver) oauth(ctx context.Context, path string, f url.Values, signer ed25519.PrivateKey) (answer, error) {
+// wrongAPIKey is a key no account has.
+const wrongAPIKey = "not-a-key-of-this-account"
+
+// wrongSigner signs with a key no device registered.
+var wrongSigner = func() ed25519.PrivateKey {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	return priv
+}()
+
+// oauth sends an OAuth request, made wrong as bad says.
+func (d *driver) oauth(ctx context.Context, path string, f url.Values, signer ed25519.PrivateKey, bad uint8) (answer, error) {
+	switch bad {
+	case BadKeyUnknown:
+		f.Set("client_secret", wrongAPIKey)
+	case BadKeyMissing:
+		f.Del("client_secret")
+	case BadSigMissing:
+		signer = nil
+	case BadSigWrong:
+		signer = wrongSigner
+	case BadRequest:
+		f.Set("client_type", badClientType)
+	case BadGrantType:
+		f.Set("grant_type", badGrantType)
+	}
 	body := []byte(f.Encode())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.t.OAuthURL+path, bytes.NewReader(body))
 	if err != nil {
@@ -329,7 +353,15 @@ func (d *driver) oauth(ctx context.Context, path string, f url.Values, signer ed
 	return d.send(req)
 }
 
-func (d *driver) api(ctx context.Context, method, path string, key, ref int, body []byte) (answer, error) {
+// The values of a register with an unknown client_type and of a token
+// request with an unknown grant_type.
+const (
+	badClientType = "toaster"
+	badGrantType  = "password"
+)
+
+// api sends an API request; bad may leave out its key or send a wrong one.
+func (d *driver) api(ctx context.Context, method, path string, key, ref int, body []byte, bad uint8) (answer, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -341,7 +373,13 @@ func (d *driver) api(ctx context.Context, method, path string, key, ref int, bod
 	if body != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	req.Header.Set("X-Api-Key", d.key(key))
+	switch bad {
+	case BadKeyUnknown:
+		req.Header.Set("X-Api-Key", wrongAPIKey)
+	case BadKeyMissing:
+	default:
+		req.Header.Set("X-Api-Key", d.key(key))
+	}
 	if ref >= 0 {
 		req.Header.Set("Authorization", "Bearer "+d.made[ref].access)
 	}
@@ -464,7 +502,7 @@ func (d *driver) connectDeclared(ctx context.Context) error {
 		if d.key(k.key) == "" {
 			continue
 		}
-		a, err := d.api(ctx, http.MethodGet, "/api/v1/version", k.key, -1, nil)
+		a, err := d.api(ctx, http.MethodGet, "/api/v1/version", k.key, -1, nil, BadNone)
 		if err != nil {
 			return err
 		}
@@ -473,7 +511,7 @@ func (d *driver) connectDeclared(ctx context.Context) error {
 		}
 	}
 	if d.t.OAuthURL != d.t.BaseURL {
-		if _, err := d.oauth(ctx, "/oauth/v1/token", url.Values{}, nil); err != nil {
+		if _, err := d.oauth(ctx, "/oauth/v1/token", url.Values{}, nil, BadNone); err != nil {
 			return err
 		}
 	}

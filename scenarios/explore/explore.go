@@ -578,6 +578,15 @@ func describe(w Walk, i int) string {
 }
 
 func describeOp(op Op, names []string) string {
+	return describeGood(op, names) + badWords[op.Bad]
+}
+
+// badWords say what is wrong with a request (Op.Bad).
+var badWords = [...]string{BadNone: "", BadKeyUnknown: " with a key no account has", BadKeyMissing: " without a key",
+	BadSigWrong: " with a wrong signature", BadSigMissing: " unsigned", BadPassword: " with a wrong password", BadUserID: " with an unknown userid",
+	BadRequest: " malformed", BadResponseType: " with an unknown response_type", BadGrantType: " with an unknown grant_type"}
+
+func describeGood(op Op, names []string) string {
 	switch op.Kind {
 	case OpRegister:
 		if op.Unsigned {

@@ -46,6 +46,14 @@ func TestReferenceServerHasNoViolation(t *testing.T) {
 			t.Fatalf("seed %d: %s: expected %s, got %s (rule %s)\n%s", seed, v.Op, v.Expected, v.Got, v.Rule, v.Scenario)
 		}
 		t.Logf("seed %d: %d ops, %d walks, %d states", seed, res.Ops, res.Walks, res.States)
+		if seed == 1 {
+			// requests wrong whatever the state were sent, and answered as the model says
+			for _, want := range []string{"call: 403 invalid_api_key", "login: 403 invalid_api_key", "poll: 401 invalid_client", "poll: 400 unsupported_grant_type", "register: 400 invalid_request", "refresh: 401 invalid_client"} {
+				if res.Coverage[want] == 0 {
+					t.Errorf("seed 1: never %q", want)
+				}
+			}
+		}
 	}
 }
 

@@ -198,6 +198,28 @@ func gen(s *State, rng *rand.Rand, c caps) Op {
 	u := rng.IntN(len(c.accounts))
 	add(8, Op{Kind: OpLogin, User: u, Auth: auth, Ref: dt, Key: key()})
 	add(1, Op{Kind: OpLogin, User: u, Auth: auth, Ref: -1, Key: key()})
+	if c.admin {
+		// requests that are wrong whatever the state, rarely: a wrong or
+		// missing key, a signature missing or wrong, an unknown client_type
+		// or grant_type (not on a server the explorer cannot configure,
+		// which may count them against it)
+		sig := [...]uint8{BadSigMissing, BadSigWrong}[rng.IntN(2)]
+		apiKey := [...]uint8{BadKeyUnknown, BadKeyMissing}[rng.IntN(2)]
+		if p := pick(pairs); p >= 0 {
+			fam := s.famOf(p)
+			add(1, Op{Kind: OpCall, Ref: p, Bad: apiKey})
+			if fam.UserFam {
+				add(1, Op{Kind: OpRefresh, Ref: p, Dev: -1, Key: int(fam.Key), Bad: BadKeyUnknown})
+			} else {
+				add(1, Op{Kind: OpRefresh, Ref: p, Dev: int(s.Recs[p].Dev), Bad: sig})
+			}
+		}
+		add(1, Op{Kind: OpLogin, User: u, Auth: auth, Ref: dt, Bad: apiKey})
+		if cd := pick(codes); cd >= 0 {
+			add(1, Op{Kind: OpPoll, Dev: int(s.Recs[cd].Dev), Ref: cd, Bad: [...]uint8{sig, BadKeyUnknown, BadGrantType}[rng.IntN(3)]})
+		}
+		add(1, Op{Kind: OpRegister, Dev: rng.IntN(walkDevices), Bad: [...]uint8{BadRequest, BadSigWrong, BadKeyUnknown}[rng.IntN(3)]})
+	}
 	add(5, Op{Kind: OpAdvance, Dur: advances[rng.IntN(len(advances))]})
 	add(1, Op{Kind: OpRevokeUser, User: u})
 	g := 30 * time.Second

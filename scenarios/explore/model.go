@@ -843,13 +843,19 @@ func expectPoll(s *State, op Op, e *Expectation) {
 		return
 	case BadSigMissing, BadSigWrong:
 		// "The key is checked before the signature and the signature
-		// before the code."
-		e.Rule, e.Doc = ruleSig, DocRefused
-		e.add(sigAnswer(op.Bad), nil)
-		return
+		// before the code", for a device the server knows; one it forgot
+		// has no key to check against
+		if st := s.Devices[op.Dev].Status; st == DevPending || st == DevTrusted || st == DevRefused {
+			e.Rule, e.Doc = ruleSig, DocRefused
+			e.add(sigAnswer(op.Bad), nil)
+			return
+		}
 	}
 	e.Rule = rulePoll
 	e.Doc = Doc400
+	if op.Bad == BadSigMissing || op.Bad == BadSigWrong {
+		defer e.refuseAlso(ruleSig, sigAnswer(op.Bad), nil)
+	}
 	c := s.Recs[op.Ref]
 	mark := func(s *State, _ int) {
 		s.Recs[op.Ref].Polled, s.Recs[op.Ref].LastPoll = true, s.Now

@@ -122,9 +122,33 @@ func scenarioFile(w Walk, got []Obs, last *Expectation, v *Violation, seed uint6
 
 func dev(d int) string { return fmt.Sprintf("d%d", d) }
 
-func keyField(k int) string {
-	if k == 1 {
+// keyField is a step's api_key: the second key, or what op's Bad makes
+// of it.
+func keyField(op Op) string {
+	if b := badFields(op); b != "" {
+		return b
+	}
+	if op.Key == 1 {
 		return `, api_key: "${second_api_key}"`
+	}
+	return ""
+}
+
+// badFields are the step fields that make a request as wrong as op.Bad.
+func badFields(op Op) string {
+	switch op.Bad {
+	case BadKeyUnknown:
+		return ", api_key: " + wrongAPIKey
+	case BadKeyMissing:
+		return ", api_key: none"
+	case BadSigMissing:
+		return `, sign: "no"`
+	case BadSigWrong:
+		return ", sign: wrong"
+	case BadRequest:
+		return ", client_type: " + badClientType
+	case BadGrantType:
+		return ", form: {grant_type: " + badGrantType + "}"
 	}
 	return ""
 }
@@ -136,13 +160,15 @@ func stepAction(op Op, registered map[int]bool, names []string) string {
 		registered[op.Dev] = true
 		switch {
 		case first && keyedDevice(op.Dev):
-			return fmt.Sprintf("register: {device: %s, key: ed25519}", dev(op.Dev))
+			return fmt.Sprintf("register: {device: %s, key: ed25519%s}", dev(op.Dev), badFields(op))
 		case op.Unsigned:
 			return fmt.Sprintf(`register: {device: %s, sign: "no"}`, dev(op.Dev))
+		case op.Bad != BadNone:
+			return fmt.Sprintf("register: {device: %s%s}", dev(op.Dev), badFields(op))
 		}
 		return "register: " + dev(op.Dev)
 	case OpPoll:
-		return fmt.Sprintf(`device_token: {device: %s, device_code: "${dc%d}"}`, dev(op.Dev), op.Ref+1)
+		return fmt.Sprintf(`device_token: {device: %s, device_code: "${dc%d}"%s}`, dev(op.Dev), op.Ref+1, badFields(op))
 	case OpApprove, OpRefuse:
 		return op.Kind.String() + ": " + dev(op.Dev)
 	case OpForget:
@@ -154,18 +180,18 @@ func stepAction(op Op, registered map[int]bool, names []string) string {
 		} else {
 			s += ", device: none" // the model's login sends no device token
 		}
-		return s + keyField(op.Key) + "}"
+		return s + keyField(op) + "}"
 	case OpRefresh:
 		who := "user: api"
 		if op.Dev >= 0 {
 			who = "device: " + dev(op.Dev)
 		}
-		return fmt.Sprintf(`refresh: {%s, token: "${rt%d}", keep: true%s}`, who, op.Ref+1, keyField(op.Key))
+		return fmt.Sprintf(`refresh: {%s, token: "${rt%d}", keep: true%s}`, who, op.Ref+1, keyField(op))
 	case OpCall:
 		if op.Ref < 0 {
-			return "call: {path: /version}"
+			return "call: {path: /version" + keyField(op) + "}"
 		}
-		return fmt.Sprintf(`call: {path: /version, token: "${at%d}"%s}`, op.Ref+1, keyField(op.Key))
+		return fmt.Sprintf(`call: {path: /version, token: "${at%d}"%s}`, op.Ref+1, keyField(op))
 	case OpAdvance:
 		return "advance: " + op.Dur.String()
 	case OpRevokeUser:
