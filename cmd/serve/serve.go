@@ -240,7 +240,7 @@ func addrErrText(err error) string {
 // newLogger returns the request logger writing to w in the chosen format.
 func newLogger(w io.Writer, format string) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(newJSONLogHandler(w))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
 }
