@@ -59,10 +59,11 @@ type BoltStore struct {
 	testHook        func(stage string)
 
 	mu          sync.Mutex // the log: Commit, rotation, Close
-	log         *os.File   // FILE-wal, nil once closed
-	size        int64      // end of the last entry
-	alloc       int64      // bytes of the log written (entries, then zeros)
-	seq         uint64     // number of the last entry
+	log         *os.File   // FILE-wal; nil when closed or broken
+	closed      bool
+	size        int64  // end of the last entry
+	alloc       int64  // bytes of the log written (entries, then zeros)
+	seq         uint64 // number of the last entry
 	buf         []byte
 	broken      error         // the log is in an unknown state: every call fails
 	oldPending  bool          // FILE-wal-old is not in bbolt yet
@@ -292,7 +293,7 @@ func (s *BoltStore) Load(fn func(Record) error) (err error) {
 	defer s.ckMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log == nil {
+	if s.closed {
 		return errStoreClosed
 	}
 	if s.broken != nil {
@@ -348,7 +349,7 @@ var errStoreClosed = errors.New("the state file is closed")
 func (s *BoltStore) Commit(b Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log == nil {
+	if s.closed {
 		return errStoreClosed
 	}
 	if s.broken != nil {
@@ -418,14 +419,16 @@ func (s *BoltStore) Close() error {
 	defer s.ckMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log == nil {
+	if s.closed {
 		return nil
 	}
+	s.closed = true
 	var err error
 	if s.broken == nil {
 		err = s.closeLogLocked()
+	} else if s.log != nil {
+		_ = s.log.Close()
 	}
-	_ = s.log.Close()
 	s.log = nil
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
@@ -433,11 +436,15 @@ func (s *BoltStore) Close() error {
 	return err
 }
 
-// closeLogLocked writes the logs into bbolt and removes them.
+// closeLogLocked writes the logs into bbolt, closes FILE-wal and removes
+// the logs.
 func (s *BoltStore) closeLogLocked() error {
 	entries, _, err := s.pendingLocked(walOldPath(s.path), walPath(s.path))
 	if err == nil {
 		err = s.checkpointLocked(entries)
+	}
+	if cerr := s.log.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("writing the write-ahead log into %s: %w", s.path, err)

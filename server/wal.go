@@ -368,12 +368,19 @@ func (s *BoltStore) rotateLocked() {
 			s.ckErr = err
 			return
 		}
+		// Windows renames no open file: the log is closed first, and opened
+		// again if it cannot be renamed.
+		_ = s.log.Close()
 		if err := os.Rename(walPath(s.path), walOldPath(s.path)); err != nil {
 			_ = f.Close()
 			_ = os.Remove(walNewPath(s.path))
 			s.ckErr = err
+			if s.log, err = os.OpenFile(walPath(s.path), os.O_RDWR, 0); err != nil {
+				s.log, s.broken = nil, fmt.Errorf("opening the write-ahead log %s again: %w; restart the server", walPath(s.path), err)
+			}
 			return
 		}
+		s.log = nil
 		err = os.Rename(walNewPath(s.path), walPath(s.path))
 		if err == nil {
 			err = syncDir(s.path)
@@ -383,7 +390,6 @@ func (s *BoltStore) rotateLocked() {
 			s.broken = fmt.Errorf("starting a new write-ahead log for %s: %w; restart the server", s.path, err)
 			return
 		}
-		_ = s.log.Close()
 		s.log, s.size, s.alloc, s.oldPending = f, walHeaderLen, alloc, true
 	}
 	s.ckRunning = true
