@@ -53,7 +53,7 @@ type BoltStore struct {
 
 	// Settings (BoltOptions) and test hooks.
 	checkpointBytes int64
-	chunk           int          // the log is written ahead with zeros in steps of chunk bytes; 0: not
+	chunk           int          // the log is written ahead with zeros, then grows in steps of chunk bytes; 0: not
 	noSync          bool         // no fdatasync of the log (measuring file sizes only)
 	fault           func() error // tests: an error here fails the append
 	testHook        func(stage string)
@@ -65,6 +65,8 @@ type BoltStore struct {
 	alloc       int64  // bytes of the log written (entries, then zeros)
 	seq         uint64 // number of the last entry
 	buf         []byte
+	spare       *os.File // FILE-wal-new, written ahead for the next rotation
+	spareAlloc  int64
 	broken      error         // the log is in an unknown state: every call fails
 	oldPending  bool          // FILE-wal-old is not in bbolt yet
 	ckRunning   bool          // a checkpoint goroutine runs
@@ -108,10 +110,11 @@ func OpenBoltStoreOptions(path string, o BoltOptions) (*BoltStore, error) {
 // openBoltStore opens a store; set changes settings that BoltOptions does
 // not have (tests and measurements) before it opens.
 func openBoltStore(path string, o BoltOptions, set func(*BoltStore)) (*BoltStore, error) {
-	s := &BoltStore{path: path, checkpointBytes: o.CheckpointBytes, chunk: walChunk}
+	s := &BoltStore{path: path, checkpointBytes: o.CheckpointBytes}
 	if s.checkpointBytes <= 0 {
 		s.checkpointBytes = DefaultCheckpointBytes
 	}
+	s.chunk = int(min(walChunk, max(4096, s.checkpointBytes/8)))
 	set(s)
 	if err := s.open(); err != nil {
 		return nil, err
@@ -304,18 +307,13 @@ func (s *BoltStore) Load(fn func(Record) error) (err error) {
 		return err
 	}
 	// The last value the logs give each record they change; nil: deleted.
-	reset, changed := false, map[Kind]map[string][]byte{}
-	for _, e := range entries {
-		if e.batch.Reset {
-			reset = true
-			clear(changed)
+	b := compact(entries)
+	reset, changed := b.Reset, map[Kind]map[string][]byte{}
+	for _, r := range b.Records {
+		if changed[r.Kind] == nil {
+			changed[r.Kind] = map[string][]byte{}
 		}
-		for _, r := range e.batch.Records {
-			if changed[r.Kind] == nil {
-				changed[r.Kind] = map[string][]byte{}
-			}
-			changed[r.Kind][r.Key] = r.Value
-		}
+		changed[r.Kind][r.Key] = r.Value
 	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		for _, k := range Kinds {
@@ -423,6 +421,10 @@ func (s *BoltStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.spare != nil {
+		_ = s.spare.Close()
+		s.spare = nil
+	}
 	var err error
 	if s.broken == nil {
 		err = s.closeLogLocked()
@@ -449,7 +451,7 @@ func (s *BoltStore) closeLogLocked() error {
 	if err != nil {
 		return fmt.Errorf("writing the write-ahead log into %s: %w", s.path, err)
 	}
-	for _, p := range []string{walOldPath(s.path), walPath(s.path)} {
+	for _, p := range []string{walOldPath(s.path), walPath(s.path), walNewPath(s.path)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -245,28 +245,61 @@ func (s *BoltStore) checkpointLocked(entries []walEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	b := compact(entries)
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, e := range entries {
-			if err := applyBatch(tx, e.batch); err != nil {
-				return err
-			}
+		if err := applyBatch(tx, b); err != nil {
+			return err
 		}
 		return tx.Bucket(metaBucket).Put(walAppliedKey, le.AppendUint64(nil, entries[len(entries)-1].seq))
 	})
 }
 
+// compact returns one batch with the effect of entries: the last value
+// each of them gives a record (nil: deleted), after a Reset if one of them
+// resets. A refresh rewrites its token family, so a log holds many values
+// of few records, and a checkpoint writes each record once.
+func compact(entries []walEntry) Batch {
+	var out Batch
+	at := map[Kind]map[string]int{} // index in out.Records
+	for _, e := range entries {
+		if e.batch.Reset {
+			out = Batch{Reset: true}
+			clear(at)
+		}
+		for _, r := range e.batch.Records {
+			if at[r.Kind] == nil {
+				at[r.Kind] = map[string]int{}
+			}
+			if i, ok := at[r.Kind][r.Key]; ok {
+				out.Records[i].Value = r.Value
+				continue
+			}
+			at[r.Kind][r.Key] = len(out.Records)
+			out.Records = append(out.Records, r)
+		}
+	}
+	return out
+}
+
 // createLog writes an empty log numbered from base at path (its header,
-// then a chunk of zeros) and syncs it.
+// then zeros up to the checkpoint size and a growth step) and syncs it.
 func (s *BoltStore) createLog(path string, base uint64) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating the write-ahead log: %w", err)
 	}
-	b := appendWALHeader(nil, base)
-	if s.chunk > len(b) {
-		b = append(b, make([]byte, s.chunk-len(b))...)
+	size := int64(walHeaderLen)
+	if s.chunk > 0 {
+		size = s.checkpointBytes + int64(s.chunk)
+		zeros := make([]byte, s.chunk)
+		for off := int64(0); off < size && err == nil; off += int64(len(zeros)) {
+			_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+		}
 	}
-	if _, err = f.WriteAt(b, 0); err == nil {
+	if err == nil {
+		_, err = f.WriteAt(appendWALHeader(nil, base), 0)
+	}
+	if err == nil {
 		err = s.sync(f)
 	}
 	if err != nil {
@@ -274,7 +307,28 @@ func (s *BoltStore) createLog(path string, base uint64) (*os.File, int64, error)
 		_ = os.Remove(path)
 		return nil, 0, fmt.Errorf("creating the write-ahead log: %w", err)
 	}
-	return f, int64(len(b)), nil
+	return f, size, nil
+}
+
+// newLogLocked returns the next log, numbered from base, at FILE-wal-new:
+// the one a checkpoint prepared (its header is rewritten and synced), or a
+// new one.
+func (s *BoltStore) newLogLocked(base uint64) (*os.File, int64, error) {
+	f, alloc := s.spare, s.spareAlloc
+	if f == nil {
+		return s.createLog(walNewPath(s.path), base)
+	}
+	s.spare = nil
+	_, err := f.WriteAt(appendWALHeader(nil, base), 0)
+	if err == nil {
+		err = s.sync(f)
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(walNewPath(s.path))
+		return nil, 0, fmt.Errorf("preparing the write-ahead log: %w", err)
+	}
+	return f, alloc, nil
 }
 
 // startLogLocked puts a fresh, empty log numbered from base in place of
@@ -363,7 +417,7 @@ func (s *BoltStore) rotateLocked() {
 		return
 	}
 	if !s.oldPending {
-		f, alloc, err := s.createLog(walNewPath(s.path), s.seq)
+		f, alloc, err := s.newLogLocked(s.seq)
 		if err != nil {
 			s.ckErr = err
 			return
@@ -398,6 +452,14 @@ func (s *BoltStore) rotateLocked() {
 	go func() {
 		defer close(done)
 		err := s.checkpointOld()
+		// The next log is written ahead here, so that the commit that
+		// rotates needs only to number it. (Only this goroutine and, when
+		// none runs, the committer touch FILE-wal-new and s.spare.)
+		if err == nil && s.spare == nil && s.chunk > 0 {
+			if f, alloc, err := s.createLog(walNewPath(s.path), 0); err == nil {
+				s.spare, s.spareAlloc = f, alloc
+			}
+		}
 		s.mu.Lock()
 		s.ckRunning, s.ckErr = false, err
 		if err == nil {
