@@ -65,8 +65,11 @@ type BoltStore struct {
 	alloc       int64  // bytes of the log written (entries, then zeros)
 	seq         uint64 // number of the last entry
 	buf         []byte
-	spare       *os.File // FILE-wal-new, written ahead for the next rotation
+	spare       *os.File // FILE-wal-new: the last checkpoint's log, for the next rotation
 	spareAlloc  int64
+	cur         changes       // the changes in FILE-wal
+	old         changes       // the changes in FILE-wal-old
+	oldLast     uint64        // number of FILE-wal-old's last entry
 	broken      error         // the log is in an unknown state: every call fails
 	oldPending  bool          // FILE-wal-old is not in bbolt yet
 	ckRunning   bool          // a checkpoint goroutine runs
@@ -358,6 +361,7 @@ func (s *BoltStore) Commit(b Batch) error {
 		return err
 	}
 	s.seq++
+	s.cur.add(b, true)
 	if s.size >= s.checkpointBytes {
 		s.rotateLocked()
 	}

@@ -18,39 +18,42 @@ import (
 // server's group commit (commit.go) costs one fdatasync instead:
 //
 //   - Commit appends the batch to FILE-wal as one entry and fdatasyncs the
-//     log once. The log grows in chunks of zeros written ahead (walChunk),
-//     so that the fdatasync of an entry writes the entry's data blocks and
-//     not the file's size or block map, which a file system logs in its
-//     journal.
+//     log once, then adds the batch to the log's changes in memory (the last
+//     value of each record it changed). The log is written ahead with zeros
+//     in steps (chunk), so that the fdatasync of an entry writes the entry's
+//     blocks and not the file's size or block map, which a file system
+//     journals.
 //   - Checkpoint: once the log has CheckpointBytes (8 MiB by default), the
-//     committer, between two commits, renames FILE-wal to FILE-wal-old and
-//     puts a fresh log (prepared as FILE-wal-new, synced) in its place, then
-//     fsyncs the directory; that is all the next commit waits for. A
-//     goroutine then writes FILE-wal-old's batches into bbolt in one
-//     transaction, together with the number of the last entry it holds (the
-//     meta key "wal"), and removes FILE-wal-old. Commits meanwhile go to the
-//     new log; if it fills up before the checkpoint ends, it grows on until
-//     the next commit after the checkpoint. A failed checkpoint leaves
-//     FILE-wal-old in place and is tried again by the next commit past the
-//     size.
+//     commit that passed the size, after its own fdatasync, renames FILE-wal
+//     to FILE-wal-old and puts the next log in its place (FILE-wal-new,
+//     header written and synced, then renamed; the directory synced): that
+//     is all the next commit waits for. A goroutine then writes the old
+//     log's changes from memory into bbolt in one transaction, together with
+//     the number of the old log's last entry (meta key "wal"), and keeps
+//     FILE-wal-old as the next FILE-wal-new: a recycled log's blocks are
+//     written already, and the entries of its earlier life, numbered below
+//     its header's base, read as its end. Commits go on into the new log
+//     meanwhile; if it fills up before the checkpoint ends, it grows until
+//     the next commit after the checkpoint. A failed checkpoint keeps
+//     FILE-wal-old and is tried again by the next commit past the size.
 //   - Open loads bbolt, then reads FILE-wal-old and FILE-wal, writes every
 //     entry bbolt does not have yet into bbolt in one transaction, and
-//     starts a fresh, empty log. Close (a clean shutdown) does the same and
-//     removes the log: the state file alone then holds the state.
+//     starts a new, empty log. Close (a clean shutdown) does the same and
+//     removes the logs: the state file alone then holds the state.
 //   - Load (at start, and when a failed commit makes the server rebuild its
-//     state) reads bbolt, then the batches of the logs on disk that bbolt
+//     state) reads bbolt, then the entries of the logs on disk that bbolt
 //     does not have, in order.
 //
-// An entry is a 16-byte frame (payload length, CRC32C of length, sequence
-// number and payload, sequence number; little-endian) and the batch in the
-// record codec (codec.go). Sequence numbers run on across logs without a
-// gap; a log's header holds the number before its first entry. A crash in
-// the middle of an append leaves a torn last entry: bytes that are not a
-// valid entry, with nothing valid after them. It was never acknowledged (the
-// answer waits for the fdatasync) and is dropped. An unreadable entry
-// followed by a valid one, a gap in the numbers, or a log that does not
-// continue where bbolt ends is damage: the store refuses to open with an
-// error wrapping ErrStateFile, and leaves the files alone.
+// An entry is a 16-byte frame (payload length, CRC32C of length, number and
+// payload, number; little-endian) and the batch in the record codec
+// (codec.go). Entry numbers run on across logs without a gap; a log's header
+// holds the number before its first entry. A crash in the middle of an
+// append leaves a torn last entry: bytes that are not a valid entry, with no
+// valid entry of the log after them. It was never acknowledged (the answer
+// waits for the fdatasync) and is dropped. An unreadable entry followed by a
+// valid one, a gap in the numbers, or a log that does not continue where
+// bbolt ends is damage: the store refuses to open with an error wrapping
+// ErrStateFile that says what to do, and leaves the files as they are.
 //
 // The log files are used only while the state file is open, and bbolt locks
 // the state file: one process at a time has both.
@@ -90,7 +93,7 @@ type walLog struct {
 	base    uint64 // the sequence number before the first entry
 	entries []walEntry
 	end     int  // offset after the last complete entry
-	torn    bool // bytes other than zeros after end: a last entry cut short
+	torn    bool // after end neither zeros nor a recycled log's earlier entry: a last entry cut short, or (recycled) the remains of an earlier one
 }
 
 func (l *walLog) last() uint64 { return l.base + uint64(len(l.entries)) }
@@ -153,10 +156,11 @@ func parseWAL(b []byte) (*walLog, error) {
 		return nil, fmt.Errorf("log format version %d; this paragon reads version %d", v, walVersion)
 	}
 	l := &walLog{base: le.Uint64(b[16:]), end: walHeaderLen}
+	stale := false
 	for {
 		n, seq, ok := frameAt(b, l.end)
-		if !ok {
-			break
+		if stale = ok && seq <= l.base; !ok || stale {
+			break // the end: no entry, or one of a recycled log's earlier life
 		}
 		if seq != l.last()+1 {
 			return nil, fmt.Errorf("entry %d at byte %d follows entry %d", seq, l.end, l.last())
@@ -169,12 +173,14 @@ func parseWAL(b []byte) (*walLog, error) {
 		l.end += walFrameLen + n
 	}
 	rest := b[l.end:]
-	if l.torn = len(bytes.TrimLeft(rest, "\x00")) > 0; !l.torn {
+	if len(bytes.TrimLeft(rest, "\x00")) == 0 {
 		return l, nil
 	}
-	// Bytes that are no entry: a torn append, unless a valid entry follows.
-	// Entries after it would have numbers above the last one read, and each
-	// takes more than walFrameLen bytes, which bounds the numbers to try.
+	l.torn = !stale
+	// Bytes that are no entry: a torn append or a recycled log's earlier
+	// entries, unless a valid entry of this log follows. Its number would be
+	// above the last one read, and each entry takes more than walFrameLen
+	// bytes, which bounds the numbers to try.
 	limit := l.last() + uint64(len(rest)/walFrameLen) + 1
 	for p := l.end + 1; p+walFrameLen < len(b); p++ {
 		if seq := le.Uint64(b[p+8:]); seq <= l.last() || seq > limit {
@@ -245,61 +251,75 @@ func (s *BoltStore) checkpointLocked(entries []walEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	b := compact(entries)
+	return s.applyLocked(compact(entries), entries[len(entries)-1].seq)
+}
+
+// applyLocked writes b, the changes of the log entries up to number last,
+// into bbolt in one transaction; s.ckMu must be held.
+func (s *BoltStore) applyLocked(b Batch, last uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := applyBatch(tx, b); err != nil {
 			return err
 		}
-		return tx.Bucket(metaBucket).Put(walAppliedKey, le.AppendUint64(nil, entries[len(entries)-1].seq))
+		return tx.Bucket(metaBucket).Put(walAppliedKey, le.AppendUint64(nil, last))
 	})
 }
 
-// compact returns one batch with the effect of entries: the last value
-// each of them gives a record (nil: deleted), after a Reset if one of them
-// resets. A refresh rewrites its token family, so a log holds many values
-// of few records, and a checkpoint writes each record once.
-func compact(entries []walEntry) Batch {
-	var out Batch
-	at := map[Kind]map[string]int{} // index in out.Records
-	for _, e := range entries {
-		if e.batch.Reset {
-			out = Batch{Reset: true}
-			clear(at)
-		}
-		for _, r := range e.batch.Records {
-			if at[r.Kind] == nil {
-				at[r.Kind] = map[string]int{}
-			}
-			if i, ok := at[r.Kind][r.Key]; ok {
-				out.Records[i].Value = r.Value
-				continue
-			}
-			at[r.Kind][r.Key] = len(out.Records)
-			out.Records = append(out.Records, r)
-		}
+// changes is the effect of several batches as one: the last value each
+// gives a record (nil: deleted), after a Reset if one of them resets. A
+// refresh rewrites its token family, so a log holds many values of few
+// records, and a checkpoint writes each record once.
+type changes struct {
+	b  Batch
+	at map[Kind]map[string]int // index in b.Records
+}
+
+// add adds the batch b; with copy set, it keeps copies of the values.
+func (c *changes) add(b Batch, copyValues bool) {
+	if c.at == nil {
+		c.at = map[Kind]map[string]int{}
 	}
-	return out
+	if b.Reset {
+		c.b = Batch{Reset: true}
+		clear(c.at)
+	}
+	for _, r := range b.Records {
+		if copyValues && r.Value != nil {
+			r.Value = append([]byte{}, r.Value...)
+		}
+		if c.at[r.Kind] == nil {
+			c.at[r.Kind] = map[string]int{}
+		}
+		if i, ok := c.at[r.Kind][r.Key]; ok {
+			c.b.Records[i].Value = r.Value
+			continue
+		}
+		c.at[r.Kind][r.Key] = len(c.b.Records)
+		c.b.Records = append(c.b.Records, r)
+	}
+}
+
+// compact returns the changes of entries as one batch.
+func compact(entries []walEntry) Batch {
+	var c changes
+	for _, e := range entries {
+		c.add(e.batch, false)
+	}
+	return c.b
 }
 
 // createLog writes an empty log numbered from base at path (its header,
-// then zeros up to the checkpoint size and a growth step) and syncs it.
+// then zeros up to the growth step) and syncs it.
 func (s *BoltStore) createLog(path string, base uint64) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("creating the write-ahead log: %w", err)
 	}
-	size := int64(walHeaderLen)
-	if s.chunk > 0 {
-		size = s.checkpointBytes + int64(s.chunk)
-		zeros := make([]byte, s.chunk)
-		for off := int64(0); off < size && err == nil; off += int64(len(zeros)) {
-			_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
-		}
+	b := appendWALHeader(nil, base)
+	if s.chunk > len(b) {
+		b = append(b, make([]byte, s.chunk-len(b))...)
 	}
-	if err == nil {
-		_, err = f.WriteAt(appendWALHeader(nil, base), 0)
-	}
-	if err == nil {
+	if _, err = f.WriteAt(b, 0); err == nil {
 		err = s.sync(f)
 	}
 	if err != nil {
@@ -307,12 +327,12 @@ func (s *BoltStore) createLog(path string, base uint64) (*os.File, int64, error)
 		_ = os.Remove(path)
 		return nil, 0, fmt.Errorf("creating the write-ahead log: %w", err)
 	}
-	return f, size, nil
+	return f, int64(len(b)), nil
 }
 
 // newLogLocked returns the next log, numbered from base, at FILE-wal-new:
-// the one a checkpoint prepared (its header is rewritten and synced), or a
-// new one.
+// the last checkpoint's log, recycled (its header is rewritten and synced),
+// or a new one.
 func (s *BoltStore) newLogLocked(base uint64) (*os.File, int64, error) {
 	f, alloc := s.spare, s.spareAlloc
 	if f == nil {
@@ -350,7 +370,7 @@ func (s *BoltStore) startLogLocked(base uint64) error {
 	if s.log != nil {
 		_ = s.log.Close()
 	}
-	s.log, s.size, s.alloc, s.seq = f, walHeaderLen, alloc, base
+	s.log, s.size, s.alloc, s.seq, s.cur = f, walHeaderLen, alloc, base, changes{}
 	return nil
 }
 
@@ -445,6 +465,7 @@ func (s *BoltStore) rotateLocked() {
 			return
 		}
 		s.log, s.size, s.alloc, s.oldPending = f, walHeaderLen, alloc, true
+		s.old, s.oldLast, s.cur = s.cur, s.seq, changes{}
 	}
 	s.ckRunning = true
 	done := make(chan struct{})
@@ -452,37 +473,42 @@ func (s *BoltStore) rotateLocked() {
 	go func() {
 		defer close(done)
 		err := s.checkpointOld()
-		// The next log is written ahead here, so that the commit that
-		// rotates needs only to number it. (Only this goroutine and, when
-		// none runs, the committer touch FILE-wal-new and s.spare.)
-		if err == nil && s.spare == nil && s.chunk > 0 {
-			if f, alloc, err := s.createLog(walNewPath(s.path), 0); err == nil {
-				s.spare, s.spareAlloc = f, alloc
-			}
-		}
 		s.mu.Lock()
 		s.ckRunning, s.ckErr = false, err
 		if err == nil {
-			s.oldPending = false
+			s.oldPending, s.old = false, changes{}
 			s.checkpoints++
 		}
 		s.mu.Unlock()
 	}()
 }
 
-// checkpointOld writes FILE-wal-old into bbolt and removes it.
+// checkpointOld writes the changes of FILE-wal-old (s.old, kept in memory
+// as they were committed) into bbolt, then keeps the file as the next log:
+// its blocks are written already, so that appends into them change neither
+// the file's size nor its block map, and their fdatasync writes the data
+// only. The entries left in it are numbered below any new log's first
+// entry, and read as its end. Only this goroutine and, when none runs, the
+// committer touch s.old, s.spare and FILE-wal-new.
 func (s *BoltStore) checkpointOld() error {
 	s.ckMu.Lock()
 	defer s.ckMu.Unlock()
-	entries, _, err := s.pendingLocked(walOldPath(s.path))
-	if err != nil {
-		return err
-	}
 	s.hook("checkpoint")
-	if err := s.checkpointLocked(entries); err != nil {
+	if err := s.applyLocked(s.old.b, s.oldLast); err != nil {
 		return fmt.Errorf("checkpoint of %s: %w", walOldPath(s.path), err)
 	}
 	s.hook("checkpointed")
+	if s.spare == nil && s.chunk > 0 && os.Rename(walOldPath(s.path), walNewPath(s.path)) == nil {
+		if f, err := os.OpenFile(walNewPath(s.path), os.O_RDWR, 0); err == nil {
+			if fi, err := f.Stat(); err == nil {
+				s.spare, s.spareAlloc = f, fi.Size()
+				return nil
+			}
+			_ = f.Close()
+		}
+		_ = os.Remove(walNewPath(s.path))
+		return nil
+	}
 	if err := os.Remove(walOldPath(s.path)); err != nil {
 		return err
 	}

@@ -286,6 +286,16 @@ func TestWALCheckpoint(t *testing.T) {
 				t.Fatalf("%d checkpoints, last error %v", n, ckErr)
 			}
 			wantAll := contents(t, st)
+			// The logs in use now are recycled ones: a crash finds the
+			// entries of their earlier lives after the live ones.
+			live := readLog(t, walPath(path))
+			raw, _ := os.ReadFile(walPath(path))
+			if len(bytes.TrimLeft(raw[live.end:], "\x00")) == 0 {
+				t.Fatal("the log is not a recycled one")
+			}
+			if _, c := crashCopy(t, path); contents(t, c) != wantAll {
+				t.Fatalf("after a crash on a recycled log: %q, want %q", contents(t, c), wantAll)
+			}
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -440,6 +450,37 @@ func TestParseWALRoundTrip(t *testing.T) {
 		if e.seq != uint64(42+i) || !reflect.DeepEqual(e.batch, batches[i]) {
 			t.Errorf("entry %d: %d %+v, want %+v", i, e.seq, e.batch, batches[i])
 		}
+	}
+}
+
+// TestParseWALRecycled: in a recycled log, the entries of its earlier life
+// after the live ones are its end, also after a torn last entry; a damaged
+// live entry followed by a live one is still damage.
+func TestParseWALRecycled(t *testing.T) {
+	batch := func(k string) Batch { return Batch{Records: []Record{rec(k, strings.Repeat("v", 30))}} }
+	old := appendWALHeader(nil, 0)
+	for i := 1; i <= 6; i++ {
+		old = appendWALEntry(old, uint64(i), batch(fmt.Sprint("old", i)))
+	}
+	live := appendWALHeader(nil, 6)
+	live = appendWALEntry(live, 7, batch("a"))
+	second := len(live)
+	live = appendWALEntry(live, 8, batch("b"))
+	file := func(live []byte) []byte { return append(append([]byte(nil), live...), old[len(live):]...) }
+
+	l, err := parseWAL(file(live))
+	if err != nil || len(l.entries) != 2 || l.entries[1].seq != 8 {
+		t.Fatalf("recycled: %+v %v", l, err)
+	}
+	torn := append([]byte(nil), live...)
+	torn[len(torn)-3] ^= 1
+	if l, err = parseWAL(file(torn)); err != nil || len(l.entries) != 1 {
+		t.Fatalf("recycled, torn: %+v %v", l, err)
+	}
+	damaged := append([]byte(nil), live...)
+	damaged[second-3] ^= 1
+	if _, err = parseWAL(file(damaged)); err == nil || !strings.Contains(err.Error(), "entry 8 follows") {
+		t.Fatalf("recycled, damaged: %v", err)
 	}
 }
 
